@@ -1,0 +1,27 @@
+import { existsSync, readdirSync } from "node:fs";
+import { defineConfig } from "vitest/config";
+
+// One vitest project per workspace package or service that has a tests/ folder.
+const workspaces = ["packages", "services"].flatMap((group) =>
+  existsSync(group)
+    ? readdirSync(group)
+        .map((name) => `${group}/${name}`)
+        .filter((dir) => existsSync(`${dir}/tests`))
+    : [],
+);
+
+export default defineConfig({
+  test: {
+    projects: workspaces.map((dir) => ({
+      extends: true,
+      test: {
+        name: dir,
+        root: dir,
+        include: ["tests/**/*_test.ts"],
+      },
+    })),
+    // Tests that boot guests share two cores; a long timeout beats a flaky one.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
