@@ -1,0 +1,2 @@
+export type { ProcessSpec, SupervisorOptions } from "./supervisor.ts";
+export { Supervisor } from "./supervisor.ts";
