@@ -1,0 +1,102 @@
+// The protobuf messages of headroom.v1 (schemas/headroom/v1/*.proto), generated
+// by pbjs into gen/ at build time. Each message is exported as its class (a
+// value with static encode/decode/verify/fromObject/toObject, and the decoded
+// type) and as I<Name>, the plain-object shape that encode and create accept.
+import "./numbers.ts";
+import { headroom } from "../gen/headroom.js";
+
+export { headroom };
+export const v1 = headroom.v1;
+
+// common.proto
+export const Capacity = headroom.v1.Capacity;
+export type Capacity = headroom.v1.Capacity;
+export type ICapacity = headroom.v1.Capacity.$Properties;
+export const FieldError = headroom.v1.FieldError;
+export type FieldError = headroom.v1.FieldError;
+export type IFieldError = headroom.v1.FieldError.$Properties;
+export const ErrorReply = headroom.v1.ErrorReply;
+export type ErrorReply = headroom.v1.ErrorReply;
+export type IErrorReply = headroom.v1.ErrorReply.$Properties;
+
+// api.proto
+export const ApplyRequest = headroom.v1.ApplyRequest;
+export type ApplyRequest = headroom.v1.ApplyRequest;
+export type IApplyRequest = headroom.v1.ApplyRequest.$Properties;
+export const Outcome = headroom.v1.Outcome;
+export type Outcome = headroom.v1.Outcome;
+export const Accepted = headroom.v1.Accepted;
+export type Accepted = headroom.v1.Accepted;
+export type IAccepted = headroom.v1.Accepted.$Properties;
+export const Rejected = headroom.v1.Rejected;
+export type Rejected = headroom.v1.Rejected;
+export type IRejected = headroom.v1.Rejected.$Properties;
+export const ApplyReply = headroom.v1.ApplyReply;
+export type ApplyReply = headroom.v1.ApplyReply;
+export type IApplyReply = headroom.v1.ApplyReply.$Properties;
+export const DeleteRequest = headroom.v1.DeleteRequest;
+export type DeleteRequest = headroom.v1.DeleteRequest;
+export type IDeleteRequest = headroom.v1.DeleteRequest.$Properties;
+export const DeleteReply = headroom.v1.DeleteReply;
+export type DeleteReply = headroom.v1.DeleteReply;
+export type IDeleteReply = headroom.v1.DeleteReply.$Properties;
+export const VmiRecord = headroom.v1.VmiRecord;
+export type VmiRecord = headroom.v1.VmiRecord;
+export type IVmiRecord = headroom.v1.VmiRecord.$Properties;
+export const GetRequest = headroom.v1.GetRequest;
+export type GetRequest = headroom.v1.GetRequest;
+export type IGetRequest = headroom.v1.GetRequest.$Properties;
+export const GetReply = headroom.v1.GetReply;
+export type GetReply = headroom.v1.GetReply;
+export type IGetReply = headroom.v1.GetReply.$Properties;
+export const ListRequest = headroom.v1.ListRequest;
+export type ListRequest = headroom.v1.ListRequest;
+export type IListRequest = headroom.v1.ListRequest.$Properties;
+export const ListReply = headroom.v1.ListReply;
+export type ListReply = headroom.v1.ListReply;
+export type IListReply = headroom.v1.ListReply.$Properties;
+
+// pipeline.proto
+export const VmiAccepted = headroom.v1.VmiAccepted;
+export type VmiAccepted = headroom.v1.VmiAccepted;
+export type IVmiAccepted = headroom.v1.VmiAccepted.$Properties;
+export const VmiDeleted = headroom.v1.VmiDeleted;
+export type VmiDeleted = headroom.v1.VmiDeleted;
+export type IVmiDeleted = headroom.v1.VmiDeleted.$Properties;
+export const Placeholder = headroom.v1.Placeholder;
+export type Placeholder = headroom.v1.Placeholder;
+export type IPlaceholder = headroom.v1.Placeholder.$Properties;
+export const DomainPlan = headroom.v1.DomainPlan;
+export type DomainPlan = headroom.v1.DomainPlan;
+export type IDomainPlan = headroom.v1.DomainPlan.$Properties;
+
+// status.proto
+export const Phase = headroom.v1.Phase;
+export type Phase = headroom.v1.Phase;
+export const CapacityStatus = headroom.v1.CapacityStatus;
+export type CapacityStatus = headroom.v1.CapacityStatus;
+export type ICapacityStatus = headroom.v1.CapacityStatus.$Properties;
+export const InterfaceState = headroom.v1.InterfaceState;
+export type InterfaceState = headroom.v1.InterfaceState;
+export const InterfaceStatus = headroom.v1.InterfaceStatus;
+export type InterfaceStatus = headroom.v1.InterfaceStatus;
+export type IInterfaceStatus = headroom.v1.InterfaceStatus.$Properties;
+export const VmiStatus = headroom.v1.VmiStatus;
+export type VmiStatus = headroom.v1.VmiStatus;
+export type IVmiStatus = headroom.v1.VmiStatus.$Properties;
+export const CapacityEventType = headroom.v1.CapacityEventType;
+export type CapacityEventType = headroom.v1.CapacityEventType;
+export const CapacityEvent = headroom.v1.CapacityEvent;
+export type CapacityEvent = headroom.v1.CapacityEvent;
+export type ICapacityEvent = headroom.v1.CapacityEvent.$Properties;
+
+// hotplug.proto
+export const AddInterfaceRequest = headroom.v1.AddInterfaceRequest;
+export type AddInterfaceRequest = headroom.v1.AddInterfaceRequest;
+export type IAddInterfaceRequest = headroom.v1.AddInterfaceRequest.$Properties;
+export const RemoveInterfaceRequest = headroom.v1.RemoveInterfaceRequest;
+export type RemoveInterfaceRequest = headroom.v1.RemoveInterfaceRequest;
+export type IRemoveInterfaceRequest = headroom.v1.RemoveInterfaceRequest.$Properties;
+export const InterfaceReply = headroom.v1.InterfaceReply;
+export type InterfaceReply = headroom.v1.InterfaceReply;
+export type IInterfaceReply = headroom.v1.InterfaceReply.$Properties;

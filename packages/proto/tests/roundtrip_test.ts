@@ -1,0 +1,212 @@
+import { describe, expect, it } from "vitest";
+import * as proto from "../src/mod.ts";
+
+const capacity = { requested: 5, interfaces: 2, effective: 5 };
+const vmiStatus = {
+  phase: proto.Phase.PHASE_FAILED,
+  reason: "no such network",
+  node: "host-a",
+  capacity: { interfaces: 1, effective: 1, free: 0, controllersAdded: 0, inUse: 1 },
+  interfaces: [{ name: "default", mac: "52:54:00:00:00:01", pciAddress: "0000:01:00.0", state: 2 }],
+  updatedUnixMs: 1_700_000_000_000,
+  uid: "3f2c",
+  observedGeneration: 3,
+  domainName: "headroom-default-vm1",
+};
+
+// One filled-in sample of every message (camelCase is how protobufjs names fields).
+const samples: Record<string, Record<string, unknown>> = {
+  Capacity: capacity,
+  FieldError: { field: "spec.domain", message: "is required" },
+  ErrorReply: { code: "BAD_REQUEST", message: "not a protobuf ApplyRequest" },
+  ApplyRequest: { manifestJson: '{"kind":"VirtualMachineInstance"}', dryRun: true },
+  Accepted: {
+    namespace: "default",
+    name: "vm1",
+    uid: "3f2c",
+    generation: 7,
+    outcome: proto.Outcome.OUTCOME_UPDATED,
+    capacity,
+    dryRun: true,
+  },
+  Rejected: {
+    errors: [
+      { field: "metadata.name", message: "is required" },
+      { field: "spec", message: "is required" },
+    ],
+  },
+  ApplyReply: { rejected: { errors: [{ field: "manifest", message: "is not JSON" }] } },
+  DeleteRequest: { namespace: "default", name: "vm1" },
+  DeleteReply: { deleted: true, message: "deleted", uid: "3f2c" },
+  VmiRecord: {
+    namespace: "default",
+    name: "vm1",
+    uid: "3f2c",
+    generation: 2,
+    manifestJson: "{}",
+    capacity,
+    status: vmiStatus,
+    createdUnixMs: 1_700_000_000_000,
+    updatedUnixMs: 1_700_000_000_001,
+  },
+  GetRequest: { namespace: "default", name: "vm1" },
+  GetReply: { found: true, vmi: { namespace: "default", name: "vm1", generation: 1 } },
+  ListRequest: { namespace: "default" },
+  ListReply: { vmis: [{ name: "a" }, { name: "b" }] },
+  CapacityStatus: {
+    requested: 0,
+    interfaces: 1,
+    effective: 1,
+    free: 0,
+    controllersAdded: 2,
+    inUse: 1,
+  },
+  InterfaceStatus: { name: "eth1", mac: "52:54:00:00:00:02", pciAddress: "0000:02:00.0", state: 3 },
+  VmiStatus: vmiStatus,
+  CapacityEvent: {
+    type: proto.CapacityEventType.CAPACITY_EVENT_TYPE_EXHAUSTED,
+    namespace: "default",
+    name: "vm1",
+    uid: "3f2c",
+    requested: 4,
+    effective: 4,
+    inUse: 5,
+    free: 0,
+    interfaceName: "eth5",
+    message: "no room left",
+    timestampUnixMs: 1_700_000_000_999,
+    controllersAdded: 4,
+    node: "host-a",
+  },
+  VmiAccepted: {
+    namespace: "default",
+    name: "vm1",
+    uid: "3f2c",
+    generation: 1,
+    manifestJson: "{}",
+    capacity,
+    createdUnixMs: 1,
+    acceptedUnixMs: 2,
+  },
+  VmiDeleted: { namespace: "default", name: "vm1", uid: "3f2c", generation: 4 },
+  Placeholder: { targetDev: "placeholder-1", model: "virtio-non-transitional" },
+  DomainPlan: {
+    namespace: "default",
+    name: "vm1",
+    uid: "3f2c",
+    generation: 1,
+    domainName: "headroom-default-vm1",
+    domainUuid: "0b9f7c1e-6a0f-4a8e-9d6b-0f7f9a1b2c3d",
+    domainXml: "<domain type='qemu'/>",
+    placeholders: [
+      { targetDev: "placeholder-1", model: "virtio-non-transitional" },
+      { targetDev: "placeholder-2", model: "virtio-non-transitional" },
+    ],
+    machineType: "q35",
+    capacity,
+  },
+  AddInterfaceRequest: {
+    namespace: "default",
+    name: "vm1",
+    interfaceName: "eth2",
+    networkName: "br-test",
+    mac: "52:54:00:00:00:03",
+  },
+  RemoveInterfaceRequest: { namespace: "default", name: "vm1", interfaceName: "eth2" },
+  InterfaceReply: {
+    ok: false,
+    reason: "EXHAUSTED",
+    message: "no room left",
+    interface: { name: "eth2", state: 4 },
+    capacity: { interfaces: 1, effective: 4, free: 0, inUse: 4 },
+  },
+};
+
+interface Codec {
+  encode(message: Record<string, unknown>): { finish(): Uint8Array };
+  decode(bytes: Uint8Array): object;
+  verify(message: Record<string, unknown>): string | null;
+  toObject(message: object, options?: object): Record<string, unknown>;
+}
+
+// proto3 does not transmit zero values, except for fields declared `optional`.
+const optionalFields = new Set(["requested"]);
+function withoutDefaults(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map((item) => withoutDefaults(item));
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value)
+      .filter(([k, v]) => optionalFields.has(k) || (v !== 0 && v !== false && v !== ""))
+      .map(([k, v]) => [k, withoutDefaults(v)]);
+    return Object.fromEntries(entries);
+  }
+  return value;
+}
+
+const messageNames = Object.keys(proto.v1).filter(
+  (name) => typeof (proto.v1 as Record<string, unknown>)[name] === "function",
+);
+
+describe("headroom.v1 messages", () => {
+  it("has a sample here for every generated message", () => {
+    expect(messageNames.sort()).toEqual(Object.keys(samples).sort());
+  });
+
+  it("exports every generated message and enum from mod.ts", () => {
+    for (const name of Object.keys(proto.v1)) {
+      expect((proto as Record<string, unknown>)[name], name).toBe(
+        (proto.v1 as Record<string, unknown>)[name],
+      );
+    }
+  });
+
+  for (const [name, sample] of Object.entries(samples)) {
+    it(`round-trips ${name}`, () => {
+      const type = (proto as unknown as Record<string, Codec>)[name] as Codec;
+      expect(type.verify(sample)).toBeNull();
+      const bytes = type.encode(sample).finish();
+      expect(bytes.length).toBeGreaterThan(0);
+      const decoded = type.toObject(type.decode(bytes));
+      expect(decoded).toEqual(withoutDefaults(sample));
+    });
+  }
+
+  it("decodes 64-bit integers as plain numbers", () => {
+    const bytes = proto.VmiAccepted.encode({
+      generation: 2 ** 40,
+      acceptedUnixMs: 1_700_000_000_123,
+    }).finish();
+    const decoded = proto.VmiAccepted.decode(bytes);
+    expect(decoded.generation).toBe(2 ** 40);
+    expect(decoded.acceptedUnixMs).toBe(1_700_000_000_123);
+    expect(proto.VmiAccepted.decode(new Uint8Array()).generation).toBe(0);
+  });
+
+  it("tells an explicit zero request from no request", () => {
+    const zero = proto.Capacity.decode(
+      proto.Capacity.encode({ requested: 0, interfaces: 1, effective: 1 }).finish(),
+    );
+    const none = proto.Capacity.decode(
+      proto.Capacity.encode({ interfaces: 1, effective: 1 }).finish(),
+    );
+    expect(zero.requested).toBe(0);
+    expect(none.requested ?? null).toBeNull();
+  });
+
+  it("keeps the oneof of ApplyReply", () => {
+    const reply = proto.ApplyReply.decode(
+      proto.ApplyReply.encode({
+        accepted: { name: "vm1", outcome: proto.Outcome.OUTCOME_CREATED },
+      }).finish(),
+    );
+    expect(reply.result).toBe("accepted");
+    expect(reply.accepted?.outcome).toBe(proto.Outcome.OUTCOME_CREATED);
+    expect(reply.rejected ?? null).toBeNull();
+  });
+
+  it("throws on bytes that are not protobuf", () => {
+    expect(() =>
+      proto.ApplyRequest.decode(new TextEncoder().encode("this is not protobuf")),
+    ).toThrow();
+    expect(() => proto.ApplyRequest.decode(Uint8Array.from([0x0a, 0x05, 0x61]))).toThrow();
+  });
+});
