@@ -1,0 +1,5 @@
+// Helpers for integration tests: a real nats-server, libvirtd, service processes.
+export { ensureLibvirtd } from "./libvirt.ts";
+export { freePort, type NatsServer, type StartNatsOptions, startNats } from "./nats.ts";
+export { repoRoot } from "./root.ts";
+export { type ServiceProcess, startService } from "./service.ts";

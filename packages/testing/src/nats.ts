@@ -1,0 +1,133 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { killOnExit, terminate } from "./cleanup.ts";
+
+export interface StartNatsOptions {
+  /** Enable JetStream with a store in a fresh temporary directory (default true). */
+  jetstream?: boolean;
+  /** Largest message the server accepts, bytes (default 2 MiB, as infra/nats/headroom.conf). */
+  maxPayload?: number;
+  /** Path of the nats-server binary (default: `nats-server` on PATH). */
+  binary?: string;
+}
+
+export interface NatsServer {
+  /** nats://127.0.0.1:<port> */
+  url: string;
+  port: number;
+  /** JetStream store directory (kept across restart, removed by stop). */
+  storeDir: string;
+  /** Everything the server logged so far. */
+  logs(): string;
+  /** Stops the server and removes its store. */
+  stop(): Promise<void>;
+  /** Stops the server and starts it again on the same port with the same store. */
+  restart(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 20_000;
+
+/**
+ * Starts a nats-server on a free loopback port and waits until it accepts
+ * connections. The server is killed by stop() and when the test process exits.
+ */
+export async function startNats(options: StartNatsOptions = {}): Promise<NatsServer> {
+  const jetstream = options.jetstream ?? true;
+  const dir = await mkdtemp(join(tmpdir(), "headroom-nats-"));
+  const storeDir = join(dir, "jetstream");
+  const port = await freePort();
+  const config = join(dir, "nats.conf");
+  await writeFile(
+    config,
+    [
+      `listen: "127.0.0.1:${port}"`,
+      `max_payload: ${options.maxPayload ?? 2 * 1024 * 1024}`,
+      jetstream ? `jetstream { store_dir: ${JSON.stringify(storeDir)} }` : "",
+      "",
+    ].join("\n"),
+  );
+
+  let log = "";
+  let child: ChildProcess | undefined;
+
+  const launch = async () => {
+    const proc = spawn(options.binary ?? "nats-server", ["-c", config], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child = proc;
+    killOnExit(proc);
+    proc.stdout?.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+    });
+    proc.stderr?.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+    });
+    await waitUntilReady(proc, port, () => log);
+  };
+
+  await launch();
+  const stopServer = async () => {
+    if (child) await terminate(child);
+    child = undefined;
+  };
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    storeDir,
+    logs: () => log,
+    async stop() {
+      await stopServer();
+      await rm(dir, { recursive: true, force: true });
+    },
+    async restart() {
+      await stopServer();
+      await launch();
+    },
+  };
+}
+
+async function waitUntilReady(proc: ChildProcess, port: number, logs: () => string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`nats-server exited (${proc.exitCode ?? proc.signalCode}):\n${logs()}`);
+    }
+    if (logs().includes("Server is ready") && (await greets(port))) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  proc.kill("SIGKILL");
+  throw new Error(
+    `nats-server did not get ready on port ${port} within ${READY_TIMEOUT_MS} ms:\n${logs()}`,
+  );
+}
+
+/** True when something on the port sends a NATS INFO greeting. */
+function greets(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => finish(false));
+    socket.once("error", () => finish(false));
+    socket.once("data", (chunk: Buffer) => finish(chunk.toString().startsWith("INFO ")));
+    socket.connect(port, "127.0.0.1");
+  });
+}
+
+/** A loopback TCP port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,76 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { Socket } from "node:net";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { ensureLibvirtd, repoRoot, startNats, startService } from "../src/mod.ts";
+
+function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+    socket.connect(port, "127.0.0.1");
+  });
+}
+
+describe("startNats", () => {
+  it("starts a JetStream server on a free port, restarts it in place, and stops it", async () => {
+    const nats = await startNats({ jetstream: true });
+    try {
+      expect(nats.url).toBe(`nats://127.0.0.1:${nats.port}`);
+      expect(await connects(nats.port)).toBe(true);
+      expect(nats.logs()).toContain("Starting JetStream");
+      await nats.restart();
+      expect(await connects(nats.port)).toBe(true);
+      expect(existsSync(nats.storeDir)).toBe(true);
+    } finally {
+      await nats.stop();
+    }
+    expect(await connects(nats.port)).toBe(false);
+    expect(existsSync(nats.storeDir)).toBe(false);
+  });
+
+  it("runs two servers side by side", async () => {
+    const [a, b] = await Promise.all([startNats(), startNats({ jetstream: false })]);
+    try {
+      expect(a.port).not.toBe(b.port);
+      expect(b.logs()).not.toContain("Starting JetStream");
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+});
+
+describe("startService", () => {
+  it("runs a TypeScript entrypoint with extra env, captures its logs and stops it", async () => {
+    const service = startService("packages/testing/tests/fixtures/sleeper.ts", {
+      SLEEPER_GREETING: "hello",
+    });
+    await service.waitForLog("sleeper ready with hello");
+    expect(await service.stop()).toBe(0);
+    expect(service.logs()).toContain("sleeper stopping");
+  });
+
+  it("rejects waitForLog when the process dies first", async () => {
+    const service = startService("packages/testing/tests/fixtures/does-not-exist.ts");
+    await expect(service.waitForLog("never")).rejects.toThrow(/exited before logging/);
+  });
+});
+
+describe("ensureLibvirtd", () => {
+  it("leaves qemu:///system answering", async () => {
+    await ensureLibvirtd();
+    const { stdout } = await promisify(execFile)("virsh", ["-c", "qemu:///system", "version"]);
+    expect(stdout).toContain("libvirt");
+  });
+});
+
+describe("repoRoot", () => {
+  it("finds the workspace root", () => {
+    expect(existsSync(`${repoRoot()}/packages/testing/package.json`)).toBe(true);
+  });
+});
