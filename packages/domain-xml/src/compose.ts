@@ -1,0 +1,142 @@
+/** DomainSpec → libvirt domain XML, built element by element (no string pasting). */
+import {
+  checkDomainSpec,
+  checkNic,
+  type DiskBus,
+  type DiskSpec,
+  type DomainSpec,
+  type NicSpec,
+} from "./spec.ts";
+import { newDocument, serialize, type XElement } from "./xml.ts";
+
+/** libvirt requires user-chosen aliases to start with this prefix. */
+export const USER_ALIAS_PREFIX = "ua-";
+export const NIC_ALIAS_PREFIX = `${USER_ALIAS_PREFIX}net-`;
+export const DISK_ALIAS_PREFIX = `${USER_ALIAS_PREFIX}disk-`;
+
+export function nicAlias(name: string): string {
+  return `${NIC_ALIAS_PREFIX}${name}`;
+}
+
+export function diskAlias(name: string): string {
+  return `${DISK_ALIAS_PREFIX}${name}`;
+}
+
+/** 0 → "a", 25 → "z", 26 → "aa", as libvirt and Linux name disks. */
+export function diskLetters(index: number): string {
+  let n = index;
+  let out = "";
+  do {
+    out = String.fromCharCode(97 + (n % 26)) + out;
+    n = Math.floor(n / 26) - 1;
+  } while (n >= 0);
+  return out;
+}
+
+const TARGET_PREFIX: Record<DiskBus, string> = { virtio: "vd", sata: "sd" };
+
+/** Target device names in spec order, counted per bus: vda, vdb, … and sda, sdb, … */
+export function diskTargets(disks: readonly DiskSpec[]): string[] {
+  const next: Record<DiskBus, number> = { virtio: 0, sata: 0 };
+  return disks.map((d) => `${TARGET_PREFIX[d.bus]}${diskLetters(next[d.bus]++)}`);
+}
+
+function diskElement(disk: DiskSpec, target: string): XElement {
+  const children: XElement[] = [
+    { tag: "driver", attrs: { name: "qemu", type: disk.format } },
+    { tag: "source", attrs: { file: disk.sourceFile } },
+    { tag: "target", attrs: { dev: target, bus: disk.bus } },
+  ];
+  if (disk.readonly) children.push({ tag: "readonly" });
+  children.push({ tag: "alias", attrs: { name: diskAlias(disk.name) } });
+  return { tag: "disk", attrs: { type: "file", device: "disk" }, children };
+}
+
+function interfaceElement(nic: NicSpec): XElement {
+  const children: XElement[] = [];
+  if (nic.mac !== undefined)
+    children.push({ tag: "mac", attrs: { address: nic.mac.toLowerCase() } });
+  if (nic.kind === "bridge") children.push({ tag: "source", attrs: { bridge: nic.bridge } });
+  children.push({ tag: "model", attrs: { type: nic.model } });
+  children.push({ tag: "alias", attrs: { name: nicAlias(nic.name) } });
+  return { tag: "interface", attrs: { type: nic.kind }, children };
+}
+
+/**
+ * The libvirt domain XML for `spec`, without placeholders and without PCI addresses (libvirt
+ * assigns them on define). Throws DomainSpecError naming the field when the spec is refused.
+ */
+export function composeDomain(spec: DomainSpec): string {
+  checkDomainSpec(spec);
+  const os: XElement[] = [
+    { tag: "type", attrs: { arch: "x86_64", machine: spec.machine }, text: "hvm" },
+  ];
+  if (spec.kernelBoot) {
+    os.push({ tag: "kernel", text: spec.kernelBoot.kernelPath });
+    if (spec.kernelBoot.initrdPath !== undefined)
+      os.push({ tag: "initrd", text: spec.kernelBoot.initrdPath });
+    if (spec.kernelBoot.cmdline !== undefined)
+      os.push({ tag: "cmdline", text: spec.kernelBoot.cmdline });
+  } else {
+    os.push({ tag: "boot", attrs: { dev: "hd" } });
+  }
+
+  const targets = diskTargets(spec.disks);
+  const devices: XElement[] = [
+    ...spec.disks.map((d, i) => diskElement(d, targets[i] as string)),
+    // No USB: a headless guest needs none, and on q35 it would take a root port.
+    { tag: "controller", attrs: { type: "usb", model: "none" } },
+    ...spec.interfaces.map(interfaceElement),
+  ];
+  if (spec.serialConsoleLogPath !== undefined) {
+    // A pty keeps `virsh console` usable; virtlogd copies everything to the log file.
+    devices.push({
+      tag: "serial",
+      attrs: { type: "pty" },
+      children: [
+        { tag: "log", attrs: { file: spec.serialConsoleLogPath, append: "on" } },
+        { tag: "target", attrs: { port: "0" } },
+      ],
+    });
+    devices.push({
+      tag: "console",
+      attrs: { type: "pty" },
+      children: [{ tag: "target", attrs: { type: "serial", port: "0" } }],
+    });
+  }
+  if (spec.rng) {
+    devices.push({
+      tag: "rng",
+      attrs: { model: "virtio" },
+      children: [{ tag: "backend", attrs: { model: "random" }, text: "/dev/urandom" }],
+    });
+  }
+
+  const domain: XElement = {
+    tag: "domain",
+    attrs: { type: spec.virtType },
+    children: [
+      { tag: "name", text: spec.name },
+      { tag: "uuid", text: spec.uuid.toLowerCase() },
+      ...(spec.title === "" ? [] : [{ tag: "title", text: spec.title }]),
+      ...(spec.description === "" ? [] : [{ tag: "description", text: spec.description }]),
+      { tag: "memory", attrs: { unit: "KiB" }, text: String(spec.memoryKiB) },
+      { tag: "vcpu", attrs: { placement: "static" }, text: String(spec.vcpus) },
+      { tag: "os", children: os },
+      // ACPI is what lets pc (i440fx) hot-plug at all; q35 needs it too.
+      { tag: "features", children: [{ tag: "acpi" }, { tag: "apic" }] },
+      { tag: "clock", attrs: { offset: "utc" } },
+      { tag: "on_poweroff", text: "destroy" },
+      { tag: "on_reboot", text: "restart" },
+      { tag: "on_crash", text: "destroy" },
+      { tag: "devices", children: devices },
+    ],
+  };
+  return `${serialize(newDocument(domain))}\n`;
+}
+
+/** The `<interface>` XML for hot-plugging `nic` (libvirt attachDevice), alias `ua-net-<name>`. */
+export function nicXml(nic: NicSpec): string {
+  checkNic(nic);
+  return `${serialize(newDocument(interfaceElement(nic)))}\n`;
+}

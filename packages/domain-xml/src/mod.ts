@@ -1,0 +1,55 @@
+/** @headroom/domain-xml: libvirt domain XML for headroom, composed and read with @xmldom/xmldom. */
+export {
+  composeDomain,
+  DISK_ALIAS_PREFIX,
+  diskAlias,
+  diskTargets,
+  NIC_ALIAS_PREFIX,
+  nicAlias,
+  nicXml,
+  USER_ALIAS_PREFIX,
+} from "./compose.ts";
+export {
+  addPlaceholders,
+  MAX_PLACEHOLDERS,
+  PLACEHOLDER_ALIAS_PREFIX,
+  PLACEHOLDER_DEV_PREFIX,
+  placeholderCount,
+  placeholderInterfaces,
+  stripPlaceholders,
+} from "./placeholders.ts";
+export {
+  checkDomainSpec,
+  checkNic,
+  DEFAULT_NIC_MODEL,
+  type DiskBus,
+  type DiskFormat,
+  type DiskSpec,
+  type DomainSpec,
+  DomainSpecError,
+  type KernelBootSpec,
+  type MachineFamily,
+  NIC_MODELS,
+  type NicKind,
+  type NicModel,
+  type NicSpec,
+  type VirtType,
+} from "./spec.ts";
+export {
+  type ControllersAdded,
+  controllersAdded,
+  formatPciAddress,
+  freeHotplugSlots,
+  type HotplugSlot,
+  type InterfaceInfo,
+  interfacesOf,
+  machineFamily,
+  type PciAddress,
+  type PciController,
+  type PciDevice,
+  pciAddressesOf,
+  protectNonNicRootPorts,
+  readTopology,
+  type Topology,
+} from "./topology.ts";
+export { DomainXmlError } from "./xml.ts";

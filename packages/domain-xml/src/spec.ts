@@ -1,0 +1,225 @@
+/** The typed description of a domain that `composeDomain` turns into libvirt XML. */
+
+export type MachineFamily = "q35" | "pc";
+export type VirtType = "kvm" | "qemu";
+export type DiskBus = "virtio" | "sata";
+export type DiskFormat = "qcow2" | "raw";
+export type NicKind = "user" | "bridge";
+export type NicModel = "virtio" | "virtio-non-transitional" | "e1000e";
+
+/** The model hot-plugged NICs and their placeholders use unless told otherwise. */
+export const DEFAULT_NIC_MODEL: NicModel = "virtio-non-transitional";
+
+export interface KernelBootSpec {
+  /** Host path of the kernel image. */
+  kernelPath: string;
+  /** Host path of the initrd, when there is one. */
+  initrdPath?: string;
+  /** Kernel command line. */
+  cmdline?: string;
+}
+
+export interface DiskSpec {
+  /** The VMI disk name; becomes the alias `ua-disk-<name>`. */
+  name: string;
+  bus: DiskBus;
+  /** Host path of the image file. */
+  sourceFile: string;
+  format: DiskFormat;
+  readonly?: boolean;
+}
+
+export interface NicSpec {
+  /** The VMI interface name; becomes the alias `ua-net-<name>`. */
+  name: string;
+  /** `user`: QEMU user networking (pod/masquerade); `bridge`: a host bridge. */
+  kind: NicKind;
+  /** Host bridge name; required for kind `bridge`. */
+  bridge?: string;
+  model: NicModel;
+  /** Unicast MAC address `xx:xx:xx:xx:xx:xx`; libvirt generates one when absent. */
+  mac?: string;
+}
+
+export interface DomainSpec {
+  /** libvirt domain name. */
+  name: string;
+  uuid: string;
+  /** One line, e.g. the VMI `namespace/name`. */
+  title: string;
+  description: string;
+  virtType: VirtType;
+  machine: MachineFamily;
+  vcpus: number;
+  memoryKiB: number;
+  kernelBoot?: KernelBootSpec;
+  disks: DiskSpec[];
+  interfaces: NicSpec[];
+  /** Host file the serial console is logged to (read by `headroom logs`). */
+  serialConsoleLogPath?: string;
+  /** Adds a virtio RNG fed by the host's /dev/urandom. */
+  rng: boolean;
+}
+
+/** A DomainSpec field is wrong; `path` names the field (e.g. `interfaces[1].name`). */
+export class DomainSpecError extends Error {
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(`${path}: ${problem}`);
+    this.name = "DomainSpecError";
+  }
+}
+
+// XML 1.0 cannot carry C0 controls other than tab/newline/CR, lone surrogates, U+FFFE/U+FFFF,
+// not even as character references, so such values are refused rather than escaped.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused
+const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused
+const CONTROL_CHAR = /[\u0000-\u001F\u007F-\u009F]/;
+
+const LIMITS = {
+  name: 200,
+  title: 1024,
+  description: 65536,
+  path: 4096,
+  // Linux x86 COMMAND_LINE_SIZE
+  cmdline: 2048,
+  // IFNAMSIZ - 1
+  bridge: 15,
+  deviceName: 100,
+} as const;
+
+/** Characters libvirt accepts in a user alias (`ua-` prefix). */
+export const ALIAS_NAME = /^[A-Za-z0-9_-]+$/;
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+const BRIDGE = /^[A-Za-z0-9_.-]+$/;
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function hasLoneSurrogate(value: string): boolean {
+  return LONE_SURROGATE.test(value);
+}
+
+function text(
+  path: string,
+  value: unknown,
+  max: number,
+  opts: { multiline?: boolean; empty?: boolean } = {},
+): string {
+  if (typeof value !== "string") throw new DomainSpecError(path, "must be a string");
+  if (!opts.empty && value.length === 0) throw new DomainSpecError(path, "must not be empty");
+  if (value.length > max)
+    throw new DomainSpecError(path, `is ${value.length} characters long; at most ${max} allowed`);
+  if (hasLoneSurrogate(value) || NOT_XML_CHAR.test(value))
+    throw new DomainSpecError(path, "contains characters XML cannot carry");
+  if (!opts.multiline && CONTROL_CHAR.test(value))
+    throw new DomainSpecError(path, "must be one line without control characters");
+  return value;
+}
+
+function absolutePath(path: string, value: unknown): string {
+  const p = text(path, value, LIMITS.path);
+  if (!p.startsWith("/")) throw new DomainSpecError(path, "must be an absolute host path");
+  return p;
+}
+
+function deviceName(path: string, value: unknown): string {
+  const n = text(path, value, LIMITS.deviceName);
+  if (!ALIAS_NAME.test(n))
+    throw new DomainSpecError(path, "may hold only letters, digits, '-' and '_'");
+  return n;
+}
+
+function oneOf<T extends string>(path: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value))
+    throw new DomainSpecError(path, `must be one of ${allowed.join(", ")}`);
+  return value as T;
+}
+
+function positiveInt(path: string, value: unknown, max: number): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > max)
+    throw new DomainSpecError(path, `must be a whole number from 1 to ${max}`);
+  return value;
+}
+
+export const NIC_MODELS: readonly NicModel[] = ["virtio", "virtio-non-transitional", "e1000e"];
+
+/** Checks one NIC description (also used for hot-plug XML). */
+export function checkNic(nic: NicSpec, path = "nic"): void {
+  deviceName(`${path}.name`, nic.name);
+  const kind = oneOf(`${path}.kind`, nic.kind, ["user", "bridge"] as const);
+  oneOf(`${path}.model`, nic.model, NIC_MODELS);
+  if (kind === "bridge") {
+    const b = text(`${path}.bridge`, nic.bridge, LIMITS.bridge);
+    if (!BRIDGE.test(b))
+      throw new DomainSpecError(`${path}.bridge`, "is not a valid host interface name");
+  } else if (nic.bridge !== undefined) {
+    throw new DomainSpecError(`${path}.bridge`, "is only allowed for kind bridge");
+  }
+  if (nic.mac !== undefined) {
+    const mac = text(`${path}.mac`, nic.mac, 17);
+    if (!MAC.test(mac))
+      throw new DomainSpecError(`${path}.mac`, "must look like 02:00:00:00:00:01");
+    if (Number.parseInt(mac.slice(0, 2), 16) & 1)
+      throw new DomainSpecError(`${path}.mac`, "must be a unicast address (first octet even)");
+  }
+}
+
+/**
+ * Refuses a DomainSpec that libvirt would reject or that XML cannot carry, naming the field.
+ * Everything else is escaped by the XML library when composed.
+ */
+export function checkDomainSpec(spec: DomainSpec): void {
+  const name = text("name", spec.name, LIMITS.name);
+  if (name.includes("/")) throw new DomainSpecError("name", "must not contain '/'");
+  if (!UUID.test(text("uuid", spec.uuid, 36)))
+    throw new DomainSpecError("uuid", "must be a UUID like 8c5e7a52-0f0e-4d7a-9d1e-5f0c6c0b8e11");
+  text("title", spec.title, LIMITS.title, { empty: true });
+  text("description", spec.description, LIMITS.description, { multiline: true, empty: true });
+  oneOf("virtType", spec.virtType, ["kvm", "qemu"] as const);
+  oneOf("machine", spec.machine, ["q35", "pc"] as const);
+  positiveInt("vcpus", spec.vcpus, 4096);
+  // 16 TiB
+  positiveInt("memoryKiB", spec.memoryKiB, 16 * 1024 ** 3);
+  if (spec.kernelBoot !== undefined) {
+    absolutePath("kernelBoot.kernelPath", spec.kernelBoot.kernelPath);
+    if (spec.kernelBoot.initrdPath !== undefined)
+      absolutePath("kernelBoot.initrdPath", spec.kernelBoot.initrdPath);
+    if (spec.kernelBoot.cmdline !== undefined)
+      text("kernelBoot.cmdline", spec.kernelBoot.cmdline, LIMITS.cmdline, { empty: true });
+  }
+  if (!Array.isArray(spec.disks)) throw new DomainSpecError("disks", "must be a list");
+  const diskNames = new Set<string>();
+  spec.disks.forEach((disk, i) => {
+    const path = `disks[${i}]`;
+    const n = deviceName(`${path}.name`, disk.name);
+    if (diskNames.has(n)) throw new DomainSpecError(`${path}.name`, `repeats disk name '${n}'`);
+    diskNames.add(n);
+    oneOf(`${path}.bus`, disk.bus, ["virtio", "sata"] as const);
+    absolutePath(`${path}.sourceFile`, disk.sourceFile);
+    oneOf(`${path}.format`, disk.format, ["qcow2", "raw"] as const);
+    if (disk.readonly !== undefined && typeof disk.readonly !== "boolean")
+      throw new DomainSpecError(`${path}.readonly`, "must be true or false");
+  });
+  if (!Array.isArray(spec.interfaces)) throw new DomainSpecError("interfaces", "must be a list");
+  const nicNames = new Set<string>();
+  const macs = new Set<string>();
+  spec.interfaces.forEach((nic, i) => {
+    const path = `interfaces[${i}]`;
+    checkNic(nic, path);
+    if (nicNames.has(nic.name))
+      throw new DomainSpecError(`${path}.name`, `repeats interface name '${nic.name}'`);
+    nicNames.add(nic.name);
+    if (nic.mac !== undefined) {
+      const mac = nic.mac.toLowerCase();
+      if (macs.has(mac)) throw new DomainSpecError(`${path}.mac`, `repeats MAC ${nic.mac}`);
+      macs.add(mac);
+    }
+  });
+  if (spec.serialConsoleLogPath !== undefined)
+    absolutePath("serialConsoleLogPath", spec.serialConsoleLogPath);
+  if (typeof spec.rng !== "boolean") throw new DomainSpecError("rng", "must be true or false");
+}
