@@ -1,0 +1,72 @@
+#!/bin/busybox sh
+# /init of the headroom tiny test guest: busybox only. It reports, once a
+# second on the serial console, the virtio-net PCI devices it really sees, so a
+# test on the host can watch NICs being hot-plugged and unplugged.
+#
+# Console line (stable; tests parse it):
+#   headroom-guest: nics=<count> pci=<addr,addr,...> ifaces=<name,name,...> up=<seconds>
+# A NIC is a PCI device with vendor 0x1af4 and device 0x1041 (virtio 1.0 net,
+# non-transitional) or 0x1000 (transitional virtio-net).
+#
+# Kernel command line options read here:
+#   headroom.kmsg=1   keep kernel messages on the console (default: quiet, so
+#                     they do not break report lines in the middle)
+
+/bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# The kernel gives /init the console only if the initramfs has /dev/console.
+exec </dev/console >/dev/console 2>&1
+
+kmsg=0
+for word in $(cat /proc/cmdline); do
+  case "$word" in
+    headroom.kmsg=1) kmsg=1 ;;
+  esac
+done
+[ "$kmsg" = 1 ] || dmesg -n 1
+
+# Drivers the kernel has as modules (virtio_pci, virtio_net, ...), in load
+# order. PCI hotplug itself (pciehp, acpiphp) is built into the kernel; the
+# NIC driver is loaded so that unplug also exercises a bound driver.
+if [ -f /lib/modules/load-order ]; then
+  while read -r module; do
+    [ -n "$module" ] && insmod "/lib/modules/$module" 2>/dev/null
+  done </lib/modules/load-order
+fi
+
+echo "headroom-guest: booted kernel=$(uname -r) build=$(cat /etc/headroom-build-id 2>/dev/null)"
+
+report() {
+  count=0
+  addrs=""
+  for dev in /sys/bus/pci/devices/*; do
+    [ -e "$dev/vendor" ] || continue
+    read -r vendor <"$dev/vendor"
+    read -r device <"$dev/device"
+    [ "$vendor" = 0x1af4 ] || continue
+    case "$device" in
+      0x1041 | 0x1000) ;;
+      *) continue ;;
+    esac
+    count=$((count + 1))
+    addrs="${addrs:+$addrs,}${dev##*/}"
+  done
+  ifaces=""
+  for net in /sys/class/net/*; do
+    name=${net##*/}
+    [ "$name" = lo ] || [ "$name" = "*" ] && continue
+    ifaces="${ifaces:+$ifaces,}$name"
+  done
+  read -r up _ </proc/uptime
+  echo "headroom-guest: nics=$count pci=$addrs ifaces=$ifaces up=$up"
+}
+
+while true; do
+  report
+  sleep 1
+done
