@@ -1,0 +1,37 @@
+export {
+  ImageFileNotFoundError,
+  ImageNotFoundError,
+  ImagePathError,
+  ImageSourceError,
+  ImageStoreError,
+  InvalidImageRefError,
+  OverlayError,
+  QemuAccessError,
+} from "./errors.ts";
+export type {
+  GuestReport,
+  ReportMatch,
+  WaitForReportOptions,
+} from "./guest_console.ts";
+export {
+  parseGuestReport,
+  parseGuestReports,
+  TINY_GUEST_CMDLINE,
+  waitForGuestReport,
+} from "./guest_console.ts";
+export { imageKey, MAX_IMAGE_REF_LENGTH, validateImageRef } from "./image_ref.ts";
+export type { QemuAccessOptions } from "./qemu_access.ts";
+export { assertQemuCanRead, DEFAULT_QEMU_USER } from "./qemu_access.ts";
+export type {
+  CreateOverlayOptions,
+  ImageInfo,
+  ImageStore,
+  Overlay,
+  ResolvedImage,
+} from "./store.ts";
+export {
+  defaultImageStoreDir,
+  detectDiskFormat,
+  openImageStore,
+  TINY_GUEST_REF,
+} from "./store.ts";

@@ -1,0 +1,501 @@
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
+import { basename, dirname, join, sep } from "node:path";
+import { promisify } from "node:util";
+import {
+  ImageFileNotFoundError,
+  ImageNotFoundError,
+  ImagePathError,
+  ImageSourceError,
+  OverlayError,
+} from "./errors.ts";
+import { imageKey, validateImageRef } from "./image_ref.ts";
+
+const run = promisify(execFile);
+
+/** Reference under which infra/tiny-guest/build.sh stores the test guest. */
+export const TINY_GUEST_REF = "headroom/tiny-guest";
+
+/** One image in the store. `path` is the image's root directory on the host. */
+export interface ImageInfo {
+  ref: string;
+  path: string;
+  /** Regular files in the image. */
+  files: number;
+  /** Sum of the files' sizes in bytes (apparent size; sparse disks may use less). */
+  sizeBytes: number;
+  /** When the image was added, ISO 8601. */
+  addedAt: string;
+}
+
+/** `root` is the same directory as `path`; it names what `/` of the image is on the host. */
+export interface ResolvedImage extends ImageInfo {
+  root: string;
+}
+
+export interface Overlay {
+  /** The new qcow2 file. */
+  path: string;
+  /** The store's disk file it is backed by (never written). */
+  backingPath: string;
+  backingFormat: string;
+}
+
+export interface CreateOverlayOptions {
+  /** Overwrite an existing file at destPath (default: refuse). */
+  replace?: boolean;
+}
+
+export interface ImageStore {
+  /** The store's directory. */
+  readonly dir: string;
+  /**
+   * Copies a directory tree (or a single file, placed at the image root) into
+   * the store under `ref`, replacing any image stored under it. Readers see the
+   * old image or the new one, never a half-copied one.
+   */
+  add(ref: string, sourcePath: string): Promise<ImageInfo>;
+  /** Every stored image, sorted by reference. */
+  list(): Promise<ImageInfo[]>;
+  /** Throws ImageNotFoundError when `ref` is not stored. */
+  resolve(ref: string): Promise<ResolvedImage>;
+  /** Host path of a regular file inside the image, e.g. "/boot/vmlinuz". */
+  resolveFile(ref: string, pathInImage: string): Promise<string>;
+  /** Host path of the image's disk: the first file under /disk/ (KubeVirt containerDisk layout). */
+  diskOf(ref: string): Promise<string>;
+  /**
+   * Creates a qcow2 file at destPath backed by the image's disk, so a VM can
+   * write without touching the disk that other VMs share.
+   */
+  createOverlay(ref: string, destPath: string, options?: CreateOverlayOptions): Promise<Overlay>;
+  /** Removes the image; false when it was not stored. */
+  remove(ref: string): Promise<boolean>;
+  /** Deletes leftovers of interrupted or racing adds; returns how many entries went. */
+  prune(): Promise<number>;
+}
+
+/** `$HEADROOM_STATE_DIR/images`, with the state directory defaulting to /var/lib/headroom. */
+export function defaultImageStoreDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.HEADROOM_STATE_DIR || "/var/lib/headroom", "images");
+}
+
+interface Manifest {
+  schema: 1;
+  ref: string;
+  addedAt: string;
+  files: number;
+  sizeBytes: number;
+}
+
+const MANIFEST = "image.json";
+const ROOT = "root";
+/** Staging directories older than this are leftovers of a crashed add. */
+const STALE_STAGING_MS = 60 * 60 * 1000;
+
+/**
+ * Layout (every directory 0755, every file 0644, so QEMU running as its own
+ * user can read kernels and backing disks):
+ *
+ *   <dir>/refs/<key>            symlink to ../objects/<id>; replaced atomically by rename(2)
+ *   <dir>/objects/<id>/image.json
+ *   <dir>/objects/<id>/root/... the image's files
+ *   <dir>/tmp/                  staging for adds in progress
+ *
+ * Paths handed out point into objects/<id>, so they stay the same file for
+ * as long as the image is not replaced or removed: a qcow2 overlay's backing
+ * path can never silently switch to different content.
+ */
+export function openImageStore(dir: string = defaultImageStoreDir()): ImageStore {
+  const refsDir = join(dir, "refs");
+  const objectsDir = join(dir, "objects");
+  const tmpDir = join(dir, "tmp");
+
+  async function objectIdOf(ref: string): Promise<string | undefined> {
+    try {
+      const target = await readlink(join(refsDir, imageKey(ref)));
+      return basename(target);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async function readManifest(id: string): Promise<Manifest | undefined> {
+    try {
+      return JSON.parse(await readFile(join(objectsDir, id, MANIFEST), "utf8")) as Manifest;
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  function infoOf(id: string, manifest: Manifest): ImageInfo {
+    const { ref, files, sizeBytes, addedAt } = manifest;
+    return { ref, path: join(objectsDir, id, ROOT), files, sizeBytes, addedAt };
+  }
+
+  async function resolve(ref: string): Promise<ResolvedImage> {
+    validateImageRef(ref);
+    let id = await objectIdOf(ref);
+    let manifest = id === undefined ? undefined : await readManifest(id);
+    // The object can vanish between reading the link and reading the manifest
+    // when a concurrent add replaces the image; then the link has moved on.
+    for (let attempt = 0; id !== undefined && manifest === undefined && attempt < 5; attempt++) {
+      const again = await objectIdOf(ref);
+      if (again === id) break;
+      id = again;
+      manifest = id === undefined ? undefined : await readManifest(id);
+    }
+    // A manifest for another reference can only come from a truncated-key collision.
+    if (id === undefined || manifest === undefined || manifest.ref !== ref) {
+      throw new ImageNotFoundError(
+        ref,
+        dir,
+        ref === TINY_GUEST_REF ? "or build it with: bash infra/tiny-guest/build.sh" : undefined,
+      );
+    }
+    const info = infoOf(id, manifest);
+    return { ...info, root: info.path };
+  }
+
+  async function resolveFile(ref: string, pathInImage: string): Promise<string> {
+    const segments = splitImagePath(ref, pathInImage);
+    const root = await realpath((await resolve(ref)).root);
+    const shown = `/${segments.join("/")}`;
+    let real: string;
+    try {
+      real = await realpath(join(root, ...segments));
+    } catch (error) {
+      if (isMissing(error)) throw new ImageFileNotFoundError(ref, shown, `not found in ${root}`);
+      throw error;
+    }
+    if (!real.startsWith(root + sep)) {
+      throw new ImagePathError(`path ${shown} in image ${ref} leads outside the image (${real})`);
+    }
+    const info = await stat(real);
+    if (!info.isFile()) {
+      throw new ImageFileNotFoundError(ref, shown, "it is a directory, not a regular file");
+    }
+    return real;
+  }
+
+  async function diskOf(ref: string): Promise<string> {
+    const { root } = await resolve(ref);
+    let entries: string[];
+    try {
+      entries = (await readdir(join(root, "disk"), { withFileTypes: true }))
+        .filter((entry) => entry.isFile())
+        .map((entry) => entry.name)
+        .sort();
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+      entries = [];
+    }
+    const first = entries[0];
+    if (first === undefined) {
+      throw new ImageFileNotFoundError(
+        ref,
+        "/disk/*",
+        "a containerDisk image keeps its disk as a file under /disk/ (for example /disk/disk.qcow2)",
+      );
+    }
+    return join(root, "disk", first);
+  }
+
+  async function createOverlay(
+    ref: string,
+    destPath: string,
+    options: CreateOverlayOptions = {},
+  ): Promise<Overlay> {
+    const backingPath = await diskOf(ref);
+    const backingFormat = await detectDiskFormat(backingPath);
+    if (!options.replace && (await exists(destPath))) {
+      throw new OverlayError(
+        `overlay ${destPath} already exists; remove it or pass replace to start from a clean disk`,
+      );
+    }
+    try {
+      await run("qemu-img", [
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-F",
+        backingFormat,
+        "-b",
+        backingPath,
+        destPath,
+      ]);
+    } catch (error) {
+      throw new OverlayError(
+        `qemu-img could not create overlay ${destPath} on ${backingPath}: ${errorText(error)}`,
+      );
+    }
+    return { path: destPath, backingPath, backingFormat };
+  }
+
+  async function add(ref: string, sourcePath: string): Promise<ImageInfo> {
+    validateImageRef(ref);
+    let source: string;
+    try {
+      source = await realpath(sourcePath);
+    } catch (error) {
+      if (isMissing(error)) throw new ImageSourceError(`source ${sourcePath} does not exist`);
+      throw error;
+    }
+    const sourceInfo = await stat(source);
+    if (!sourceInfo.isDirectory() && !sourceInfo.isFile()) {
+      throw new ImageSourceError(`source ${sourcePath} is neither a directory nor a regular file`);
+    }
+    if (sourceInfo.isDirectory()) await checkTree(source, sourcePath);
+
+    await ensureDirs(dir, [refsDir, objectsDir, tmpDir]);
+    const id = `${Date.now().toString(36)}-${randomBytes(6).toString("hex")}`;
+    const staging = join(tmpDir, id);
+    const stagingRoot = join(staging, ROOT);
+    const link = join(tmpDir, `${id}.link`);
+    try {
+      await mkdir(stagingRoot, { recursive: true });
+      // cp keeps sparse disk images sparse and reflinks where the filesystem can.
+      const copyArgs = ["-R", "--no-dereference", "--reflink=auto", "--sparse=always", "--"];
+      if (sourceInfo.isDirectory()) {
+        await run("cp", [...copyArgs, `${source}/.`, `${stagingRoot}/`]);
+      } else {
+        await run("cp", [...copyArgs, source, join(stagingRoot, basename(source))]);
+      }
+      const { files, sizeBytes } = await normaliseTree(stagingRoot);
+      const manifest: Manifest = {
+        schema: 1,
+        ref,
+        addedAt: new Date().toISOString(),
+        files,
+        sizeBytes,
+      };
+      await writeFile(join(staging, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, {
+        mode: 0o644,
+      });
+      await chmod(join(staging, MANIFEST), 0o644);
+      await chmod(staging, 0o755);
+      await rename(staging, join(objectsDir, id));
+
+      const previous = await objectIdOf(ref);
+      await symlink(join("..", "objects", id), link);
+      await rename(link, join(refsDir, imageKey(ref)));
+      if (previous !== undefined && previous !== id) {
+        await rm(join(objectsDir, previous), { recursive: true, force: true });
+      }
+      return infoOf(id, manifest);
+    } catch (error) {
+      await rm(staging, { recursive: true, force: true });
+      await rm(link, { force: true });
+      if (error instanceof ImageSourceError) throw error;
+      if (isExecError(error)) {
+        throw new ImageSourceError(`could not copy ${sourcePath}: ${errorText(error)}`);
+      }
+      throw error;
+    }
+  }
+
+  async function list(): Promise<ImageInfo[]> {
+    let keys: string[];
+    try {
+      keys = await readdir(refsDir);
+    } catch (error) {
+      if (isMissing(error)) return [];
+      throw error;
+    }
+    const images: ImageInfo[] = [];
+    for (const key of keys) {
+      let id: string;
+      try {
+        id = basename(await readlink(join(refsDir, key)));
+      } catch (error) {
+        if (isMissing(error)) continue; // removed while we looked
+        throw error;
+      }
+      const manifest = await readManifest(id);
+      if (manifest !== undefined) images.push(infoOf(id, manifest));
+    }
+    return images.sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+  }
+
+  async function remove(ref: string): Promise<boolean> {
+    validateImageRef(ref);
+    const id = await objectIdOf(ref);
+    if (id === undefined) return false;
+    try {
+      await rm(join(refsDir, imageKey(ref)));
+    } catch (error) {
+      if (isMissing(error)) return false;
+      throw error;
+    }
+    await rm(join(objectsDir, id), { recursive: true, force: true });
+    return true;
+  }
+
+  async function prune(): Promise<number> {
+    let removed = 0;
+    const referenced = new Set<string>();
+    for (const key of await readdirOrEmpty(refsDir)) {
+      try {
+        referenced.add(basename(await readlink(join(refsDir, key))));
+      } catch (error) {
+        if (!isMissing(error)) throw error;
+      }
+    }
+    const now = Date.now();
+    for (const name of await readdirOrEmpty(tmpDir)) {
+      const info = await lstat(join(tmpDir, name)).catch(() => undefined);
+      if (info && now - info.mtimeMs > STALE_STAGING_MS) {
+        await rm(join(tmpDir, name), { recursive: true, force: true });
+        removed++;
+      }
+    }
+    // An object nobody references lost a race between two adds of one reference.
+    // Objects are renamed into place just before their link, so give them a minute.
+    for (const id of await readdirOrEmpty(objectsDir)) {
+      if (referenced.has(id)) continue;
+      const info = await lstat(join(objectsDir, id)).catch(() => undefined);
+      if (info && now - info.mtimeMs > 60_000) {
+        await rm(join(objectsDir, id), { recursive: true, force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  return { dir, add, list, resolve, resolveFile, diskOf, createOverlay, remove, prune };
+}
+
+/**
+ * The format to give qemu-img's -F for a backing disk: by extension for .qcow2
+ * and .raw, otherwise as qemu-img detects it (".img" files are often qcow2).
+ */
+export async function detectDiskFormat(path: string): Promise<string> {
+  if (path.endsWith(".qcow2")) return "qcow2";
+  if (path.endsWith(".raw")) return "raw";
+  try {
+    const { stdout } = await run("qemu-img", ["info", "--output=json", "--", path]);
+    const format = (JSON.parse(stdout) as { format?: unknown }).format;
+    if (typeof format === "string" && format.length > 0) return format;
+  } catch (error) {
+    throw new OverlayError(`qemu-img could not read disk ${path}: ${errorText(error)}`);
+  }
+  throw new OverlayError(`qemu-img reported no format for disk ${path}`);
+}
+
+/** Splits "/boot/vmlinuz" into ["boot", "vmlinuz"], refusing anything that could climb out. */
+function splitImagePath(ref: string, pathInImage: string): string[] {
+  if (typeof pathInImage !== "string" || pathInImage.includes("\0")) {
+    throw new ImagePathError(`path ${JSON.stringify(pathInImage)} in image ${ref} is not a path`);
+  }
+  const segments = pathInImage.split("/").filter((part) => part !== "" && part !== ".");
+  if (segments.includes("..")) {
+    throw new ImagePathError(`path ${pathInImage} in image ${ref} must not contain ".."`);
+  }
+  if (segments.length === 0) {
+    throw new ImagePathError(`path ${JSON.stringify(pathInImage)} in image ${ref} names no file`);
+  }
+  return segments;
+}
+
+/** Only directories and regular files go into an image: a symlink could point anywhere. */
+async function checkTree(dir: string, shownAs: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    const shown = join(shownAs, entry.name);
+    if (entry.isDirectory()) await checkTree(path, shown);
+    else if (entry.isSymbolicLink()) {
+      throw new ImageSourceError(`${shown} is a symbolic link; images hold only files and folders`);
+    } else if (!entry.isFile()) {
+      throw new ImageSourceError(
+        `${shown} is not a regular file; images hold only files and folders`,
+      );
+    }
+  }
+}
+
+/** Sets 0755 on directories and 0644 on files (QEMU runs as another user) and counts them. */
+async function normaliseTree(dir: string): Promise<{ files: number; sizeBytes: number }> {
+  let files = 0;
+  let sizeBytes = 0;
+  await chmod(dir, 0o755);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      const inner = await normaliseTree(path);
+      files += inner.files;
+      sizeBytes += inner.sizeBytes;
+    } else {
+      await chmod(path, 0o644);
+      files++;
+      sizeBytes += (await lstat(path)).size;
+    }
+  }
+  return { files, sizeBytes };
+}
+
+/** Creates the store and its parents with mode 0755 whatever the umask. */
+async function ensureDirs(storeDir: string, dirs: string[]): Promise<void> {
+  const missing: string[] = [];
+  for (let at = storeDir; !(await exists(at)); at = dirname(at)) {
+    missing.unshift(at);
+    if (dirname(at) === at) break;
+  }
+  for (const path of missing) {
+    await mkdir(path, { recursive: true });
+    await chmod(path, 0o755);
+  }
+  for (const path of dirs) {
+    if (await exists(path)) continue;
+    await mkdir(path, { recursive: true });
+    await chmod(path, 0o755);
+  }
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if (isMissing(error)) return [];
+    throw error;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (error) {
+    if (isMissing(error)) return false;
+    throw error;
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException)?.code === "ENOENT";
+}
+
+function isExecError(error: unknown): boolean {
+  return typeof (error as { stderr?: unknown })?.stderr === "string";
+}
+
+function errorText(error: unknown): string {
+  const stderr = (error as { stderr?: unknown })?.stderr;
+  if (typeof stderr === "string" && stderr.trim()) return stderr.trim();
+  return error instanceof Error ? error.message : String(error);
+}
