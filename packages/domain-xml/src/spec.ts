@@ -78,6 +78,9 @@ export class DomainSpecError extends Error {
 const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused
 const CONTROL_CHAR = /[\u0000-\u001F\u007F-\u009F]/;
+// Multi-line text keeps tab and newline; CR would not survive XML's line-end normalisation.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused
+const CONTROL_CHAR_BUT_TAB_LF = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
 
 const LIMITS = {
   name: 200,
@@ -115,8 +118,15 @@ function text(
     throw new DomainSpecError(path, `is ${value.length} characters long; at most ${max} allowed`);
   if (hasLoneSurrogate(value) || NOT_XML_CHAR.test(value))
     throw new DomainSpecError(path, "contains characters XML cannot carry");
-  if (!opts.multiline && CONTROL_CHAR.test(value))
+  if (opts.multiline) {
+    if (CONTROL_CHAR_BUT_TAB_LF.test(value))
+      throw new DomainSpecError(
+        path,
+        "must not contain control characters other than tab and newline",
+      );
+  } else if (CONTROL_CHAR.test(value)) {
     throw new DomainSpecError(path, "must be one line without control characters");
+  }
   return value;
 }
 

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DOMParser, type Element } from "@xmldom/xmldom";
+import { DOMParser, type Element, XMLSerializer } from "@xmldom/xmldom";
 
 export function fixture(name: string): string {
   return readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
@@ -35,6 +35,11 @@ export function child(parent: Element, ...path: string[]): Element {
     el = next;
   }
   return el;
+}
+
+/** The same document as the library writes it (double quotes), for exact comparisons. */
+export function reserialize(xml: string): string {
+  return new XMLSerializer().serializeToString(parse(xml).ownerDocument as never);
 }
 
 /** Element paths (`domain/devices/disk`) with their counts. */
