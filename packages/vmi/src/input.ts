@@ -1,0 +1,72 @@
+/**
+ * The shape the schema guarantees for a document that passed it: what the
+ * user may write, before defaults. Internal to this package.
+ */
+import type {
+  Cpu,
+  DiskBus,
+  Empty,
+  ImagePullPolicy,
+  InterfaceModel,
+  KernelBoot,
+  QuantityValue,
+} from "./types.ts";
+
+export interface VmiInput {
+  apiVersion: "kubevirt.io/v1";
+  kind: "VirtualMachineInstance";
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  spec: {
+    domain: DomainInput;
+    networks?: NetworkInput[];
+    volumes?: VolumeInput[];
+  };
+}
+
+export interface DomainInput {
+  cpu?: Cpu;
+  memory?: { guest?: QuantityValue };
+  machine?: { type?: string };
+  firmware?: { kernelBoot?: KernelBootInput };
+  devices?: {
+    disks?: DiskInput[];
+    interfaces?: InterfaceInput[];
+    rng?: Empty;
+  };
+  resources?: {
+    requests?: { memory?: QuantityValue; "kubevirt.io/interface"?: unknown };
+    limits?: { memory?: QuantityValue; "kubevirt.io/interface"?: unknown };
+  };
+  /** The seed design's place for rng; KubeVirt's is devices.rng. */
+  rng?: Empty;
+}
+
+export interface KernelBootInput {
+  kernelArgs?: string;
+  container: KernelBoot["container"] & { imagePullPolicy?: ImagePullPolicy };
+}
+
+export interface DiskInput {
+  name: string;
+  disk?: { bus?: DiskBus };
+}
+
+export interface InterfaceInput {
+  name: string;
+  model?: InterfaceModel;
+  macAddress?: string;
+  masquerade?: Empty;
+  bridge?: Empty;
+}
+
+export interface NetworkInput {
+  name: string;
+  pod?: Empty;
+  multus?: { networkName: string };
+}
+
+export interface VolumeInput {
+  name: string;
+  containerDisk?: { image: string };
+  emptyDisk?: { capacity: QuantityValue };
+}

@@ -1,0 +1,33 @@
+export {
+  INTERFACE_RESOURCE,
+  interfaceCapacity,
+  MAX_INTERFACE_REQUEST,
+  MIN_INTERFACE_REQUEST,
+  vmiKey,
+} from "./capacity.ts";
+export { DocumentError, MAX_DOCUMENT_BYTES, parseDocument } from "./document.ts";
+export type { Capacity, FieldError, ValidationResult } from "./result.ts";
+export { VMI_SCHEMA_URL, vmiSchema } from "./schema.ts";
+export type {
+  Cpu,
+  Devices,
+  Disk,
+  DiskBus,
+  DomainSpec,
+  Empty,
+  ImagePullPolicy,
+  Interface,
+  InterfaceBinding,
+  InterfaceModel,
+  KernelBoot,
+  MachineType,
+  Network,
+  QuantityValue,
+  Resources,
+  Vmi,
+  VmiMetadata,
+  VmiSpec,
+  Volume,
+} from "./types.ts";
+export { interfaceBinding } from "./types.ts";
+export { validateUpdate, validateVmi } from "./validate.ts";

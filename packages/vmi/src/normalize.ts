@@ -1,0 +1,96 @@
+/**
+ * Builds the normalized VMI from a document that passed the schema and the
+ * rules: a fresh object (nothing shared with the input), defaults applied.
+ */
+
+import { INTERFACE_RESOURCE } from "./capacity.ts";
+import type { DomainInput, VmiInput } from "./input.ts";
+import { DEFAULT_GUEST_MEMORY } from "./rules.ts";
+import type { DomainSpec, MachineType, QuantityValue, Resources, Vmi } from "./types.ts";
+
+export function normalize(input: VmiInput): Vmi {
+  const { metadata, spec } = input;
+  return {
+    apiVersion: "kubevirt.io/v1",
+    kind: "VirtualMachineInstance",
+    metadata: {
+      name: metadata.name,
+      namespace: metadata.namespace ?? "default",
+      ...(metadata.labels && { labels: { ...metadata.labels } }),
+    },
+    spec: {
+      domain: normalizeDomain(spec.domain),
+      networks: (spec.networks ?? []).map((network) => ({
+        name: network.name,
+        ...(network.pod && { pod: {} }),
+        ...(network.multus && { multus: { networkName: network.multus.networkName } }),
+      })),
+      volumes: (spec.volumes ?? []).map((volume) => ({
+        name: volume.name,
+        ...(volume.containerDisk && { containerDisk: { image: volume.containerDisk.image } }),
+        ...(volume.emptyDisk && { emptyDisk: { capacity: volume.emptyDisk.capacity } }),
+      })),
+    },
+  };
+}
+
+function normalizeDomain(domain: DomainInput): DomainSpec {
+  const { cpu, firmware, devices, resources } = domain;
+  // As KubeVirt: the guest gets memory.guest, else the request, else the limit.
+  const guest =
+    domain.memory?.guest ??
+    resources?.requests?.memory ??
+    resources?.limits?.memory ??
+    DEFAULT_GUEST_MEMORY;
+  const kernelBoot = firmware?.kernelBoot;
+  return {
+    ...(cpu && { cpu: { ...cpu } }),
+    memory: { guest },
+    // The rules accept only these two names.
+    machine: { type: (domain.machine?.type ?? "q35") as MachineType },
+    ...(firmware && {
+      firmware: {
+        ...(kernelBoot && {
+          kernelBoot: {
+            ...(kernelBoot.kernelArgs !== undefined && { kernelArgs: kernelBoot.kernelArgs }),
+            container: { ...kernelBoot.container },
+          },
+        }),
+      },
+    }),
+    devices: {
+      disks: (devices?.disks ?? []).map((disk) => ({
+        name: disk.name,
+        disk: { bus: disk.disk?.bus ?? "virtio" },
+      })),
+      interfaces: (devices?.interfaces ?? []).map((iface) => ({
+        name: iface.name,
+        model: iface.model ?? "virtio",
+        ...(iface.macAddress !== undefined && { macAddress: iface.macAddress }),
+        ...(iface.masquerade && { masquerade: {} }),
+        ...(iface.bridge && { bridge: {} }),
+      })),
+      // KubeVirt keeps rng under devices; the seed's spec.domain.rng lands there too.
+      ...((devices?.rng || domain.rng) && { rng: {} }),
+    },
+    ...(resources && { resources: normalizeResources(resources) }),
+  };
+}
+
+function normalizeResources(resources: NonNullable<DomainInput["resources"]>): Resources {
+  const { requests, limits } = resources;
+  const interfaceRequest = requests?.[INTERFACE_RESOURCE];
+  return {
+    ...(requests && {
+      requests: {
+        ...(requests.memory !== undefined && { memory: requests.memory }),
+        // The rules made sure it is an integer quantity.
+        ...(interfaceRequest !== undefined && {
+          [INTERFACE_RESOURCE]: interfaceRequest as QuantityValue,
+        }),
+      },
+    }),
+    // The rules refuse kubevirt.io/interface here, so memory is all there is.
+    ...(limits && { limits: { ...(limits.memory !== undefined && { memory: limits.memory }) } }),
+  };
+}

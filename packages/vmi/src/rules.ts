@@ -1,0 +1,354 @@
+/**
+ * The rules a schema cannot say: quantities, names that must pair up, and the
+ * interface request. They run on documents that already passed the schema.
+ */
+import { toBytes } from "@headroom/quantity";
+import {
+  INTERFACE_REQUEST_MESSAGE,
+  INTERFACE_RESOURCE,
+  interfaceRequestValue,
+} from "./capacity.ts";
+import { child } from "./field-path.ts";
+import type { InterfaceInput, NetworkInput, VmiInput, VolumeInput } from "./input.ts";
+import type { FieldError } from "./result.ts";
+import { show } from "./words.ts";
+
+export const MIN_MEMORY_BYTES = 16n * 1024n ** 2n; // 16Mi
+export const MAX_MEMORY_BYTES = 64n * 1024n ** 3n; // 64Gi
+/**
+ * Guest memory when the document gives none. KubeVirt would refuse such a VMI,
+ * but the seed design's own example has no memory, and headroom accepts it.
+ */
+export const DEFAULT_GUEST_MEMORY = "128Mi";
+export const MIN_EMPTY_DISK_BYTES = 1024n ** 2n; // 1Mi
+export const MAX_EMPTY_DISK_BYTES = 1024n ** 4n; // 1Ti
+export const MAX_VCPUS = 64;
+
+const INTERFACES = "spec.domain.devices.interfaces";
+const NETWORKS = "spec.networks";
+const DISKS = "spec.domain.devices.disks";
+const VOLUMES = "spec.volumes";
+const REQUESTS = "spec.domain.resources.requests";
+const LIMITS = "spec.domain.resources.limits";
+
+export function checkRules(vmi: VmiInput): FieldError[] {
+  return [
+    ...checkMachine(vmi),
+    ...checkCpu(vmi),
+    ...checkMemory(vmi),
+    ...checkInterfaceRequest(vmi),
+    ...checkInterfaces(vmi),
+    ...checkNetworks(vmi),
+    ...checkInterfaceNetworkPairs(vmi),
+    ...checkDisksAndVolumes(vmi),
+  ];
+}
+
+/** Machine families headroom composes for; versioned names would pin an ABI headroom does not track. */
+function checkMachine(vmi: VmiInput): FieldError[] {
+  const type = vmi.spec.domain.machine?.type;
+  if (type === undefined || type === "q35" || type === "pc") return [];
+  const field = "spec.domain.machine.type";
+  const family = type.startsWith("pc-q35-") ? "q35" : type.startsWith("pc-i440fx-") ? "pc" : null;
+  if (family !== null) {
+    return [
+      {
+        field,
+        message: `${field} ${show(type)} is a versioned machine type; headroom takes the family name only: use "${family}"`,
+      },
+    ];
+  }
+  return [{ field, message: `${field} must be "q35" or "pc" (got ${show(type)})` }];
+}
+
+function checkCpu(vmi: VmiInput): FieldError[] {
+  const cpu = vmi.spec.domain.cpu;
+  if (!cpu) return [];
+  const vcpus = (cpu.cores ?? 1) * (cpu.sockets ?? 1) * (cpu.threads ?? 1);
+  if (vcpus <= MAX_VCPUS) return [];
+  return [
+    {
+      field: "spec.domain.cpu",
+      message: `spec.domain.cpu gives ${vcpus} vCPUs (cores × sockets × threads); at most ${MAX_VCPUS} are allowed`,
+    },
+  ];
+}
+
+function checkMemory(vmi: VmiInput): FieldError[] {
+  const { memory, resources } = vmi.spec.domain;
+  const sizes: { field: string; value: unknown }[] = [];
+  if (memory?.guest !== undefined) {
+    sizes.push({ field: "spec.domain.memory.guest", value: memory.guest });
+  }
+  if (resources?.requests?.memory !== undefined) {
+    sizes.push({ field: `${REQUESTS}.memory`, value: resources.requests.memory });
+  }
+  const errors: FieldError[] = [];
+  const bytes = new Map<string, bigint>();
+  for (const { field, value } of sizes) {
+    const parsed = toBytes(value);
+    if (!parsed.ok) {
+      errors.push({
+        field,
+        message: `${field} must be a size such as 128Mi or 1Gi: ${parsed.reason}`,
+      });
+    } else if (parsed.bytes < MIN_MEMORY_BYTES || parsed.bytes > MAX_MEMORY_BYTES) {
+      errors.push({
+        field,
+        message: `${field} must be between 16Mi and 64Gi (got ${show(value)})`,
+      });
+    } else {
+      bytes.set(field, parsed.bytes);
+    }
+  }
+
+  const limit = resources?.limits?.memory;
+  if (limit !== undefined) {
+    const field = `${LIMITS}.memory`;
+    const parsed = toBytes(limit);
+    if (!parsed.ok) {
+      errors.push({
+        field,
+        message: `${field} must be a size such as 128Mi or 1Gi: ${parsed.reason}`,
+      });
+    } else if (sizes.length === 0) {
+      // KubeVirt sizes the guest from the limit when nothing else is given.
+      if (parsed.bytes < MIN_MEMORY_BYTES || parsed.bytes > MAX_MEMORY_BYTES) {
+        errors.push({
+          field,
+          message: `${field} must be between 16Mi and 64Gi (got ${show(limit)})`,
+        });
+      }
+    } else {
+      for (const [sizeField, size] of bytes) {
+        if (size > parsed.bytes) {
+          errors.push({
+            field: sizeField,
+            message: `${sizeField} is larger than ${field} (${show(limit)})`,
+          });
+        }
+      }
+    }
+  }
+  return errors;
+}
+
+function checkInterfaceRequest(vmi: VmiInput): FieldError[] {
+  const { requests, limits } = vmi.spec.domain.resources ?? {};
+  const errors: FieldError[] = [];
+  if (requests && INTERFACE_RESOURCE in requests) {
+    const value = requests[INTERFACE_RESOURCE];
+    if (interfaceRequestValue(value) === null) {
+      const field = child(REQUESTS, INTERFACE_RESOURCE);
+      errors.push({
+        field,
+        message: `${field}: ${INTERFACE_REQUEST_MESSAGE} (got ${show(value)})`,
+      });
+    }
+  }
+  if (limits && INTERFACE_RESOURCE in limits) {
+    const field = child(LIMITS, INTERFACE_RESOURCE);
+    errors.push({
+      field,
+      message: `${field} is not accepted: ${INTERFACE_RESOURCE} may be given only under ${REQUESTS}`,
+    });
+  }
+  return errors;
+}
+
+function checkInterfaces(vmi: VmiInput): FieldError[] {
+  const interfaces = vmi.spec.domain.devices?.interfaces ?? [];
+  const errors = uniqueNames(INTERFACES, interfaces);
+  const macs = new Map<string, number>();
+  interfaces.forEach((iface, index) => {
+    const at = `${INTERFACES}[${index}]`;
+    const bindings = bindingsOf(iface);
+    if (bindings.length === 0) {
+      errors.push({ field: at, message: `${at} needs a binding: masquerade or bridge` });
+    } else if (bindings.length > 1) {
+      errors.push({
+        field: at,
+        message: `${at} has ${bindings.length} bindings (${bindings.join(", ")}); give exactly one`,
+      });
+    }
+    if (iface.macAddress !== undefined) {
+      const field = `${at}.macAddress`;
+      const mac = iface.macAddress.toLowerCase();
+      const firstOctet = Number.parseInt(mac.slice(0, 2), 16);
+      if (mac === "00:00:00:00:00:00") {
+        errors.push({ field, message: `${field} must not be all zeros` });
+      } else if (firstOctet % 2 === 1) {
+        errors.push({
+          field,
+          message: `${field} ${show(iface.macAddress)} is a multicast address; an interface needs a unicast one`,
+        });
+      }
+      const earlier = macs.get(mac);
+      if (earlier !== undefined) {
+        errors.push({
+          field,
+          message: `${field} ${show(iface.macAddress)} is already used by ${INTERFACES}[${earlier}]`,
+        });
+      } else {
+        macs.set(mac, index);
+      }
+    }
+  });
+  return errors;
+}
+
+function checkNetworks(vmi: VmiInput): FieldError[] {
+  const networks = vmi.spec.networks ?? [];
+  const errors = uniqueNames(NETWORKS, networks);
+  let podNetwork: number | null = null;
+  networks.forEach((network, index) => {
+    const at = `${NETWORKS}[${index}]`;
+    const sources = sourcesOf(network);
+    if (sources.length === 0) {
+      errors.push({ field: at, message: `${at} needs a source: pod or multus` });
+    } else if (sources.length > 1) {
+      errors.push({
+        field: at,
+        message: `${at} has ${sources.length} sources (${sources.join(", ")}); give exactly one`,
+      });
+    }
+    if (network.pod) {
+      if (podNetwork === null) {
+        podNetwork = index;
+      } else {
+        errors.push({
+          field: `${at}.pod`,
+          message: `${at}.pod: only one pod network is allowed, and ${NETWORKS}[${podNetwork}] is one`,
+        });
+      }
+    }
+  });
+  return errors;
+}
+
+/**
+ * Every interface has the network of the same name and the other way round;
+ * masquerade goes with the pod network, bridge with a multus network.
+ */
+function checkInterfaceNetworkPairs(vmi: VmiInput): FieldError[] {
+  const interfaces = vmi.spec.domain.devices?.interfaces ?? [];
+  const networks = vmi.spec.networks ?? [];
+  const networksByName = new Map(networks.map((network) => [network.name, network]));
+  const interfaceNames = new Set(interfaces.map((iface) => iface.name));
+  const errors: FieldError[] = [];
+
+  interfaces.forEach((iface, index) => {
+    const at = `${INTERFACES}[${index}]`;
+    const network = networksByName.get(iface.name);
+    if (!network) {
+      errors.push({
+        field: `${at}.name`,
+        message: `${at}.name: no network in ${NETWORKS} is named ${show(iface.name)}`,
+      });
+      return;
+    }
+    if (iface.masquerade && network.multus) {
+      errors.push({
+        field: `${at}.masquerade`,
+        message: `${at}.masquerade works only with a pod network, and network ${show(network.name)} is multus (use bridge)`,
+      });
+    }
+    if (iface.bridge && network.pod) {
+      errors.push({
+        field: `${at}.bridge`,
+        message: `${at}.bridge: headroom bridges only to multus networks, and network ${show(network.name)} is the pod network (use masquerade)`,
+      });
+    }
+  });
+
+  networks.forEach((network, index) => {
+    if (!interfaceNames.has(network.name)) {
+      const field = `${NETWORKS}[${index}].name`;
+      errors.push({
+        field,
+        message: `${field}: no interface in ${INTERFACES} is named ${show(network.name)}`,
+      });
+    }
+  });
+  return errors;
+}
+
+function checkDisksAndVolumes(vmi: VmiInput): FieldError[] {
+  const disks = vmi.spec.domain.devices?.disks ?? [];
+  const volumes = vmi.spec.volumes ?? [];
+  const errors = [...uniqueNames(DISKS, disks), ...uniqueNames(VOLUMES, volumes)];
+  const volumeNames = new Set(volumes.map((volume) => volume.name));
+  const diskNames = new Set(disks.map((disk) => disk.name));
+
+  disks.forEach((disk, index) => {
+    if (!volumeNames.has(disk.name)) {
+      const field = `${DISKS}[${index}].name`;
+      errors.push({
+        field,
+        message: `${field}: no volume in ${VOLUMES} is named ${show(disk.name)}`,
+      });
+    }
+  });
+
+  volumes.forEach((volume, index) => {
+    const at = `${VOLUMES}[${index}]`;
+    if (!diskNames.has(volume.name)) {
+      errors.push({
+        field: `${at}.name`,
+        message: `${at}.name: no disk in ${DISKS} is named ${show(volume.name)}; headroom uses volumes only as disks`,
+      });
+    }
+    const sources = volumeSourcesOf(volume);
+    if (sources.length === 0) {
+      errors.push({ field: at, message: `${at} needs a source: containerDisk or emptyDisk` });
+    } else if (sources.length > 1) {
+      errors.push({
+        field: at,
+        message: `${at} has ${sources.length} sources (${sources.join(", ")}); give exactly one`,
+      });
+    }
+    if (volume.emptyDisk) {
+      const field = `${at}.emptyDisk.capacity`;
+      const parsed = toBytes(volume.emptyDisk.capacity);
+      if (!parsed.ok) {
+        errors.push({ field, message: `${field} must be a size such as 1Gi: ${parsed.reason}` });
+      } else if (parsed.bytes < MIN_EMPTY_DISK_BYTES || parsed.bytes > MAX_EMPTY_DISK_BYTES) {
+        errors.push({
+          field,
+          message: `${field} must be between 1Mi and 1Ti (got ${show(volume.emptyDisk.capacity)})`,
+        });
+      }
+    }
+  });
+  return errors;
+}
+
+function uniqueNames(list: string, items: readonly { name: string }[]): FieldError[] {
+  const errors: FieldError[] = [];
+  const first = new Map<string, number>();
+  items.forEach((item, index) => {
+    const earlier = first.get(item.name);
+    if (earlier === undefined) {
+      first.set(item.name, index);
+      return;
+    }
+    const field = `${list}[${index}].name`;
+    errors.push({
+      field,
+      message: `${field} ${show(item.name)} is already used by ${list}[${earlier}]`,
+    });
+  });
+  return errors;
+}
+
+function bindingsOf(iface: InterfaceInput): string[] {
+  return (["masquerade", "bridge"] as const).filter((binding) => iface[binding] !== undefined);
+}
+
+function sourcesOf(network: NetworkInput): string[] {
+  return (["pod", "multus"] as const).filter((source) => network[source] !== undefined);
+}
+
+function volumeSourcesOf(volume: VolumeInput): string[] {
+  return (["containerDisk", "emptyDisk"] as const).filter((source) => volume[source] !== undefined);
+}

@@ -1,0 +1,110 @@
+/**
+ * The VirtualMachineInstance subset headroom supports, as it looks after
+ * validation: defaults applied and the seed's `spec.domain.rng` moved to
+ * `spec.domain.devices.rng`. Lists are always present (possibly empty).
+ */
+
+/** A Kubernetes quantity as written: 5, "5", "10000m", "128Mi". Parse with @headroom/quantity. */
+export type QuantityValue = string | number;
+
+export type MachineType = "q35" | "pc";
+export type DiskBus = "virtio" | "sata" | "scsi";
+export type InterfaceModel = "virtio";
+export type InterfaceBinding = "masquerade" | "bridge";
+export type ImagePullPolicy = "Always" | "IfNotPresent" | "Never";
+
+/** An object whose presence is the setting, e.g. `masquerade: {}`. */
+export type Empty = Record<string, never>;
+
+export interface Vmi {
+  apiVersion: "kubevirt.io/v1";
+  kind: "VirtualMachineInstance";
+  metadata: VmiMetadata;
+  spec: VmiSpec;
+}
+
+export interface VmiMetadata {
+  name: string;
+  /** "default" when the document has none. */
+  namespace: string;
+  labels?: Record<string, string>;
+}
+
+export interface VmiSpec {
+  domain: DomainSpec;
+  networks: Network[];
+  volumes: Volume[];
+}
+
+export interface DomainSpec {
+  cpu?: Cpu;
+  /** `guest` is always set: from the document, or else from resources.requests.memory. */
+  memory: { guest: QuantityValue };
+  /** "q35" when the document has none. */
+  machine: { type: MachineType };
+  firmware?: { kernelBoot?: KernelBoot };
+  devices: Devices;
+  resources?: Resources;
+}
+
+export interface Cpu {
+  cores?: number;
+  sockets?: number;
+  threads?: number;
+}
+
+export interface KernelBoot {
+  kernelArgs?: string;
+  container: {
+    image: string;
+    kernelPath: string;
+    initrdPath?: string;
+    imagePullPolicy?: ImagePullPolicy;
+  };
+}
+
+export interface Devices {
+  disks: Disk[];
+  interfaces: Interface[];
+  rng?: Empty;
+}
+
+export interface Disk {
+  name: string;
+  /** `bus` is "virtio" when the document has none. */
+  disk: { bus: DiskBus };
+}
+
+export interface Interface {
+  name: string;
+  /** "virtio" when the document has none. */
+  model: InterfaceModel;
+  macAddress?: string;
+  /** Exactly one of masquerade (pod network) or bridge (multus network) is set. */
+  masquerade?: Empty;
+  bridge?: Empty;
+}
+
+export interface Network {
+  name: string;
+  /** Exactly one of pod or multus is set. */
+  pod?: Empty;
+  multus?: { networkName: string };
+}
+
+export interface Volume {
+  name: string;
+  /** Exactly one of containerDisk or emptyDisk is set. */
+  containerDisk?: { image: string };
+  emptyDisk?: { capacity: QuantityValue };
+}
+
+export interface Resources {
+  requests?: { memory?: QuantityValue; "kubevirt.io/interface"?: QuantityValue };
+  limits?: { memory?: QuantityValue };
+}
+
+/** The binding an interface uses. */
+export function interfaceBinding(iface: Interface): InterfaceBinding {
+  return iface.masquerade ? "masquerade" : "bridge";
+}
