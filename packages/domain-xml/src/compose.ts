@@ -33,12 +33,16 @@ export function diskLetters(index: number): string {
   return out;
 }
 
-const TARGET_PREFIX: Record<DiskBus, string> = { virtio: "vd", sata: "sd" };
+// SATA and SCSI disks share the sd* names, as in the guest.
+const TARGET_PREFIX: Record<DiskBus, "vd" | "sd"> = { virtio: "vd", sata: "sd", scsi: "sd" };
 
-/** Target device names in spec order, counted per bus: vda, vdb, … and sda, sdb, … */
+/** Target device names in spec order: vda, vdb, … for virtio; sda, sdb, … for SATA and SCSI. */
 export function diskTargets(disks: readonly DiskSpec[]): string[] {
-  const next: Record<DiskBus, number> = { virtio: 0, sata: 0 };
-  return disks.map((d) => `${TARGET_PREFIX[d.bus]}${diskLetters(next[d.bus]++)}`);
+  const next = { vd: 0, sd: 0 };
+  return disks.map((d) => {
+    const prefix = TARGET_PREFIX[d.bus];
+    return `${prefix}${diskLetters(next[prefix]++)}`;
+  });
 }
 
 function diskElement(disk: DiskSpec, target: string): XElement {
@@ -86,6 +90,10 @@ export function composeDomain(spec: DomainSpec): string {
     ...spec.disks.map((d, i) => diskElement(d, targets[i] as string)),
     // No USB: a headless guest needs none, and on q35 it would take a root port.
     { tag: "controller", attrs: { type: "usb", model: "none" } },
+    // SCSI disks get virtio-scsi, as in KubeVirt, rather than libvirt's default emulated HBA.
+    ...(spec.disks.some((d) => d.bus === "scsi")
+      ? [{ tag: "controller", attrs: { type: "scsi", index: "0", model: "virtio-scsi" } }]
+      : []),
     ...spec.interfaces.map(interfaceElement),
   ];
   if (spec.serialConsoleLogPath !== undefined) {

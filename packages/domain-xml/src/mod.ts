@@ -9,6 +9,7 @@ export {
   nicXml,
   USER_ALIAS_PREFIX,
 } from "./compose.ts";
+export { domainSpecFromVmi, type HostPlacement } from "./from_vmi.ts";
 export {
   addPlaceholders,
   MAX_PLACEHOLDERS,

@@ -2,7 +2,7 @@
 
 export type MachineFamily = "q35" | "pc";
 export type VirtType = "kvm" | "qemu";
-export type DiskBus = "virtio" | "sata";
+export type DiskBus = "virtio" | "sata" | "scsi";
 export type DiskFormat = "qcow2" | "raw";
 export type NicKind = "user" | "bridge";
 export type NicModel = "virtio" | "virtio-non-transitional" | "e1000e";
@@ -208,7 +208,7 @@ export function checkDomainSpec(spec: DomainSpec): void {
     const n = deviceName(`${path}.name`, disk.name);
     if (diskNames.has(n)) throw new DomainSpecError(`${path}.name`, `repeats disk name '${n}'`);
     diskNames.add(n);
-    oneOf(`${path}.bus`, disk.bus, ["virtio", "sata"] as const);
+    oneOf(`${path}.bus`, disk.bus, ["virtio", "sata", "scsi"] as const);
     absolutePath(`${path}.sourceFile`, disk.sourceFile);
     oneOf(`${path}.format`, disk.format, ["qcow2", "raw"] as const);
     if (disk.readonly !== undefined && typeof disk.readonly !== "boolean")

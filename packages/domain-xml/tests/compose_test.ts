@@ -223,6 +223,33 @@ describe("composeDomain", () => {
   });
 });
 
+describe("SCSI disks", () => {
+  it("share the sd* names with SATA and get one virtio-scsi controller", () => {
+    const xml = composeDomain(
+      spec({
+        disks: [
+          { name: "a", bus: "scsi", sourceFile: "/d/a", format: "raw" },
+          { name: "b", bus: "sata", sourceFile: "/d/b", format: "raw" },
+          { name: "c", bus: "scsi", sourceFile: "/d/c", format: "raw" },
+        ],
+      }),
+    );
+    const devices = child(parse(xml), "devices");
+    expect(children(devices, "disk").map((d) => child(d, "target").getAttribute("dev"))).toEqual([
+      "sda",
+      "sdb",
+      "sdc",
+    ]);
+    const scsi = children(devices, "controller").filter((c) => c.getAttribute("type") === "scsi");
+    expect(scsi.map((c) => c.getAttribute("model"))).toEqual(["virtio-scsi"]);
+    expect(virtXmlValidate(xml)).toMatch(/validates/);
+  });
+
+  it("no SCSI disk, no SCSI controller", () => {
+    expect(composeDomain(spec())).not.toContain('type="scsi"');
+  });
+});
+
 describe("diskTargets", () => {
   it("counts per bus and continues past z as Linux does", () => {
     const disks = Array.from({ length: 28 }, (_, i) => ({

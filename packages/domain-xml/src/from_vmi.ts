@@ -1,0 +1,123 @@
+/** A validated KubeVirt VMI plus what the host resolved for it → DomainSpec. */
+import { toBytes } from "@headroom/quantity";
+import type { Vmi } from "@headroom/vmi";
+import {
+  checkDomainSpec,
+  DEFAULT_NIC_MODEL,
+  type DiskFormat,
+  type DiskSpec,
+  type DomainSpec,
+  DomainSpecError,
+  type NicModel,
+  type NicSpec,
+  type VirtType,
+} from "./spec.ts";
+
+/** What the host decided or prepared for a VMI: nothing here comes from the user. */
+export interface HostPlacement {
+  uuid: string;
+  virtType: VirtType;
+  /** libvirt domain name; `<namespace>_<name>` when absent. */
+  domainName?: string;
+  /** Host image file of each volume a disk uses, by volume name. */
+  volumes: Record<string, { path: string; format: DiskFormat }>;
+  /** Host files of `firmware.kernelBoot.container`, resolved from its image. */
+  kernel?: { kernelPath: string; initrdPath?: string };
+  /** Host bridge of each multus network, by `networkName`. */
+  bridges?: Record<string, string>;
+  serialConsoleLogPath?: string;
+}
+
+/** VMI `model: virtio` on a modern machine: the virtio 1.0 device, as KubeVirt does on q35. */
+const NIC_MODEL: Record<string, NicModel> = { virtio: DEFAULT_NIC_MODEL };
+
+const KIB = 1024n;
+
+function guestMemoryKiB(vmi: Vmi): number {
+  const field = "spec.domain.memory.guest";
+  const parsed = toBytes(vmi.spec.domain.memory.guest);
+  if (!parsed.ok) throw new DomainSpecError(field, parsed.reason);
+  // libvirt counts KiB; a size that is not a whole KiB is rounded up.
+  const kib = (parsed.bytes + KIB - 1n) / KIB;
+  if (kib < 1n || kib > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new DomainSpecError(field, "is out of range");
+  return Number(kib);
+}
+
+function vcpusOf(vmi: Vmi): number {
+  const cpu = vmi.spec.domain.cpu;
+  return (cpu?.cores ?? 1) * (cpu?.sockets ?? 1) * (cpu?.threads ?? 1);
+}
+
+function disksOf(vmi: Vmi, host: HostPlacement): DiskSpec[] {
+  return vmi.spec.domain.devices.disks.map((disk, i) => {
+    const field = `spec.domain.devices.disks[${i}]`;
+    if (!vmi.spec.volumes.some((v) => v.name === disk.name))
+      throw new DomainSpecError(`${field}.name`, `names no volume ('${disk.name}')`);
+    const file = Object.hasOwn(host.volumes, disk.name) ? host.volumes[disk.name] : undefined;
+    if (!file)
+      throw new DomainSpecError(`${field}.name`, `volume '${disk.name}' has no host image file`);
+    return { name: disk.name, bus: disk.disk.bus, sourceFile: file.path, format: file.format };
+  });
+}
+
+function interfacesOf(vmi: Vmi, host: HostPlacement): NicSpec[] {
+  return vmi.spec.domain.devices.interfaces.map((iface, i) => {
+    const field = `spec.domain.devices.interfaces[${i}]`;
+    const network = vmi.spec.networks.find((n) => n.name === iface.name);
+    if (!network) throw new DomainSpecError(`${field}.name`, `names no network ('${iface.name}')`);
+    const model = NIC_MODEL[iface.model];
+    if (!model) throw new DomainSpecError(`${field}.model`, `'${iface.model}' is not supported`);
+    const nic: NicSpec = { name: iface.name, kind: "user", model };
+    if (network.multus) {
+      const name = network.multus.networkName;
+      const bridge =
+        host.bridges && Object.hasOwn(host.bridges, name) ? host.bridges[name] : undefined;
+      if (bridge === undefined)
+        throw new DomainSpecError(`${field}.name`, `multus network '${name}' has no host bridge`);
+      nic.kind = "bridge";
+      nic.bridge = bridge;
+    }
+    if (iface.macAddress !== undefined) nic.mac = iface.macAddress.toLowerCase();
+    return nic;
+  });
+}
+
+/**
+ * The DomainSpec for a VMI that @headroom/vmi validated, placed with `host`. Interfaces keep
+ * their VMI names (aliases `ua-net-<name>`); pod networks use QEMU user networking, multus
+ * networks the host bridge `host.bridges[networkName]`. Throws DomainSpecError naming the field.
+ */
+export function domainSpecFromVmi(vmi: Vmi, host: HostPlacement): DomainSpec {
+  const { name, namespace } = vmi.metadata;
+  const { domain } = vmi.spec;
+  const spec: DomainSpec = {
+    name: host.domainName ?? `${namespace}_${name}`,
+    uuid: host.uuid,
+    title: `${namespace}/${name}`,
+    description: `VirtualMachineInstance ${namespace}/${name}`,
+    virtType: host.virtType,
+    machine: domain.machine.type,
+    vcpus: vcpusOf(vmi),
+    memoryKiB: guestMemoryKiB(vmi),
+    disks: disksOf(vmi, host),
+    interfaces: interfacesOf(vmi, host),
+    rng: domain.devices.rng !== undefined,
+  };
+  const kernelBoot = domain.firmware?.kernelBoot;
+  if (kernelBoot) {
+    const field = "spec.domain.firmware.kernelBoot.container";
+    if (!host.kernel) throw new DomainSpecError(field, "has no kernel resolved on the host");
+    if (kernelBoot.container.initrdPath !== undefined && host.kernel.initrdPath === undefined)
+      throw new DomainSpecError(`${field}.initrdPath`, "has no initrd resolved on the host");
+    spec.kernelBoot = {
+      kernelPath: host.kernel.kernelPath,
+      ...(host.kernel.initrdPath !== undefined ? { initrdPath: host.kernel.initrdPath } : {}),
+      ...(kernelBoot.kernelArgs !== undefined ? { cmdline: kernelBoot.kernelArgs } : {}),
+    };
+  }
+  if (host.serialConsoleLogPath !== undefined)
+    spec.serialConsoleLogPath = host.serialConsoleLogPath;
+  checkDomainSpec(spec);
+  return spec;
+}

@@ -1,0 +1,192 @@
+import { type Vmi, validateVmi } from "@headroom/vmi";
+import { describe, expect, it } from "vitest";
+import {
+  composeDomain,
+  DomainSpecError,
+  domainSpecFromVmi,
+  type HostPlacement,
+  interfacesOf,
+  placeholderCount,
+} from "../src/mod.ts";
+import { virtXmlValidate } from "./helpers.ts";
+
+/** The seed design's example VMI. */
+function seedDoc(): Record<string, unknown> {
+  return {
+    apiVersion: "kubevirt.io/v1",
+    kind: "VirtualMachineInstance",
+    metadata: { name: "vmi-iface-request-example" },
+    spec: {
+      domain: {
+        devices: {
+          disks: [{ disk: { bus: "virtio" }, name: "containerdisk" }],
+          interfaces: [
+            { masquerade: {}, name: "default" },
+            { bridge: {}, name: "secondary" },
+          ],
+        },
+        resources: { requests: { "kubevirt.io/interface": 5 } },
+        rng: {},
+      },
+      networks: [
+        { name: "default", pod: {} },
+        { multus: { networkName: "some-nad" }, name: "secondary" },
+      ],
+      volumes: [
+        {
+          containerDisk: {
+            image: "registry:5000/kubevirt/fedora-with-test-tooling-container-disk:devel",
+          },
+          name: "containerdisk",
+        },
+      ],
+    },
+  };
+}
+
+function valid(doc: unknown): Vmi {
+  const result = validateVmi(doc);
+  if (!result.vmi) throw new Error(JSON.stringify(result.errors));
+  return result.vmi;
+}
+
+const host: HostPlacement = {
+  uuid: "0b6e2f7a-4c1d-4e5f-8a9b-112233445566",
+  virtType: "qemu",
+  volumes: {
+    containerdisk: { path: "/var/lib/headroom/vms/x/containerdisk.qcow2", format: "qcow2" },
+  },
+  bridges: { "some-nad": "hr-some-nad" },
+  serialConsoleLogPath: "/var/log/headroom/default_vmi.log",
+};
+
+function withDomain(patch: Record<string, unknown>): Record<string, unknown> {
+  const doc = seedDoc();
+  const spec = doc.spec as { domain: Record<string, unknown> };
+  spec.domain = { ...spec.domain, ...patch };
+  return doc;
+}
+
+describe("domainSpecFromVmi", () => {
+  it("maps the seed example", () => {
+    const spec = domainSpecFromVmi(valid(seedDoc()), host);
+    expect(spec).toEqual({
+      name: "default_vmi-iface-request-example",
+      uuid: host.uuid,
+      title: "default/vmi-iface-request-example",
+      description: "VirtualMachineInstance default/vmi-iface-request-example",
+      virtType: "qemu",
+      machine: "q35",
+      vcpus: 1,
+      memoryKiB: 131072,
+      disks: [
+        {
+          name: "containerdisk",
+          bus: "virtio",
+          sourceFile: "/var/lib/headroom/vms/x/containerdisk.qcow2",
+          format: "qcow2",
+        },
+      ],
+      interfaces: [
+        { name: "default", kind: "user", model: "virtio-non-transitional" },
+        {
+          name: "secondary",
+          kind: "bridge",
+          bridge: "hr-some-nad",
+          model: "virtio-non-transitional",
+        },
+      ],
+      rng: true,
+      serialConsoleLogPath: "/var/log/headroom/default_vmi.log",
+    });
+  });
+
+  it("gives XML libvirt's schema accepts, with NICs the launcher can find by VMI name", () => {
+    const result = validateVmi(seedDoc());
+    const xml = composeDomain(domainSpecFromVmi(result.vmi as Vmi, host));
+    expect(virtXmlValidate(xml)).toMatch(/validates/);
+    expect(interfacesOf(xml).map((i) => i.name)).toEqual(["default", "secondary"]);
+    const capacity = result.capacity as NonNullable<typeof result.capacity>;
+    expect(placeholderCount(capacity.requested, capacity.interfaces)).toBe(3);
+  });
+
+  it("takes the domain name from the host when given", () => {
+    expect(domainSpecFromVmi(valid(seedDoc()), { ...host, domainName: "hrtest-x" }).name).toBe(
+      "hrtest-x",
+    );
+  });
+
+  it("multiplies cores, sockets and threads, and reads memory in KiB (rounded up)", () => {
+    const vmi = valid(
+      withDomain({ cpu: { cores: 2, sockets: 2, threads: 1 }, memory: { guest: "1G" } }),
+    );
+    const spec = domainSpecFromVmi(vmi, host);
+    expect(spec.vcpus).toBe(4);
+    // 10^9 bytes = 976562.5 KiB
+    expect(spec.memoryKiB).toBe(976563);
+    expect(domainSpecFromVmi(valid(withDomain({ memory: { guest: "1Gi" } })), host).memoryKiB).toBe(
+      1048576,
+    );
+  });
+
+  it("keeps the machine family and a MAC (lower case)", () => {
+    const doc = withDomain({ machine: { type: "pc" } });
+    const ifaces = (doc.spec as { domain: { devices: { interfaces: Record<string, unknown>[] } } })
+      .domain.devices.interfaces;
+    (ifaces[0] as Record<string, unknown>).macAddress = "02:AB:CD:00:00:01";
+    const spec = domainSpecFromVmi(valid(doc), host);
+    expect(spec.machine).toBe("pc");
+    expect(spec.interfaces[0]?.mac).toBe("02:ab:cd:00:00:01");
+  });
+
+  it("boots the kernel the host resolved, with the VMI's kernel arguments", () => {
+    const vmi = valid(
+      withDomain({
+        firmware: {
+          kernelBoot: {
+            kernelArgs: "console=ttyS0 quiet",
+            container: {
+              image: "headroom/tiny-guest",
+              kernelPath: "/boot/vmlinuz",
+              initrdPath: "/boot/initrd.img",
+            },
+          },
+        },
+      }),
+    );
+    const kernel = { kernelPath: "/store/k/vmlinuz", initrdPath: "/store/k/initrd.img" };
+    expect(domainSpecFromVmi(vmi, { ...host, kernel }).kernelBoot).toEqual({
+      ...kernel,
+      cmdline: "console=ttyS0 quiet",
+    });
+    expect(() => domainSpecFromVmi(vmi, host)).toThrow(
+      "spec.domain.firmware.kernelBoot.container: has no kernel resolved on the host",
+    );
+    expect(() =>
+      domainSpecFromVmi(vmi, { ...host, kernel: { kernelPath: "/store/k/vmlinuz" } }),
+    ).toThrow("kernelBoot.container.initrdPath: has no initrd resolved on the host");
+  });
+
+  it("says which host input is missing", () => {
+    const vmi = valid(seedDoc());
+    expect(() => domainSpecFromVmi(vmi, { ...host, volumes: {} })).toThrow(
+      "spec.domain.devices.disks[0].name: volume 'containerdisk' has no host image file",
+    );
+    expect(() => domainSpecFromVmi(vmi, { ...host, bridges: {} })).toThrow(
+      "spec.domain.devices.interfaces[1].name: multus network 'some-nad' has no host bridge",
+    );
+    expect(() => domainSpecFromVmi(vmi, { ...host, bridges: undefined })).toThrow(DomainSpecError);
+    // An inherited property is not a host bridge.
+    expect(() =>
+      domainSpecFromVmi(vmi, { ...host, bridges: Object.create({ "some-nad": "evil" }) }),
+    ).toThrow("has no host bridge");
+  });
+
+  it("refuses host values libvirt would reject", () => {
+    const vmi = valid(seedDoc());
+    expect(() => domainSpecFromVmi(vmi, { ...host, uuid: "x" })).toThrow("uuid: must be a UUID");
+    expect(() => domainSpecFromVmi(vmi, { ...host, bridges: { "some-nad": "a b" } })).toThrow(
+      "interfaces[1].bridge: is not a valid host interface name",
+    );
+  });
+});
