@@ -122,6 +122,10 @@ if [[ -n $out ]]; then
     exit 0
   fi
 else
+  store_dir=${HEADROOM_STATE_DIR:-/var/lib/headroom}/images
+  existing=$store_dir
+  while [[ ! -e $existing ]]; do existing=$(dirname "$existing"); done
+  [[ -w $existing ]] || die "cannot write the image store at $store_dir: run as root, set HEADROOM_STATE_DIR, or use --out DIR"
   command -v node >/dev/null || die "node is needed to write the image store (or use --out DIR)"
   [[ -d $root/node_modules/tsx ]] || die "npm dependencies are missing: run npm ci in $root first (or use --out DIR)"
   if [[ $force == 0 ]] && stored=$(store_tool root "$ref" 2>/dev/null) &&
@@ -141,6 +145,12 @@ mkdir -p "$initramfs"/{bin,dev,proc,sys,tmp,etc,lib/modules} "$image"/{boot,disk
 cp /bin/busybox "$initramfs/bin/busybox"
 install -m 0755 "$here/init.sh" "$initramfs/init"
 echo "$build_id" >"$initramfs/etc/headroom-build-id"
+for rel in "${module_files[@]}"; do
+  case "$rel" in
+    *.xz) command -v xz >/dev/null || die "kernel modules are xz-compressed — install xz-utils" ;;
+    *.zst) command -v zstd >/dev/null || die "kernel modules are zstd-compressed — install zstd" ;;
+  esac
+done
 for rel in "${module_files[@]}"; do
   src=$moddir/$rel
   base=$(basename "$rel")

@@ -3,7 +3,8 @@
 # second on the serial console, the virtio-net PCI devices it really sees, so a
 # test on the host can watch NICs being hot-plugged and unplugged.
 #
-# Console line (stable; tests parse it):
+# Console lines (stable; tests parse them):
+#   headroom-guest: booted kernel=<release> build=<id> pciehp-ports=<n>     (once)
 #   headroom-guest: nics=<count> pci=<addr,addr,...> ifaces=<name,name,...> up=<seconds>
 # A NIC is a PCI device with vendor 0x1af4 and device 0x1041 (virtio 1.0 net,
 # non-transitional) or 0x1000 (transitional virtio-net).
@@ -39,7 +40,13 @@ if [ -f /lib/modules/load-order ]; then
   done </lib/modules/load-order
 fi
 
-echo "headroom-guest: booted kernel=$(uname -r) build=$(cat /etc/headroom-build-id 2>/dev/null)"
+# Which hotplug path the platform gave us: PCIe root ports driven by pciehp
+# (native PCIe hotplug), or none of them (ACPI hotplug through acpiphp).
+pciehp=0
+for port in /sys/bus/pci_express/drivers/pciehp/*:pcie*; do
+  [ -e "$port" ] && pciehp=$((pciehp + 1))
+done
+echo "headroom-guest: booted kernel=$(uname -r) build=$(cat /etc/headroom-build-id 2>/dev/null) pciehp-ports=$pciehp"
 
 report() {
   count=0

@@ -35,6 +35,34 @@ export function parseGuestReport(line: string): GuestReport | undefined {
   };
 }
 
+/** The line the tiny guest prints once when /init starts. */
+export interface GuestBanner {
+  /** Guest kernel release (uname -r). */
+  kernel: string;
+  /** Build id of the tiny guest image (also in /headroom-build-id of the image). */
+  buildId: string;
+  /**
+   * PCIe ports driven by pciehp: > 0 when the platform hands the guest native
+   * PCIe hotplug, 0 when hotplug goes through ACPI (acpiphp; pc, and q35 from
+   * QEMU 6.1 on).
+   */
+  pciehpPorts: number;
+}
+
+const BANNER = /^headroom-guest: booted kernel=(\S+) build=(\S*) pciehp-ports=(\d+)\s*$/;
+
+/** Finds the boot banner in a console log; undefined until the guest printed it. */
+export function parseGuestBanner(consoleText: string): GuestBanner | undefined {
+  for (const line of consoleText.split("\n")) {
+    const match = BANNER.exec(line.replace(/\r$/, ""));
+    if (match) {
+      const [, kernel, buildId, ports] = match as unknown as [string, string, string, string];
+      return { kernel, buildId, pciehpPorts: Number(ports) };
+    }
+  }
+  return undefined;
+}
+
 /** Every complete report in a console log, oldest first; a line still being written is skipped. */
 export function parseGuestReports(consoleText: string): GuestReport[] {
   const lines = consoleText.split("\n");

@@ -9,11 +9,13 @@ export {
   QemuAccessError,
 } from "./errors.ts";
 export type {
+  GuestBanner,
   GuestReport,
   ReportMatch,
   WaitForReportOptions,
 } from "./guest_console.ts";
 export {
+  parseGuestBanner,
   parseGuestReport,
   parseGuestReports,
   TINY_GUEST_CMDLINE,

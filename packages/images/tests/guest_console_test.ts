@@ -2,7 +2,12 @@ import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { parseGuestReport, parseGuestReports, waitForGuestReport } from "../src/mod.ts";
+import {
+  parseGuestBanner,
+  parseGuestReport,
+  parseGuestReports,
+  waitForGuestReport,
+} from "../src/mod.ts";
 
 describe("parseGuestReport", () => {
   it("reads the tiny guest's console line", () => {
@@ -39,6 +44,21 @@ describe("parseGuestReport", () => {
       "headroom-guest: nics=2 pci=0000:01:00.0,0000:02:00.0 ifaces=eth0,eth1 up=3";
     expect(parseGuestReports(log).map((report) => report.nics)).toEqual([1]);
     expect(parseGuestReports(`${log}.1\r\n`).map((report) => report.nics)).toEqual([1, 2]);
+  });
+});
+
+describe("parseGuestBanner", () => {
+  it("finds the boot banner among kernel messages", () => {
+    const log =
+      "[    1.47] Run /init as init process\r\n" +
+      "headroom-guest: booted kernel=6.1.0-56-cloud-amd64 build=c08d9238 pciehp-ports=4\r\n" +
+      "headroom-guest: nics=0 pci= ifaces= up=1.9\r\n";
+    expect(parseGuestBanner(log)).toEqual({
+      kernel: "6.1.0-56-cloud-amd64",
+      buildId: "c08d9238",
+      pciehpPorts: 4,
+    });
+    expect(parseGuestBanner("[    1.47] Run /init as init process\r\n")).toBeUndefined();
   });
 });
 
