@@ -78,19 +78,17 @@ function checkKeptEntries(
 
 /** The spec without what checkInterfaceRequest and checkKeptEntries look after. */
 function fixedPart(vmi: Vmi): unknown {
-  const { networks: _networks, domain, ...spec } = vmi.spec;
+  const { networks: _networks, domain, ...rest } = vmi.spec;
   const { interfaces: _interfaces, ...devices } = domain.devices;
-  return { ...spec, domain: { ...domain, devices, resources: fixedResources(vmi) } };
+  // Domain first, so errors come in the order the document reads.
+  return { domain: { ...domain, devices, resources: fixedResources(vmi) }, ...rest };
 }
 
-/** Resources without the interface request; empty maps count as absent. */
+/** Resources without the interface request; absent maps count as empty. */
 function fixedResources(vmi: Vmi): unknown {
   const { requests = {}, limits = {} } = vmi.spec.domain.resources ?? {};
   const { [INTERFACE_RESOURCE]: _request, ...otherRequests } = requests;
-  const resources: Record<string, unknown> = {};
-  if (Object.keys(otherRequests).length > 0) resources.requests = otherRequests;
-  if (Object.keys(limits).length > 0) resources.limits = limits;
-  return Object.keys(resources).length > 0 ? resources : undefined;
+  return { requests: otherRequests, limits };
 }
 
 function diff(before: unknown, after: unknown, path: string, errors: FieldError[]): void {
