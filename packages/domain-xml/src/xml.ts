@@ -30,16 +30,19 @@ const TEXT_NODE = 3;
 
 export function parseXml(xml: string, what = "domain XML"): Document {
   if (typeof xml !== "string" || xml.trim() === "") throw new DomainXmlError(`${what} is empty`);
+  // xmldom wraps what onError throws; keep its own words for the message.
+  let problem: string | undefined;
   const parser = new DOMParser({
     onError: (level, message) => {
-      if (level !== "warning") throw new DomainXmlError(`${what} is not well-formed: ${message}`);
+      if (level === "warning") return;
+      problem ??= message;
+      throw new Error(message);
     },
   });
   try {
     return parser.parseFromString(xml, "text/xml");
   } catch (e) {
-    if (e instanceof DomainXmlError) throw e;
-    throw new DomainXmlError(`${what} is not well-formed: ${(e as Error).message}`);
+    throw new DomainXmlError(`${what} is not well-formed: ${problem ?? (e as Error).message}`);
   }
 }
 
@@ -131,15 +134,4 @@ export function removeElement(el: Element): void {
   const prev = el.previousSibling;
   if (isBlankText(prev)) parent.removeChild(prev);
   parent.removeChild(el);
-}
-
-/** Counts every element in the document, by tag name. */
-export function countElements(doc: Document): Map<string, number> {
-  const counts = new Map<string, number>();
-  const walk = (el: Element) => {
-    counts.set(el.tagName, (counts.get(el.tagName) ?? 0) + 1);
-    for (const c of childElements(el)) walk(c);
-  };
-  if (doc.documentElement) walk(doc.documentElement);
-  return counts;
 }

@@ -114,6 +114,12 @@ describe("readTopology on libvirt 9 read-back XML", () => {
       ),
     ).toThrow("unreadable bus='zz'");
     expect(() => readTopology("<domain><os>")).toThrow(DomainXmlError);
+    expect(() => readTopology("<domain><a></b></domain>")).toThrow(
+      /^domain XML is not well-formed: Opening and ending tag mismatch: "a" != "b"$/,
+    );
+    expect(() => readTopology("<domain>&x;</domain>")).toThrow(
+      /^domain XML is not well-formed: entity not found:&x;$/,
+    );
   });
 });
 
