@@ -28,6 +28,7 @@ apt_packages=(
   linux-image-cloud-amd64 # kernel of the tiny test guest (PCIe hotplug built in)
   busybox-static         # userland of the tiny test guest
   cpio                   # packs the tiny guest's initramfs
+  libxml2-utils          # xmllint, which virt-xml-validate runs
   iproute2               # creates host bridges for multus networks
   docker-compose         # checks docker-compose.yml (no engine is needed for that)
 )

@@ -53,4 +53,5 @@ export {
   readTopology,
   type Topology,
 } from "./topology.ts";
+export { withVirtType } from "./virt_type.ts";
 export { DomainXmlError } from "./xml.ts";
