@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { validateVmi } from "../src/mod.ts";
 import { fixture } from "./helpers.ts";
 
-// The example of the seed design, kept verbatim in fixtures/seed-example.yaml.
+// The example of the seed design, kept verbatim in fixtures/seed-example.yaml (but for one
+// trailing space the formatter strips).
 describe("the seed design's example", () => {
   it("is kept verbatim, rng under spec.domain and all", () => {
     const text = readFileSync(new URL("./fixtures/seed-example.yaml", import.meta.url), "utf8");
