@@ -174,7 +174,19 @@ Napi::Value DomainWrap::GetId(const Napi::CallbackInfo& info) {
       [state = state_](Failure& failure) -> double {
         DomainRef domain = state->Borrow(failure);
         if (!domain) return -1;
-        unsigned int id = virDomainGetID(domain.get());
+        // A handle caches the id it had when it was looked up; a fresh lookup
+        // asks libvirtd for the id now.
+        unsigned char uuid[VIR_UUID_BUFLEN];
+        if (virDomainGetUUID(domain.get(), uuid) < 0) {
+          failure.CaptureLastError();
+          return -1;
+        }
+        DomainRef fresh(virDomainLookupByUUID(virDomainGetConnect(domain.get()), uuid));
+        if (!fresh) {
+          failure.CaptureLastError();
+          return -1;
+        }
+        unsigned int id = virDomainGetID(fresh.get());
         virResetLastError();  // an inactive domain has no id; that is no failure
         return id == static_cast<unsigned int>(-1) ? -1 : static_cast<double>(id);
       },

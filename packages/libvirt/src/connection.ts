@@ -105,14 +105,25 @@ export class Connection {
    */
   static async open(uri = "qemu:///system", options: OpenOptions = {}): Promise<Connection> {
     const connection = new Connection(uri);
-    connection.#native = await settle(
-      nativeBinding().open(
-        uri,
-        options.keepaliveIntervalSec ?? 5,
-        options.keepaliveCount ?? 5,
-        (event: NativeEvent) => connection.#dispatch(event),
-      ),
-    );
+    try {
+      connection.#native = await settle(
+        nativeBinding().open(
+          uri,
+          options.keepaliveIntervalSec ?? 5,
+          options.keepaliveCount ?? 5,
+          (event: NativeEvent) => connection.#dispatch(event),
+        ),
+      );
+    } catch (error) {
+      if (!(error instanceof LibvirtError)) throw error;
+      throw new LibvirtError(
+        `cannot open a libvirt connection to ${uri}: ${error.message}`,
+        error,
+        {
+          cause: error,
+        },
+      );
+    }
     return connection;
   }
 

@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Connection, type LifecycleEvent } from "../src/mod.ts";
+import { DomainJanitor, domainXml, EventRecorder, uniqueName } from "./helpers.ts";
+
+const janitor = new DomainJanitor();
+let connection: Connection;
+
+beforeAll(async () => {
+  connection = await Connection.open();
+});
+
+afterAll(async () => {
+  await janitor.cleanUp();
+  await connection?.close();
+});
+
+describe("domain lifecycle", () => {
+  it("delivers defined, started, stopped, undefined in order, with details", async () => {
+    const name = janitor.track(uniqueName("lifecycle"));
+    const recorder = new EventRecorder();
+    // Not filtered by domain (it does not exist yet): other domains' events are
+    // filtered out here by name.
+    const unsubscribe = await connection.onDomainEvent(
+      (event) => {
+        if (event.domain.name === name) recorder.listener(event);
+      },
+      { kinds: ["lifecycle"] },
+    );
+    try {
+      const domain = await connection.defineXml(domainXml(name));
+      await domain.create({ paused: true });
+      expect(await domain.getState()).toMatchObject({ state: "paused", reason: "user" });
+      expect(await domain.isActive()).toBe(true);
+      expect(await domain.isPersistent()).toBe(true);
+      expect(await domain.getId()).toBeGreaterThan(0);
+      const info = await domain.getInfo();
+      expect(info).toMatchObject({ state: "paused", maxMemoryKiB: 65536, vcpus: 1 });
+
+      await domain.resume();
+      await domain.suspend();
+      await domain.destroy();
+      expect(await domain.getState()).toMatchObject({ state: "shutoff", reason: "destroyed" });
+      expect(await domain.getId()).toBeNull();
+      await domain.undefine();
+
+      const isUndefined = (event: { kind: string }): event is LifecycleEvent =>
+        event.kind === "lifecycle" && (event as LifecycleEvent).event === "undefined";
+      await recorder.waitFor(isUndefined, "undefined", { timeoutMs: 10_000 });
+      // QEMU may also report "shutdown:host" as it receives destroy's signal.
+      const seen = recorder.events
+        .map((event) => {
+          const lifecycle = event as LifecycleEvent;
+          return `${lifecycle.event}:${lifecycle.detail}`;
+        })
+        .filter((entry) => entry !== "shutdown:host");
+      expect(seen).toEqual([
+        "defined:added",
+        "started:booted",
+        "suspended:paused",
+        "resumed:unpaused",
+        "suspended:paused",
+        "stopped:destroyed",
+        "undefined:removed",
+      ]);
+      expect(recorder.events.every((event) => event.domain.uuid === domain.uuid)).toBe(true);
+    } finally {
+      await unsubscribe();
+      await janitor.cleanUp();
+    }
+  });
+
+  it("finds domains by name, UUID and in lists, and reads their XML", async () => {
+    const name = janitor.track(uniqueName("lookup"));
+    const defined = await connection.defineXml(domainXml(name), { validate: true });
+    try {
+      const byName = await connection.lookupByName(name);
+      const byUuid = await connection.lookupByUuid(defined.uuid);
+      expect(byName.uuid).toBe(defined.uuid);
+      expect(byUuid.name).toBe(name);
+      expect(await connection.findDomain(uniqueName("absent"))).toBeUndefined();
+
+      expect(await connection.listDomainNames({ inactive: true })).toContain(name);
+      expect(await connection.listDomainNames({ active: true })).not.toContain(name);
+      const all = await connection.listDomains();
+      expect(all.map((domain) => domain.uuid)).toContain(defined.uuid);
+      for (const domain of all) domain.free();
+
+      const xml = await defined.getXmlDesc({ inactive: true });
+      expect(xml).toContain(`<name>${name}</name>`);
+      expect(xml).toContain("pcie-root-port");
+      await expect(defined.getXmlDesc({ inactive: true, live: true })).rejects.toThrow(TypeError);
+      // Redefining the read-back XML keeps the same domain.
+      const redefined = await connection.defineXml(xml);
+      expect(redefined.uuid).toBe(defined.uuid);
+    } finally {
+      await janitor.cleanUp();
+    }
+  });
+
+  it("reports host and domain capabilities and whether KVM can be used", async () => {
+    expect(await connection.getLibVersion()).toBeGreaterThanOrEqual(9_000_000);
+    expect(await connection.getVersion()).toBeGreaterThan(0);
+    expect(await connection.getHostname()).not.toBe("");
+    expect(await connection.getCapabilities()).toMatch(/<capabilities>[\s\S]*<domain type='qemu'/);
+    const tcg = await connection.getDomainCapabilities({ virttype: "qemu", machine: "q35" });
+    expect(tcg).toMatch(/<domain>qemu<\/domain>/);
+    expect(tcg).toMatch(/<machine>pc-q35-/);
+
+    const fromCapabilities = await connection.kvmSupport();
+    expect(fromCapabilities.checkedBy).toBe("capabilities");
+    const probed = await connection.kvmSupport({
+      probeName: janitor.track(uniqueName("kvm-probe")),
+    });
+    // Either answer is right on some host; a probe answer is definitive.
+    expect(probed.checkedBy).toBe(fromCapabilities.usable ? "probe" : "capabilities");
+    expect(typeof probed.usable).toBe("boolean");
+    expect(probed.reason).not.toBe("");
+    expect(await connection.findDomain(uniqueName("kvm-probe"))).toBeUndefined();
+  });
+});
