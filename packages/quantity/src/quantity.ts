@@ -6,7 +6,7 @@
  *   <number>          ::= <digits> | <digits>.<digits> | <digits>. | .<digits>
  *   <suffix>          ::= <binarySI> | <decimalExponent> | <decimalSI>
  *   <binarySI>        ::= Ki | Mi | Gi | Ti | Pi | Ei
- *   <decimalSI>       ::= m | "" | k | M | G | T | P | E
+ *   <decimalSI>       ::= n | u | m | "" | k | M | G | T | P | E
  *   <decimalExponent> ::= "e" <signedInteger> | "E" <signedInteger>
  *
  * Values are exact rationals of bigints, so "10000m" is exactly 10 and
@@ -33,7 +33,7 @@ export const MAX_QUANTITY_LENGTH = 64;
 export const MAX_EXPONENT = 64;
 
 const QUANTITY_PATTERN =
-  /^([+-])?(\d+(?:\.\d*)?|\.\d+)(?:(Ki|Mi|Gi|Ti|Pi|Ei)|[eE]([+-]?\d+)|(m|k|M|G|T|P|E))?$/;
+  /^([+-])?(\d+(?:\.\d*)?|\.\d+)(?:(Ki|Mi|Gi|Ti|Pi|Ei)|[eE]([+-]?\d+)|(n|u|m|k|M|G|T|P|E))?$/;
 
 const BINARY_SHIFT: Record<string, bigint> = {
   Ki: 10n,
@@ -45,6 +45,8 @@ const BINARY_SHIFT: Record<string, bigint> = {
 };
 
 const DECIMAL_EXPONENT: Record<string, number> = {
+  n: -9,
+  u: -6,
   m: -3,
   k: 3,
   M: 6,
