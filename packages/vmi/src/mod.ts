@@ -7,6 +7,7 @@ export {
 } from "./capacity.ts";
 export { DocumentError, MAX_DOCUMENT_BYTES, parseDocument } from "./document.ts";
 export type { Capacity, FieldError, ValidationResult } from "./result.ts";
+export { DEFAULT_GUEST_MEMORY, MAX_MEMORY_BYTES, MIN_MEMORY_BYTES } from "./rules.ts";
 export { VMI_SCHEMA_URL, vmiSchema } from "./schema.ts";
 export type {
   Cpu,
