@@ -13,6 +13,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->connection_class = Napi::Persistent(connection_class);
   data->domain_class = Napi::Persistent(domain_class);
   env.SetInstanceData(data);
+  // Cleanup hooks run in reverse order of registration, so this one runs
+  // before Node-API finalizes this addon's objects.
+  auto* ending = new std::shared_ptr<std::atomic<bool>>(data->ending);
+  napi_add_env_cleanup_hook(
+      env,
+      [](void* arg) {
+        auto* flag = static_cast<std::shared_ptr<std::atomic<bool>>*>(arg);
+        (*flag)->store(true);
+        delete flag;
+      },
+      ending);
 
   exports.Set("open", Napi::Function::New(env, ConnectionWrap::Open, "open"));
   exports.Set("NativeConnection", connection_class);

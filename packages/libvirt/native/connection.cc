@@ -125,12 +125,16 @@ ConnectionWrap::ConnectionWrap(const Napi::CallbackInfo& info) : ObjectWrap(info
     throw Napi::TypeError::New(info.Env(), "connections are made by open()");
   }
   state_ = *info[0].As<Napi::External<ConnectionPtr>>().Data();
+  environment_ending_ = info.Env().GetInstanceData<AddonData>()->ending;
 }
 
 ConnectionWrap::~ConnectionWrap() {
+  // At process exit the operating system closes the socket; talking to
+  // libvirtd then would race the exit.
+  if (environment_ending_->load() || !state_->IsOpen()) return;
   // Collected without close(): close on a thread of its own, since closing
   // talks to libvirtd and a finalizer must not block.
-  if (state_) std::thread([state = std::move(state_)] { state->Close(); }).detach();
+  std::thread([state = std::move(state_)] { state->Close(); }).detach();
 }
 
 Napi::Value ConnectionWrap::Open(const Napi::CallbackInfo& info) {

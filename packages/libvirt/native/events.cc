@@ -11,9 +11,11 @@ struct DomainEventRegistration {
   int listener_id;
 };
 
-void CallDispatcher(Napi::Env env, Napi::Function dispatcher, std::nullptr_t*,
-                    EventMessage* message) {
-  if (env != nullptr && !dispatcher.IsEmpty()) {
+void CallDispatcher(napi_env raw_env, napi_value raw_dispatcher, void*, void* data) {
+  auto* message = static_cast<EventMessage*>(data);
+  if (raw_env != nullptr && raw_dispatcher != nullptr) {
+    Napi::Env env(raw_env);
+    Napi::HandleScope scope(env);
     Napi::Object event = Napi::Object::New(env);
     event.Set("listenerId", message->listener_id);
     event.Set("kind", message->kind);
@@ -23,12 +25,14 @@ void CallDispatcher(Napi::Env env, Napi::Function dispatcher, std::nullptr_t*,
     event.Set("detail", message->detail);
     event.Set("alias", message->alias);
     event.Set("reason", message->reason);
-    dispatcher.Call({event});
+    try {
+      Napi::Function(env, raw_dispatcher).Call({event});
+    } catch (const Napi::Error& error) {
+      error.ThrowAsJavaScriptException();  // reported as uncaught, like any callback's
+    }
   }
   delete message;
 }
-
-using Dispatch = Napi::TypedThreadSafeFunction<std::nullptr_t, EventMessage, CallDispatcher>;
 
 EventMessage* MessageFor(void* opaque, int kind, virDomainPtr domain) {
   auto* registration = static_cast<DomainEventRegistration*>(opaque);
@@ -106,28 +110,59 @@ void FreeCloseWatch(void* opaque) {
 }  // namespace
 
 EventSink* EventSink::Create(Napi::Env env, Napi::Function dispatcher) {
-  Dispatch function = Dispatch::New(env, dispatcher, "headroom:libvirt-events", 0, 1);
+  auto* sink = new EventSink();
+  napi_status status = napi_create_threadsafe_function(
+      env, dispatcher, nullptr, Napi::String::New(env, "headroom:libvirt-events"), 0, 1, sink,
+      OnFinalize, nullptr, CallDispatcher, &sink->function_);
+  if (status != napi_ok) {
+    delete sink;
+    throw Napi::Error::New(env, "cannot create the event thread-safe function");
+  }
   // Idle until the JavaScript side says events are awaited.
-  function.Unref(env);
-  return new EventSink(static_cast<napi_threadsafe_function>(function));
+  napi_unref_threadsafe_function(env, sink->function_);
+  return sink;
 }
 
-void EventSink::Acquire() { references_.fetch_add(1); }
+void EventSink::OnFinalize(napi_env, void* finalize_data, void*) {
+  auto* sink = static_cast<EventSink*>(finalize_data);
+  bool unused;
+  {
+    std::lock_guard<std::mutex> lock(sink->mutex_);
+    sink->finalized_ = true;
+    unused = sink->references_ == 0;
+  }
+  if (unused) delete sink;
+}
+
+void EventSink::Acquire() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  references_++;
+}
 
 void EventSink::Release() {
-  if (references_.fetch_sub(1) == 1) {
-    napi_release_threadsafe_function(function_, napi_tsfn_release);
-    delete this;
+  bool orphaned;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--references_ > 0) return;
+    // Releasing the function leads to OnFinalize, which deletes the sink;
+    // once the environment finalized it, nobody else will.
+    if (!finalized_) napi_release_threadsafe_function(function_, napi_tsfn_release);
+    orphaned = finalized_;
   }
+  if (orphaned) delete this;
 }
 
 void EventSink::Deliver(EventMessage* message) {
-  if (napi_call_threadsafe_function(function_, message, napi_tsfn_nonblocking) != napi_ok) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (finalized_ ||
+      napi_call_threadsafe_function(function_, message, napi_tsfn_nonblocking) != napi_ok) {
     delete message;  // the environment is shutting down
   }
 }
 
 void EventSink::KeepProcessAlive(Napi::Env env, bool keep) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (finalized_) return;
   if (keep) {
     napi_ref_threadsafe_function(env, function_);
   } else {

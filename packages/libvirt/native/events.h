@@ -7,6 +7,7 @@
 #include <napi.h>
 
 #include <atomic>
+#include <mutex>
 #include <string>
 
 #include "errors.h"
@@ -30,7 +31,8 @@ struct EventMessage {
 // Owns the thread-safe function of one connection. Reference counted: the
 // connection holds one reference and every libvirt registration holds one
 // (dropped by libvirt's free callback), so the function outlives every
-// callback that can still fire.
+// callback that can still fire. When Node tears the environment down first,
+// the function is finalized under the sink's lock and later calls do nothing.
 class EventSink {
  public:
   static EventSink* Create(Napi::Env env, Napi::Function dispatcher);
@@ -45,9 +47,13 @@ class EventSink {
   void KeepProcessAlive(Napi::Env env, bool keep);
 
  private:
-  explicit EventSink(napi_threadsafe_function function) : function_(function) {}
-  std::atomic<int> references_{1};
-  napi_threadsafe_function function_;
+  EventSink() = default;
+  static void OnFinalize(napi_env env, void* finalize_data, void* hint);
+
+  std::mutex mutex_;
+  int references_ = 1;
+  bool finalized_ = false;  // Node finalized the function; it must not be used
+  napi_threadsafe_function function_ = nullptr;
 };
 
 bool IsSupportedDomainEvent(int event_id);

@@ -28,6 +28,11 @@ ConnectionRef ConnectionState::Borrow(Failure& failure) {
   return ConnectionRef(conn_);
 }
 
+bool ConnectionState::IsOpen() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return conn_ != nullptr;
+}
+
 void ConnectionState::Close() {
   virConnectPtr conn;
   EventSink* sink;

@@ -61,6 +61,7 @@ class ConnectionState {
 
   // A reference for one call, or a failure when the connection was closed.
   ConnectionRef Borrow(Failure& failure);
+  bool IsOpen();
 
   // Deregisters every callback, frees every domain handle and drops the
   // connection. Safe to call more than once. Pool thread only: it talks to

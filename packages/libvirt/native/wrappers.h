@@ -5,6 +5,7 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -16,6 +17,8 @@ namespace headroom_libvirt {
 struct AddonData {
   Napi::FunctionReference connection_class;
   Napi::FunctionReference domain_class;
+  // Set when Node starts tearing this environment down (process exit).
+  std::shared_ptr<std::atomic<bool>> ending = std::make_shared<std::atomic<bool>>(false);
 };
 
 class ConnectionWrap : public Napi::ObjectWrap<ConnectionWrap> {
@@ -46,6 +49,7 @@ class ConnectionWrap : public Napi::ObjectWrap<ConnectionWrap> {
   Napi::Value KeepProcessAlive(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ConnectionState> state_;
+  std::shared_ptr<std::atomic<bool>> environment_ending_;
 };
 
 class DomainWrap : public Napi::ObjectWrap<DomainWrap> {

@@ -65,12 +65,19 @@ export type CloseListener = (reason: CloseReason) => void;
 /** Stops the events of one onDomainEvent() call. Idempotent. */
 export type Unsubscribe = () => Promise<void>;
 
-interface Subscription {
-  listener: DomainEventListener;
-  callbackIds: number[];
+/**
+ * One libvirt registration: an event id, for one domain or all. libvirt
+ * refuses a second registration of the same callback for the same event and
+ * domain on a connection, so listeners share registrations.
+ */
+interface Registration {
+  /** The id the addon tags this registration's events with. */
+  readonly id: number;
+  readonly listeners: Set<DomainEventListener>;
+  callbackId: number;
 }
 
-// Listener errors must not cross into native code; rethrow them on their own
+// Listener errors must not cross// Listener errors must not cross into native code; rethrow them on their own
 // turn, as an EventEmitter would.
 function callSafely<A>(listener: (arg: A) => void, arg: A): void {
   try {
@@ -91,8 +98,13 @@ export class Connection {
   #native: NativeConnection | undefined;
   #closing: Promise<void> | undefined;
   #lost = false;
-  #nextListenerId = 1;
-  readonly #subscriptions = new Map<number, Subscription>();
+  #nextRegistrationId = 1;
+  /** Registrations by `${eventId}:${domain uuid or "*"}`, and by id. */
+  readonly #registrations = new Map<string, Registration>();
+  readonly #registrationsById = new Map<number, Registration>();
+  /** Registration changes of one key run one after another. */
+  readonly #pending = new Map<string, Promise<unknown>>();
+  #listenerCount = 0;
   readonly #closeListeners = new Set<CloseListener>();
 
   private constructor(uri: string) {
@@ -139,7 +151,9 @@ export class Connection {
   close(): Promise<void> {
     if (this.#closing === undefined) {
       const native = this.#handle();
-      this.#subscriptions.clear();
+      this.#registrations.clear();
+      this.#registrationsById.clear();
+      this.#listenerCount = 0;
       this.#closeListeners.clear();
       native.keepProcessAlive(false);
       this.#closing = settle(native.close());
@@ -252,17 +266,17 @@ export class Connection {
   }
 
   /**
-   * Calls `listener` for domain events (virConnectDomainEventRegisterAny, one
-   * registration per kind). Resolves once libvirt delivers them; the returned
-   * function stops them. While any listener is registered, the process stays
-   * alive, as with an open server socket.
+   * Calls `listener` for domain events (virConnectDomainEventRegisterAny).
+   * Resolves once libvirt delivers them; the returned function stops them.
+   * While any listener is registered, the process stays alive, as with an
+   * open server socket.
    */
   async onDomainEvent(
     listener: DomainEventListener,
     options: DomainEventOptions = {},
   ): Promise<Unsubscribe> {
-    const native = this.#handle();
-    const kinds = options.kinds ?? DOMAIN_EVENT_KINDS;
+    this.#handle();
+    const kinds = [...new Set(options.kinds ?? DOMAIN_EVENT_KINDS)];
     for (const kind of kinds) {
       if (!(kind in DOMAIN_EVENT_IDS)) {
         throw new TypeError(
@@ -270,35 +284,90 @@ export class Connection {
         );
       }
     }
-    const listenerId = this.#nextListenerId++;
-    const subscription: Subscription = { listener, callbackIds: [] };
-    this.#subscriptions.set(listenerId, subscription);
+    // Each call gets a listener of its own identity, so the same function
+    // passed twice is called twice, and unsubscribing one leaves the other.
+    const own: DomainEventListener = (event) => listener(event);
+    this.#listenerCount++;
     this.#updateKeepAlive();
 
+    const joined: number[] = [];
+    let active = true;
     const unsubscribe = async (): Promise<void> => {
-      if (!this.#subscriptions.delete(listenerId)) return;
+      if (!active) return;
+      active = false;
+      this.#listenerCount--;
       this.#updateKeepAlive();
-      if (this.closed) return;
-      const ids = subscription.callbackIds.splice(0);
-      await Promise.all(ids.map((id) => settle(native.deregisterDomainEvent(id))));
+      await Promise.all(joined.map((eventId) => this.#leave(eventId, options.domain, own)));
     };
 
-    const registrations = await Promise.allSettled(
-      kinds.map((kind) =>
-        settle(
-          native.registerDomainEvent(listenerId, DOMAIN_EVENT_IDS[kind], options.domain?.native),
-        ),
-      ),
+    const outcomes = await Promise.allSettled(
+      kinds.map(async (kind) => {
+        const eventId = DOMAIN_EVENT_IDS[kind];
+        await this.#join(eventId, options.domain, own);
+        joined.push(eventId);
+      }),
     );
-    for (const registration of registrations) {
-      if (registration.status === "fulfilled") subscription.callbackIds.push(registration.value);
-    }
-    const failed = registrations.find((registration) => registration.status === "rejected");
+    const failed = outcomes.find((outcome) => outcome.status === "rejected");
     if (failed !== undefined) {
       await unsubscribe().catch(() => undefined);
       throw failed.reason;
     }
     return unsubscribe;
+  }
+
+  #serially<T>(key: string, change: () => Promise<T>): Promise<T> {
+    const previous = this.#pending.get(key) ?? Promise.resolve();
+    const next = previous.then(change, change);
+    const settled = next.catch(() => undefined);
+    this.#pending.set(key, settled);
+    void settled.then(() => {
+      if (this.#pending.get(key) === settled) this.#pending.delete(key);
+    });
+    return next;
+  }
+
+  #join(eventId: number, domain: Domain | undefined, listener: DomainEventListener): Promise<void> {
+    const key = `${eventId}:${domain?.uuid ?? "*"}`;
+    return this.#serially(key, async () => {
+      const existing = this.#registrations.get(key);
+      if (existing !== undefined) {
+        existing.listeners.add(listener);
+        return;
+      }
+      const native = this.#handle();
+      const registration: Registration = {
+        id: this.#nextRegistrationId++,
+        listeners: new Set([listener]),
+        callbackId: -1,
+      };
+      this.#registrationsById.set(registration.id, registration);
+      try {
+        registration.callbackId = await settle(
+          native.registerDomainEvent(registration.id, eventId, domain?.native),
+        );
+      } catch (error) {
+        this.#registrationsById.delete(registration.id);
+        throw error;
+      }
+      this.#registrations.set(key, registration);
+    });
+  }
+
+  #leave(
+    eventId: number,
+    domain: Domain | undefined,
+    listener: DomainEventListener,
+  ): Promise<void> {
+    const key = `${eventId}:${domain?.uuid ?? "*"}`;
+    return this.#serially(key, async () => {
+      const registration = this.#registrations.get(key);
+      if (registration === undefined || !registration.listeners.delete(listener)) return;
+      if (registration.listeners.size > 0) return;
+      this.#registrations.delete(key);
+      this.#registrationsById.delete(registration.id);
+      if (this.closed) return; // close() dropped every registration
+      await settle(this.#handle().deregisterDomainEvent(registration.callbackId));
+    });
   }
 
   /**
@@ -323,7 +392,7 @@ export class Connection {
   }
 
   #updateKeepAlive(): void {
-    this.#native?.keepProcessAlive(!this.#lost && this.#subscriptions.size > 0);
+    this.#native?.keepProcessAlive(!this.#lost && !this.closed && this.#listenerCount > 0);
   }
 
   #dispatch(native: NativeEvent): void {
@@ -334,10 +403,9 @@ export class Connection {
       for (const listener of [...this.#closeListeners]) callSafely(listener, reason);
       return;
     }
-    const subscription = this.#subscriptions.get(native.listenerId);
+    const registration = this.#registrationsById.get(native.listenerId);
     const event = decodeDomainEvent(native);
-    if (subscription !== undefined && event !== undefined) {
-      callSafely(subscription.listener, event);
-    }
+    if (registration === undefined || event === undefined) return;
+    for (const listener of [...registration.listeners]) callSafely(listener, event);
   }
 }
