@@ -1,0 +1,94 @@
+import { readFileSync } from "node:fs";
+import {
+  type ConnectionOptions,
+  type NatsConnection,
+  connect as natsConnect,
+} from "@nats-io/transport-node";
+import type { Logger } from "./logger.ts";
+
+export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
+
+export interface ConnectOptions {
+  /** Connection name, shown by the server (e.g. the service name). */
+  name: string;
+  /** Default: HEADROOM_NATS_URL (comma-separated) or nats://127.0.0.1:4222. */
+  servers?: string | string[];
+  /** Default: HEADROOM_NATS_USER / HEADROOM_NATS_PASSWORD. */
+  user?: string;
+  pass?: string;
+  /**
+   * Keep trying when no server answers at start (services). Default false:
+   * connect() rejects at once (CLI, tests).
+   */
+  waitForServer?: boolean;
+  /** Logs disconnects and reconnects. */
+  log?: Logger;
+  /** Where HEADROOM_NATS_* are read from (default process.env). */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * Connects to NATS. Reconnects forever, waiting 250 ms at first and up to 5 s
+ * as an outage goes on. TLS when HEADROOM_NATS_TLS_CA, _CERT or _KEY name
+ * files.
+ */
+export async function connect(options: ConnectOptions): Promise<NatsConnection> {
+  const env = options.env ?? process.env;
+  const servers = options.servers ?? (env.HEADROOM_NATS_URL || DEFAULT_NATS_URL).split(",");
+  const user = options.user ?? env.HEADROOM_NATS_USER;
+  const pass = options.pass ?? env.HEADROOM_NATS_PASSWORD;
+  const tls = tlsFromEnv(env);
+
+  let outageStart = 0;
+  const connection: ConnectionOptions = {
+    name: options.name,
+    servers,
+    maxReconnectAttempts: -1,
+    waitOnFirstConnect: options.waitForServer ?? false,
+    // Called on every dial attempt: the wait grows with the outage, not with
+    // the number of calls.
+    reconnectDelayHandler: () => {
+      const now = Date.now();
+      if (outageStart === 0) outageStart = now;
+      return Math.min(5000, 250 + (now - outageStart) / 4) + Math.random() * 100;
+    },
+    ...(user ? { user, pass } : {}),
+    ...(tls ? { tls } : {}),
+  };
+  const nc = await natsConnect(connection);
+  outageStart = 0;
+  options.log?.info({ server: nc.getServer(), name: options.name }, "connected to NATS");
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect")
+        options.log?.warn({ server: status.server }, "NATS disconnected");
+      if (status.type === "reconnect") {
+        outageStart = 0;
+        options.log?.info({ server: status.server }, "NATS reconnected");
+      }
+      if (status.type === "error") options.log?.error({ err: status.error }, "NATS error");
+    }
+  })();
+  return nc;
+}
+
+function tlsFromEnv(env: Record<string, string | undefined>) {
+  const caFile = env.HEADROOM_NATS_TLS_CA;
+  const certFile = env.HEADROOM_NATS_TLS_CERT;
+  const keyFile = env.HEADROOM_NATS_TLS_KEY;
+  if (!caFile && !certFile && !keyFile) return undefined;
+  // Read here so that a wrong path fails at start with the variable's name.
+  const read = (variable: string, path: string | undefined) => {
+    if (!path) return undefined;
+    try {
+      return readFileSync(path, "utf8");
+    } catch (error) {
+      throw new Error(`${variable}: cannot read ${path}: ${(error as Error).message}`);
+    }
+  };
+  return {
+    ca: read("HEADROOM_NATS_TLS_CA", caFile),
+    cert: read("HEADROOM_NATS_TLS_CERT", certFile),
+    key: read("HEADROOM_NATS_TLS_KEY", keyFile),
+  };
+}

@@ -1,0 +1,122 @@
+import {
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import { type NatsConnection, nanos } from "@nats-io/transport-node";
+import { BUCKETS, CAPACITY_FILTER, PIPELINE_FILTERS, STREAMS } from "./subjects.ts";
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 24 * 60 * MINUTE_MS;
+
+/** The streams headroom needs, as created by ensureStreams. */
+export const STREAM_CONFIGS: Array<Partial<StreamConfig> & { name: string }> = [
+  {
+    name: STREAMS.pipeline,
+    description: "headroom hand-offs: accepted VMIs, deletions, domain plans",
+    subjects: [PIPELINE_FILTERS.all],
+    // A message stays until the one consumer of its stage acked it, however
+    // long that service is down.
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: nanos(2 * MINUTE_MS),
+    // Refuse new work rather than silently drop old work when full.
+    discard: DiscardPolicy.New,
+    max_bytes: 256 * 1024 * 1024,
+    num_replicas: 1,
+  },
+  {
+    name: STREAMS.capacity,
+    description: "headroom capacity events, replayable",
+    subjects: [CAPACITY_FILTER],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    duplicate_window: nanos(2 * MINUTE_MS),
+    max_age: nanos(30 * DAY_MS),
+    max_msgs_per_subject: 10_000,
+    discard: DiscardPolicy.Old,
+    num_replicas: 1,
+  },
+];
+
+/** KV bucket history (revisions kept per key). */
+const BUCKET_HISTORY: Record<string, number> = {
+  [BUCKETS.vmis]: 10,
+  [BUCKETS.status]: 1,
+  [BUCKETS.networks]: 5,
+};
+
+export type Buckets = { [K in keyof typeof BUCKETS]: KV };
+
+export function toJetStream(nc: NatsConnection | JetStreamClient): JetStreamClient {
+  return "jetstreamManager" in nc ? nc : jetstream(nc);
+}
+
+/**
+ * Creates the headroom streams, or brings an existing one's limits and
+ * subjects up to date. Safe to call from every service at start, concurrently.
+ */
+export async function ensureStreams(js: NatsConnection | JetStreamClient): Promise<void> {
+  const jsm = await toJetStream(js).jetstreamManager();
+  for (const config of STREAM_CONFIGS) await ensureStream(jsm, config);
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { name: string },
+) {
+  let existing: StreamConfig;
+  try {
+    existing = (await jsm.streams.info(config.name)).config;
+  } catch (error) {
+    if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
+    try {
+      await jsm.streams.add(config);
+      return;
+    } catch (addError) {
+      // Another process created it meanwhile: fall through to the comparison.
+      existing = (await jsm.streams.info(config.name).catch(() => Promise.reject(addError))).config;
+    }
+  }
+  if (existing.retention !== config.retention || existing.storage !== config.storage) {
+    throw new Error(
+      `stream ${config.name} exists with retention ${existing.retention}/${existing.storage}, ` +
+        `headroom needs ${config.retention}/${config.storage}: delete it or use another server`,
+    );
+  }
+  const keys = Object.keys(config) as Array<keyof StreamConfig>;
+  const differs = keys.some((key) => JSON.stringify(existing[key]) !== JSON.stringify(config[key]));
+  if (differs) await jsm.streams.update(config.name, config);
+}
+
+/** Creates (or opens) every headroom KV bucket. */
+export async function ensureBuckets(js: NatsConnection | JetStreamClient): Promise<Buckets> {
+  const kvm = new Kvm(toJetStream(js));
+  const open = (name: string) =>
+    kvm.create(name, { history: BUCKET_HISTORY[name] ?? 1, storage: StorageType.File });
+  const [vmis, status, networks] = await Promise.all([
+    open(BUCKETS.vmis),
+    open(BUCKETS.status),
+    open(BUCKETS.networks),
+  ]);
+  return { vmis, status, networks };
+}
+
+export function isApiError(error: unknown, code: number): boolean {
+  return error instanceof JetStreamApiError && error.code === code;
+}
+
+/** True for a KV create/update that lost a compare-and-set race. */
+export function isWrongLastSequence(error: unknown): boolean {
+  return (
+    isApiError(error, JetStreamApiCodes.StreamWrongLastSequence) ||
+    isApiError(error, JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}

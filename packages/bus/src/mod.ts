@@ -1,0 +1,66 @@
+// @headroom/bus: how every headroom service talks over NATS.
+export {
+  DecodeError,
+  decode,
+  EncodeError,
+  encode,
+  type InitOf,
+  type MessageOf,
+  type MessageType,
+  typeName,
+} from "./codec.ts";
+export { type ConnectOptions, connect, DEFAULT_NATS_URL } from "./connect.ts";
+export {
+  type ConsumeOptions,
+  type ConsumerLoop,
+  consume,
+  type MessageHandler,
+} from "./consume.ts";
+export {
+  ApiError,
+  ERROR_STATUS,
+  type ErrorCode,
+  errorCodeFromStatus,
+  PermanentError,
+} from "./errors.ts";
+export {
+  type Buckets,
+  ensureBuckets,
+  ensureStreams,
+  isApiError,
+  isWrongLastSequence,
+  STREAM_CONFIGS,
+  toJetStream,
+} from "./jetstream.ts";
+export { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
+export {
+  type Endpoint,
+  endpoint,
+  type MicroService,
+  type MicroServiceOptions,
+  type RequestContext,
+  type RequestOptions,
+  request,
+  startMicroService,
+} from "./service.ts";
+export {
+  API_SUBJECTS,
+  acceptedSubject,
+  BUCKETS,
+  CAPACITY_FILTER,
+  capacitySubject,
+  DURABLES,
+  deletedMsgId,
+  deletedSubject,
+  fromSubjectToken,
+  generationMsgId,
+  MAX_REQUEST_BYTES,
+  PIPELINE_FILTERS,
+  parseStoreKey,
+  planSubject,
+  QUEUE_GROUP,
+  SERVICE_NAMES,
+  STREAMS,
+  storeKey,
+  subjectToken,
+} from "./subjects.ts";

@@ -1,0 +1,93 @@
+import { VmiAccepted } from "@headroom/proto";
+import { type NatsServer, startNats } from "@headroom/testing";
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  acceptedSubject,
+  BUCKETS,
+  connect,
+  decode,
+  encode,
+  ensureBuckets,
+  ensureStreams,
+  generationMsgId,
+  isWrongLastSequence,
+  STREAMS,
+  toJetStream,
+} from "../src/mod.ts";
+
+let nats: NatsServer;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  nats = await startNats({ jetstream: true });
+  nc = await connect({ name: "bus-test", servers: nats.url });
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await nats?.stop();
+});
+
+describe("ensureStreams", () => {
+  it("creates the streams once and is idempotent, also when called concurrently", async () => {
+    await Promise.all([ensureStreams(nc), ensureStreams(nc), ensureStreams(toJetStream(nc))]);
+    await ensureStreams(nc);
+    const jsm = await jetstreamManager(nc);
+    const pipeline = await jsm.streams.info(STREAMS.pipeline);
+    expect(pipeline.config.subjects).toEqual(["headroom.pipeline.>"]);
+    expect(pipeline.config.retention).toBe("workqueue");
+    expect(pipeline.config.storage).toBe("file");
+    expect(pipeline.config.duplicate_window).toBe(120_000_000_000);
+    const capacity = await jsm.streams.info(STREAMS.capacity);
+    expect(capacity.config.subjects).toEqual(["headroom.capacity.>"]);
+    expect(capacity.config.retention).toBe("limits");
+  });
+
+  it("restores a changed limit", async () => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.update(STREAMS.capacity, { max_msgs_per_subject: 5 });
+    await ensureStreams(nc);
+    expect((await jsm.streams.info(STREAMS.capacity)).config.max_msgs_per_subject).toBe(10_000);
+  });
+
+  it("deduplicates pipeline messages by message id", async () => {
+    await ensureStreams(nc);
+    const js = toJetStream(nc);
+    const subject = acceptedSubject("dedup", "vm1");
+    const data = encode(VmiAccepted, { namespace: "dedup", name: "vm1", uid: "u1", generation: 1 });
+    const first = await js.publish(subject, data, { msgID: generationMsgId("u1", 1) });
+    const again = await js.publish(subject, data, { msgID: generationMsgId("u1", 1) });
+    expect(first.duplicate).toBe(false);
+    expect(again.duplicate).toBe(true);
+    const jsm = await jetstreamManager(nc);
+    const stored = await jsm.streams.getMessage(STREAMS.pipeline, { last_by_subj: subject });
+    expect(decode(VmiAccepted, stored?.data ?? new Uint8Array()).uid).toBe("u1");
+    const info = await jsm.streams.info(STREAMS.pipeline, { subjects_filter: subject });
+    expect(info.state.subjects?.[subject]).toBe(1);
+  });
+});
+
+describe("ensureBuckets", () => {
+  it("creates the buckets, opens them again, and KV create is create-only", async () => {
+    const buckets = await ensureBuckets(nc);
+    const again = await ensureBuckets(nc);
+    expect(buckets.vmis.constructor.name).toBe("Bucket");
+    const status = await buckets.vmis.status();
+    expect(status.bucket).toBe(BUCKETS.vmis);
+    expect(status.history).toBe(10);
+    expect((await again.status.status()).history).toBe(1);
+    expect((await again.networks.status()).bucket).toBe(BUCKETS.networks);
+
+    const revision = await buckets.vmis.create("ns.vm", new Uint8Array([1]));
+    const lost = await again.vmis.create("ns.vm", new Uint8Array([2])).catch((error) => error);
+    expect(isWrongLastSequence(lost)).toBe(true);
+    const stale = await again.vmis
+      .update("ns.vm", new Uint8Array([3]), revision + 100)
+      .catch((e) => e);
+    expect(isWrongLastSequence(stale)).toBe(true);
+    await buckets.vmis.update("ns.vm", new Uint8Array([4]), revision);
+    expect(Array.from((await buckets.vmis.get("ns.vm"))?.value ?? [])).toEqual([4]);
+  });
+});
