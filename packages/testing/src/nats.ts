@@ -2,8 +2,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { killOnExit, terminate } from "./cleanup.ts";
+import { repoRoot } from "./root.ts";
 
 export interface StartNatsOptions {
   /** Enable JetStream with a store in a fresh temporary directory (default true). */
@@ -12,6 +13,12 @@ export interface StartNatsOptions {
   maxPayload?: number;
   /** Path of the nats-server binary (default: `nats-server` on PATH). */
   binary?: string;
+  /**
+   * Run with this configuration file instead (e.g. infra/nats/headroom.conf,
+   * relative to the repository root); host, port and HEADROOM_NATS_STORE_DIR
+   * are still set here, `jetstream` and `maxPayload` are ignored.
+   */
+  configFile?: string;
 }
 
 export interface NatsServer {
@@ -53,9 +60,13 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
   let log = "";
   let child: ChildProcess | undefined;
 
+  const args = options.configFile
+    ? ["-c", resolve(repoRoot(), options.configFile), "-a", "127.0.0.1", "-p", String(port)]
+    : ["-c", config];
   const launch = async () => {
-    const proc = spawn(options.binary ?? "nats-server", ["-c", config], {
+    const proc = spawn(options.binary ?? "nats-server", args, {
       stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, HEADROOM_NATS_STORE_DIR: storeDir },
     });
     child = proc;
     killOnExit(proc);

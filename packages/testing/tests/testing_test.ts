@@ -45,6 +45,31 @@ describe("startNats", () => {
   });
 });
 
+describe("infra/nats/headroom.conf", () => {
+  it("starts with JetStream and a 2 MB max_payload", async () => {
+    const nats = await startNats({ configFile: "infra/nats/headroom.conf" });
+    try {
+      expect(nats.logs()).toContain("Starting JetStream");
+      expect(nats.logs()).toContain(nats.storeDir);
+      const info = await new Promise<string>((resolve, reject) => {
+        const socket = new Socket();
+        socket.once("data", (chunk: Buffer) => {
+          socket.destroy();
+          resolve(chunk.toString());
+        });
+        socket.once("error", reject);
+        socket.connect(nats.port, "127.0.0.1");
+      });
+      const greeting = JSON.parse(info.slice("INFO ".length));
+      expect(greeting.max_payload).toBe(2 * 1024 * 1024);
+      expect(greeting.jetstream).toBe(true);
+      expect(greeting.server_name).toBe("headroom");
+    } finally {
+      await nats.stop();
+    }
+  });
+});
+
 describe("startService", () => {
   it("runs a TypeScript entrypoint with extra env, captures its logs and stops it", async () => {
     const service = startService("packages/testing/tests/fixtures/sleeper.ts", {
