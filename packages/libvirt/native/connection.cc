@@ -129,9 +129,13 @@ ConnectionWrap::ConnectionWrap(const Napi::CallbackInfo& info) : ObjectWrap(info
 }
 
 ConnectionWrap::~ConnectionWrap() {
-  // At process exit the operating system closes the socket; talking to
-  // libvirtd then would race the exit.
-  if (environment_ending_->load() || !state_->IsOpen()) return;
+  if (!state_->IsOpen()) return;
+  if (environment_ending_->load()) {
+    // At process exit the operating system closes the socket; talking to
+    // libvirtd then would race the exit, so the state is left as it is.
+    new ConnectionPtr(std::move(state_));  // NOLINT: deliberately never freed
+    return;
+  }
   // Collected without close(): close on a thread of its own, since closing
   // talks to libvirtd and a finalizer must not block.
   std::thread([state = std::move(state_)] { state->Close(); }).detach();

@@ -141,6 +141,24 @@ describe("NIC hotplug on a booted guest", () => {
       expect(failure?.code).toBe(ErrorCode.INTERNAL_ERROR);
       expect(failure?.codeName).toBe("VIR_ERR_INTERNAL_ERROR");
       expect(failure?.message).toMatch(/No more available PCI slots/);
+
+      // A plugged NIC can still be changed in place: take its link down.
+      const nic = elements(parseXml(await domain.getXmlDesc()), "interface")[0];
+      const mac = nic === undefined ? undefined : elements(nic, "mac")[0]?.getAttribute("address");
+      await domain.updateDevice(
+        buildXml([
+          "interface",
+          { type: "user" },
+          ["mac", { address: String(mac) }],
+          ["model", { type: "virtio" }],
+          ["link", { state: "down" }],
+        ]),
+        { live: true },
+      );
+      const updated = elements(parseXml(await domain.getXmlDesc()), "interface")[0];
+      expect(
+        updated === undefined ? undefined : elements(updated, "link")[0]?.getAttribute("state"),
+      ).toBe("down");
     } finally {
       await janitor.cleanUp();
     }
