@@ -77,7 +77,7 @@ interface Registration {
   callbackId: number;
 }
 
-// Listener errors must not cross// Listener errors must not cross into native code; rethrow them on their own
+// Listener errors must not cross into native code; rethrow them on their own
 // turn, as an EventEmitter would.
 function callSafely<A>(listener: (arg: A) => void, arg: A): void {
   try {
