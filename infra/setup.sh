@@ -64,4 +64,10 @@ fi
 say "building"
 npx turbo run build --output-logs=errors-only >/dev/null || npx turbo run build --output-logs=errors-only
 
-bash "$here/daemons.sh" ${quiet:+--quiet}
+quiet_flag=()
+[[ $quiet == 1 ]] && quiet_flag=(--quiet)
+
+# The tiny test guest, added to the image store as headroom/tiny-guest.
+bash "$here/tiny-guest/build.sh" "${quiet_flag[@]}"
+
+bash "$here/daemons.sh" "${quiet_flag[@]}"

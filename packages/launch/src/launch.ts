@@ -1,0 +1,181 @@
+import {
+  addPlaceholders,
+  controllersAdded,
+  freeHotplugSlots,
+  type HotplugSlot,
+  type InterfaceInfo,
+  interfacesOf,
+  type NicModel,
+  protectNonNicRootPorts,
+  readTopology,
+  stripPlaceholders,
+} from "@headroom/domain-xml";
+import { type Connection, type Domain, isLibvirtError } from "@headroom/libvirt";
+
+/** What the launcher needs to bring one planned domain to life. */
+export interface LaunchRequest {
+  /** libvirt domain name. */
+  domainName: string;
+  /** The domain's UUID; a domain of this name with another UUID is someone else's leftover. */
+  domainUuid: string;
+  /** Composed domain XML without placeholders. */
+  baseXml: string;
+  /** How many placeholder interfaces make libvirt build the room. */
+  placeholders: number;
+  /** The model of the placeholders, the same the hot-plugged NICs will use. */
+  placeholderModel: NicModel;
+}
+
+/** What a running domain offers after launch. */
+export interface LaunchResult {
+  domain: Domain;
+  /** The live XML of the running domain. */
+  liveXml: string;
+  /** Empty hot-pluggable slots, each one room for a NIC. */
+  freeSlots: HotplugSlot[];
+  /** Controllers libvirt added for the placeholders (0 when reused from a earlier run). */
+  controllersAdded: number;
+  /** The interfaces of the running domain. */
+  interfaces: InterfaceInfo[];
+  /** True when the domain was already running as planned (a redelivered plan). */
+  alreadyRunning: boolean;
+}
+
+/** A step of the launch failed; `step` says which, `cause` is libvirt's error. */
+export class LaunchError extends Error {
+  constructor(
+    readonly step: string,
+    override readonly cause: unknown,
+  ) {
+    super(`${step}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = "LaunchError";
+  }
+}
+
+export type LaunchLog = (message: string, fields?: Record<string, unknown>) => void;
+
+async function step<T>(name: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw new LaunchError(name, error);
+  }
+}
+
+function hasPlaceholders(xml: string): boolean {
+  return stripPlaceholders(xml).removed > 0;
+}
+
+/** Reads what a running domain offers: free slots and interfaces. */
+export async function inspectRunning(domain: Domain): Promise<{
+  liveXml: string;
+  freeSlots: HotplugSlot[];
+  interfaces: InterfaceInfo[];
+}> {
+  const liveXml = await domain.getXmlDesc();
+  return {
+    liveXml,
+    freeSlots: freeHotplugSlots(readTopology(liveXml)),
+    interfaces: interfacesOf(liveXml),
+  };
+}
+
+/** Destroys (when running) and undefines a domain; a domain already gone is fine. */
+export async function removeDomain(domain: Domain): Promise<void> {
+  try {
+    if (await domain.isActive()) await domain.destroy();
+  } catch (error) {
+    if (!isLibvirtError(error)) throw error;
+  }
+  try {
+    await domain.undefine({ nvram: true, managedSave: true });
+  } catch (error) {
+    if (!isLibvirtError(error)) throw error;
+    // Gone already is what we wanted.
+    if (await stillDefined(domain)) throw error;
+  }
+}
+
+async function stillDefined(domain: Domain): Promise<boolean> {
+  try {
+    await domain.getState();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Defines and starts a domain with room for its placeholders, the way the seed
+ * design says: define without placeholders and read the XML back (libvirt
+ * assigns every address), add the placeholders to that XML and define again
+ * (libvirt adds controllers; existing devices keep their addresses), strip the
+ * placeholders, turn hotplug off on root ports that hold non-NIC devices,
+ * define the final XML and start it.
+ *
+ * Idempotent: a domain of the same name and UUID that already runs without
+ * placeholders is taken as it is; any other state left by an interrupted
+ * launch (still holding placeholders, defined but not started) is removed and
+ * the launch done again. On failure nothing of this launch is left defined.
+ */
+export async function launchDomain(
+  conn: Connection,
+  request: LaunchRequest,
+  log: LaunchLog = () => {},
+): Promise<LaunchResult> {
+  const existing = await conn.findDomain(request.domainName);
+  if (existing) {
+    const inactiveXml = await existing.getXmlDesc({ inactive: true });
+    const sameVmi = existing.uuid.toLowerCase() === request.domainUuid.toLowerCase();
+    if (sameVmi && (await existing.isActive()) && !hasPlaceholders(inactiveXml)) {
+      log("domain already running as planned", { domain: request.domainName });
+      const running = await inspectRunning(existing);
+      return { domain: existing, ...running, controllersAdded: 0, alreadyRunning: true };
+    }
+    log("removing a domain left by an earlier, unfinished launch", {
+      domain: request.domainName,
+      sameVmi,
+    });
+    await step("remove leftover domain", () => removeDomain(existing));
+  }
+
+  let domain: Domain | undefined;
+  try {
+    domain = await step("define", () => conn.defineXml(request.baseXml, { validate: true }));
+    const baseXml = await step("read back", () => domain!.getXmlDesc({ inactive: true }));
+    let finalXml = baseXml;
+    if (request.placeholders > 0) {
+      const withPlaceholders = addPlaceholders(
+        baseXml,
+        request.placeholders,
+        request.placeholderModel,
+      );
+      await step("define with placeholders", () => conn.defineXml(withPlaceholders));
+      const reserved = await step("read back with placeholders", () =>
+        domain!.getXmlDesc({ inactive: true }),
+      );
+      finalXml = stripPlaceholders(reserved).xml;
+    }
+    finalXml = protectNonNicRootPorts(finalXml);
+    await step("define final", () => conn.defineXml(finalXml));
+    const added = controllersAdded(baseXml, await domain.getXmlDesc({ inactive: true })).total;
+    await step("start", () => domain!.create());
+    const running = await step("read live XML", () => inspectRunning(domain!));
+    log("domain running", {
+      domain: request.domainName,
+      placeholders: request.placeholders,
+      controllersAdded: added,
+      freeSlots: running.freeSlots.length,
+    });
+    return { domain, ...running, controllersAdded: added, alreadyRunning: false };
+  } catch (error) {
+    if (domain) {
+      log("launch failed; removing the domain", {
+        domain: request.domainName,
+        error: String(error),
+      });
+      await removeDomain(domain).catch(() => {});
+    }
+    throw error instanceof LaunchError ? error : new LaunchError("launch", error);
+  }
+}

@@ -1,0 +1,11 @@
+// @headroom/launch: bring a planned domain to life with room for its NICs.
+export {
+  inspectRunning,
+  LaunchError,
+  type LaunchLog,
+  type LaunchRequest,
+  type LaunchResult,
+  launchDomain,
+  removeDomain,
+} from "./launch.ts";
+export { chooseVirtType, type VirtTypeChoice } from "./virt_type.ts";
