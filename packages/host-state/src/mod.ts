@@ -1,0 +1,2 @@
+// @headroom/host-state: where headroom keeps its files on a host, in one place.
+export { domainNameOf, type HostState, hostState } from "./host_state.ts";
