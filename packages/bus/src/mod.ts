@@ -1,4 +1,10 @@
 // @headroom/bus: how every headroom service talks over NATS.
+
+// The NATS types services handle, so they need no direct dependency for them.
+export type { JetStreamClient, JsMsg, PubAck } from "@nats-io/jetstream";
+export type { KV, KvEntry } from "@nats-io/kv";
+export type { Service } from "@nats-io/services";
+export type { Msg, MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 export {
   DecodeError,
   decode,
