@@ -97,7 +97,7 @@ export async function startMicroService(
   await nc.flush();
   options.log.info(
     {
-      service: options.name,
+      serviceName: options.name,
       id: service.info().id,
       endpoints: options.endpoints.map((e) => e.subject),
     },
