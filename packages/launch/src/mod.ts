@@ -1,4 +1,6 @@
 // @headroom/launch: bring a planned domain to life with room for its NICs.
+
+export { type DiskFile, ensureBridge, ensureDiskFile } from "./host.ts";
 export {
   inspectRunning,
   LaunchError,
