@@ -10,6 +10,7 @@ export {
   USER_ALIAS_PREFIX,
 } from "./compose.ts";
 export { domainSpecFromVmi, type HostPlacement } from "./from_vmi.ts";
+export { interfaceXmlByAlias, pinInterface } from "./hotplug.ts";
 export {
   addPlaceholders,
   MAX_PLACEHOLDERS,
@@ -48,6 +49,7 @@ export {
   type PciAddress,
   type PciController,
   type PciDevice,
+  parsePciAddress,
   pciAddressesOf,
   protectNonNicRootPorts,
   readTopology,

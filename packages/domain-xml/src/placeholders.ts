@@ -9,6 +9,7 @@ import {
   appendChildElement,
   childElements,
   DomainXmlError,
+  devicesOf,
   firstChild,
   newDocument,
   parseDomain,
@@ -66,12 +67,6 @@ export function isPlaceholder(el: Element): boolean {
     (target.getAttribute("dev") ?? "").startsWith(PLACEHOLDER_DEV_PREFIX) &&
     target.getAttribute("managed") === "no"
   );
-}
-
-function devicesOf(domain: Element): Element {
-  const devices = firstChild(domain, "devices");
-  if (!devices) throw new DomainXmlError("domain XML has no <devices> element");
-  return devices;
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   appendChildElement,
   childElements,
   DomainXmlError,
+  devicesOf,
   firstChild,
   parseDomain,
   serialize,
@@ -100,6 +101,16 @@ function pciAddressOf(device: Element): PciAddress | undefined {
   };
 }
 
+const PCI_ADDRESS = /^([0-9a-fA-F]{4}):([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])$/;
+
+/** Parses `0000:03:00.0` (as formatPciAddress writes it). */
+export function parsePciAddress(text: string): PciAddress {
+  const match = PCI_ADDRESS.exec(text);
+  if (!match) throw new DomainXmlError(`"${text}" is not a PCI address like 0000:03:00.0`);
+  const [, domain, bus, slot, fn] = match.map((part) => Number.parseInt(part ?? "", 16));
+  return { domain: domain ?? 0, bus: bus ?? 0, slot: slot ?? 0, function: fn ?? 0 };
+}
+
 export function formatPciAddress(a: PciAddress): string {
   const hex = (n: number, width: number) => n.toString(16).padStart(width, "0");
   return `${hex(a.domain, 4)}:${hex(a.bus, 2)}:${hex(a.slot, 2)}.${hex(a.function, 1)}`;
@@ -107,12 +118,6 @@ export function formatPciAddress(a: PciAddress): string {
 
 function aliasOf(device: Element): string | undefined {
   return firstChild(device, "alias")?.getAttribute("name") ?? undefined;
-}
-
-function devicesElement(domain: Element): Element {
-  const devices = firstChild(domain, "devices");
-  if (!devices) throw new DomainXmlError("domain XML has no <devices> element");
-  return devices;
 }
 
 /** Stable identities for every device element, in document order. */
@@ -167,7 +172,7 @@ function controllersOf(devices: Element): PciController[] {
 export function readTopology(domainXml: string): Topology {
   const { domain } = parseDomain(domainXml);
   const machineType = readMachineType(domain);
-  const devices = devicesElement(domain);
+  const devices = devicesOf(domain);
   const features = firstChild(domain, "features");
   const pciDevices: PciDevice[] = [];
   for (const { el, identity } of identities(devices)) {
@@ -231,7 +236,7 @@ export interface ControllersAdded {
 /** Controllers present in `after` but not in `before` (matched by type and index). */
 export function controllersAdded(beforeXml: string, afterXml: string): ControllersAdded {
   const keyed = (xml: string) => {
-    const devices = devicesElement(parseDomain(xml).domain);
+    const devices = devicesOf(parseDomain(xml).domain);
     return childElements(devices, "controller").map((c) => ({
       key: `${c.getAttribute("type")}:${c.getAttribute("index")}`,
       model: c.getAttribute("model") ?? c.getAttribute("type") ?? "",
@@ -257,7 +262,7 @@ export function pciAddressesOf(domainXml: string): Record<string, string> {
 
 /** The `<interface>` elements of domain XML, placeholders included (flagged). */
 export function interfacesOf(domainXml: string): InterfaceInfo[] {
-  const devices = devicesElement(parseDomain(domainXml).domain);
+  const devices = devicesOf(parseDomain(domainXml).domain);
   return childElements(devices, "interface").map((el) => {
     const alias = aliasOf(el);
     const address = pciAddressOf(el);
@@ -290,7 +295,7 @@ export function interfacesOf(domainXml: string): InterfaceInfo[] {
 export function protectNonNicRootPorts(domainXml: string): string {
   const { doc, domain } = parseDomain(domainXml);
   if (machineFamily(readMachineType(domain)) !== "q35") return domainXml;
-  const devices = devicesElement(domain);
+  const devices = devicesOf(domain);
   const portsByIndex = new Map<number, Element>();
   for (const c of childElements(devices, "controller")) {
     if (c.getAttribute("type") === "pci" && PCIE_PORTS.has(c.getAttribute("model") ?? ""))

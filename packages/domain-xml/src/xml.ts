@@ -98,6 +98,13 @@ export function firstChild(parent: Element, tag: string): Element | undefined {
   return childElements(parent, tag)[0];
 }
 
+/** The `<devices>` element of a `<domain>`. */
+export function devicesOf(domain: Element): Element {
+  const devices = firstChild(domain, "devices");
+  if (!devices) throw new DomainXmlError("domain XML has no <devices> element");
+  return devices;
+}
+
 function isBlankText(n: Node | null): n is Node {
   return n !== null && n.nodeType === TEXT_NODE && (n.nodeValue ?? "").trim() === "";
 }
