@@ -66,12 +66,15 @@ function hasPlaceholders(xml: string): boolean {
   return stripPlaceholders(xml).removed > 0;
 }
 
-/** Reads what a running domain offers: free slots and interfaces. */
-export async function inspectRunning(domain: Domain): Promise<{
+/** What a running domain offers now. */
+export interface RunningView {
   liveXml: string;
   freeSlots: HotplugSlot[];
   interfaces: InterfaceInfo[];
-}> {
+}
+
+/** Reads what a running domain offers: free slots and interfaces. */
+export async function inspectRunning(domain: Domain): Promise<RunningView> {
   const liveXml = await domain.getXmlDesc();
   return {
     liveXml,

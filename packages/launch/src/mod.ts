@@ -1,6 +1,7 @@
 // @headroom/launch: bring a planned domain to life with room for its NICs.
 
 export { type DiskFile, ensureBridge, ensureDiskFile } from "./host.ts";
+export { attachNic, DetachTimeoutError, detachNic, NoRoomError } from "./hotplug.ts";
 export {
   inspectRunning,
   LaunchError,
@@ -8,6 +9,7 @@ export {
   type LaunchRequest,
   type LaunchResult,
   launchDomain,
+  type RunningView,
   removeDomain,
 } from "./launch.ts";
 export { chooseVirtType, type VirtTypeChoice } from "./virt_type.ts";

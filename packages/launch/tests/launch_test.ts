@@ -1,99 +1,21 @@
 // The launch sequence on the real thing: libvirtd, QEMU and the tiny guest,
 // which reports from inside how many NICs it sees.
-import { execFile } from "node:child_process";
-import { randomUUID } from "node:crypto";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { dirname, join } from "node:path";
 import {
   addPlaceholders,
   composeDomain,
-  type DomainSpec,
-  type MachineFamily,
   pciAddressesOf,
   readTopology,
   stripPlaceholders,
-  type VirtType,
 } from "@headroom/domain-xml";
-import {
-  openImageStore,
-  TINY_GUEST_CMDLINE,
-  TINY_GUEST_REF,
-  waitForGuestReport,
-} from "@headroom/images";
-import { Connection } from "@headroom/libvirt";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chooseVirtType, launchDomain, removeDomain } from "../src/mod.ts";
+import { waitForGuestReport } from "@headroom/images";
+import { describe, expect, it } from "vitest";
+import { removeDomain } from "../src/mod.ts";
+import { useGuestHost } from "./guest_host.ts";
 
-const run = promisify(execFile);
-const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
-const PREFIX = "hrtest-launch-";
-
-let conn: Connection;
-let virtType: VirtType;
-let work: string;
-let kernelPath: string;
-let initrdPath: string;
-const store = openImageStore();
-const launched = new Set<string>();
-
-beforeAll(async () => {
-  await run("bash", [join(repoRoot, "infra/daemons.sh"), "--quiet"]);
-  await run("bash", [join(repoRoot, "infra/tiny-guest/build.sh"), "--quiet"]);
-  conn = await Connection.open("qemu:///system");
-  virtType = (await chooseVirtType(conn, store)).virtType;
-  kernelPath = await store.resolveFile(TINY_GUEST_REF, "/boot/vmlinuz");
-  initrdPath = await store.resolveFile(TINY_GUEST_REF, "/boot/initrd.img");
-  work = await mkdtemp(join(tmpdir(), "headroom-launch-"));
-  // QEMU runs as libvirt-qemu and must reach the overlay disks in here.
-  await chmod(work, 0o755);
-}, 300_000);
-
-afterAll(async () => {
-  for (const name of launched) {
-    const domain = await conn.findDomain(name);
-    if (domain) await removeDomain(domain);
-  }
-  await conn?.close();
-  if (work) await rm(work, { recursive: true, force: true });
-});
-
-/** The seed's shape: one virtio disk from the image store and two NICs. */
-async function seedLikeSpec(machine: MachineFamily): Promise<DomainSpec> {
-  const name = `${PREFIX}${randomUUID().slice(0, 8)}`;
-  launched.add(name);
-  const overlay = await store.createOverlay(TINY_GUEST_REF, join(work, `${name}.qcow2`));
-  return {
-    name,
-    uuid: randomUUID(),
-    title: `test/${name}`,
-    description: "headroom launch test",
-    virtType,
-    machine,
-    vcpus: 1,
-    memoryKiB: 128 * 1024,
-    kernelBoot: { kernelPath, initrdPath, cmdline: TINY_GUEST_CMDLINE },
-    disks: [{ name: "containerdisk", bus: "virtio", sourceFile: overlay.path, format: "qcow2" }],
-    interfaces: [
-      { name: "default", kind: "user", model: "virtio-non-transitional" },
-      { name: "secondary", kind: "user", model: "virtio-non-transitional" },
-    ],
-    serialConsoleLogPath: join(work, `${name}.console.log`),
-    rng: true,
-  };
-}
-
-function launchOf(spec: DomainSpec, requested: number) {
-  return launchDomain(conn, {
-    domainName: spec.name,
-    domainUuid: spec.uuid,
-    baseXml: composeDomain(spec),
-    placeholders: Math.max(0, requested - spec.interfaces.length),
-    placeholderModel: "virtio-non-transitional",
-  });
-}
+const host = useGuestHost("hrtest-launch-");
+const seedLikeSpec = (machine: "q35" | "pc") => host.seedLikeSpec(machine);
+const launchOf = host.launch;
 
 describe.each(["q35", "pc"] as const)("launchDomain on %s", (machine) => {
   it("starts the seed's VMI (2 NICs, request 5) with room for 3 more and no placeholder", async () => {
@@ -111,7 +33,7 @@ describe.each(["q35", "pc"] as const)("launchDomain on %s", (machine) => {
     });
     expect(seen.report.nics).toBe(2);
     await removeDomain(result.domain);
-    expect(await conn.findDomain(spec.name)).toBeUndefined();
+    expect(await host.conn.findDomain(spec.name)).toBeUndefined();
   });
 
   it.each([0, 1, 32])(
@@ -158,9 +80,9 @@ describe("launchDomain recovery", () => {
   it("redoes a launch interrupted while the placeholders were still defined", async () => {
     const spec = await seedLikeSpec("q35");
     // What a launcher killed between its second and third define leaves behind.
-    const base = await conn.defineXml(composeDomain(spec));
+    const base = await host.conn.defineXml(composeDomain(spec));
     const baseXml = await base.getXmlDesc({ inactive: true });
-    await conn.defineXml(addPlaceholders(baseXml, 3, "virtio-non-transitional"));
+    await host.conn.defineXml(addPlaceholders(baseXml, 3, "virtio-non-transitional"));
     const result = await launchOf(spec, 5);
     expect(result.alreadyRunning).toBe(false);
     expect(stripPlaceholders(await result.domain.getXmlDesc({ inactive: true })).removed).toBe(0);
@@ -170,9 +92,11 @@ describe("launchDomain recovery", () => {
 
   it("leaves no domain behind when the start fails", async () => {
     const spec = await seedLikeSpec("q35");
-    spec.kernelBoot = { kernelPath: join(work, "no-such-kernel"), cmdline: "console=ttyS0" };
+    spec.kernelBoot = {
+      kernelPath: join(dirname(spec.disks[0]?.sourceFile ?? "/"), "no-such-kernel"),
+    };
     await expect(launchOf(spec, 4)).rejects.toThrow(/^start: /);
-    expect(await conn.findDomain(spec.name)).toBeUndefined();
+    expect(await host.conn.findDomain(spec.name)).toBeUndefined();
   });
 
   it("counts the free slots from libvirt's own topology", async () => {
