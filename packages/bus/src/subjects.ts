@@ -10,6 +10,7 @@ export const API_SUBJECTS = {
   list: "headroom.api.v1.vmi.list",
   addInterface: "headroom.api.v1.vmi.addinterface",
   removeInterface: "headroom.api.v1.vmi.removeinterface",
+  describe: "headroom.api.v1.vmi.describe",
 } as const;
 
 /** NATS micro service names ($SRV.PING/INFO/STATS.<name>). */
