@@ -1,12 +1,25 @@
 import { Command, CommanderError } from "commander";
+import { registerApply } from "./commands/apply.ts";
+import { registerDelete } from "./commands/delete.ts";
+import { registerGet } from "./commands/get.ts";
+import { registerImage } from "./commands/image.ts";
+import { registerLogs } from "./commands/logs.ts";
 import { registerValidate } from "./commands/validate.ts";
-import { CliError, EXIT_USAGE } from "./exit-codes.ts";
+import { CliError, EXIT_CODES_HELP, EXIT_USAGE } from "./exit-codes.ts";
+import { addGlobalOptions } from "./globals.ts";
 
 /**
  * Every command, one registration function per file under commands/. Each adds
  * itself with program.command(...) so it inherits the program's settings.
  */
-const COMMANDS: ((program: Command) => void)[] = [registerValidate];
+const COMMANDS: ((program: Command) => void)[] = [
+  registerApply,
+  registerGet,
+  registerDelete,
+  registerLogs,
+  registerImage,
+  registerValidate,
+];
 
 const VERSION = "0.1.0";
 
@@ -14,12 +27,17 @@ const HELP_AFTER = `
 A VM is described as a KubeVirt VirtualMachineInstance; it reserves room for
 hot-plugged NICs with spec.domain.resources.requests["kubevirt.io/interface"].
 
-Exit codes: 0 success, 1 invalid input (e.g. a VMI that fails validation),
-2 usage error or unreadable input.
+Commands that talk to headroom reach it over NATS at --server (default
+$HEADROOM_NATS_URL or nats://127.0.0.1:4222); start it with "npm start"
+(headroom up). logs and the image store work on this host's --state-dir.
+
+${EXIT_CODES_HELP}
 
 Examples:
+  headroom apply -f examples/vmi-seed.yaml --wait
+  headroom get vmi
   headroom validate -f examples/vmi-seed.yaml
-  headroom help validate`;
+  headroom help apply`;
 
 export function buildProgram(): Command {
   const program = new Command("headroom")
@@ -29,8 +47,10 @@ export function buildProgram(): Command {
     .addHelpText("after", HELP_AFTER)
     .version(VERSION)
     .showHelpAfterError("(add --help for usage)")
+    .configureHelp({ showGlobalOptions: true })
     // Commander would exit 1 on usage errors; headroom keeps 1 for invalid input.
     .exitOverride();
+  addGlobalOptions(program);
   for (const register of COMMANDS) register(program);
   return program;
 }

@@ -206,7 +206,10 @@ describe("headroom help", () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("Usage: headroom [options] [command]");
     expect(run.stdout).toContain("validate [options]");
-    expect(run.stdout).toContain("Exit codes: 0 success, 1 invalid input");
+    expect(run.stdout).toContain("Exit codes:\n  0  success\n  1  rejected, failed or not found");
+    for (const command of ["apply", "get", "delete", "logs", "image"]) {
+      expect(run.stdout).toContain(`\n  ${command} `);
+    }
   });
 
   it("explains validate with examples and exit codes", () => {

@@ -1,0 +1,153 @@
+// The one place the CLI talks to headroom over NATS: connecting, requests on
+// the API subjects, reading the status bucket, and turning every failure into
+// a CliError with the right exit code.
+import {
+  ApiError,
+  BUCKETS,
+  connect,
+  DEFAULT_NATS_URL,
+  decode,
+  type KV,
+  type MessageType,
+  type NatsConnection,
+  request,
+  storeKey,
+} from "@headroom/bus";
+import { VmiStatus } from "@headroom/proto";
+import { Kvm } from "@nats-io/kv";
+import {
+  CliError,
+  EXIT_INVALID,
+  EXIT_UNREACHABLE,
+  EXIT_USAGE,
+  exitCodeForApiError,
+} from "./exit-codes.ts";
+
+export { DEFAULT_NATS_URL };
+
+/** Environment variable that names the server when --server is not given. */
+export const SERVER_ENV = "HEADROOM_NATS_URL";
+
+/** How long a request waits for its reply. */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** How long connecting may take before headroom counts as unreachable. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+export function unreachableMessage(url: string): string {
+  return `cannot reach headroom at ${url}: is it running? start it with: npm start`;
+}
+
+/** A connection to headroom's NATS server, for one CLI command. */
+export class HeadroomClient {
+  #status: Promise<KV> | undefined;
+
+  constructor(
+    readonly nc: NatsConnection,
+    /** The server as the user named it, for messages. */
+    readonly url: string,
+  ) {}
+
+  /**
+   * A request on an API subject. An error reply, no service answering or no
+   * answer in time become a CliError (exit 1 or 3) saying so in plain words.
+   */
+  async call<RequestInit, Reply>(
+    subject: string,
+    requestType: MessageType<RequestInit, unknown>,
+    value: RequestInit,
+    replyType: MessageType<never, Reply>,
+  ): Promise<Reply> {
+    try {
+      return await request(this.nc, subject, requestType, value, replyType, {
+        timeoutMs: REQUEST_TIMEOUT_MS,
+      });
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      throw new CliError(this.#describe(error, subject), exitCodeForApiError(error.code));
+    }
+  }
+
+  /**
+   * The VMI's status as the launcher last wrote it to the status bucket, or
+   * null when there is none (never written, or removed with the domain).
+   */
+  async readStatus(namespace: string, name: string): Promise<VmiStatus | null> {
+    this.#status ??= new Kvm(this.nc).open(BUCKETS.status);
+    let bucket: KV;
+    try {
+      bucket = await this.#status;
+    } catch (error) {
+      this.#status = undefined;
+      throw new CliError(
+        `cannot open the status bucket ${BUCKETS.status} at ${this.url}: ${(error as Error).message}`,
+        EXIT_UNREACHABLE,
+      );
+    }
+    const entry = await bucket.get(storeKey(namespace, name));
+    if (entry?.operation !== "PUT") return null;
+    try {
+      return decode(VmiStatus, entry.value);
+    } catch (error) {
+      throw new CliError(
+        `the status of vmi ${namespace}/${name} is unreadable: ${(error as Error).message}`,
+        EXIT_INVALID,
+      );
+    }
+  }
+
+  close(): Promise<void> {
+    return this.nc.close();
+  }
+
+  #describe(error: ApiError, subject: string): string {
+    switch (error.code) {
+      case "UNAVAILABLE":
+        return `headroom at ${this.url} has no service answering on ${subject}: is it running? start it with: npm start`;
+      case "TIMEOUT":
+        return `headroom at ${this.url} did not answer on ${subject} within ${REQUEST_TIMEOUT_MS / 1000} s`;
+      default:
+        return error.message;
+    }
+  }
+}
+
+/** Connects to the NATS server at `url` (comma-separated for several). */
+export async function connectClient(url: string): Promise<HeadroomClient> {
+  const servers = url
+    .split(",")
+    .map((server) => server.trim())
+    .filter((server) => server !== "");
+  if (servers.length === 0) throw new CliError("--server needs a NATS URL", EXIT_USAGE);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new CliError(unreachableMessage(url), EXIT_UNREACHABLE)),
+      CONNECT_TIMEOUT_MS,
+    );
+  });
+  try {
+    const nc = await Promise.race([connect({ name: "headroom-cli", servers }), timeout]);
+    return new HeadroomClient(nc, url);
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    if (error instanceof TypeError) {
+      throw new CliError(`--server ${url} is not a NATS URL (${error.message})`, EXIT_USAGE);
+    }
+    throw new CliError(unreachableMessage(url), EXIT_UNREACHABLE);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs `work` with a connection to headroom and closes it afterwards. */
+export async function withClient<T>(
+  url: string,
+  work: (client: HeadroomClient) => Promise<T>,
+): Promise<T> {
+  const client = await connectClient(url);
+  try {
+    return await work(client);
+  } finally {
+    await client.close().catch(() => {});
+  }
+}

@@ -1,0 +1,77 @@
+import type { Command } from "commander";
+import { withClient } from "../client.ts";
+import { parseDuration } from "../duration.ts";
+import { CliError, EXIT_CODES_HELP } from "../exit-codes.ts";
+import { globalsOf, hostStateOf } from "../globals.ts";
+import { deleteImage } from "../resources/images.ts";
+import { KIND_NAMES, type Kind } from "../resources/kinds.ts";
+import { deleteNetwork } from "../resources/networks.ts";
+import { deleteVmi } from "../resources/vmis.ts";
+import { parseKind } from "./get.ts";
+
+interface DeleteOptions {
+  wait?: boolean;
+  timeout: string;
+}
+
+const HELP_AFTER = `
+Resources: ${KIND_NAMES}.
+
+Deleting a VMI removes it from headroom at once; the launcher then tears its
+domain down and gives its capacity back. --wait waits for that (until the
+VMI's status is gone), at most --timeout (exit 3 after).
+
+Images are removed from this host's image store (--state-dir). VMs already
+running keep their open files.
+
+${EXIT_CODES_HELP}
+
+Examples:
+  headroom delete vmi web
+  headroom delete vmi web --wait
+  headroom delete image headroom/tiny-guest
+  headroom delete network lab`;
+
+/** `headroom delete vmi|image|network NAME [--wait] [--timeout 120s]` */
+export function registerDelete(program: Command): void {
+  program
+    .command("delete")
+    .summary("delete a VMI, an image or a network")
+    .description("Delete a VMI, an image or a network.")
+    .argument("<resource>", "vmi, image or network", parseKind)
+    .argument("<name>", "what to delete")
+    .option("--wait", "VMIs: wait until the launcher has removed the domain")
+    .option("--timeout <duration>", "how long --wait waits (e.g. 90s, 5m)", "120s")
+    .addHelpText("after", HELP_AFTER)
+    .action(async (kind: Kind, name: string, options: DeleteOptions, command: Command) => {
+      const globals = globalsOf(command);
+      const timeoutMs = parseDuration(options.timeout);
+      const write = (text: string) => process.stdout.write(text);
+      if (options.wait && kind !== "vmi") {
+        throw new CliError(
+          "--wait applies to VMIs only; images and networks are gone when delete returns",
+        );
+      }
+      switch (kind) {
+        case "vmi":
+          process.exitCode = await withClient(globals.server, (client) =>
+            deleteVmi(client, {
+              namespace: globals.namespace,
+              name,
+              wait: Boolean(options.wait),
+              timeoutMs,
+              write,
+            }),
+          );
+          return;
+        case "image":
+          process.exitCode = await deleteImage(hostStateOf(globals).images, name, write);
+          return;
+        case "network":
+          process.exitCode = await withClient(globals.server, (client) =>
+            deleteNetwork(client, name, write),
+          );
+          return;
+      }
+    });
+}

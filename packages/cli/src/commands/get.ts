@@ -1,0 +1,86 @@
+import { type Command, InvalidArgumentError } from "commander";
+import { withClient } from "../client.ts";
+import { EXIT_CODES_HELP } from "../exit-codes.ts";
+import { globalsOf, hostStateOf } from "../globals.ts";
+import { type OutputFormat, outputOption } from "../output.ts";
+import { getImages } from "../resources/images.ts";
+import { KIND_NAMES, type Kind, kindOf } from "../resources/kinds.ts";
+import { getNetworks } from "../resources/networks.ts";
+import { getVmis } from "../resources/vmis.ts";
+
+interface GetOptions {
+  output: OutputFormat;
+  allNamespaces?: boolean;
+}
+
+const HELP_AFTER = `
+Resources: ${KIND_NAMES}.
+
+VMIs are listed with NAME, PHASE, CAPACITY (network interfaces the VMI is
+guaranteed to hold), FREE (how many more can be hot-plugged) and AGE; a VMI no
+launcher has reported on yet is Pending. -o wide adds REQUESTED, IN-USE,
+CONTROLLERS (added by libvirt for the reserved room), NODE and REASON.
+-o json|yaml prints the VMI as Kubernetes would (metadata.uid,
+metadata.generation, and status.phase, status.capacity, status.interfaces);
+without NAME, a List.
+
+Images are read from this host's image store (--state-dir); networks from
+headroom.
+
+${EXIT_CODES_HELP}
+
+Examples:
+  headroom get vmi
+  headroom get vmis -A -o wide
+  headroom get vmi web -o yaml
+  headroom get images
+  headroom get networks -o json`;
+
+/** `headroom get vmi|images|networks [NAME] [-o json|yaml|wide] [-A]` */
+export function registerGet(program: Command): void {
+  program
+    .command("get")
+    .summary("list VMIs, images or networks, or show one")
+    .description("Show VMIs, images or networks.")
+    .argument("<resource>", "vmi, images or networks", parseKind)
+    .argument("[name]", "just this one")
+    .addOption(outputOption(["json", "yaml", "wide"]))
+    .option("-A, --all-namespaces", "VMIs of every namespace")
+    .addHelpText("after", HELP_AFTER)
+    .action(async (kind: Kind, name: string | undefined, options: GetOptions, command: Command) => {
+      const globals = globalsOf(command);
+      const write = (text: string) => process.stdout.write(text);
+      const output = options.output;
+      switch (kind) {
+        case "vmi":
+          process.exitCode = await withClient(globals.server, (client) =>
+            getVmis(client, {
+              namespace: globals.namespace,
+              allNamespaces: Boolean(options.allNamespaces) && name === undefined,
+              ...(name === undefined ? {} : { name }),
+              output,
+              write,
+            }),
+          );
+          return;
+        case "image":
+          process.exitCode = await getImages(hostStateOf(globals).images, {
+            ...(name === undefined ? {} : { name }),
+            output,
+            write,
+          });
+          return;
+        case "network":
+          process.exitCode = await withClient(globals.server, (client) =>
+            getNetworks(client, { ...(name === undefined ? {} : { name }), output, write }),
+          );
+          return;
+      }
+    });
+}
+
+export function parseKind(word: string): Kind {
+  const kind = kindOf(word);
+  if (!kind) throw new InvalidArgumentError(`headroom knows ${KIND_NAMES}.`);
+  return kind;
+}

@@ -1,0 +1,56 @@
+// Options every command that talks to headroom shares, set on the program so
+// they may come before or after the command (`headroom -n lab get vmi`,
+// `headroom get vmi -n lab`).
+
+import { type HostState, hostState } from "@headroom/host-state";
+import { type Command, Option } from "commander";
+import { DEFAULT_NATS_URL, SERVER_ENV } from "./client.ts";
+
+export const DEFAULT_NAMESPACE = "default";
+
+export interface GlobalOptions {
+  /** NATS URL of headroom: --server, else $HEADROOM_NATS_URL, else the default. */
+  server: string;
+  namespace: string;
+  /** True when the user wrote -n/--namespace (apply then insists the manifest agrees). */
+  namespaceGiven: boolean;
+  /** This host's state directory (images, console logs): --state-dir, else $HEADROOM_STATE_DIR. */
+  stateDir: string;
+}
+
+export const DEFAULT_STATE_DIR = "/var/lib/headroom";
+
+export function addGlobalOptions(program: Command): void {
+  program
+    .addOption(
+      new Option("-s, --server <url>", "NATS URL of headroom")
+        .env(SERVER_ENV)
+        .default(DEFAULT_NATS_URL),
+    )
+    .addOption(
+      new Option("-n, --namespace <namespace>", "namespace of the VMIs").default(DEFAULT_NAMESPACE),
+    )
+    .addOption(
+      new Option("--state-dir <dir>", "this host's state directory (images, console logs)")
+        .env("HEADROOM_STATE_DIR")
+        .default(DEFAULT_STATE_DIR),
+    );
+}
+
+/** The global options as seen from a command's action. */
+export function globalsOf(command: Command): GlobalOptions {
+  let root = command;
+  while (root.parent) root = root.parent;
+  const options = root.opts<{ server: string; namespace: string; stateDir: string }>();
+  return {
+    server: options.server,
+    namespace: options.namespace,
+    namespaceGiven: root.getOptionValueSource("namespace") === "cli",
+    stateDir: options.stateDir,
+  };
+}
+
+/** hostState() of the state directory the user chose. */
+export function hostStateOf(globals: GlobalOptions): HostState {
+  return hostState({ HEADROOM_STATE_DIR: globals.stateDir });
+}

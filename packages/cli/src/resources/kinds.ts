@@ -1,0 +1,22 @@
+// The kinds of things get and delete work on, and the names users may call them by.
+
+export type Kind = "vmi" | "image" | "network";
+
+const ALIASES: Record<string, Kind> = {
+  vmi: "vmi",
+  vmis: "vmi",
+  virtualmachineinstance: "vmi",
+  virtualmachineinstances: "vmi",
+  image: "image",
+  images: "image",
+  network: "network",
+  networks: "network",
+  net: "network",
+};
+
+export const KIND_NAMES = "vmi (vmis), image (images), network (networks)";
+
+/** The kind a resource word names (case-insensitive, singular or plural), or undefined. */
+export function kindOf(word: string): Kind | undefined {
+  return ALIASES[word.toLowerCase()];
+}

@@ -1,0 +1,88 @@
+// Runs the real `headroom` binary as a child process, as a user would.
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+export const bin = fileURLToPath(new URL("../bin/headroom.js", import.meta.url));
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Running {
+  child: ChildProcess;
+  /** Output so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves once stdout contains `text`; rejects after `timeoutMs` or when the process ends first. */
+  waitForOutput(text: string, timeoutMs?: number): Promise<void>;
+  done: Promise<Run>;
+}
+
+/** Starts `headroom ...args` from the repository root with `env` added. */
+export function start(args: string[], env: Record<string, string> = {}, input?: string): Running {
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  const listeners = new Set<() => void>();
+  child.stdout?.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+    for (const listener of listeners) listener();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdin?.end(input ?? "");
+  const done = new Promise<Run>((resolve) =>
+    child.once("close", (code) => {
+      for (const listener of listeners) listener();
+      resolve({ code, stdout, stderr });
+    }),
+  );
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    done,
+    waitForOutput(text, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(
+            new Error(
+              `no "${text}" within ${timeoutMs} ms; stdout:\n${stdout}\nstderr:\n${stderr}`,
+            ),
+          );
+        }, timeoutMs);
+        const check = () => {
+          if (stdout.includes(text)) {
+            clearTimeout(timer);
+            listeners.delete(check);
+            resolve();
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            clearTimeout(timer);
+            listeners.delete(check);
+            reject(new Error(`exited before "${text}"; stdout:\n${stdout}\nstderr:\n${stderr}`));
+          }
+        };
+        listeners.add(check);
+        check();
+      });
+    },
+  };
+}
+
+/** Runs `headroom ...args` to the end. */
+export function headroom(
+  args: string[],
+  env: Record<string, string> = {},
+  input?: string,
+): Promise<Run> {
+  return start(args, env, input).done;
+}
