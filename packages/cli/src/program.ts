@@ -4,6 +4,7 @@ import { registerDelete } from "./commands/delete.ts";
 import { registerGet } from "./commands/get.ts";
 import { registerImage } from "./commands/image.ts";
 import { registerLogs } from "./commands/logs.ts";
+import { registerUp } from "./commands/up.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { CliError, EXIT_CODES_HELP, EXIT_USAGE } from "./exit-codes.ts";
 import { addGlobalOptions } from "./globals.ts";
@@ -13,6 +14,7 @@ import { addGlobalOptions } from "./globals.ts";
  * itself with program.command(...) so it inherits the program's settings.
  */
 const COMMANDS: ((program: Command) => void)[] = [
+  registerUp,
   registerApply,
   registerGet,
   registerDelete,
@@ -34,6 +36,7 @@ $HEADROOM_NATS_URL or nats://127.0.0.1:4222); start it with "npm start"
 ${EXIT_CODES_HELP}
 
 Examples:
+  headroom up
   headroom apply -f examples/vmi-seed.yaml --wait
   headroom get vmi
   headroom validate -f examples/vmi-seed.yaml

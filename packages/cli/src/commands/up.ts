@@ -1,0 +1,328 @@
+import { execFile, spawnSync } from "node:child_process";
+import { createWriteStream, existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { connect, DEFAULT_NATS_URL, type NatsConnection, SERVICE_NAMES } from "@headroom/bus";
+import type { HostState } from "@headroom/host-state";
+import { type ProcessSpec, Supervisor } from "@headroom/supervisor";
+import type { Command } from "commander";
+import { CliError, EXIT_CODES_HELP, EXIT_OK, EXIT_UNREACHABLE } from "../exit-codes.ts";
+import { DEFAULT_STATE_DIR, globalsOf, hostStateOf } from "../globals.ts";
+import { repoRoot } from "../repo-root.ts";
+
+interface UpOptions {
+  natsUrl?: string;
+}
+
+/** The services `up` runs, in start order (stopped in reverse), with their micro service names. */
+const SERVICES = [
+  { dir: "validator", micro: SERVICE_NAMES.validator },
+  { dir: "domain-composer", micro: SERVICE_NAMES.composer },
+  { dir: "launcher", micro: SERVICE_NAMES.launcher },
+] as const;
+
+const NATS_READY_MS = 20_000;
+const SERVICES_READY_MS = 60_000;
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+
+const HELP_AFTER = `
+What "npm start" runs. In order:
+  1. NATS: uses the server at --nats-url when one answers; otherwise starts
+     nats-server there (loopback only) with JetStream, its store under
+     <state-dir>/nats, with infra/nats/headroom.conf.
+  2. libvirtd: starts virtlogd and libvirtd (infra/daemons.sh) when
+     "virsh -c qemu:///system version" fails.
+  3. The services validator, domain-composer and launcher, each restarted if
+     it dies; every output line is prefixed with its name, and also appended
+     to <state-dir>/logs/up.log.
+Then it prints what to do next, and runs until Ctrl-C or SIGTERM, which stop
+the services first and then the nats-server it started.
+
+${EXIT_CODES_HELP}
+
+Examples:
+  headroom up
+  headroom up --nats-url nats://127.0.0.1:4333 --state-dir /tmp/headroom`;
+
+/** `headroom up [--nats-url URL] [--state-dir DIR]` */
+export function registerUp(program: Command): void {
+  program
+    .command("up")
+    .summary("run headroom on this host (what npm start runs)")
+    .description("Run NATS, libvirtd and the headroom services on this host until Ctrl-C.")
+    .option("--nats-url <url>", "NATS to use or start (default: --server)")
+    .addHelpText("after", HELP_AFTER)
+    .action(async (options: UpOptions, command: Command) => {
+      const globals = globalsOf(command);
+      process.exitCode = await runUp(options.natsUrl ?? globals.server, hostStateOf(globals));
+    });
+}
+
+async function runUp(url: string, state: HostState): Promise<number> {
+  const root = repoRoot();
+  await mkdir(state.logs, { recursive: true });
+  const logFile = createWriteStream(join(state.logs, "up.log"), { flags: "a" });
+  const say = (line: string) => {
+    process.stdout.write(`${line}\n`);
+    logFile.write(`${new Date().toISOString()} ${line}\n`);
+  };
+  const supervisor = new Supervisor({ write: say });
+
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) return;
+    say(`[up] ${signal}: stopping`);
+    stop.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const stopped = new Promise<void>((resolve) =>
+    stop.signal.addEventListener("abort", () => resolve(), { once: true }),
+  );
+  // Should this process die without stopping them, take the children along.
+  const killChildren = () => {
+    for (const name of ["nats", ...SERVICES.map((service) => service.dir)]) {
+      const pid = supervisor.pid(name);
+      if (pid) process.kill(pid, "SIGKILL");
+    }
+  };
+  process.once("exit", killChildren);
+
+  try {
+    const startedNats = await ensureNats(url, state, root, supervisor, say, stop.signal);
+    if (stop.signal.aborted) return EXIT_OK;
+    await ensureLibvirt(root, say);
+    if (stop.signal.aborted) return EXIT_OK;
+
+    const started: (typeof SERVICES)[number][] = [];
+    for (const service of SERVICES) {
+      const main = join(root, "services", service.dir, "src", "main.ts");
+      if (!existsSync(main)) {
+        say(`[up] warning: services/${service.dir}/src/main.ts is missing; running without it`);
+        continue;
+      }
+      supervisor.start({
+        name: service.dir,
+        command: process.execPath,
+        args: ["--import", "tsx", main],
+        cwd: root,
+        env: { ...process.env, HEADROOM_NATS_URL: url, HEADROOM_STATE_DIR: state.root },
+      });
+      started.push(service);
+    }
+
+    const missing = await waitForServices(url, started, stop.signal);
+    if (stop.signal.aborted) return EXIT_OK;
+    for (const service of missing) {
+      say(`[up] warning: the ${service.dir} is not answering yet; see its lines above`);
+    }
+    process.stdout.write(banner(url, startedNats, state, started, missing));
+    await stopped;
+    return EXIT_OK;
+  } finally {
+    await supervisor.stop();
+    process.off("exit", killChildren);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    say("[up] stopped");
+    await new Promise<void>((resolve) => logFile.end(resolve));
+  }
+}
+
+/** Uses the NATS server at `url`, or starts one there; true when started here. */
+async function ensureNats(
+  url: string,
+  state: HostState,
+  root: string,
+  supervisor: Supervisor,
+  say: (line: string) => void,
+  signal: AbortSignal,
+): Promise<boolean> {
+  if (await natsAnswers(url)) {
+    say(`[up] using the NATS server at ${url}`);
+    return false;
+  }
+  const { host, port } = localAddress(url);
+  if (spawnSync("nats-server", ["--version"]).error) {
+    throw new CliError(
+      `nothing answers at ${url} and nats-server is not installed: run bash infra/setup.sh`,
+      EXIT_UNREACHABLE,
+    );
+  }
+  await mkdir(state.nats, { recursive: true });
+  say(`[up] starting nats-server on ${host}:${port}, JetStream store ${state.nats}`);
+  supervisor.start(natsSpec(root, host, port, state.nats));
+  const deadline = Date.now() + NATS_READY_MS;
+  while (!signal.aborted) {
+    if (await natsAnswers(url)) return true;
+    if (Date.now() > deadline) {
+      throw new CliError(
+        `nats-server did not answer at ${url} within ${NATS_READY_MS / 1000} s; see its lines above`,
+        EXIT_UNREACHABLE,
+      );
+    }
+    await sleep(200, signal);
+  }
+  return true;
+}
+
+/**
+ * nats-server with JetStream on host:port. It runs in a session of its own
+ * (setsid), so a Ctrl-C in the terminal reaches `up` and not the server: `up`
+ * stops the services first, and the server only after them.
+ */
+export function natsSpec(root: string, host: string, port: number, storeDir: string): ProcessSpec {
+  const conf = join(root, "infra", "nats", "headroom.conf");
+  const listen = ["-a", host, "-p", String(port)];
+  // headroom.conf takes its store directory from HEADROOM_NATS_STORE_DIR.
+  const args = existsSync(conf) ? ["-c", conf, ...listen] : ["-js", "-sd", storeDir, ...listen];
+  const setsid = spawnSync("setsid", ["--version"]).error === undefined;
+  return {
+    name: "nats",
+    command: setsid ? "setsid" : "nats-server",
+    args: setsid ? ["nats-server", ...args] : args,
+    cwd: root,
+    env: { ...process.env, HEADROOM_NATS_STORE_DIR: storeDir },
+  };
+}
+
+/** Host and port of the first server in `url`, when it is on this host (loopback). */
+export function localAddress(url: string): { host: string; port: number } {
+  const first = url.split(",")[0]?.trim() ?? "";
+  let parsed: URL;
+  try {
+    parsed = new URL(first.includes("://") ? first : `nats://${first}`);
+  } catch {
+    throw new CliError(`--nats-url ${url} is not a NATS URL`);
+  }
+  if (!LOOPBACK.has(parsed.hostname)) {
+    throw new CliError(
+      `nothing answers at ${url}, and headroom starts nats-server only on this host's loopback (127.0.0.1)`,
+      EXIT_UNREACHABLE,
+    );
+  }
+  const host =
+    parsed.hostname === "localhost" ? "127.0.0.1" : parsed.hostname.replace(/^\[|\]$/g, "");
+  return { host, port: parsed.port ? Number(parsed.port) : 4222 };
+}
+
+async function natsAnswers(url: string): Promise<boolean> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ name: "headroom-up", servers: url.split(",") });
+  } catch {
+    return false;
+  }
+  await nc.close().catch(() => {});
+  return true;
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Starts virtlogd/libvirtd with infra/daemons.sh when libvirtd does not answer. */
+async function ensureLibvirt(root: string, say: (line: string) => void): Promise<void> {
+  const uri = process.env.HEADROOM_LIBVIRT_URI || "qemu:///system";
+  try {
+    await execFileAsync("virsh", ["-c", uri, "version"], { timeout: 15_000 });
+    return;
+  } catch {
+    // Not answering: start it below.
+  }
+  say(`[up] libvirtd does not answer on ${uri}; starting it (infra/daemons.sh)`);
+  try {
+    const { stdout, stderr } = await execFileAsync(
+      "bash",
+      [join(root, "infra", "daemons.sh"), "--quiet"],
+      { timeout: 60_000 },
+    );
+    for (const line of `${stdout}${stderr}`.split("\n").filter(Boolean)) say(`[daemons] ${line}`);
+  } catch (error) {
+    const output = error as { stdout?: string; stderr?: string; message: string };
+    const text = `${output.stdout ?? ""}${output.stderr ?? ""}`.trim() || output.message;
+    for (const line of text.split("\n")) say(`[daemons] ${line}`);
+    say("[up] warning: libvirtd is not running; the launcher cannot run VMs until it is");
+  }
+}
+
+/**
+ * Waits until each started service answers $SRV.PING, at most
+ * SERVICES_READY_MS; returns those that did not.
+ */
+async function waitForServices<Service extends { micro: string }>(
+  url: string,
+  services: readonly Service[],
+  signal: AbortSignal,
+): Promise<Service[]> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ name: "headroom-up", servers: url.split(",") });
+  } catch {
+    return [...services];
+  }
+  try {
+    const waiting = new Set(services);
+    const deadline = Date.now() + SERVICES_READY_MS;
+    while (waiting.size > 0 && Date.now() < deadline && !signal.aborted) {
+      for (const service of [...waiting]) {
+        try {
+          await nc.request(`$SRV.PING.${service.micro}`, undefined, { timeout: 1000 });
+          waiting.delete(service);
+        } catch {
+          // Not up yet.
+        }
+      }
+      if (waiting.size > 0) await sleep(250, signal);
+    }
+    return [...waiting];
+  } finally {
+    await nc.close().catch(() => {});
+  }
+}
+
+function banner(
+  url: string,
+  startedNats: boolean,
+  state: HostState,
+  started: readonly { dir: string }[],
+  missing: readonly { dir: string }[],
+): string {
+  const services = started
+    .map((service) =>
+      missing.includes(service) ? `${service.dir} (not answering yet)` : service.dir,
+    )
+    .join(", ");
+  const nats = startedNats
+    ? `${url} (started here, store ${state.nats})`
+    : `${url} (already running)`;
+  // The commands below reach this headroom only with the same server and state directory.
+  const server = url === DEFAULT_NATS_URL ? "" : ` --server ${url}`;
+  const stateDir = state.root === DEFAULT_STATE_DIR ? "" : ` --state-dir ${state.root}`;
+  return `
+headroom is up
+  NATS      ${nats}
+  services  ${services || "none"}
+  state     ${state.root}
+  log       ${join(state.logs, "up.log")}
+
+Next, from ${repoRoot()}:
+  npx headroom${server} apply -f examples/vmi-seed.yaml --wait
+  npx headroom${server} get vmi
+  npx headroom${stateDir} logs vmi-iface-request-example -f
+  npx headroom --help
+
+Ctrl-C stops headroom.
+`;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}

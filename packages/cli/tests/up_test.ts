@@ -1,0 +1,156 @@
+// `headroom up` as `npm start` runs it: a child process that starts
+// nats-server and the services, prints its banner, and on SIGINT leaves
+// nothing running.
+import { readdirSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type NatsConnection, SERVICE_NAMES } from "@headroom/bus";
+import { freePort, startNats } from "@headroom/testing";
+import { afterEach, describe, expect, it } from "vitest";
+import { type Running, start } from "./run.ts";
+
+// The launcher picks KVM by booting a probe domain; TCG is forced so that this
+// test defines no domain at all.
+const ENV = { HEADROOM_VIRT_TYPE: "qemu" };
+const BANNER = "headroom is up";
+
+let up: Running | undefined;
+let stateDir: string | undefined;
+
+afterEach(async () => {
+  // A failed test must not leave headroom running.
+  if (up && up.child.exitCode === null && up.child.signalCode === null) {
+    for (const child of descendantsOf(up.child.pid ?? -1)) kill(child);
+    up.child.kill("SIGKILL");
+    await up.done;
+  }
+  up = undefined;
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  stateDir = undefined;
+});
+
+/** Every process below `pid`, read from /proc (nats-server runs in its own session, but stays a child). */
+function descendantsOf(pid: number): { pid: number; command: string }[] {
+  const children = new Map<number, { pid: number; command: string }[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // gone meanwhile
+    }
+    // pid (comm) state ppid ...; comm may hold spaces, so split after the last ")".
+    const command = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    const list = children.get(ppid) ?? [];
+    list.push({ pid: Number(entry), command });
+    children.set(ppid, list);
+  }
+  const found: { pid: number; command: string }[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift() as number) ?? []) {
+      found.push(child);
+      queue.push(child.pid);
+    }
+  }
+  return found;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function kill(process_: { pid: number }): void {
+  try {
+    process.kill(process_.pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+async function ping(nc: NatsConnection, service: string): Promise<{ name: string }> {
+  const reply = await nc.request(`$SRV.PING.${service}`, undefined, { timeout: 5000 });
+  return reply.json<{ name: string }>();
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const nc = await connect({ name: "up-test-probe", servers: url });
+    await nc.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("headroom up", () => {
+  it("starts nats-server and the services, and SIGINT stops every one of them", async () => {
+    const url = `nats://127.0.0.1:${await freePort()}`;
+    stateDir = await mkdtemp(join(tmpdir(), "headroom-cli-up-"));
+    up = start(["up", "--nats-url", url, "--state-dir", stateDir], ENV);
+    await up.waitForOutput(BANNER, 90_000);
+    expect(up.stdout()).toContain(
+      `NATS      ${url} (started here, store ${join(stateDir, "nats")})`,
+    );
+    expect(up.stdout()).toContain("npx headroom --server");
+    expect(up.stdout()).toContain("apply -f examples/vmi-seed.yaml --wait");
+    // Output lines carry the name of the process they come from.
+    expect(up.stdout()).toMatch(/^\[nats\] .*Server is ready/m);
+    expect(up.stdout()).toMatch(/^\[validator\] .*validator ready/m);
+
+    const nc = await connect({ name: "up-test", servers: url });
+    try {
+      expect((await ping(nc, SERVICE_NAMES.validator)).name).toBe(SERVICE_NAMES.validator);
+    } finally {
+      await nc.close();
+    }
+
+    const children = descendantsOf(up.child.pid ?? -1);
+    const commands = children.map((child) => child.command);
+    expect(commands).toContain("nats-server");
+    expect(commands.filter((command) => command === "node").length).toBeGreaterThanOrEqual(1);
+
+    up.child.kill("SIGINT");
+    const run = await up.done;
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/\[up\] SIGINT: stopping\n/);
+    // Services stop before the server they talk through.
+    const validatorStopped = run.stdout.indexOf("validator stopped");
+    const natsExiting = run.stdout.indexOf("Server Exiting");
+    expect(validatorStopped).toBeGreaterThan(0);
+    expect(natsExiting).toBeGreaterThan(validatorStopped);
+    expect(run.stdout.trimEnd().endsWith("[up] stopped")).toBe(true);
+
+    expect(children.filter((child) => alive(child.pid))).toEqual([]);
+    expect(await answers(url)).toBe(false);
+    expect(readFileSync(join(stateDir, "logs", "up.log"), "utf8")).toContain("[up] stopped");
+  });
+
+  it("uses a NATS server that already answers and leaves it running", async () => {
+    const nats = await startNats({ jetstream: true });
+    stateDir = await mkdtemp(join(tmpdir(), "headroom-cli-up-"));
+    try {
+      up = start(["up", "--state-dir", stateDir], { ...ENV, HEADROOM_NATS_URL: nats.url });
+      await up.waitForOutput(BANNER, 90_000);
+      expect(up.stdout()).toContain(`[up] using the NATS server at ${nats.url}`);
+      expect(up.stdout()).toContain(`NATS      ${nats.url} (already running)`);
+      const children = descendantsOf(up.child.pid ?? -1);
+      expect(children.map((child) => child.command)).not.toContain("nats-server");
+
+      up.child.kill("SIGTERM");
+      expect((await up.done).code).toBe(0);
+      expect(children.filter((child) => alive(child.pid))).toEqual([]);
+      expect(await answers(nats.url)).toBe(true);
+    } finally {
+      await nats.stop();
+    }
+  });
+});
