@@ -11,6 +11,10 @@ export const API_SUBJECTS = {
   addInterface: "headroom.api.v1.vmi.addinterface",
   removeInterface: "headroom.api.v1.vmi.removeinterface",
   describe: "headroom.api.v1.vmi.describe",
+  /** Network attachments (multus networkName → host bridge), served by the composer. */
+  createNetwork: "headroom.api.v1.network.create",
+  deleteNetwork: "headroom.api.v1.network.delete",
+  listNetworks: "headroom.api.v1.network.list",
 } as const;
 
 /** NATS micro service names ($SRV.PING/INFO/STATS.<name>). */
