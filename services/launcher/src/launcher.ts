@@ -1,0 +1,533 @@
+// The launcher: turns domain plans into running domains on this host, removes
+// the domains of deleted VMIs, and reports status and capacity events.
+import { mkdir, rm } from "node:fs/promises";
+import { hostname } from "node:os";
+import { dirname } from "node:path";
+import {
+  API_SUBJECTS,
+  ApiError,
+  type Buckets,
+  CAPACITY_FILTER,
+  type ConsumerLoop,
+  capacitySubject,
+  consume,
+  DURABLES,
+  decode,
+  encode,
+  endpoint,
+  ensureBuckets,
+  ensureStreams,
+  type JetStreamClient,
+  type Logger,
+  type NatsConnection,
+  PIPELINE_FILTERS,
+  request,
+  SERVICE_NAMES,
+  STREAMS,
+  startMicroService,
+  storeKey,
+  toJetStream,
+} from "@headroom/bus";
+import {
+  DEFAULT_NIC_MODEL,
+  NIC_MODELS,
+  type NicModel,
+  type VirtType,
+  withVirtType,
+} from "@headroom/domain-xml";
+import { domainNameOf, hostState } from "@headroom/host-state";
+import {
+  type DiskFile,
+  ensureBridge,
+  ensureDiskFile,
+  inspectRunning,
+  LaunchError,
+  launchDomain,
+  type RunningView,
+  removeDomain,
+} from "@headroom/launch";
+import type { Connection } from "@headroom/libvirt";
+import {
+  AddInterfaceRequest,
+  ApplyReply,
+  ApplyRequest,
+  CapacityEvent,
+  DescribeReply,
+  DescribeRequest,
+  DomainPlan,
+  type IInterfaceReply,
+  InterfaceReply,
+  InterfaceState,
+  type IVmiStatus,
+  Phase,
+  RemoveInterfaceRequest,
+  VmiAccepted,
+  VmiDeleted,
+  VmiStatus,
+} from "@headroom/proto";
+import { type Vmi, withInterfaceAdded, withInterfaceRemoved } from "@headroom/vmi";
+import { reconcileInterfaces } from "./interfaces.ts";
+import { KeyedQueue } from "./keyed_queue.ts";
+import { CapacityEventType, capacityEvent, failedStatus, runningStatus } from "./records.ts";
+
+export interface LauncherOptions {
+  log: Logger;
+  /** The hypervisor domains run on: "kvm" when it really runs guests, else "qemu". */
+  virtType: VirtType;
+  /** Reported as status.node; default the host name. */
+  node?: string;
+  env?: NodeJS.ProcessEnv;
+  now?: () => number;
+  /** How long a guest gets to release an unplugged NIC (default 30 s). */
+  detachTimeoutMs?: number;
+  version?: string;
+}
+
+export interface Launcher {
+  buckets: Buckets;
+  /** Stops taking work and waits for the work in hand. */
+  stop(): Promise<void>;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function diskFilesOf(plan: DomainPlan): DiskFile[] {
+  return plan.diskFiles.map((file) => {
+    const path = file.path ?? "";
+    return file.backingPath
+      ? { path, backingPath: file.backingPath, backingFormat: file.backingFormat || "qcow2" }
+      : { path, blankSizeBytes: Number(file.blankSizeBytes) };
+  });
+}
+
+function placeholderModelOf(plan: DomainPlan): NicModel {
+  const model = plan.placeholderModel as NicModel;
+  return NIC_MODELS.includes(model) ? model : DEFAULT_NIC_MODEL;
+}
+
+type VmiRef = { namespace: string; name: string; uid: string };
+
+/** headroom's own words when a VMI has no room left. */
+export function exhaustedMessage(vmi: VmiRef, status: IVmiStatus, iface: string): string {
+  const c = status.capacity ?? {};
+  const asked = c.requested != null ? `asked for ${c.requested}` : "reserved no extra room";
+  return (
+    `vmi ${vmi.namespace}/${vmi.name} has no free slot for interface ${iface}: ` +
+    `it ${asked} (effective ${c.effective ?? 0}), ${c.inUse ?? 0} in use, 0 free`
+  );
+}
+
+export async function startLauncher(
+  nc: NatsConnection,
+  conn: Connection,
+  options: LauncherOptions,
+): Promise<Launcher> {
+  const { log, virtType } = options;
+  const now = options.now ?? Date.now;
+  const node = options.node ?? hostname();
+  const detachTimeoutMs = options.detachTimeoutMs ?? 30_000;
+  const state = hostState(options.env);
+  const js = toJetStream(nc);
+  await ensureStreams(js);
+  const buckets = await ensureBuckets(js);
+  const queue = new KeyedQueue();
+
+  const putStatus = (key: string, status: IVmiStatus) =>
+    buckets.status.put(key, encode(VmiStatus, status));
+
+  const readStatus = async (key: string): Promise<IVmiStatus | null> => {
+    const entry = await buckets.status.get(key);
+    return entry?.operation === "PUT" ? decode(VmiStatus, entry.value) : null;
+  };
+
+  const publishEvent = (
+    js: JetStreamClient,
+    vmi: VmiRef,
+    type: CapacityEventType,
+    status: IVmiStatus,
+    msgID: string,
+    extra: { interfaceName?: string; message?: string } = {},
+  ) =>
+    js.publish(
+      capacitySubject(vmi.namespace, vmi.name),
+      encode(CapacityEvent, capacityEvent(type, vmi, status, { ...extra, nowMs: now() })),
+      { msgID },
+    );
+
+  /** The VMI as stored now, or null once it is deleted. */
+  const readStored = async (key: string): Promise<VmiAccepted | null> => {
+    const entry = await buckets.vmis.get(key);
+    return entry?.operation === "PUT" ? decode(VmiAccepted, entry.value) : null;
+  };
+
+  const statusOf = (
+    plan: { uid: string; generation: number; domainName: string; capacity: DomainPlan["capacity"] },
+    view: RunningView,
+    controllersAdded: number,
+  ) =>
+    runningStatus({
+      uid: plan.uid,
+      generation: plan.generation,
+      domainName: plan.domainName,
+      node,
+      nowMs: now(),
+      capacity: plan.capacity ?? {},
+      freeSlots: view.freeSlots,
+      controllersAdded,
+      interfaces: view.interfaces,
+    });
+
+  const launchPlan = async (plan: DomainPlan) => {
+    const { namespace, name, uid } = plan;
+    const generation = Number(plan.generation);
+    const key = storeKey(namespace, name);
+    const plog = log.child({ vmi: `${namespace}/${name}`, uid, generation });
+    const stored = await readStored(key);
+    if (stored?.uid !== uid || Number(stored.generation) < generation) {
+      plog.info("plan dropped: the VMI was deleted or replaced meanwhile");
+      return;
+    }
+    if (Number(stored.generation) > generation) {
+      plog.info(
+        { stored: Number(stored.generation) },
+        "plan dropped: a newer generation is on its way",
+      );
+      return;
+    }
+    const base = { uid, generation, domainName: plan.domainName, node, nowMs: now() };
+    const previous = await readStatus(key);
+    let status: IVmiStatus;
+    let launched: Awaited<ReturnType<typeof launchDomain>>;
+    try {
+      for (const file of diskFilesOf(plan)) {
+        await ensureDiskFile(file).catch((error) => {
+          throw new LaunchError(`prepare disk ${file.path}`, error);
+        });
+      }
+      if (plan.consoleLogPath) {
+        // virtlogd writes the console log; QEMU never reads it.
+        await mkdir(dirname(plan.consoleLogPath), { recursive: true });
+      }
+      for (const bridge of plan.bridges) {
+        const outcome = await ensureBridge(bridge).catch((error) => {
+          throw new LaunchError(`prepare bridge ${bridge}`, error);
+        });
+        if (outcome === "created") plog.info({ bridge }, "host bridge created");
+      }
+      launched = await launchDomain(
+        conn,
+        {
+          domainName: plan.domainName,
+          domainUuid: plan.domainUuid,
+          baseXml: withVirtType(plan.domainXml, virtType),
+          placeholders: plan.placeholders.length,
+          placeholderModel: placeholderModelOf(plan),
+        },
+        (message, fields) => plog.info(fields ?? {}, message),
+      );
+    } catch (error) {
+      const reason = errorText(error);
+      plog.error({ reason }, "launch failed");
+      await putStatus(key, failedStatus(base, reason));
+      return;
+    }
+    const planFacts = { uid, generation, domainName: plan.domainName, capacity: plan.capacity };
+    const controllersAdded = launched.alreadyRunning
+      ? (previous?.capacity?.controllersAdded ?? 0)
+      : launched.controllersAdded;
+    if (!launched.alreadyRunning) {
+      status = statusOf(planFacts, launched, controllersAdded);
+      await putStatus(key, status);
+      await publishEvent(
+        js,
+        plan,
+        CapacityEventType.CAPACITY_EVENT_TYPE_RESERVED,
+        status,
+        `${uid}:reserved`,
+      );
+      plog.info(
+        { free: status.capacity?.free, controllersAdded: status.capacity?.controllersAdded },
+        "running; capacity reserved",
+      );
+      return;
+    }
+
+    // A later generation of a running VMI: hot-plug or unplug what changed.
+    const changes = await reconcileInterfaces(
+      conn,
+      launched.domain,
+      plan.domainXml,
+      launched.liveXml,
+      detachTimeoutMs,
+    );
+    const problems: string[] = [];
+    const failedNames: string[] = [];
+    let view: RunningView = launched;
+    for (const change of changes) {
+      const eventId = `${uid}:g${generation}:${change.kind}:${change.name}`;
+      if (change.kind === "attached" || change.kind === "detached") {
+        view = change.view;
+        const type =
+          change.kind === "attached"
+            ? CapacityEventType.CAPACITY_EVENT_TYPE_ATTACHED
+            : CapacityEventType.CAPACITY_EVENT_TYPE_DETACHED;
+        await publishEvent(js, plan, type, statusOf(planFacts, view, controllersAdded), eventId, {
+          interfaceName: change.name,
+        });
+        plog.info({ interface: change.name }, `interface ${change.kind}`);
+      } else if (change.kind === "exhausted") {
+        const now = statusOf(planFacts, view, controllersAdded);
+        const message = exhaustedMessage(plan, now, change.name);
+        problems.push(message);
+        failedNames.push(change.name);
+        await publishEvent(
+          js,
+          plan,
+          CapacityEventType.CAPACITY_EVENT_TYPE_EXHAUSTED,
+          now,
+          eventId,
+          {
+            interfaceName: change.name,
+            message,
+          },
+        );
+        plog.warn({ interface: change.name }, message);
+      } else {
+        problems.push(`${change.name}: ${change.reason}`);
+        failedNames.push(change.name);
+        plog.warn({ interface: change.name, reason: change.reason }, "interface change failed");
+      }
+    }
+    view = await inspectRunning(launched.domain);
+    status = statusOf(planFacts, view, controllersAdded);
+    status.reason = problems.join("; ");
+    const attachedNames = new Set((status.interfaces ?? []).map((i) => i.name));
+    for (const failed of failedNames) {
+      if (!attachedNames.has(failed))
+        status.interfaces?.push({ name: failed, state: InterfaceState.INTERFACE_STATE_FAILED });
+    }
+    await putStatus(key, status);
+  };
+
+  const releaseVmi = async (deleted: VmiDeleted) => {
+    const { namespace, name, uid } = deleted;
+    const key = storeKey(namespace, name);
+    const dlog = log.child({ vmi: `${namespace}/${name}`, uid });
+    const domainName = domainNameOf(namespace, name);
+    const domain = await conn.findDomain(domainName);
+    const last: IVmiStatus = (await readStatus(key)) ?? { node, capacity: {} };
+    if (domain && domain.uuid.toLowerCase() !== uid.toLowerCase()) {
+      // A VMI of the same name was created again; its domain is not ours to remove.
+      dlog.warn({ domain: domainName }, "domain belongs to a newer VMI; left alone");
+    } else {
+      if (domain) await removeDomain(domain);
+      await rm(state.vmDir(namespace, name), { recursive: true, force: true });
+      if ((await readStored(key)) === null && (!last.uid || last.uid === uid)) {
+        await buckets.status.delete(key);
+      }
+    }
+    const released: IVmiStatus = { ...last, capacity: { ...last.capacity, free: 0, inUse: 0 } };
+    await publishEvent(
+      js,
+      deleted,
+      CapacityEventType.CAPACITY_EVENT_TYPE_RELEASED,
+      released,
+      `${uid}:released`,
+    );
+    dlog.info({ domain: domainName, removed: domain !== undefined }, "released");
+  };
+
+  /** The running VMI a hot-plug request names, or an ApiError saying why not. */
+  const runningVmi = async (namespace: string, name: string) => {
+    const key = storeKey(namespace, name);
+    const stored = await readStored(key);
+    if (!stored) throw new ApiError("NOT_FOUND", `vmi ${namespace}/${name} not found`);
+    const status = await readStatus(key);
+    const domain = await conn.findDomain(domainNameOf(namespace, name));
+    if (status?.phase !== Phase.PHASE_RUNNING || !domain || !(await domain.isActive()))
+      throw new ApiError("CONFLICT", `vmi ${namespace}/${name} is not running`);
+    return { key, stored, status, domain, vmi: JSON.parse(stored.manifestJson) as Vmi };
+  };
+
+  /** Hands the edited VMI to the validator, as `headroom apply` would, and waits for the launcher's word on it. */
+  const applyAndWait = async (
+    vmi: Vmi,
+    key: string,
+    iface: string,
+    wantAttached: boolean,
+  ): Promise<IInterfaceReply> => {
+    const reply = await request(
+      nc,
+      API_SUBJECTS.apply,
+      ApplyRequest,
+      { manifestJson: JSON.stringify(vmi) },
+      ApplyReply,
+    );
+    if (reply.rejected) {
+      const message = (reply.rejected.errors ?? [])
+        .map((e) => `${e.field}: ${e.message}`)
+        .join("; ");
+      return { ok: false, reason: "Invalid", message };
+    }
+    const generation = Number(reply.accepted?.generation ?? 0);
+    const deadline = Date.now() + detachTimeoutMs + 120_000;
+    for (;;) {
+      const status = await readStatus(key);
+      if (status && Number(status.observedGeneration) >= generation) {
+        const found = status.interfaces?.find((i) => i.name === iface);
+        const attached = found?.state === InterfaceState.INTERFACE_STATE_ATTACHED;
+        const ok = wantAttached ? attached : !attached;
+        return {
+          ok,
+          reason: ok ? "" : wantAttached ? "AttachFailed" : "DetachFailed",
+          message: ok ? "" : status.reason || "the change did not take effect",
+          ...(found ? { interface: found } : {}),
+          ...(status.capacity ? { capacity: status.capacity } : {}),
+        };
+      }
+      if (Date.now() > deadline)
+        throw new ApiError("TIMEOUT", `generation ${generation} was not launched in time`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
+
+  const addInterface = async (req: AddInterfaceRequest): Promise<IInterfaceReply> => {
+    const { namespace, name, interfaceName, networkName } = req;
+    const checked = await queue.run(storeKey(namespace, name), async () => {
+      const vmi = await runningVmi(namespace, name);
+      const view = await inspectRunning(vmi.domain);
+      if (view.freeSlots.length === 0) {
+        const status = { ...vmi.status, capacity: { ...vmi.status.capacity, free: 0 } };
+        const message = exhaustedMessage(
+          { namespace, name, uid: vmi.stored.uid },
+          status,
+          interfaceName,
+        );
+        await publishEvent(
+          js,
+          { namespace, name, uid: vmi.stored.uid },
+          CapacityEventType.CAPACITY_EVENT_TYPE_EXHAUSTED,
+          status,
+          `${vmi.stored.uid}:exhausted:${interfaceName}:${now()}`,
+          { interfaceName, message },
+        );
+        log.warn({ vmi: `${namespace}/${name}`, interface: interfaceName }, message);
+        const refused: IInterfaceReply = { ok: false, reason: "Exhausted", message };
+        return { kind: "refused" as const, refused };
+      }
+      return {
+        kind: "edited" as const,
+        edited: withInterfaceAdded(vmi.vmi, {
+          name: interfaceName,
+          networkName,
+          ...(req.mac ? { macAddress: req.mac } : {}),
+        }),
+        key: vmi.key,
+      };
+    });
+    if (checked.kind === "refused") return checked.refused;
+    return applyAndWait(checked.edited, checked.key, interfaceName, true);
+  };
+
+  const removeInterface = async (req: RemoveInterfaceRequest): Promise<IInterfaceReply> => {
+    const { namespace, name, interfaceName } = req;
+    const vmi = await runningVmi(namespace, name);
+    const edited = withInterfaceRemoved(vmi.vmi, interfaceName);
+    if (!edited)
+      throw new ApiError("NOT_FOUND", `vmi ${namespace}/${name} has no interface ${interfaceName}`);
+    return applyAndWait(edited, vmi.key, interfaceName, false);
+  };
+
+  const describe = async (req: DescribeRequest) => {
+    const { namespace, name } = req;
+    const key = storeKey(namespace, name);
+    const stored = await readStored(key);
+    const domain = await conn.findDomain(domainNameOf(namespace, name));
+    if (!stored || !domain || !(await domain.isActive()))
+      return { found: false, message: `vmi ${namespace}/${name} has no running domain on ${node}` };
+    const status = await readStatus(key);
+    const view = await inspectRunning(domain);
+    const live = statusOf(
+      {
+        uid: stored.uid,
+        generation: Number(status?.observedGeneration ?? stored.generation),
+        domainName: domain.name,
+        capacity: stored.capacity ?? {},
+      },
+      view,
+      status?.capacity?.controllersAdded ?? 0,
+    );
+    return { found: true, live };
+  };
+
+  const micro = await startMicroService(nc, {
+    name: SERVICE_NAMES.launcher,
+    version: options.version ?? "0.1.0",
+    description: "runs the domains of its libvirt host and hot-plugs their NICs",
+    metadata: { node, virtType },
+    log,
+    endpoints: [
+      endpoint({
+        name: "addinterface",
+        subject: API_SUBJECTS.addInterface,
+        request: AddInterfaceRequest,
+        reply: InterfaceReply,
+        handler: (req) => addInterface(req),
+      }),
+      endpoint({
+        name: "removeinterface",
+        subject: API_SUBJECTS.removeInterface,
+        request: RemoveInterfaceRequest,
+        reply: InterfaceReply,
+        handler: (req) => removeInterface(req),
+      }),
+      endpoint({
+        name: "describe",
+        subject: API_SUBJECTS.describe,
+        request: DescribeRequest,
+        reply: DescribeReply,
+        handler: (req) => describe(req),
+      }),
+    ],
+  });
+
+  const loops: ConsumerLoop[] = [
+    await consume(
+      js,
+      STREAMS.pipeline,
+      DURABLES.launcherPlan,
+      PIPELINE_FILTERS.plan,
+      async (msg) => {
+        const plan = decode(DomainPlan, msg.data);
+        await queue.run(storeKey(plan.namespace, plan.name), () => launchPlan(plan));
+      },
+      // A launch under TCG takes seconds, an unplug up to the detach timeout.
+      { log, ackWaitMs: 120_000 + detachTimeoutMs },
+    ),
+    await consume(
+      js,
+      STREAMS.pipeline,
+      DURABLES.launcherDeleted,
+      PIPELINE_FILTERS.deleted,
+      async (msg) => {
+        const deleted = decode(VmiDeleted, msg.data);
+        await queue.run(storeKey(deleted.namespace, deleted.name), () => releaseVmi(deleted));
+      },
+      { log, ackWaitMs: 120_000 },
+    ),
+  ];
+  log.info(
+    { virtType, node, capacityEvents: CAPACITY_FILTER },
+    "launcher consuming plans and deletions",
+  );
+
+  return {
+    buckets,
+    stop: async () => {
+      await micro.stop();
+      await Promise.all(loops.map((loop) => loop.stop()));
+    },
+  };
+}

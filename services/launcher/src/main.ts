@@ -1,0 +1,52 @@
+// Entrypoint: node --import tsx services/launcher/src/main.ts
+// Env: HEADROOM_NATS_URL (default nats://127.0.0.1:4222), HEADROOM_LIBVIRT_URI
+// (default qemu:///system), HEADROOM_VIRT_TYPE (auto|kvm|qemu), HEADROOM_STATE_DIR,
+// HEADROOM_NODE_NAME, HEADROOM_LOG_LEVEL.
+import { connect, createLogger, SERVICE_NAMES } from "@headroom/bus";
+import { hostState } from "@headroom/host-state";
+import { openImageStore } from "@headroom/images";
+import { chooseVirtType } from "@headroom/launch";
+import { Connection } from "@headroom/libvirt";
+import { startLauncher } from "./launcher.ts";
+
+const log = createLogger(SERVICE_NAMES.launcher);
+const uri = process.env.HEADROOM_LIBVIRT_URI || "qemu:///system";
+
+try {
+  const conn = await Connection.open(uri);
+  // Without libvirtd the launcher can do nothing; exit and let the supervisor
+  // restart it, which reconnects.
+  conn.onClose((reason) => {
+    log.fatal(
+      { uri, reason },
+      "libvirt connection lost; exiting so the supervisor restarts the launcher",
+    );
+    process.exit(1);
+  });
+  const choice = await chooseVirtType(conn, openImageStore(hostState().images));
+  log.info({ uri, virtType: choice.virtType, why: choice.reason }, "libvirt connected");
+
+  const nc = await connect({ name: SERVICE_NAMES.launcher, waitForServer: true, log });
+  const launcher = await startLauncher(nc, conn, {
+    log,
+    virtType: choice.virtType,
+    ...(process.env.HEADROOM_NODE_NAME ? { node: process.env.HEADROOM_NODE_NAME } : {}),
+  });
+  log.info("launcher ready");
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "launcher stopping");
+    await launcher.stop();
+    await nc.drain();
+    await conn.close();
+    log.info("launcher stopped");
+  };
+  process.once("SIGINT", () => void stop("SIGINT"));
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+} catch (error) {
+  log.fatal({ err: error }, "launcher could not start");
+  process.exitCode = 1;
+}

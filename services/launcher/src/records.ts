@@ -1,0 +1,104 @@
+// How launch results become the status and capacity events others read.
+import type { HotplugSlot, InterfaceInfo } from "@headroom/domain-xml";
+import {
+  CapacityEventType,
+  type ICapacity,
+  type ICapacityEvent,
+  type IInterfaceStatus,
+  InterfaceState,
+  type IVmiStatus,
+  Phase,
+} from "@headroom/proto";
+
+export interface RunningFacts {
+  uid: string;
+  generation: number;
+  domainName: string;
+  node: string;
+  capacity: ICapacity;
+  freeSlots: HotplugSlot[];
+  controllersAdded: number;
+  interfaces: InterfaceInfo[];
+  nowMs: number;
+}
+
+const NIC_ALIAS = /^ua-net-(.+)$/;
+
+/** The VMI interfaces among a domain's NICs (by their `ua-net-<name>` alias). */
+export function vmiInterfaces(interfaces: InterfaceInfo[]): IInterfaceStatus[] {
+  return interfaces.flatMap((nic) => {
+    const name = NIC_ALIAS.exec(nic.alias ?? "")?.[1];
+    if (!name) return [];
+    return [
+      {
+        name,
+        mac: nic.mac ?? "",
+        pciAddress: nic.pciAddress ?? "",
+        state: InterfaceState.INTERFACE_STATE_ATTACHED,
+      },
+    ];
+  });
+}
+
+export function runningStatus(facts: RunningFacts): IVmiStatus {
+  const interfaces = vmiInterfaces(facts.interfaces);
+  return {
+    phase: Phase.PHASE_RUNNING,
+    reason: "",
+    node: facts.node,
+    uid: facts.uid,
+    observedGeneration: facts.generation,
+    domainName: facts.domainName,
+    capacity: {
+      ...(facts.capacity.requested != null ? { requested: facts.capacity.requested } : {}),
+      interfaces: facts.capacity.interfaces ?? 0,
+      effective: facts.capacity.effective ?? 0,
+      free: facts.freeSlots.length,
+      controllersAdded: facts.controllersAdded,
+      inUse: interfaces.length,
+    },
+    interfaces,
+    updatedUnixMs: facts.nowMs,
+  };
+}
+
+export function failedStatus(
+  base: { uid: string; generation: number; domainName: string; node: string; nowMs: number },
+  reason: string,
+): IVmiStatus {
+  return {
+    phase: Phase.PHASE_FAILED,
+    reason,
+    node: base.node,
+    uid: base.uid,
+    observedGeneration: base.generation,
+    domainName: base.domainName,
+    updatedUnixMs: base.nowMs,
+  };
+}
+
+export function capacityEvent(
+  type: CapacityEventType,
+  vmi: { namespace: string; name: string; uid: string },
+  status: IVmiStatus,
+  extra: { interfaceName?: string; message?: string; nowMs: number },
+): ICapacityEvent {
+  const capacity = status.capacity ?? {};
+  return {
+    type,
+    namespace: vmi.namespace,
+    name: vmi.name,
+    uid: vmi.uid,
+    ...(capacity.requested != null ? { requested: capacity.requested } : {}),
+    effective: capacity.effective ?? 0,
+    inUse: capacity.inUse ?? 0,
+    free: capacity.free ?? 0,
+    controllersAdded: capacity.controllersAdded ?? 0,
+    node: status.node ?? "",
+    interfaceName: extra.interfaceName ?? "",
+    message: extra.message ?? "",
+    timestampUnixMs: extra.nowMs,
+  };
+}
+
+export { CapacityEventType };
