@@ -1,0 +1,34 @@
+# libvirtd and virtlogd for headroom's launcher, with QEMU for x86 guests.
+# The launcher reaches libvirtd over the unix socket in /var/run/libvirt (a
+# volume both containers mount) and keeps disks, kernels and console logs in
+# /var/lib/headroom (another shared volume), at the same paths in both, because
+# QEMU runs here and opens them. The container must run privileged: libvirt
+# makes tap devices and QEMU uses /dev/kvm when the host has it.
+FROM debian:bookworm-slim
+
+# The same Debian packages infra/setup.sh installs on a host; ipxe-qemu (a
+# dependency of qemu-system-x86) holds the virtio-net option ROM QEMU loads.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils iproute2 \
+ && rm -rf /var/lib/apt/lists/*
+
+# Configuration for a daemon in a container:
+# - the unix socket is reached only through the shared volume, by root in the
+#   launcher's container, so no polkit (no D-Bus runs here);
+# - no libvirt-managed network: headroom's NICs use QEMU user networking or
+#   bridges the launcher makes, and the default network would need dnsmasq;
+# - QEMU is not put into cgroups of its own (a container's cgroup is not
+#   delegated to libvirt) nor into a private mount namespace, and no AppArmor
+#   or SELinux labelling, which a privileged container cannot give anyway.
+#   Disk ownership (the DAC driver) works as on a host.
+RUN printf '%s\n' '' '# headroom container settings' 'auth_unix_rw = "none"' \
+      >>/etc/libvirt/libvirtd.conf \
+ && printf '%s\n' '' '# headroom container settings' 'cgroup_controllers = [ ]' 'namespaces = [ ]' \
+      'security_driver = "none"' >>/etc/libvirt/qemu.conf \
+ && rm -f /etc/libvirt/qemu/networks/autostart/default.xml
+
+COPY infra/docker/libvirt-entrypoint.sh /usr/local/bin/libvirt-entrypoint
+RUN chmod 0755 /usr/local/bin/libvirt-entrypoint
+
+ENTRYPOINT ["/usr/local/bin/libvirt-entrypoint"]
