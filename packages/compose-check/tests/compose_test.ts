@@ -1,0 +1,209 @@
+// The repository's docker-compose.yml and infra/docker, checked with real tools
+// (docker-compose, nats-server, sh, busybox) but without a Docker engine: no
+// image is built and no container runs here.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { freePort, repoRoot } from "@headroom/testing";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  buildProblems,
+  composeConfig,
+  dependencyProblems,
+  dockerignoreProblems,
+  entryPath,
+  loadCompose,
+  scalingProblems,
+  serviceBuilds,
+  unusedDockerfiles,
+  volumeProblems,
+} from "../src/mod.ts";
+
+const run = promisify(execFile);
+const root = repoRoot();
+const composeFile = join(root, "docker-compose.yml");
+const dockerDir = join(root, "infra/docker");
+const project = loadCompose(composeFile);
+const services = project.doc.services;
+
+/** The headroom services, each run from its own entrypoint. */
+const HEADROOM_SERVICES = ["validator", "domain-composer", "launcher"];
+
+describe("docker-compose.yml", () => {
+  it("passes docker-compose config -q", async () => {
+    const result = await composeConfig([composeFile], { cwd: root });
+    expect(result.ok, result.output).toBe(true);
+  });
+
+  it("builds from contexts and Dockerfiles that exist, copying only files that exist", () => {
+    expect(buildProblems(project)).toEqual([]);
+  });
+
+  it("builds every Dockerfile under infra/docker", () => {
+    expect(readdirSync(dockerDir).filter((name) => name.endsWith(".Dockerfile")).length).toBe(2);
+    expect(unusedDockerfiles(project, dockerDir)).toEqual([]);
+  });
+
+  it("depends only on services that exist, healthy or completed as they can be", () => {
+    expect(dependencyProblems(project)).toEqual([]);
+  });
+
+  it("mounts declared volumes and bind-mounts files that exist", () => {
+    expect(volumeProblems(project)).toEqual([]);
+  });
+
+  it("lets every service scale: no container_name, host ports on nats only", () => {
+    expect(scalingProblems(project, ["nats"])).toEqual([]);
+    // The CLI on the host reaches NATS; NATS has no access control yet, so loopback only.
+    expect(services.nats?.ports).toEqual(["127.0.0.1:4222:4222"]);
+  });
+
+  it("runs validator, domain-composer and launcher from services/<name>/src/main.ts", () => {
+    const runs = Object.fromEntries(
+      serviceBuilds(project)
+        .filter((build) => build.target === "service")
+        .map((build) => [build.service, build.args.SERVICE]),
+    );
+    expect(runs).toEqual(Object.fromEntries(HEADROOM_SERVICES.map((name) => [name, name])));
+    for (const name of HEADROOM_SERVICES) {
+      expect(existsSync(join(root, entryPath(name))), entryPath(name)).toBe(true);
+    }
+  });
+
+  it("has a .dockerignore that keeps the host's dependencies and build output out", () => {
+    expect(
+      dockerignoreProblems(project, [
+        "node_modules",
+        "packages/libvirt/node_modules",
+        "packages/libvirt/build",
+        "packages/proto/gen",
+        ".turbo",
+        ".git",
+      ]),
+    ).toEqual([]);
+  });
+
+  it("points every headroom service at NATS on the compose network", () => {
+    for (const name of HEADROOM_SERVICES) {
+      expect(services[name]?.environment, name).toMatchObject({
+        HEADROOM_NATS_URL: "nats://nats:4222",
+      });
+    }
+  });
+
+  it("shares libvirt's socket directory and the state directory with the launcher", () => {
+    const shared = ["libvirt-run:/var/run/libvirt", "headroom-state:/var/lib/headroom"];
+    expect(services.libvirt?.volumes).toEqual(expect.arrayContaining(shared));
+    expect(services.launcher?.volumes).toEqual(expect.arrayContaining(shared));
+    expect(services.launcher?.environment).toMatchObject({
+      HEADROOM_LIBVIRT_URI: "qemu:///system",
+      HEADROOM_STATE_DIR: "/var/lib/headroom",
+    });
+    // Bridges the launcher makes must be in the network namespace where libvirt plugs taps.
+    expect(services.launcher?.network_mode).toBe("service:libvirt");
+    expect(services.launcher?.cap_add).toContain("NET_ADMIN");
+    expect(services.libvirt?.privileged).toBe(true);
+    expect(services["tiny-guest"]?.volumes).toContain("headroom-state:/var/lib/headroom");
+  });
+});
+
+describe("the nats service's command line", () => {
+  const children: ChildProcess[] = [];
+  const dirs: string[] = [];
+  afterAll(async () => {
+    for (const child of children) child.kill("SIGKILL");
+    await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+
+  it("starts nats-server with headroom.conf and JetStream, on all interfaces, healthy", async () => {
+    const nats = services.nats ?? {};
+    const command = nats.command as string[];
+    const environment = nats.environment as Record<string, string>;
+    const dataDir = await mkdtemp(join(tmpdir(), "headroom-compose-nats-"));
+    dirs.push(dataDir);
+
+    // Container paths to host paths, through the service's own mounts.
+    const mounts = new Map<string, string>();
+    for (const volume of (nats.volumes ?? []) as string[]) {
+      const [source, target] = volume.split(":") as [string, string];
+      mounts.set(target, source.startsWith(".") ? join(root, source) : dataDir);
+    }
+    const onHost = (value: string) => mounts.get(value) ?? value;
+    const port = await freePort();
+    const monitorPort = await freePort();
+    // Later flags win: the ports move off 4222/8222 so nothing else is disturbed.
+    const args = [...command.map(onHost), "-p", String(port), "-m", String(monitorPort)];
+    const env = { ...process.env };
+    for (const [name, value] of Object.entries(environment)) env[name] = onHost(value);
+
+    let log = "";
+    const child = spawn("nats-server", args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    children.push(child);
+    child.stdout.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+    });
+
+    // The compose healthcheck, run by busybox as on the alpine image, on the moved port.
+    const [kind, ...check] = (nats.healthcheck?.test ?? []) as string[];
+    expect(kind).toBe("CMD");
+    const healthcheck = check.map((word) => word.replace(":8222/", `:${monitorPort}/`));
+    const deadline = Date.now() + 20_000;
+    let healthy = false;
+    while (!healthy && Date.now() < deadline && child.exitCode === null) {
+      healthy = await run("busybox", healthcheck).then(
+        () => true,
+        () => false,
+      );
+      if (!healthy) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(healthy, log).toBe(true);
+
+    const varz = (await (await fetch(`http://127.0.0.1:${monitorPort}/varz`)).json()) as {
+      host: string;
+      port: number;
+      max_payload: number;
+    };
+    expect(varz).toMatchObject({ host: "0.0.0.0", port, max_payload: 2 * 1024 * 1024 });
+    const jsz = (await (await fetch(`http://127.0.0.1:${monitorPort}/jsz`)).json()) as {
+      config?: { store_dir?: string };
+    };
+    expect(jsz.config?.store_dir?.startsWith(dataDir), JSON.stringify(jsz)).toBe(true);
+  });
+});
+
+describe("infra/docker scripts", () => {
+  const scripts = readdirSync(dockerDir)
+    .filter((name) => name.endsWith(".sh"))
+    .map((name) => join(dockerDir, name));
+
+  it("are executable sh scripts that parse", async () => {
+    expect(scripts.length).toBe(2);
+    for (const script of scripts) {
+      expect(statSync(script).mode & 0o111, script).toBe(0o111);
+      await run("sh", ["-n", script]);
+    }
+  });
+
+  it("the service entrypoint makes TMPDIR, readable by others, then runs the command", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "headroom-compose-entry-"));
+    try {
+      const tmp = join(dir, "state", "tmp");
+      const { stdout } = await run(
+        "sh",
+        [join(dockerDir, "service-entrypoint.sh"), "sh", "-c", 'echo "ran with $TMPDIR"'],
+        { env: { ...process.env, TMPDIR: tmp } },
+      );
+      expect(stdout.trim()).toBe(`ran with ${tmp}`);
+      expect(statSync(tmp).isDirectory()).toBe(true);
+      expect(statSync(tmp).mode & 0o777).toBe(0o755);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
