@@ -2,7 +2,7 @@
 // (docker-compose, nats-server, sh, busybox) but without a Docker engine: no
 // image is built and no container runs here.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -70,6 +70,9 @@ describe("docker-compose.yml", () => {
     expect(runs).toEqual(Object.fromEntries(HEADROOM_SERVICES.map((name) => [name, name])));
     for (const name of HEADROOM_SERVICES) {
       expect(existsSync(join(root, entryPath(name))), entryPath(name)).toBe(true);
+      // service.Dockerfile builds it with turbo --filter=@headroom/$SERVICE...
+      const manifest = join(root, "services", name, "package.json");
+      expect(JSON.parse(readFileSync(manifest, "utf8")).name, manifest).toBe(`@headroom/${name}`);
     }
   });
 
