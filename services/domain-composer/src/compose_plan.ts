@@ -1,0 +1,284 @@
+// One accepted VMI → the DomainPlan a launcher carries out. Everything the
+// host knows (image store, network attachments, state directory) comes in
+// through HostLookups, so this decides without touching NATS or the disk.
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import {
+  composeDomain,
+  DEFAULT_NIC_MODEL,
+  DomainSpecError,
+  domainSpecFromVmi,
+  type HostPlacement,
+  PLACEHOLDER_DEV_PREFIX,
+  placeholderCount,
+} from "@headroom/domain-xml";
+import { domainNameOf } from "@headroom/host-state";
+import { ImageStoreError } from "@headroom/images";
+import type { ICapacity, IPlaceholder } from "@headroom/proto";
+import { toBytes } from "@headroom/quantity";
+import { type Capacity, type Vmi, validateVmi } from "@headroom/vmi";
+import { missingNetworkMessage } from "./network_rules.ts";
+
+/** The parts of a VmiAccepted composition reads. */
+export interface AcceptedVmi {
+  namespace: string;
+  name: string;
+  uid: string;
+  generation: number;
+  manifestJson: string;
+}
+
+/**
+ * What the host offers. The image lookups throw an ImageStoreError (from
+ * @headroom/images) for an image or file that is not there: the VMI fails
+ * with its message. Any other error is taken as passing trouble and thrown on.
+ */
+export interface HostLookups {
+  /** The disk of an image (`/disk/*`) and the format qemu-img's -F needs for it. */
+  diskOf(image: string): Promise<{ path: string; format: string }>;
+  /** The host path of a file inside an image. */
+  fileOf(image: string, pathInImage: string): Promise<string>;
+  /** The host bridge of a network attachment; null when there is no such attachment. */
+  bridgeOf(network: string): Promise<string | null>;
+  /** The VMI's own directory on the host (disk overlays, console log). */
+  vmDir(namespace: string, name: string): string;
+  consoleLog(namespace: string, name: string): string;
+}
+
+/** A DiskFile of the plan: an overlay on an image's disk, or a blank qcow2. */
+export type PlannedDiskFile = { volumeName: string; path: string } & (
+  | { backingPath: string; backingFormat: string }
+  | { blankSizeBytes: number }
+);
+
+/** The DomainPlan composed for one generation, every field set. */
+export interface ComposedPlan {
+  namespace: string;
+  name: string;
+  uid: string;
+  generation: number;
+  domainName: string;
+  domainUuid: string;
+  /** Domain XML without placeholders (the launcher adds them to libvirt's read-back). */
+  domainXml: string;
+  placeholders: Array<IPlaceholder & { targetDev: string; model: string }>;
+  machineType: string;
+  capacity: ICapacity;
+  diskFiles: PlannedDiskFile[];
+  bridges: string[];
+  consoleLogPath: string;
+  placeholderModel: string;
+}
+
+export type ComposeResult =
+  | { ok: true; plan: ComposedPlan }
+  /** The VMI cannot run as it is; `reason` says why in plain words, naming the field or image. */
+  | { ok: false; reason: string; domainName: string };
+
+/** The virt type composed in; the launcher sets the one its host can run. */
+const COMPOSED_VIRT_TYPE = "kvm";
+
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** Namespace of the name-based (version 5) UUIDs made from uids that are not UUIDs. */
+const UID_NAMESPACE = Buffer.from("4f1c2c3e8b5d4d6a9a0e6b2f3c1d7e90", "hex");
+
+/**
+ * The libvirt domain UUID of a VMI: its uid when that is a UUID (the
+ * validator makes them so), else a version 5 UUID of the uid. The same uid
+ * always gives the same UUID, so a redelivered VMI composes the same domain.
+ */
+export function domainUuidOf(uid: string): string {
+  if (UUID.test(uid)) return uid.toLowerCase();
+  const hash = createHash("sha1").update(UID_NAMESPACE).update(uid, "utf8").digest();
+  const bytes = hash.subarray(0, 16);
+  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x50;
+  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
+  const hex = bytes.toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The host file of a volume's disk: `<vmDir>/<volume>.qcow2` (volume names are DNS labels). */
+export function volumeFilePath(vmDir: string, volume: string): string {
+  return join(vmDir, `${volume}.qcow2`);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Runs an image lookup; an image store refusal becomes a problem of `field`. */
+async function imageLookup<T>(
+  field: string,
+  problems: string[],
+  lookup: () => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await lookup();
+  } catch (error) {
+    if (!(error instanceof ImageStoreError)) throw error;
+    problems.push(`${field}: ${error.message}`);
+    return undefined;
+  }
+}
+
+function checkAccepted(accepted: AcceptedVmi): { vmi: Vmi; capacity: Capacity } | string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(accepted.manifestJson);
+  } catch (error) {
+    return `the accepted manifest is not valid JSON: ${errorText(error)}`;
+  }
+  const result = validateVmi(doc);
+  if (!result.valid || !result.vmi || !result.capacity) {
+    const errors = result.errors.map((e) => e.message || e.field);
+    return `the accepted VMI is not valid: ${errors.join("; ")}`;
+  }
+  const { vmi, capacity } = result;
+  const { namespace, name } = vmi.metadata;
+  if (namespace !== accepted.namespace || name !== accepted.name)
+    return (
+      `the accepted manifest is VMI ${namespace}/${name}, ` +
+      `but it was handed over as ${accepted.namespace}/${accepted.name}`
+    );
+  if (!accepted.uid) return "the accepted VMI has no uid";
+  if (!Number.isSafeInteger(accepted.generation) || accepted.generation < 1)
+    return `the accepted VMI has generation ${accepted.generation}; generations start at 1`;
+  return { vmi, capacity };
+}
+
+function safeDomainName(namespace: string, name: string): string {
+  try {
+    return domainNameOf(namespace, name);
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Composes the DomainPlan of one accepted VMI: validates it again, places its
+ * volumes, kernel, networks and console on the host, and composes the domain
+ * XML (without placeholders) plus how many placeholders reserve its interface
+ * capacity. Every problem found is reported at once.
+ */
+export async function composePlan(
+  accepted: AcceptedVmi,
+  host: HostLookups,
+): Promise<ComposeResult> {
+  const domainName = safeDomainName(accepted.namespace, accepted.name);
+  const checked = checkAccepted(accepted);
+  if (typeof checked === "string") return { ok: false, reason: checked, domainName };
+  const { vmi, capacity } = checked;
+  const { namespace, name } = vmi.metadata;
+  const vmDir = host.vmDir(namespace, name);
+  const problems: string[] = [];
+
+  const volumes: HostPlacement["volumes"] = {};
+  const diskFiles: PlannedDiskFile[] = [];
+  for (const [i, volume] of vmi.spec.volumes.entries()) {
+    const path = volumeFilePath(vmDir, volume.name);
+    if (volume.containerDisk) {
+      const field = `spec.volumes[${i}].containerDisk.image`;
+      const image = volume.containerDisk.image;
+      const disk = await imageLookup(field, problems, () => host.diskOf(image));
+      if (!disk) continue;
+      diskFiles.push({
+        volumeName: volume.name,
+        path,
+        backingPath: disk.path,
+        backingFormat: disk.format,
+      });
+    } else if (volume.emptyDisk) {
+      const size = toBytes(volume.emptyDisk.capacity);
+      if (!size.ok) {
+        problems.push(`spec.volumes[${i}].emptyDisk.capacity: ${size.reason}`);
+        continue;
+      }
+      diskFiles.push({ volumeName: volume.name, path, blankSizeBytes: Number(size.bytes) });
+    } else {
+      problems.push(`spec.volumes[${i}]: has neither containerDisk nor emptyDisk`);
+      continue;
+    }
+    // Both are qcow2 files of the VMI's own: an overlay on the image, or blank.
+    volumes[volume.name] = { path, format: "qcow2" };
+  }
+
+  let kernel: HostPlacement["kernel"];
+  const kernelBoot = vmi.spec.domain.firmware?.kernelBoot;
+  if (kernelBoot) {
+    const { image, kernelPath, initrdPath } = kernelBoot.container;
+    const field = "spec.domain.firmware.kernelBoot.container";
+    const kernelFile = await imageLookup(`${field}.kernelPath`, problems, () =>
+      host.fileOf(image, kernelPath),
+    );
+    const initrdFile =
+      initrdPath === undefined
+        ? undefined
+        : await imageLookup(`${field}.initrdPath`, problems, () => host.fileOf(image, initrdPath));
+    if (kernelFile !== undefined)
+      kernel = { kernelPath: kernelFile, ...(initrdFile ? { initrdPath: initrdFile } : {}) };
+  }
+
+  const bridgesByNetwork: Record<string, string> = {};
+  const bridges: string[] = [];
+  for (const [i, network] of vmi.spec.networks.entries()) {
+    if (!network.multus) continue;
+    const attachment = network.multus.networkName;
+    const bridge = await host.bridgeOf(attachment);
+    if (bridge === null) {
+      problems.push(`spec.networks[${i}].multus.networkName: ${missingNetworkMessage(attachment)}`);
+      continue;
+    }
+    bridgesByNetwork[attachment] = bridge;
+    if (!bridges.includes(bridge)) bridges.push(bridge);
+  }
+
+  if (problems.length > 0) return { ok: false, reason: problems.join("; "), domainName };
+
+  const consoleLogPath = host.consoleLog(namespace, name);
+  const domainUuid = domainUuidOf(accepted.uid);
+  let domainXml: string;
+  try {
+    const spec = domainSpecFromVmi(vmi, {
+      uuid: domainUuid,
+      virtType: COMPOSED_VIRT_TYPE,
+      domainName,
+      volumes,
+      ...(kernel ? { kernel } : {}),
+      bridges: bridgesByNetwork,
+      serialConsoleLogPath: consoleLogPath,
+    });
+    domainXml = composeDomain(spec);
+  } catch (error) {
+    if (!(error instanceof DomainSpecError)) throw error;
+    return { ok: false, reason: `the domain cannot be composed: ${error.message}`, domainName };
+  }
+
+  const placeholderModel = DEFAULT_NIC_MODEL;
+  const count = placeholderCount(capacity.requested, capacity.interfaces);
+  return {
+    ok: true,
+    plan: {
+      namespace,
+      name,
+      uid: accepted.uid,
+      generation: accepted.generation,
+      domainName,
+      domainUuid,
+      domainXml,
+      placeholders: Array.from({ length: count }, (_, i) => ({
+        targetDev: `${PLACEHOLDER_DEV_PREFIX}${i + 1}`,
+        model: placeholderModel,
+      })),
+      machineType: vmi.spec.domain.machine.type,
+      capacity: {
+        ...(capacity.requested !== null ? { requested: capacity.requested } : {}),
+        interfaces: capacity.interfaces,
+        effective: capacity.effective,
+      },
+      diskFiles,
+      bridges,
+      consoleLogPath,
+      placeholderModel,
+    },
+  };
+}

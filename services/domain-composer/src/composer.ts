@@ -1,0 +1,425 @@
+// The domain composer: turns accepted VMIs into domain plans, and serves the
+// network attachment API. Decisions come from compose_plan.ts, status.ts and
+// network_rules.ts; this file does the I/O (NATS, KV, the image store).
+import {
+  API_SUBJECTS,
+  ApiError,
+  type Buckets,
+  type ConsumerLoop,
+  consume,
+  DecodeError,
+  DURABLES,
+  decode,
+  encode,
+  endpoint,
+  ensureBuckets,
+  ensureStreams,
+  generationMsgId,
+  isWrongLastSequence,
+  type JsMsg,
+  type KV,
+  type Logger,
+  type MicroService,
+  type NatsConnection,
+  PIPELINE_FILTERS,
+  planSubject,
+  SERVICE_NAMES,
+  STREAMS,
+  startMicroService,
+  storeKey,
+  toJetStream,
+} from "@headroom/bus";
+import { hostState } from "@headroom/host-state";
+import { detectDiskFormat, type ImageStore, openImageStore } from "@headroom/images";
+import { DomainPlan, type IVmiStatus, VmiAccepted, VmiStatus } from "@headroom/proto";
+import type { Vmi } from "@headroom/vmi";
+import {
+  type AcceptedVmi,
+  type ComposedPlan,
+  composePlan,
+  type HostLookups,
+} from "./compose_plan.ts";
+import {
+  CreateNetworkReply,
+  CreateNetworkRequest,
+  DeleteNetworkReply,
+  DeleteNetworkRequest,
+  type ICreateNetworkReply,
+  type IDeleteNetworkReply,
+  type IListNetworksReply,
+  ListNetworksReply,
+  ListNetworksRequest,
+  NetworkAttachment,
+} from "./network_messages.ts";
+import {
+  decideCreate,
+  inUseMessage,
+  networkNameProblem,
+  networksUsedBy,
+  notFoundMessage,
+} from "./network_rules.ts";
+import { failedStatus, mayReplaceStatus, scheduledStatus } from "./status.ts";
+
+/** Compare-and-set attempts before a KV write gives up. */
+const MAX_ATTEMPTS = 10;
+
+export interface ComposerOptions {
+  log: Logger;
+  /** Reported in $SRV.INFO. */
+  version?: string;
+  /** Where HEADROOM_STATE_DIR comes from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** The image store (default: the one in the state directory). */
+  images?: ImageStore;
+  /** Clock, for tests. */
+  now?: () => number;
+  /** Deliveries of an accepted VMI before passing trouble (NATS) counts as failure. Default 20. */
+  maxDeliver?: number;
+  /** Wait before redelivering after failure number n. Default 1 s, doubling, at most 30 s. */
+  retryDelayMs?: (deliveryCount: number) => number;
+}
+
+export interface Composer {
+  micro: MicroService;
+  buckets: Buckets;
+  /** Stops taking requests and accepted VMIs; waits for the work in hand. */
+  stop(): Promise<void>;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function backoff(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+}
+
+/** Creates the streams and buckets if needed, serves the network API and composes accepted VMIs. */
+export async function startComposer(
+  nc: NatsConnection,
+  options: ComposerOptions,
+): Promise<Composer> {
+  const { log } = options;
+  const now = options.now ?? Date.now;
+  const state = hostState(options.env);
+  const images = options.images ?? openImageStore(state.images);
+  const js = toJetStream(nc);
+  await ensureStreams(js);
+  const buckets = await ensureBuckets(js);
+  const { vmis, status, networks } = buckets;
+
+  const lookups: HostLookups = {
+    async diskOf(image) {
+      const path = await images.diskOf(image);
+      return { path, format: await detectDiskFormat(path) };
+    },
+    fileOf: (image, pathInImage) => images.resolveFile(image, pathInImage),
+    async bridgeOf(name) {
+      const stored = await readNetwork(networks, name);
+      return stored?.attachment.bridge || null;
+    },
+    vmDir: state.vmDir,
+    consoleLog: state.consoleLog,
+  };
+
+  /** Writes `next` unless the stored status is further along (compare-and-set). */
+  const writeStatus = async (key: string, next: IVmiStatus): Promise<boolean> => {
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const entry = await status.get(key);
+      let current: VmiStatus | null = null;
+      if (entry?.operation === "PUT") {
+        try {
+          current = decode(VmiStatus, entry.value);
+        } catch {
+          log.warn({ key }, "unreadable status replaced");
+        }
+      }
+      if (!mayReplaceStatus(current, next)) return false;
+      try {
+        if (entry) await status.update(key, encode(VmiStatus, next), entry.revision);
+        else await status.create(key, encode(VmiStatus, next));
+        return true;
+      } catch (error) {
+        if (!isWrongLastSequence(error)) throw error;
+        await backoff(attempt);
+      }
+    }
+    throw new Error(`status ${key} kept changing while it was written`);
+  };
+
+  const publishPlan = async (plan: ComposedPlan) => {
+    const ack = await js.publish(planSubject(plan.namespace, plan.name), encode(DomainPlan, plan), {
+      msgID: generationMsgId(plan.uid, plan.generation),
+    });
+    return ack.duplicate;
+  };
+
+  const handleAccepted = async (accepted: VmiAccepted, attempt: number) => {
+    const { namespace, name, uid } = accepted;
+    const generation = Number(accepted.generation);
+    const key = storeKey(namespace, name);
+    const vlog = log.child({ vmi: `${namespace}/${name}`, uid, generation, attempt });
+    const stored = await readStoredVmi(vmis, key);
+    if (stored?.uid !== uid) {
+      vlog.info("accepted VMI dropped: it was deleted or replaced meanwhile");
+      return;
+    }
+    if (Number(stored.generation) !== generation) {
+      vlog.info(
+        { stored: Number(stored.generation) },
+        "accepted VMI dropped: it is not the stored generation",
+      );
+      return;
+    }
+    const input: AcceptedVmi = {
+      namespace,
+      name,
+      uid,
+      generation,
+      manifestJson: accepted.manifestJson,
+    };
+    const result = await composePlan(input, lookups);
+    const facts = { uid, generation, nowMs: now() };
+    if (!result.ok) {
+      const written = await writeStatus(
+        key,
+        failedStatus({ ...facts, domainName: result.domainName }, result.reason),
+      );
+      vlog.warn({ reason: result.reason, statusWritten: written }, "vmi cannot be composed");
+      return;
+    }
+    const { plan } = result;
+    // Status first: a launcher cannot have reported on a plan not yet published.
+    const written = await writeStatus(
+      key,
+      scheduledStatus({ ...facts, domainName: plan.domainName }),
+    );
+    const duplicate = await publishPlan(plan);
+    vlog.info(
+      {
+        domain: plan.domainName,
+        placeholders: plan.placeholders.length,
+        disks: plan.diskFiles.length,
+        bridges: plan.bridges,
+        duplicate,
+        statusWritten: written,
+      },
+      duplicate ? "plan composed again; already published" : "plan published",
+    );
+  };
+
+  /** A message that kept failing (NATS trouble): the VMI fails rather than waiting silently. */
+  const giveUp = async (msg: JsMsg, error: unknown) => {
+    if (error instanceof DecodeError) return;
+    const accepted = decode(VmiAccepted, msg.data);
+    const reason = `the domain could not be composed: ${errorText(error)}`;
+    await writeStatus(
+      storeKey(accepted.namespace, accepted.name),
+      failedStatus(
+        {
+          uid: accepted.uid,
+          generation: Number(accepted.generation),
+          domainName: "",
+          nowMs: now(),
+        },
+        reason,
+      ),
+    );
+  };
+
+  const createNetwork = async (
+    request: CreateNetworkRequest,
+    rlog: Logger,
+  ): Promise<ICreateNetworkReply> => {
+    const wanted = { name: request.name ?? "", bridge: request.bridge ?? "" };
+    const first = decideCreate(wanted, null);
+    if (first.kind === "invalid") return { error: first.error };
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const stored = await readNetwork(networks, wanted.name);
+      const decision = decideCreate(wanted, stored?.live ? stored.attachment : null);
+      switch (decision.kind) {
+        case "invalid":
+        case "conflict":
+          rlog.info({ network: wanted.name, reason: decision.error }, "network create refused");
+          return { error: decision.error };
+        case "unchanged":
+          return { unchanged: stored?.attachment ?? null };
+        case "create": {
+          const attachment = { ...wanted, createdUnixMs: now() };
+          try {
+            if (stored)
+              await networks.update(
+                wanted.name,
+                encode(NetworkAttachment, attachment),
+                stored.revision,
+              );
+            else await networks.create(wanted.name, encode(NetworkAttachment, attachment));
+          } catch (error) {
+            // Someone else created it meanwhile: decide again against theirs.
+            if (!isWrongLastSequence(error)) throw error;
+            await backoff(attempt);
+            continue;
+          }
+          rlog.info(attachment, "network created");
+          return { created: attachment };
+        }
+      }
+    }
+    throw new ApiError("CONFLICT", `network ${wanted.name} kept changing while it was created`);
+  };
+
+  const deleteNetwork = async (
+    request: DeleteNetworkRequest,
+    rlog: Logger,
+  ): Promise<IDeleteNetworkReply> => {
+    const name = request.name ?? "";
+    const problem = networkNameProblem(name);
+    if (problem) return { deleted: false, message: problem };
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const stored = await readNetwork(networks, name);
+      if (!stored?.live) return { deleted: false, message: notFoundMessage(name) };
+      const users = await vmisUsing(vmis, name);
+      if (users.length > 0) {
+        const message = inUseMessage(name, users);
+        rlog.info({ network: name, usedBy: users }, "network delete refused: in use");
+        return { deleted: false, message, usedBy: users };
+      }
+      try {
+        await networks.delete(name, { previousSeq: stored.revision });
+      } catch (error) {
+        if (!isWrongLastSequence(error)) throw error;
+        await backoff(attempt);
+        continue;
+      }
+      rlog.info({ network: name, bridge: stored.attachment.bridge }, "network deleted");
+      return { deleted: true, message: `network attachment '${name}' deleted` };
+    }
+    throw new ApiError("CONFLICT", `network ${name} kept changing while it was deleted`);
+  };
+
+  const listNetworks = async (): Promise<IListNetworksReply> => {
+    const found: NetworkAttachment[] = [];
+    for (const name of await keysOf(networks)) {
+      const stored = await readNetwork(networks, name).catch(() => null);
+      if (stored?.live) found.push(stored.attachment);
+    }
+    found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { networks: found };
+  };
+
+  const micro = await startMicroService(nc, {
+    name: SERVICE_NAMES.composer,
+    version: options.version ?? "0.1.0",
+    description: "composes libvirt domains for accepted VMIs; serves network attachments",
+    log,
+    endpoints: [
+      endpoint({
+        name: "network-create",
+        subject: API_SUBJECTS.createNetwork,
+        request: CreateNetworkRequest,
+        reply: CreateNetworkReply,
+        handler: (request, context) => createNetwork(request, context.log),
+      }),
+      endpoint({
+        name: "network-delete",
+        subject: API_SUBJECTS.deleteNetwork,
+        request: DeleteNetworkRequest,
+        reply: DeleteNetworkReply,
+        handler: (request, context) => deleteNetwork(request, context.log),
+      }),
+      endpoint({
+        name: "network-list",
+        subject: API_SUBJECTS.listNetworks,
+        request: ListNetworksRequest,
+        reply: ListNetworksReply,
+        handler: () => listNetworks(),
+      }),
+    ],
+  });
+
+  let loop: ConsumerLoop;
+  try {
+    loop = await consume(
+      js,
+      STREAMS.pipeline,
+      DURABLES.composerAccepted,
+      PIPELINE_FILTERS.accepted,
+      async (msg) => {
+        const accepted = decode(VmiAccepted, msg.data);
+        await handleAccepted(accepted, msg.info.deliveryCount);
+      },
+      {
+        log,
+        maxDeliver: options.maxDeliver ?? 20,
+        ...(options.retryDelayMs ? { retryDelayMs: options.retryDelayMs } : {}),
+        onGiveUp: giveUp,
+      },
+    );
+  } catch (error) {
+    await micro.stop();
+    throw error;
+  }
+  log.info({ filter: PIPELINE_FILTERS.accepted }, "composer consuming accepted VMIs");
+
+  return {
+    micro,
+    buckets,
+    async stop() {
+      await micro.stop();
+      await loop.stop();
+    },
+  };
+}
+
+/** The stored VMI record, or null once deleted. */
+async function readStoredVmi(vmis: KV, key: string): Promise<VmiAccepted | null> {
+  const entry = await vmis.get(key);
+  return entry?.operation === "PUT" ? decode(VmiAccepted, entry.value) : null;
+}
+
+/** A network attachment entry: its revision (for compare-and-set) and, when not deleted, its value. */
+async function readNetwork(
+  networks: KV,
+  name: string,
+): Promise<{ revision: number; live: boolean; attachment: NetworkAttachment } | null> {
+  const entry = await networks.get(name);
+  if (!entry) return null;
+  if (entry.operation !== "PUT")
+    return {
+      revision: entry.revision,
+      live: false,
+      attachment: { name, bridge: "", createdUnixMs: 0 },
+    };
+  try {
+    return {
+      revision: entry.revision,
+      live: true,
+      attachment: decode(NetworkAttachment, entry.value),
+    };
+  } catch (error) {
+    throw new Error(`network attachment '${name}' is stored unreadably: ${errorText(error)}`);
+  }
+}
+
+async function keysOf(kv: KV): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const key of await kv.keys()) keys.push(key);
+  return keys;
+}
+
+/** The stored VMIs ("<namespace>/<name>", sorted) whose networks join `network`. */
+async function vmisUsing(vmis: KV, network: string): Promise<string[]> {
+  const users: string[] = [];
+  for (const key of await keysOf(vmis)) {
+    const stored = await readStoredVmi(vmis, key).catch(() => null);
+    if (!stored) continue;
+    let vmi: Vmi;
+    try {
+      vmi = JSON.parse(stored.manifestJson) as Vmi;
+    } catch {
+      continue;
+    }
+    if (networksUsedBy(vmi).includes(network)) users.push(`${stored.namespace}/${stored.name}`);
+  }
+  return users.sort();
+}

@@ -1,0 +1,45 @@
+// The domain composer service: NATS micro service "headroom-composer".
+export {
+  type AcceptedVmi,
+  type ComposedPlan,
+  type ComposeResult,
+  composePlan,
+  domainUuidOf,
+  type HostLookups,
+  type PlannedDiskFile,
+  volumeFilePath,
+} from "./compose_plan.ts";
+export { type Composer, type ComposerOptions, startComposer } from "./composer.ts";
+export {
+  CreateNetworkReply,
+  CreateNetworkRequest,
+  DeleteNetworkReply,
+  DeleteNetworkRequest,
+  type ICreateNetworkReply,
+  type ICreateNetworkRequest,
+  type IDeleteNetworkReply,
+  type IDeleteNetworkRequest,
+  type IListNetworksReply,
+  type IListNetworksRequest,
+  type INetworkAttachment,
+  ListNetworksReply,
+  ListNetworksRequest,
+  NetworkAttachment,
+} from "./network_messages.ts";
+export {
+  bridgeNameProblem,
+  type CreateDecision,
+  decideCreate,
+  inUseMessage,
+  missingNetworkMessage,
+  networkNameProblem,
+  networksUsedBy,
+  notFoundMessage,
+} from "./network_rules.ts";
+export {
+  type CurrentStatus,
+  failedStatus,
+  mayReplaceStatus,
+  type StatusFacts,
+  scheduledStatus,
+} from "./status.ts";

@@ -1,0 +1,259 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { interfacesOf, stripPlaceholders } from "@headroom/domain-xml";
+import { describe, expect, it } from "vitest";
+import { type ComposeResult, composePlan, domainUuidOf, volumeFilePath } from "../src/mod.ts";
+import { accepted, fakeHost, SEED_NETWORK, SEED_UID, seedVmi } from "./fixtures.ts";
+
+const run = promisify(execFile);
+
+function planOf(result: ComposeResult) {
+  if (!result.ok) throw new Error(`expected a plan, got failure: ${result.reason}`);
+  return result.plan;
+}
+
+function reasonOf(result: ComposeResult): string {
+  if (result.ok) throw new Error("expected a failure, got a plan");
+  return result.reason;
+}
+
+/** libvirt's own schema check of a domain XML. */
+async function virtXmlValidate(xml: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "composer-xml-"));
+  try {
+    const file = join(dir, "domain.xml");
+    await writeFile(file, xml);
+    const { stdout, stderr } = await run("virt-xml-validate", [file, "domain"]);
+    return `${stdout}${stderr}`;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe("composePlan on the seed example", () => {
+  it("places disk, kernel, bridge and console on the host and plans 3 placeholders", async () => {
+    const vmi = seedVmi();
+    const plan = planOf(await composePlan(accepted(vmi), fakeHost()));
+    const vmDir = "/state/vms/default/vmi-iface-request-example";
+
+    expect(plan).toMatchObject({
+      namespace: "default",
+      name: "vmi-iface-request-example",
+      uid: SEED_UID,
+      generation: 1,
+      domainName: "default_vmi-iface-request-example",
+      domainUuid: SEED_UID,
+      machineType: "q35",
+      capacity: { requested: 5, interfaces: 2, effective: 5 },
+      bridges: ["hrbr0"],
+      consoleLogPath: `${vmDir}/console.log`,
+      placeholderModel: "virtio-non-transitional",
+    });
+    expect(plan.placeholders).toEqual([
+      { targetDev: "placeholder-1", model: "virtio-non-transitional" },
+      { targetDev: "placeholder-2", model: "virtio-non-transitional" },
+      { targetDev: "placeholder-3", model: "virtio-non-transitional" },
+    ]);
+    expect(plan.diskFiles).toEqual([
+      {
+        volumeName: "containerdisk",
+        path: `${vmDir}/containerdisk.qcow2`,
+        backingPath: "/state/images/objects/1/root/disk/disk.qcow2",
+        backingFormat: "qcow2",
+      },
+    ]);
+
+    const xml = plan.domainXml;
+    expect(stripPlaceholders(xml).removed).toBe(0);
+    expect(xml).not.toContain("placeholder");
+    expect(xml).toContain(`<uuid>${SEED_UID}</uuid>`);
+    expect(xml).toContain("<name>default_vmi-iface-request-example</name>");
+    expect(xml).toContain(`<source file="${vmDir}/containerdisk.qcow2"/>`);
+    expect(xml).toContain('<driver name="qemu" type="qcow2"/>');
+    expect(xml).toContain("<kernel>/state/images/objects/1/root/boot/vmlinuz</kernel>");
+    expect(xml).toContain("<initrd>/state/images/objects/1/root/boot/initrd.img</initrd>");
+    expect(xml).toContain("<cmdline>console=ttyS0 quiet panic=-1</cmdline>");
+    expect(xml).toContain(`<log file="${vmDir}/console.log" append="on"/>`);
+    expect(xml).toContain('<source bridge="hrbr0"/>');
+    expect(interfacesOf(xml).map((nic) => nic.alias)).toEqual([
+      "ua-net-default",
+      "ua-net-secondary",
+    ]);
+    expect(await virtXmlValidate(xml)).toContain("validates");
+  });
+
+  it("composes the same plan every time (redelivery composes the same domain)", async () => {
+    const vmi = seedVmi();
+    const first = planOf(await composePlan(accepted(vmi), fakeHost()));
+    const second = planOf(await composePlan(accepted(vmi), fakeHost()));
+    expect(second).toEqual(first);
+  });
+
+  it("composes a later generation the same way, with its own generation", async () => {
+    const vmi = seedVmi((doc) => {
+      doc.spec.domain.devices.interfaces.push({ name: "third", bridge: {} });
+      doc.spec.networks.push({ name: "third", multus: { networkName: SEED_NETWORK } });
+    });
+    const plan = planOf(await composePlan(accepted(vmi, { generation: 2 }), fakeHost()));
+    expect(plan.generation).toBe(2);
+    expect(plan.capacity).toEqual({ requested: 5, interfaces: 3, effective: 5 });
+    expect(plan.placeholders).toHaveLength(2);
+    // Two networks on one bridge: the host prepares it once.
+    expect(plan.bridges).toEqual(["hrbr0"]);
+    expect(interfacesOf(plan.domainXml)).toHaveLength(3);
+  });
+});
+
+describe("composePlan placement", () => {
+  it("plans an emptyDisk as a blank qcow2 of its capacity", async () => {
+    const vmi = seedVmi((doc) => {
+      doc.spec.domain.devices.disks.push({ name: "scratch", disk: { bus: "sata" } });
+      doc.spec.volumes.push({ name: "scratch", emptyDisk: { capacity: "1Gi" } });
+    });
+    const plan = planOf(await composePlan(accepted(vmi), fakeHost()));
+    expect(plan.diskFiles[1]).toEqual({
+      volumeName: "scratch",
+      path: "/state/vms/default/vmi-iface-request-example/scratch.qcow2",
+      blankSizeBytes: 1024 ** 3,
+    });
+    expect(plan.domainXml).toContain(
+      '<source file="/state/vms/default/vmi-iface-request-example/scratch.qcow2"/>',
+    );
+    expect(await virtXmlValidate(plan.domainXml)).toContain("validates");
+  });
+
+  it("keeps the backing format the image store reports", async () => {
+    const host = fakeHost();
+    const image = host.images.get("headroom/tiny-guest");
+    if (!image) throw new Error("fixture without the tiny guest");
+    image.disk = "/state/images/objects/1/root/disk/disk.img";
+    image.format = "raw";
+    const plan = planOf(await composePlan(accepted(seedVmi()), host));
+    expect(plan.diskFiles[0]).toMatchObject({
+      backingPath: "/state/images/objects/1/root/disk/disk.img",
+      backingFormat: "raw",
+    });
+    // The domain's disk is the VMI's own qcow2 overlay, whatever the backing format.
+    expect(plan.domainXml).toContain('<driver name="qemu" type="qcow2"/>');
+  });
+
+  it("plans no placeholder without an interface request, or below the interface count", async () => {
+    const without = seedVmi((doc) => {
+      delete doc.spec.domain.resources;
+    });
+    const plain = planOf(await composePlan(accepted(without), fakeHost()));
+    expect(plain.placeholders).toEqual([]);
+    expect(plain.capacity).toEqual({ interfaces: 2, effective: 2 });
+
+    const below = seedVmi((doc) => {
+      doc.spec.domain.resources.requests["kubevirt.io/interface"] = 1;
+    });
+    expect(planOf(await composePlan(accepted(below), fakeHost())).placeholders).toEqual([]);
+  });
+
+  it("composes a pc machine with only a pod network and no kernel boot", async () => {
+    const vmi = seedVmi((doc) => {
+      doc.spec.domain.machine = { type: "pc" };
+      delete doc.spec.domain.firmware;
+      doc.spec.domain.devices.interfaces = [{ name: "default", masquerade: {} }];
+      doc.spec.networks = [{ name: "default", pod: {} }];
+    });
+    const plan = planOf(await composePlan(accepted(vmi), fakeHost()));
+    expect(plan.machineType).toBe("pc");
+    expect(plan.bridges).toEqual([]);
+    expect(plan.placeholders).toHaveLength(4);
+    expect(plan.domainXml).not.toContain("<kernel>");
+    expect(plan.domainXml).toContain('<boot dev="hd"/>');
+    expect(await virtXmlValidate(plan.domainXml)).toContain("validates");
+  });
+});
+
+describe("composePlan failures", () => {
+  it("fails a VMI whose image is not in the store, with the store's message", async () => {
+    const host = fakeHost();
+    host.images.clear();
+    const reason = reasonOf(await composePlan(accepted(seedVmi()), host));
+    expect(reason).toContain(
+      "spec.volumes[0].containerDisk.image: image headroom/tiny-guest is not in the image store at /state/images; add it with: headroom image add headroom/tiny-guest PATH",
+    );
+    // The kernel comes from the same missing image: every problem is named at once.
+    expect(reason).toContain("spec.domain.firmware.kernelBoot.container.kernelPath: image");
+  });
+
+  it("fails a VMI whose image has no disk or no initrd", async () => {
+    const host = fakeHost();
+    const image = host.images.get("headroom/tiny-guest");
+    if (!image) throw new Error("fixture without the tiny guest");
+    delete image.disk;
+    delete image.files["/boot/initrd.img"];
+    const reason = reasonOf(await composePlan(accepted(seedVmi()), host));
+    expect(reason).toContain(
+      "spec.volumes[0].containerDisk.image: image headroom/tiny-guest has no file /disk/*",
+    );
+    expect(reason).toContain(
+      "spec.domain.firmware.kernelBoot.container.initrdPath: image headroom/tiny-guest has no file /boot/initrd.img",
+    );
+  });
+
+  it("fails a VMI on an unknown network attachment, saying how to create it", async () => {
+    const host = fakeHost();
+    host.bridges.clear();
+    const result = await composePlan(accepted(seedVmi()), host);
+    expect(reasonOf(result)).toBe(
+      "spec.networks[1].multus.networkName: network attachment 'headroom-bridge' does not exist; create it with: headroom network create headroom-bridge --bridge BRIDGE",
+    );
+    expect(result.ok === false && result.domainName).toBe("default_vmi-iface-request-example");
+  });
+
+  it("fails a manifest that is not JSON, not a valid VMI, or not the VMI it was handed over as", async () => {
+    const vmi = seedVmi();
+    expect(reasonOf(await composePlan(accepted(vmi, { manifestJson: "{" }), fakeHost()))).toMatch(
+      /^the accepted manifest is not valid JSON: /,
+    );
+    const invalid = { ...vmi, spec: { ...vmi.spec, domain: { ...vmi.spec.domain, gpus: [] } } };
+    const reason = reasonOf(
+      await composePlan(accepted(vmi, { manifestJson: JSON.stringify(invalid) }), fakeHost()),
+    );
+    expect(reason).toMatch(/^the accepted VMI is not valid: /);
+    expect(reason).toContain("spec.domain.gpus");
+    expect(reasonOf(await composePlan(accepted(vmi, { name: "other" }), fakeHost()))).toBe(
+      "the accepted manifest is VMI default/vmi-iface-request-example, but it was handed over as default/other",
+    );
+    expect(reasonOf(await composePlan(accepted(vmi, { generation: 0 }), fakeHost()))).toContain(
+      "generation 0",
+    );
+    expect(reasonOf(await composePlan(accepted(vmi, { uid: "" }), fakeHost()))).toBe(
+      "the accepted VMI has no uid",
+    );
+  });
+
+  it("throws on passing trouble in a lookup instead of failing the VMI", async () => {
+    const host = fakeHost();
+    host.bridgeOf = async () => {
+      throw new Error("TIMEOUT");
+    };
+    await expect(composePlan(accepted(seedVmi()), host)).rejects.toThrow("TIMEOUT");
+  });
+});
+
+describe("domainUuidOf", () => {
+  it("is the uid itself when the uid is a UUID", () => {
+    expect(domainUuidOf(SEED_UID.toUpperCase())).toBe(SEED_UID);
+  });
+
+  it("derives a stable version 5 UUID from any other uid", () => {
+    const uuid = domainUuidOf("vmi-uid-1");
+    expect(uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(domainUuidOf("vmi-uid-1")).toBe(uuid);
+    expect(domainUuidOf("vmi-uid-2")).not.toBe(uuid);
+  });
+});
+
+describe("volumeFilePath", () => {
+  it("is <vmDir>/<volume>.qcow2", () => {
+    expect(volumeFilePath("/s/vms/ns/vm", "root")).toBe("/s/vms/ns/vm/root.qcow2");
+  });
+});
