@@ -120,6 +120,8 @@ const samples: Record<string, Record<string, unknown>> = {
     interface: { name: "eth2", state: 4 },
     capacity: { interfaces: 1, effective: 4, free: 0, inUse: 4 },
   },
+  DescribeRequest: { namespace: "default", name: "vm1" },
+  DescribeReply: { found: true, live: vmiStatus, message: "" },
 };
 
 interface Codec {
