@@ -7,7 +7,7 @@ import { connect, DEFAULT_NATS_URL, type NatsConnection, SERVICE_NAMES } from "@
 import type { HostState } from "@headroom/host-state";
 import { type ProcessSpec, Supervisor } from "@headroom/supervisor";
 import type { Command } from "commander";
-import { CliError, EXIT_CODES_HELP, EXIT_OK, EXIT_UNREACHABLE } from "../exit-codes.ts";
+import { CliError, EXIT_CODES_HELP, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE } from "../exit-codes.ts";
 import { DEFAULT_STATE_DIR, globalsOf, hostStateOf } from "../globals.ts";
 import { repoRoot } from "../repo-root.ts";
 
@@ -61,7 +61,7 @@ export function registerUp(program: Command): void {
 
 async function runUp(url: string, state: HostState): Promise<number> {
   const root = repoRoot();
-  await mkdir(state.logs, { recursive: true });
+  await makeDir(state.logs);
   const logFile = createWriteStream(join(state.logs, "up.log"), { flags: "a" });
   const say = (line: string) => {
     process.stdout.write(`${line}\n`);
@@ -150,7 +150,7 @@ async function ensureNats(
       EXIT_UNREACHABLE,
     );
   }
-  await mkdir(state.nats, { recursive: true });
+  await makeDir(state.nats);
   say(`[up] starting nats-server on ${host}:${port}, JetStream store ${state.nats}`);
   supervisor.start(natsSpec(root, host, port, state.nats));
   const deadline = Date.now() + NATS_READY_MS;
@@ -313,6 +313,17 @@ Next, from ${repoRoot()}:
 
 Ctrl-C stops headroom.
 `;
+}
+
+async function makeDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw new CliError(
+      `cannot create ${dir}: ${(error as Error).message}; choose another state directory with --state-dir`,
+      EXIT_USAGE,
+    );
+  }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
