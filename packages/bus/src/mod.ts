@@ -63,6 +63,7 @@ export {
   MAX_REQUEST_BYTES,
   PIPELINE_FILTERS,
   parseStoreKey,
+  planMsgId,
   planSubject,
   QUEUE_GROUP,
   SERVICE_NAMES,

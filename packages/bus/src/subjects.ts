@@ -148,3 +148,13 @@ export function fromSubjectToken(token: string): string {
   }
   return decoder.decode(Uint8Array.from(bytes));
 }
+
+/**
+ * JetStream message id of the DomainPlan of one generation: "<uid>:<generation>:plan".
+ * Plans share HEADROOM_PIPELINE (and its duplicate window) with the VmiAccepted they
+ * come from, whose id is generationMsgId(uid, generation); with the same id the
+ * stream would drop every plan as a duplicate of its own VmiAccepted.
+ */
+export function planMsgId(uid: string, generation: number): string {
+  return `${generationMsgId(uid, generation)}:plan`;
+}
