@@ -14,7 +14,6 @@ import {
   endpoint,
   ensureBuckets,
   ensureStreams,
-  generationMsgId,
   isWrongLastSequence,
   type JsMsg,
   type KV,
@@ -22,6 +21,7 @@ import {
   type MicroService,
   type NatsConnection,
   PIPELINE_FILTERS,
+  planMsgId,
   planSubject,
   SERVICE_NAMES,
   STREAMS,
@@ -149,7 +149,7 @@ export async function startComposer(
 
   const publishPlan = async (plan: ComposedPlan) => {
     const ack = await js.publish(planSubject(plan.namespace, plan.name), encode(DomainPlan, plan), {
-      msgID: generationMsgId(plan.uid, plan.generation),
+      msgID: planMsgId(plan.uid, plan.generation),
     });
     return ack.duplicate;
   };

@@ -1,0 +1,176 @@
+// A real nats-server, domain-composer processes, and a private state
+// directory whose image store holds a fake tiny guest: a small qcow2 under
+// /disk and stand-in kernel and initrd files (composing boots nothing).
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import {
+  API_SUBJECTS,
+  acceptedSubject,
+  type Buckets,
+  connect,
+  decode,
+  encode,
+  ensureBuckets,
+  generationMsgId,
+  type NatsConnection,
+  planSubject,
+  request,
+  STREAMS,
+  storeKey,
+  toJetStream,
+} from "@headroom/bus";
+import { type HostState, hostState } from "@headroom/host-state";
+import { openImageStore } from "@headroom/images";
+import { DomainPlan, type IVmiAccepted, VmiAccepted, VmiStatus } from "@headroom/proto";
+import { type NatsServer, type ServiceProcess, startNats, startService } from "@headroom/testing";
+import { interfaceCapacity, type Vmi } from "@headroom/vmi";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { CreateNetworkReply, CreateNetworkRequest } from "../src/mod.ts";
+
+const run = promisify(execFile);
+export const MAIN = "services/domain-composer/src/main.ts";
+export const TINY_GUEST = "headroom/tiny-guest";
+
+export interface Harness {
+  nats: NatsServer;
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  buckets: Buckets;
+  stateDir: string;
+  state: HostState;
+  composers: ServiceProcess[];
+  /** Starts one more composer process (already counted in `composers`). */
+  addComposer(): Promise<ServiceProcess>;
+  stop(): Promise<void>;
+}
+
+async function fakeTinyGuest(dir: string): Promise<string> {
+  const tree = join(dir, "tiny-guest");
+  await mkdir(join(tree, "disk"), { recursive: true });
+  await mkdir(join(tree, "boot"), { recursive: true });
+  await run("qemu-img", ["create", "-q", "-f", "qcow2", join(tree, "disk/disk.qcow2"), "16M"]);
+  await writeFile(join(tree, "boot/vmlinuz"), "stand-in kernel\n");
+  await writeFile(join(tree, "boot/initrd.img"), "stand-in initrd\n");
+  return tree;
+}
+
+export async function startHarness(replicas: number): Promise<Harness> {
+  const stateDir = await mkdtemp(join(tmpdir(), "headroom-composer-"));
+  const env = { HEADROOM_STATE_DIR: stateDir };
+  const state = hostState(env);
+  await openImageStore(state.images).add(TINY_GUEST, await fakeTinyGuest(stateDir));
+  const nats = await startNats({ jetstream: true });
+  const composers: ServiceProcess[] = [];
+  const addComposer = async () => {
+    const composer = startService(MAIN, { ...env, HEADROOM_NATS_URL: nats.url });
+    composers.push(composer);
+    await composer.waitForLog("domain-composer ready");
+    return composer;
+  };
+  await Promise.all(Array.from({ length: replicas }, addComposer));
+  const nc = await connect({ name: "composer-test", servers: nats.url });
+  const jsm = await toJetStream(nc).jetstreamManager();
+  const buckets = await ensureBuckets(nc);
+  return {
+    nats,
+    nc,
+    jsm,
+    buckets,
+    stateDir,
+    state,
+    composers,
+    addComposer,
+    async stop() {
+      await Promise.all(composers.map((c) => c.stop()));
+      await nc.close();
+      await nats.stop();
+      await rm(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function createNetwork(nc: NatsConnection, name: string, bridge: string) {
+  return request(
+    nc,
+    API_SUBJECTS.createNetwork,
+    CreateNetworkRequest,
+    { name, bridge },
+    CreateNetworkReply,
+  );
+}
+
+/** Does what the validator does for an accepted VMI: stores it, then publishes it. */
+export async function accept(
+  h: Harness,
+  vmi: Vmi,
+  record: { uid: string; generation?: number; msgId?: string; store?: boolean },
+): Promise<IVmiAccepted> {
+  const generation = record.generation ?? 1;
+  const { namespace, name } = vmi.metadata;
+  const capacity = interfaceCapacity(vmi);
+  const accepted: IVmiAccepted = {
+    namespace,
+    name,
+    uid: record.uid,
+    generation,
+    manifestJson: JSON.stringify(vmi),
+    capacity: {
+      ...(capacity.requested !== null ? { requested: capacity.requested } : {}),
+      interfaces: capacity.interfaces,
+      effective: capacity.effective,
+    },
+    createdUnixMs: Date.now(),
+    acceptedUnixMs: Date.now(),
+  };
+  if (record.store !== false)
+    await h.buckets.vmis.put(storeKey(namespace, name), encode(VmiAccepted, accepted));
+  await publishAccepted(h, accepted, record.msgId ?? generationMsgId(record.uid, generation));
+  return accepted;
+}
+
+export async function publishAccepted(h: Harness, accepted: IVmiAccepted, msgID: string) {
+  const subject = acceptedSubject(accepted.namespace ?? "", accepted.name ?? "");
+  return toJetStream(h.nc).publish(subject, encode(VmiAccepted, accepted), { msgID });
+}
+
+export async function countOn(h: Harness, subject: string): Promise<number> {
+  const info = await h.jsm.streams.info(STREAMS.pipeline, { subjects_filter: subject });
+  return info.state.subjects?.[subject] ?? 0;
+}
+
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | null | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Waits until the composer has taken every accepted message of this VMI off the stream. */
+export function consumed(h: Harness, namespace: string, name: string) {
+  const subject = acceptedSubject(namespace, name);
+  return waitFor(`the composer to take ${subject}`, async () => (await countOn(h, subject)) === 0);
+}
+
+/** The last plan on a VMI's plan subject, with its message id. */
+export async function lastPlan(h: Harness, namespace: string, name: string) {
+  const subject = planSubject(namespace, name);
+  if ((await countOn(h, subject)) === 0) return null;
+  const stored = await h.jsm.streams.getMessage(STREAMS.pipeline, { last_by_subj: subject });
+  if (!stored) return null;
+  return { plan: decode(DomainPlan, stored.data), msgId: stored.header?.get("Nats-Msg-Id") ?? "" };
+}
+
+export async function statusOf(h: Harness, namespace: string, name: string) {
+  const entry = await h.buckets.status.get(storeKey(namespace, name));
+  return entry?.operation === "PUT" ? decode(VmiStatus, entry.value) : null;
+}
