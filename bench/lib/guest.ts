@@ -1,0 +1,161 @@
+/**
+ * The tiny guest on the real libvirtd, for benchmarks: daemons, the guest image, a connection,
+ * the virtualization type that really runs guests here, a work directory QEMU can read, and
+ * removal of every domain a benchmark defined — at the end, on failure and on Ctrl-C.
+ */
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type { DomainSpec, MachineFamily, VirtType } from "@headroom/domain-xml";
+import { openImageStore, TINY_GUEST_CMDLINE, TINY_GUEST_REF } from "@headroom/images";
+import { chooseVirtType, removeDomain } from "@headroom/launch";
+import { Connection } from "@headroom/libvirt";
+
+const run = promisify(execFile);
+const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+
+/** Every benchmark domain starts with this; nothing else on the host is ever touched. */
+export const BENCH_DOMAIN_PREFIX = "hrbench-";
+
+export interface BenchHost {
+  conn: Connection;
+  virtType: VirtType;
+  /** Why that virtualization type, in plain words. */
+  virtTypeReason: string;
+  /** A domain shaped like the seed's VMI: the tiny guest's disk overlay, kernel boot, rng. */
+  seedLikeSpec(machine: MachineFamily, nics: number): Promise<DomainSpec>;
+  /** Destroys and undefines a domain this host made, and deletes its files. */
+  remove(name: string): Promise<void>;
+  /** Removes everything left and closes the connection. */
+  close(): Promise<void>;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Domains of benchmark runs whose process is gone (killed hard, so it could not clean up). */
+async function removeOrphans(conn: Connection): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await conn.listDomainNames({ active: true, inactive: true })) {
+    const match = /^hrbench-[a-z-]+?-(\d+)-/.exec(name);
+    if (!match || pidAlive(Number(match[1]))) continue;
+    const domain = await conn.findDomain(name);
+    if (domain) {
+      await removeDomain(domain);
+      removed.push(name);
+    }
+  }
+  return removed;
+}
+
+export async function openBenchHost(bench: string): Promise<BenchHost> {
+  await run("bash", [join(repoRoot, "infra/daemons.sh"), "--quiet"]);
+  await run("bash", [join(repoRoot, "infra/tiny-guest/build.sh"), "--quiet"]);
+  const store = openImageStore();
+  const conn = await Connection.open("qemu:///system");
+  const orphans = await removeOrphans(conn);
+  if (orphans.length > 0) console.error(`removed leftover domains: ${orphans.join(", ")}`);
+  const choice = await chooseVirtType(conn, store);
+  const kernelPath = await store.resolveFile(TINY_GUEST_REF, "/boot/vmlinuz");
+  const initrdPath = await store.resolveFile(TINY_GUEST_REF, "/boot/initrd.img");
+  const work = await mkdtemp(join(tmpdir(), `hrbench-${bench}-`));
+  // QEMU runs as libvirt-qemu and must reach the overlay disks in here.
+  await chmod(work, 0o755);
+
+  const namePrefix = `${BENCH_DOMAIN_PREFIX}${bench}-${process.pid}-`;
+  const made = new Set<string>();
+  let counter = 0;
+  let closing: Promise<void> | undefined;
+
+  async function remove(name: string): Promise<void> {
+    const domain = await conn.findDomain(name);
+    if (domain) await removeDomain(domain);
+    made.delete(name);
+    await rm(join(work, `${name}.qcow2`), { force: true });
+    await rm(join(work, `${name}.console.log`), { force: true });
+  }
+
+  async function removeAll(): Promise<void> {
+    const names = new Set(made);
+    // A define still in flight when this started shows up only in libvirt's list.
+    for (const name of await conn.listDomainNames({ active: true, inactive: true }))
+      if (name.startsWith(namePrefix)) names.add(name);
+    for (const name of names) await remove(name).catch(() => {});
+  }
+
+  function close(): Promise<void> {
+    closing ??= (async () => {
+      await removeAll();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await removeAll();
+      await conn.close();
+      await rm(work, { recursive: true, force: true });
+    })();
+    return closing;
+  }
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`\n${signal}: removing the benchmark's domains…`);
+    close().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  return {
+    conn,
+    virtType: choice.virtType,
+    virtTypeReason: choice.reason,
+    async seedLikeSpec(machine, nics) {
+      counter += 1;
+      const name = `${namePrefix}${counter}-${machine}`;
+      made.add(name);
+      const overlay = await store.createOverlay(TINY_GUEST_REF, join(work, `${name}.qcow2`));
+      return {
+        name,
+        uuid: randomUUID(),
+        title: `bench/${name}`,
+        description: "headroom benchmark",
+        virtType: choice.virtType,
+        machine,
+        vcpus: 1,
+        memoryKiB: 128 * 1024,
+        kernelBoot: { kernelPath, initrdPath, cmdline: TINY_GUEST_CMDLINE },
+        disks: [
+          { name: "containerdisk", bus: "virtio", sourceFile: overlay.path, format: "qcow2" },
+        ],
+        interfaces: Array.from({ length: nics }, (_, i) => ({
+          name: i === 0 ? "default" : `nic${i}`,
+          kind: "user" as const,
+          model: "virtio-non-transitional" as const,
+        })),
+        serialConsoleLogPath: join(work, `${name}.console.log`),
+        rng: true,
+      };
+    },
+    remove,
+    close,
+  };
+}
+
+/** Runs `work` with a bench host, which is closed (every domain removed) however `work` ends. */
+export async function withBenchHost<T>(
+  bench: string,
+  work: (host: BenchHost) => Promise<T>,
+): Promise<T> {
+  const host = await openBenchHost(bench);
+  try {
+    return await work(host);
+  } finally {
+    await host.close();
+  }
+}

@@ -1,0 +1,80 @@
+/** What a result was measured on, so figures are never quoted without their machine. */
+import { readFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus, loadavg, release, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Connection } from "@headroom/libvirt";
+
+const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+
+/** A path inside the repository, whatever the working directory. */
+export function repoPath(relative: string): string {
+  return join(repoRoot, relative);
+}
+
+export interface Machine {
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  kernel: string;
+  node: string;
+  /** 1-minute load average when the benchmark started and when it ended. */
+  loadAtStart: number;
+  loadAtEnd?: number;
+  libvirt?: string;
+  qemu?: string;
+}
+
+function cpuModel(): string {
+  try {
+    const match = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
+    if (match?.[1]) return match[1].trim();
+  } catch {
+    // not Linux: fall through to what Node knows
+  }
+  return cpus()[0]?.model ?? "unknown";
+}
+
+/** libvirt's version numbers: 9000000 → "9.0.0". */
+function dotted(version: number): string {
+  return `${Math.floor(version / 1_000_000)}.${Math.floor(version / 1000) % 1000}.${version % 1000}`;
+}
+
+export async function describeMachine(conn?: Connection): Promise<Machine> {
+  const machine: Machine = {
+    cpuModel: cpuModel(),
+    cores: cpus().length,
+    memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    kernel: release(),
+    node: process.version,
+    loadAtStart: Math.round((loadavg()[0] ?? 0) * 100) / 100,
+  };
+  if (conn) {
+    machine.libvirt = dotted(await conn.getLibVersion());
+    machine.qemu = dotted(await conn.getVersion());
+  }
+  return machine;
+}
+
+export function finishMachine(machine: Machine): Machine {
+  return { ...machine, loadAtEnd: Math.round((loadavg()[0] ?? 0) * 100) / 100 };
+}
+
+export function machineLine(machine: Machine): string {
+  const software = machine.libvirt ? `, libvirt ${machine.libvirt}, QEMU ${machine.qemu}` : "";
+  const load =
+    machine.loadAtEnd === undefined
+      ? `load ${machine.loadAtStart}`
+      : `load ${machine.loadAtStart} → ${machine.loadAtEnd}`;
+  return (
+    `${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ` +
+    `Linux ${machine.kernel}, Node ${machine.node}${software}; ${load}`
+  );
+}
+
+/** Writes a result document as indented JSON, creating its directory. */
+export async function writeResult(path: string, result: unknown): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${JSON.stringify(result, null, 2)}\n`);
+}

@@ -1,0 +1,362 @@
+// What a reserved NIC slot costs: QEMU's memory, boot time and hot-plug time against the
+// reserved capacity, on q35 and on pc, with the tiny guest on the real libvirtd.
+//
+//   node --import tsx bench/slot-cost/main.ts [--runs 5] [--quick] [--json PATH] [--chart PATH]
+//
+// Each point launches a seed-like domain (128 MiB, 1 vCPU, the tiny guest's virtio disk
+// overlay, rng, one user NIC) with launchDomain and max(0, capacity − 1) placeholders, then
+// measures: the wall time from the launch call to the guest's first console report and the
+// guest's own uptime in that report; QEMU's RSS then; the time to hot-plug one NIC until the
+// guest reports it, and libvirt's attach call alone; the controllers added and free slots.
+// Runs interleave all points (forward, then backward) so drift spreads over every point.
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { parseArgs } from "node:util";
+import { composeDomain, type MachineFamily, nicXml } from "@headroom/domain-xml";
+import { waitForGuestReport } from "@headroom/images";
+import { attachNic, launchDomain } from "@headroom/launch";
+import { type BenchHost, withBenchHost } from "../lib/guest.ts";
+import {
+  describeMachine,
+  finishMachine,
+  machineLine,
+  repoPath,
+  writeResult,
+} from "../lib/machine.ts";
+import { roundTo, type Summary, summarize } from "../lib/stats.ts";
+import { markdownTable } from "../lib/table.ts";
+import { type ChartPanel, slotCostChart } from "./chart.ts";
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string" },
+    quick: { type: "boolean", default: false },
+    capacities: { type: "string" },
+    machines: { type: "string", default: "q35,pc" },
+    json: { type: "string" },
+    chart: { type: "string" },
+  },
+});
+
+const FULL_CAPACITIES = [0, 1, 2, 4, 8, 16, 24, 32];
+const QUICK_CAPACITIES = [0, 8, 32];
+const NICS = 1;
+const quick = values.quick;
+const runs = Number(values.runs ?? (quick ? 1 : 5));
+const capacities = values.capacities
+  ? values.capacities.split(",").map(Number)
+  : quick
+    ? QUICK_CAPACITIES
+    : FULL_CAPACITIES;
+const machines = values.machines.split(",") as MachineFamily[];
+if (!Number.isInteger(runs) || runs < 1) fail(`--runs must be a positive integer`);
+if (capacities.some((c) => !Number.isInteger(c) || c < 0 || c > 32))
+  fail("--capacities must be whole numbers from 0 to 32, comma-separated");
+if (machines.some((m) => m !== "q35" && m !== "pc")) fail("--machines takes q35 and/or pc");
+// A quick run is a smoke test: its figures go to the screen, not over the recorded results.
+const jsonPath = values.json ?? (quick ? undefined : repoPath("bench/results/slot-cost.json"));
+const chartPath = values.chart ?? (quick ? undefined : repoPath("docs/slot-cost.svg"));
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
+interface Sample {
+  run: number;
+  machine: MachineFamily;
+  capacity: number;
+  placeholders: number;
+  /** launchDomain: define, reserve, strip, protect, define, start, read live XML. */
+  launchMs: number;
+  /** From the launch call to the first `headroom-guest:` report on the console. */
+  bootMs: number;
+  /** The guest's uptime in that first report: its own time to userspace. */
+  guestUpS: number;
+  qemuRssKiB: number;
+  qemuRssAnonKiB: number;
+  /** attachNic until the guest reports one more NIC. */
+  hotplugMs: number;
+  /** libvirt's live attachDevice call alone. */
+  attachCallMs: number;
+  controllersAdded: number;
+  freeSlots: number;
+}
+
+async function qemuMemory(domainName: string): Promise<{ rss: number; anon: number }> {
+  const pid = (await readFile(`/var/run/libvirt/qemu/${domainName}.pid`, "utf8")).trim();
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kib = (field: string) => {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
+    if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
+    return Number(match[1]);
+  };
+  return { rss: kib("VmRSS"), anon: kib("RssAnon") };
+}
+
+const POLL_MS = 10;
+
+async function measurePoint(
+  host: BenchHost,
+  run: number,
+  machine: MachineFamily,
+  capacity: number,
+): Promise<Sample> {
+  const spec = await host.seedLikeSpec(machine, NICS);
+  const consolePath = spec.serialConsoleLogPath as string;
+  const placeholders = Math.max(0, capacity - spec.interfaces.length);
+  const baseXml = composeDomain(spec);
+  try {
+    const started = performance.now();
+    const launched = await launchDomain(host.conn, {
+      domainName: spec.name,
+      domainUuid: spec.uuid,
+      baseXml,
+      placeholders,
+      placeholderModel: "virtio-non-transitional",
+    });
+    const launchMs = performance.now() - started;
+    const first = await waitForGuestReport(consolePath, () => true, {
+      timeoutMs: 120_000,
+      intervalMs: POLL_MS,
+    });
+    const bootMs = performance.now() - started;
+    const memory = await qemuMemory(spec.name);
+    if (first.report.nics !== NICS)
+      throw new Error(`the guest saw ${first.report.nics} NICs at boot, not ${NICS}`);
+
+    // Time libvirt's live attach inside attachNic without changing it.
+    const { domain } = launched;
+    const attachDevice = domain.attachDevice.bind(domain);
+    let attachCallMs = Number.NaN;
+    domain.attachDevice = async (xml, options) => {
+      const before = performance.now();
+      await attachDevice(xml, options);
+      if (options?.live) attachCallMs = performance.now() - before;
+    };
+    const plugStarted = performance.now();
+    await attachNic(
+      domain,
+      nicXml({ name: "hot", kind: "user", model: "virtio-non-transitional" }),
+      "ua-net-hot",
+    );
+    await waitForGuestReport(consolePath, (r) => r.nics === NICS + 1, {
+      after: first.index,
+      timeoutMs: 60_000,
+      intervalMs: POLL_MS,
+    });
+    const hotplugMs = performance.now() - plugStarted;
+    return {
+      run,
+      machine,
+      capacity,
+      placeholders,
+      launchMs: roundTo(launchMs, 1),
+      bootMs: roundTo(bootMs, 1),
+      guestUpS: first.report.uptimeSeconds,
+      qemuRssKiB: memory.rss,
+      qemuRssAnonKiB: memory.anon,
+      hotplugMs: roundTo(hotplugMs, 1),
+      attachCallMs: roundTo(attachCallMs, 1),
+      controllersAdded: launched.controllersAdded,
+      freeSlots: launched.freeSlots.length,
+    };
+  } finally {
+    await host.remove(spec.name);
+  }
+}
+
+interface PointSummary {
+  machine: MachineFamily;
+  capacity: number;
+  placeholders: number;
+  controllersAdded: number;
+  freeSlots: number;
+  qemuRssMiB: Summary;
+  bootS: Summary;
+  guestUpS: Summary;
+  launchMs: Summary;
+  hotplugMs: Summary;
+  attachCallMs: Summary;
+}
+
+function summarizePoints(samples: Sample[]): PointSummary[] {
+  return machines.flatMap((machine) =>
+    capacities.map((capacity) => {
+      const at = samples.filter((s) => s.machine === machine && s.capacity === capacity);
+      const first = at[0] as Sample;
+      return {
+        machine,
+        capacity,
+        placeholders: first.placeholders,
+        // The same for every run; the last run's figure stands for all.
+        controllersAdded: (at.at(-1) as Sample).controllersAdded,
+        freeSlots: (at.at(-1) as Sample).freeSlots,
+        qemuRssMiB: summarize(
+          at.map((s) => s.qemuRssKiB / 1024),
+          1,
+        ),
+        bootS: summarize(
+          at.map((s) => s.bootMs / 1000),
+          2,
+        ),
+        guestUpS: summarize(
+          at.map((s) => s.guestUpS),
+          2,
+        ),
+        launchMs: summarize(
+          at.map((s) => s.launchMs),
+          0,
+        ),
+        hotplugMs: summarize(
+          at.map((s) => s.hotplugMs),
+          0,
+        ),
+        attachCallMs: summarize(
+          at.map((s) => s.attachCallMs),
+          0,
+        ),
+      };
+    }),
+  );
+}
+
+/** Least-squares slope of y over x: the cost of one more reserved slot. */
+function slope(points: { x: number; y: number }[]): number {
+  const n = points.length;
+  const mx = points.reduce((a, p) => a + p.x, 0) / n;
+  const my = points.reduce((a, p) => a + p.y, 0) / n;
+  const sxy = points.reduce((a, p) => a + (p.x - mx) * (p.y - my), 0);
+  const sxx = points.reduce((a, p) => a + (p.x - mx) ** 2, 0);
+  return sxx === 0 ? 0 : sxy / sxx;
+}
+
+const wallStarted = performance.now();
+const result = await withBenchHost("slot-cost", async (host) => {
+  const machine = await describeMachine(host.conn);
+  console.log(`slot-cost on ${machineLine(machine)}`);
+  console.log(`virtualization: ${host.virtType} (${host.virtTypeReason})`);
+  console.log(
+    `${runs} run(s) × ${capacities.length} capacities × ${machines.length} machine(s), ${NICS} NIC`,
+  );
+  const samples: Sample[] = [];
+  for (let run = 1; run <= runs; run++) {
+    const order = run % 2 === 1 ? capacities : [...capacities].reverse();
+    for (const capacity of order) {
+      const machineOrder = run % 2 === 1 ? machines : [...machines].reverse();
+      for (const machineType of machineOrder) {
+        const sample = await measurePoint(host, run, machineType, capacity);
+        samples.push(sample);
+        console.log(
+          `run ${run} ${machineType.padEnd(3)} capacity ${String(capacity).padStart(2)}: ` +
+            `boot ${(sample.bootMs / 1000).toFixed(2)} s (guest ${sample.guestUpS} s), ` +
+            `RSS ${(sample.qemuRssKiB / 1024).toFixed(1)} MiB, hot-plug ${sample.hotplugMs} ms ` +
+            `(attach ${sample.attachCallMs} ms), +${sample.controllersAdded} controllers, ` +
+            `${sample.freeSlots} free`,
+        );
+      }
+    }
+  }
+  return {
+    machine: finishMachine(machine),
+    samples,
+    virt: { virtType: host.virtType, virtTypeReason: host.virtTypeReason },
+  };
+});
+
+const points = summarizePoints(result.samples);
+const perSlot = machines.map((machine) => {
+  const at = points.filter((p) => p.machine === machine);
+  const rss = slope(at.map((p) => ({ x: p.capacity, y: p.qemuRssMiB.median * 1024 })));
+  const boot = slope(at.map((p) => ({ x: p.capacity, y: p.bootS.median * 1000 })));
+  return { machine, rssKiBPerSlot: Math.round(rss), bootMsPerSlot: roundTo(boot, 1) };
+});
+
+const seconds = roundTo((performance.now() - wallStarted) / 1000, 1);
+const report = {
+  benchmark: "slot-cost",
+  date: new Date().toISOString(),
+  command: `node --import tsx bench/slot-cost/main.ts${quick ? " --quick" : ""}${
+    values.runs ? ` --runs ${runs}` : ""
+  }`,
+  machine: result.machine,
+  virtType: result.virt.virtType,
+  virtTypeReason: result.virt.virtTypeReason,
+  domain: `q35 or pc, 128 MiB, 1 vCPU, ${NICS} user NIC (virtio-non-transitional), virtio disk overlay, rng, serial console; placeholders = max(0, capacity − ${NICS})`,
+  runs,
+  seconds,
+  perSlot,
+  points,
+  samples: result.samples,
+};
+
+const rows = points.map((p) => [
+  p.machine,
+  String(p.capacity),
+  String(p.placeholders),
+  `${p.qemuRssMiB.median.toFixed(1)} (${p.qemuRssMiB.min.toFixed(1)}–${p.qemuRssMiB.max.toFixed(1)})`,
+  `${p.bootS.median.toFixed(2)} (${p.bootS.min.toFixed(2)}–${p.bootS.max.toFixed(2)})`,
+  p.guestUpS.median.toFixed(2),
+  `${p.hotplugMs.median} (${p.hotplugMs.min}–${p.hotplugMs.max})`,
+  String(p.attachCallMs.median),
+  String(p.controllersAdded),
+  String(p.freeSlots),
+]);
+console.log(
+  `\nMedians of ${runs} run(s), (min–max); ${result.virt.virtType === "kvm" ? "KVM" : "TCG"}\n`,
+);
+console.log(
+  markdownTable(
+    [
+      "machine",
+      "capacity",
+      "placeholders",
+      "QEMU RSS MiB",
+      "boot s",
+      "guest up= s",
+      "hot-plug ms",
+      "attach call ms",
+      "controllers added",
+      "free slots",
+    ],
+    rows,
+  ),
+);
+console.log("");
+for (const s of perSlot)
+  console.log(
+    `${s.machine}: one more reserved slot costs ${s.rssKiBPerSlot} KiB of QEMU RSS and ` +
+      `${s.bootMsPerSlot} ms of boot time (least-squares slope over the medians)`,
+  );
+console.log(`slot-cost took ${seconds} s`);
+
+if (jsonPath) {
+  await writeResult(jsonPath, report);
+  console.log(`wrote ${jsonPath}`);
+}
+if (chartPath) {
+  const colors: Record<string, string> = { q35: "#1f77b4", pc: "#ff7f0e" };
+  const series = (pick: (p: PointSummary) => Summary) =>
+    machines.map((machine) => ({
+      label: machine === "q35" ? "q35 (pcie-root-port)" : "pc (i440fx, pci-bridge)",
+      color: colors[machine] as string,
+      points: points
+        .filter((p) => p.machine === machine)
+        .map((p) => ({ capacity: p.capacity, ...pick(p) })),
+    }));
+  const panels: ChartPanel[] = [
+    { title: "QEMU resident memory", unit: "RSS (MiB)", series: series((p) => p.qemuRssMiB) },
+    {
+      title: "Launch to first guest report",
+      unit: "seconds",
+      series: series((p) => p.bootS),
+    },
+  ];
+  const virt = result.virt.virtType === "kvm" ? "KVM" : "TCG";
+  const footnote =
+    `Medians of ${runs} runs, whiskers min–max; ${virt}, 128 MiB guest, 1 NIC; ` +
+    `${result.machine.cpuModel}, ${result.machine.cores} cores; ${report.date.slice(0, 10)}`;
+  await mkdir(dirname(chartPath), { recursive: true });
+  await writeFile(chartPath, slotCostChart(panels, footnote));
+  console.log(`wrote ${chartPath}`);
+}
