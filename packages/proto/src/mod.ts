@@ -106,3 +106,31 @@ export type IDescribeRequest = headroom.v1.DescribeRequest.$Properties;
 export const DescribeReply = headroom.v1.DescribeReply;
 export type DescribeReply = headroom.v1.DescribeReply;
 export type IDescribeReply = headroom.v1.DescribeReply.$Properties;
+
+// pipeline.proto: what a plan asks the host to prepare
+export const DiskFile = headroom.v1.DiskFile;
+export type DiskFile = headroom.v1.DiskFile;
+export type IDiskFile = headroom.v1.DiskFile.$Properties;
+
+// network.proto
+export const NetworkAttachment = headroom.v1.NetworkAttachment;
+export type NetworkAttachment = headroom.v1.NetworkAttachment;
+export type INetworkAttachment = headroom.v1.NetworkAttachment.$Properties;
+export const CreateNetworkRequest = headroom.v1.CreateNetworkRequest;
+export type CreateNetworkRequest = headroom.v1.CreateNetworkRequest;
+export type ICreateNetworkRequest = headroom.v1.CreateNetworkRequest.$Properties;
+export const CreateNetworkReply = headroom.v1.CreateNetworkReply;
+export type CreateNetworkReply = headroom.v1.CreateNetworkReply;
+export type ICreateNetworkReply = headroom.v1.CreateNetworkReply.$Properties;
+export const DeleteNetworkRequest = headroom.v1.DeleteNetworkRequest;
+export type DeleteNetworkRequest = headroom.v1.DeleteNetworkRequest;
+export type IDeleteNetworkRequest = headroom.v1.DeleteNetworkRequest.$Properties;
+export const DeleteNetworkReply = headroom.v1.DeleteNetworkReply;
+export type DeleteNetworkReply = headroom.v1.DeleteNetworkReply;
+export type IDeleteNetworkReply = headroom.v1.DeleteNetworkReply.$Properties;
+export const ListNetworksRequest = headroom.v1.ListNetworksRequest;
+export type ListNetworksRequest = headroom.v1.ListNetworksRequest;
+export type IListNetworksRequest = headroom.v1.ListNetworksRequest.$Properties;
+export const ListNetworksReply = headroom.v1.ListNetworksReply;
+export type ListNetworksReply = headroom.v1.ListNetworksReply;
+export type IListNetworksReply = headroom.v1.ListNetworksReply.$Properties;
