@@ -31,7 +31,22 @@ import {
 } from "@headroom/bus";
 import { hostState } from "@headroom/host-state";
 import { detectDiskFormat, type ImageStore, openImageStore } from "@headroom/images";
-import { DomainPlan, type IVmiStatus, VmiAccepted, VmiStatus } from "@headroom/proto";
+import {
+  CreateNetworkReply,
+  CreateNetworkRequest,
+  DeleteNetworkReply,
+  DeleteNetworkRequest,
+  DomainPlan,
+  type ICreateNetworkReply,
+  type IDeleteNetworkReply,
+  type IListNetworksReply,
+  type IVmiStatus,
+  ListNetworksReply,
+  ListNetworksRequest,
+  NetworkAttachment,
+  VmiAccepted,
+  VmiStatus,
+} from "@headroom/proto";
 import type { Vmi } from "@headroom/vmi";
 import {
   type AcceptedVmi,
@@ -39,18 +54,6 @@ import {
   composePlan,
   type HostLookups,
 } from "./compose_plan.ts";
-import {
-  CreateNetworkReply,
-  CreateNetworkRequest,
-  DeleteNetworkReply,
-  DeleteNetworkRequest,
-  type ICreateNetworkReply,
-  type IDeleteNetworkReply,
-  type IListNetworksReply,
-  ListNetworksReply,
-  ListNetworksRequest,
-  NetworkAttachment,
-} from "./network_messages.ts";
 import {
   decideCreate,
   inUseMessage,
@@ -388,7 +391,7 @@ async function readNetwork(
     return {
       revision: entry.revision,
       live: false,
-      attachment: { name, bridge: "", createdUnixMs: 0 },
+      attachment: NetworkAttachment.create({ name, bridge: "", createdUnixMs: 0 }),
     };
   try {
     return {

@@ -1,15 +1,5 @@
 // The domain composer service: NATS micro service "headroom-composer".
-export {
-  type AcceptedVmi,
-  type ComposedPlan,
-  type ComposeResult,
-  composePlan,
-  domainUuidOf,
-  type HostLookups,
-  type PlannedDiskFile,
-  volumeFilePath,
-} from "./compose_plan.ts";
-export { type Composer, type ComposerOptions, startComposer } from "./composer.ts";
+
 export {
   CreateNetworkReply,
   CreateNetworkRequest,
@@ -25,7 +15,18 @@ export {
   ListNetworksReply,
   ListNetworksRequest,
   NetworkAttachment,
-} from "./network_messages.ts";
+} from "@headroom/proto";
+export {
+  type AcceptedVmi,
+  type ComposedPlan,
+  type ComposeResult,
+  composePlan,
+  domainUuidOf,
+  type HostLookups,
+  type PlannedDiskFile,
+  volumeFilePath,
+} from "./compose_plan.ts";
+export { type Composer, type ComposerOptions, startComposer } from "./composer.ts";
 export {
   bridgeNameProblem,
   type CreateDecision,
