@@ -127,13 +127,19 @@ const samples: Record<string, Record<string, unknown>> = {
     backingPath: "/var/lib/headroom/images/objects/x/root/disk/disk.qcow2",
     backingFormat: "qcow2",
   },
-  NetworkAttachment: { name: "headroom-bridge", bridge: "hr-br0", createdUnixMs: 1_700_000_000_000 },
+  NetworkAttachment: {
+    name: "headroom-bridge",
+    bridge: "hr-br0",
+    createdUnixMs: 1_700_000_000_000,
+  },
   CreateNetworkRequest: { name: "headroom-bridge", bridge: "hr-br0" },
   CreateNetworkReply: { created: { name: "headroom-bridge", bridge: "hr-br0", createdUnixMs: 1 } },
   DeleteNetworkRequest: { name: "headroom-bridge" },
   DeleteNetworkReply: { deleted: false, message: "in use", usedBy: ["default/vm1"] },
   ListNetworksRequest: {},
-  ListNetworksReply: { networks: [{ name: "headroom-bridge", bridge: "hr-br0", createdUnixMs: 1 }] },
+  ListNetworksReply: {
+    networks: [{ name: "headroom-bridge", bridge: "hr-br0", createdUnixMs: 1 }],
+  },
   DescribeReply: { found: true, live: vmiStatus, message: "" },
 };
 
