@@ -142,10 +142,11 @@ export async function launchDomain(
     await step("remove leftover domain", () => removeDomain(existing));
   }
 
-  let domain: Domain | undefined;
+  let defined: Domain | undefined;
   try {
-    domain = await step("define", () => conn.defineXml(request.baseXml, { validate: true }));
-    const baseXml = await step("read back", () => domain!.getXmlDesc({ inactive: true }));
+    const domain = await step("define", () => conn.defineXml(request.baseXml, { validate: true }));
+    defined = domain;
+    const baseXml = await step("read back", () => domain.getXmlDesc({ inactive: true }));
     let finalXml = baseXml;
     if (request.placeholders > 0) {
       const withPlaceholders = addPlaceholders(
@@ -155,15 +156,15 @@ export async function launchDomain(
       );
       await step("define with placeholders", () => conn.defineXml(withPlaceholders));
       const reserved = await step("read back with placeholders", () =>
-        domain!.getXmlDesc({ inactive: true }),
+        domain.getXmlDesc({ inactive: true }),
       );
       finalXml = stripPlaceholders(reserved).xml;
     }
     finalXml = protectNonNicRootPorts(finalXml);
     await step("define final", () => conn.defineXml(finalXml));
     const added = controllersAdded(baseXml, await domain.getXmlDesc({ inactive: true })).total;
-    await step("start", () => domain!.create());
-    const running = await step("read live XML", () => inspectRunning(domain!));
+    await step("start", () => domain.create());
+    const running = await step("read live XML", () => inspectRunning(domain));
     log("domain running", {
       domain: request.domainName,
       placeholders: request.placeholders,
@@ -172,12 +173,12 @@ export async function launchDomain(
     });
     return { domain, ...running, controllersAdded: added, alreadyRunning: false };
   } catch (error) {
-    if (domain) {
+    if (defined) {
       log("launch failed; removing the domain", {
         domain: request.domainName,
         error: String(error),
       });
-      await removeDomain(domain).catch(() => {});
+      await removeDomain(defined).catch(() => {});
     }
     throw error instanceof LaunchError ? error : new LaunchError("launch", error);
   }

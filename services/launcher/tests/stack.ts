@@ -44,13 +44,17 @@ import { afterAll, beforeAll, expect } from "vitest";
 
 const run = promisify(execFile);
 
+/** A VMI document as a test edits it: loosely typed on purpose, tests write bad values too. */
+// biome-ignore lint/suspicious/noExplicitAny: see above
+export type Manifest = Record<string, any>;
+
 export interface Stack {
   namespace: string;
   nc: NatsConnection;
   conn: Connection;
   state: HostState;
   /** The seed example with this stack's namespace and the given name, machine and request. */
-  seedManifest(name: string, changes?: { machine?: string; request?: number }): Promise<any>;
+  seedManifest(name: string, changes?: { machine?: string; request?: number }): Promise<Manifest>;
   apply(vmi: unknown): Promise<ApplyReply>;
   get(name: string): Promise<GetReply>;
   /** Polls until the VMI is Running or Failed (and, if given, has seen `generation`). */
@@ -131,7 +135,7 @@ export function useStack(): Stack {
     async seedManifest(name, changes = {}) {
       const vmi = parseDocument(
         await readFile(join(repoRoot(), "examples/vmi-seed.yaml"), "utf8"),
-      ) as Record<string, any>;
+      ) as Manifest;
       vmi.metadata = { name, namespace };
       if (changes.machine) vmi.spec.domain.machine = { type: changes.machine };
       if (changes.request !== undefined)
