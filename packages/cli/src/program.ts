@@ -4,6 +4,7 @@ import { registerDelete } from "./commands/delete.ts";
 import { registerGet } from "./commands/get.ts";
 import { registerImage } from "./commands/image.ts";
 import { registerLogs } from "./commands/logs.ts";
+import { registerNetwork } from "./commands/network.ts";
 import { registerUp } from "./commands/up.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { CliError, EXIT_CODES_HELP, EXIT_USAGE } from "./exit-codes.ts";
@@ -20,6 +21,7 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerDelete,
   registerLogs,
   registerImage,
+  registerNetwork,
   registerValidate,
 ];
 

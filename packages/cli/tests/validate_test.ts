@@ -207,7 +207,7 @@ describe("headroom help", () => {
     expect(run.stdout).toContain("Usage: headroom [options] [command]");
     expect(run.stdout).toContain("validate [options]");
     expect(run.stdout).toContain("Exit codes:\n  0  success\n  1  rejected, failed or not found");
-    for (const command of ["up", "apply", "get", "delete", "logs", "image"]) {
+    for (const command of ["up", "apply", "get", "delete", "logs", "image", "network"]) {
       expect(run.stdout).toContain(`\n  ${command} `);
     }
   });

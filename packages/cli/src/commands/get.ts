@@ -24,8 +24,8 @@ CONTROLLERS (added by libvirt for the reserved room), NODE and REASON.
 metadata.generation, and status.phase, status.capacity, status.interfaces);
 without NAME, a List.
 
-Images are read from this host's image store (--state-dir); networks from
-headroom.
+Images are read from this host's image store (--state-dir). Networks are
+listed with NAME, BRIDGE and AGE; -o json|yaml prints {name, bridge, createdAt}.
 
 ${EXIT_CODES_HELP}
 
