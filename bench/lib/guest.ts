@@ -104,12 +104,16 @@ export async function openBenchHost(bench: string): Promise<BenchHost> {
     return closing;
   }
 
+  // A second Ctrl-C (or the same signal forwarded by a parent) must not cut the clean-up short.
+  let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = true;
     console.error(`\n${signal}: removing the benchmark's domains…`);
     close().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
   };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
 
   return {
     conn,
