@@ -75,6 +75,8 @@ interface Sample {
   guestUpS: number;
   qemuRssKiB: number;
   qemuRssAnonKiB: number;
+  /** QEMU's RSS again once the hot-plugged NIC is in the guest. */
+  qemuRssAfterPlugKiB: number;
   /** attachNic until the guest reports one more NIC. */
   hotplugMs: number;
   /** libvirt's live attachDevice call alone. */
@@ -146,6 +148,7 @@ async function measurePoint(
       intervalMs: POLL_MS,
     });
     const hotplugMs = performance.now() - plugStarted;
+    const afterPlug = await qemuMemory(spec.name);
     return {
       run,
       machine,
@@ -156,6 +159,7 @@ async function measurePoint(
       guestUpS: first.report.uptimeSeconds,
       qemuRssKiB: memory.rss,
       qemuRssAnonKiB: memory.anon,
+      qemuRssAfterPlugKiB: afterPlug.rss,
       hotplugMs: roundTo(hotplugMs, 1),
       attachCallMs: roundTo(attachCallMs, 1),
       controllersAdded: launched.controllersAdded,
@@ -173,6 +177,7 @@ interface PointSummary {
   controllersAdded: number;
   freeSlots: number;
   qemuRssMiB: Summary;
+  qemuRssAfterPlugMiB: Summary;
   bootS: Summary;
   guestUpS: Summary;
   launchMs: Summary;
@@ -194,6 +199,10 @@ function summarizePoints(samples: Sample[]): PointSummary[] {
         freeSlots: (at.at(-1) as Sample).freeSlots,
         qemuRssMiB: summarize(
           at.map((s) => s.qemuRssKiB / 1024),
+          1,
+        ),
+        qemuRssAfterPlugMiB: summarize(
+          at.map((s) => s.qemuRssAfterPlugKiB / 1024),
           1,
         ),
         bootS: summarize(
@@ -265,11 +274,35 @@ const result = await withBenchHost("slot-cost", async (host) => {
 });
 
 const points = summarizePoints(result.samples);
+// The cost of one more unit of reservation, as least-squares slopes over the medians: per
+// reserved capacity (what the user asks) and per controller libvirt added (what QEMU runs).
 const perSlot = machines.map((machine) => {
   const at = points.filter((p) => p.machine === machine);
-  const rss = slope(at.map((p) => ({ x: p.capacity, y: p.qemuRssMiB.median * 1024 })));
-  const boot = slope(at.map((p) => ({ x: p.capacity, y: p.bootS.median * 1000 })));
-  return { machine, rssKiBPerSlot: Math.round(rss), bootMsPerSlot: roundTo(boot, 1) };
+  const slopeOf = (x: (p: PointSummary) => number, y: (p: PointSummary) => number) =>
+    new Set(at.map(x)).size < 2 ? null : slope(at.map((p) => ({ x: x(p), y: y(p) })));
+  const rss = (p: PointSummary) => p.qemuRssMiB.median * 1024;
+  const rssAfterPlug = (p: PointSummary) => p.qemuRssAfterPlugMiB.median * 1024;
+  const boot = (p: PointSummary) => p.bootS.median * 1000;
+  const guestUp = (p: PointSummary) => p.guestUpS.median * 1000;
+  const perCapacity = (p: PointSummary) => p.capacity;
+  const perController = (p: PointSummary) => p.controllersAdded;
+  const kib = (x: number | null) => (x === null ? null : Math.round(x));
+  const ms = (x: number | null) => (x === null ? null : roundTo(x, 1));
+  return {
+    machine,
+    perCapacity: {
+      rssKiB: kib(slopeOf(perCapacity, rss)),
+      rssAfterPlugKiB: kib(slopeOf(perCapacity, rssAfterPlug)),
+      bootMs: ms(slopeOf(perCapacity, boot)),
+      guestUpMs: ms(slopeOf(perCapacity, guestUp)),
+    },
+    perControllerAdded: {
+      rssKiB: kib(slopeOf(perController, rss)),
+      rssAfterPlugKiB: kib(slopeOf(perController, rssAfterPlug)),
+      bootMs: ms(slopeOf(perController, boot)),
+      guestUpMs: ms(slopeOf(perController, guestUp)),
+    },
+  };
 });
 
 const seconds = roundTo((performance.now() - wallStarted) / 1000, 1);
@@ -297,6 +330,7 @@ const rows = points.map((p) => [
   `${p.qemuRssMiB.median.toFixed(1)} (${p.qemuRssMiB.min.toFixed(1)}–${p.qemuRssMiB.max.toFixed(1)})`,
   `${p.bootS.median.toFixed(2)} (${p.bootS.min.toFixed(2)}–${p.bootS.max.toFixed(2)})`,
   p.guestUpS.median.toFixed(2),
+  String(p.launchMs.median),
   `${p.hotplugMs.median} (${p.hotplugMs.min}–${p.hotplugMs.max})`,
   String(p.attachCallMs.median),
   String(p.controllersAdded),
@@ -314,6 +348,7 @@ console.log(
       "QEMU RSS MiB",
       "boot s",
       "guest up= s",
+      "launch ms",
       "hot-plug ms",
       "attach call ms",
       "controllers added",
@@ -323,11 +358,19 @@ console.log(
   ),
 );
 console.log("");
-for (const s of perSlot)
+for (const s of perSlot) {
+  const c = s.perCapacity;
+  const k = s.perControllerAdded;
   console.log(
-    `${s.machine}: one more reserved slot costs ${s.rssKiBPerSlot} KiB of QEMU RSS and ` +
-      `${s.bootMsPerSlot} ms of boot time (least-squares slope over the medians)`,
+    `${s.machine}: per reserved capacity ${c.rssKiB} KiB RSS (${c.rssAfterPlugKiB} after the plug), ` +
+      `${c.bootMs} ms boot (${c.guestUpMs} ms guest-side)` +
+      (k.rssKiB === null
+        ? ""
+        : `; per controller added ${k.rssKiB} KiB RSS (${k.rssAfterPlugKiB}), ${k.bootMs} ms boot ` +
+          `(${k.guestUpMs} ms guest-side)`),
   );
+}
+console.log("(least-squares slopes over the medians)");
 console.log(`slot-cost took ${seconds} s`);
 
 if (jsonPath) {
