@@ -453,26 +453,26 @@ describe("as a micro service", () => {
     expect(infos[0]?.endpoints.every((e) => e.queue_group === "headroom")).toBe(true);
   });
 
-  it("shares requests between two instances", async () => {
+  it("shares a batch of 20 creates between two instances, each handling some", async () => {
     const client = new Svcm(nc).client();
-    const requestsBy = async () => {
-      const counts: number[] = [];
+    const appliesBy = async () => {
+      const counts = new Map<string, number>();
       for await (const stats of await client.stats(SERVICE_NAMES.validator)) {
-        counts.push((stats.endpoints ?? []).reduce((sum, e) => sum + e.num_requests, 0));
+        const apply = (stats.endpoints ?? []).find((e) => e.name === "apply");
+        counts.set(stats.id, apply?.num_requests ?? 0);
       }
       return counts;
     };
-    const before = await requestsBy();
-    await Promise.all(
-      Array.from({ length: 40 }, (_, i) =>
-        request(nc, API_SUBJECTS.get, GetRequest, { namespace: "team-a", name: `n${i}` }, GetReply),
-      ),
+    const before = await appliesBy();
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => apply(named(`batch-${i}`))),
     );
-    const after = await requestsBy();
-    expect(after).toHaveLength(2);
-    const total = after.reduce((a, b) => a + b, 0) - before.reduce((a, b) => a + b, 0);
-    expect(total).toBe(40);
-    for (const count of after) expect(count).toBeGreaterThan(0);
+    expect(replies.every((r) => r.accepted?.outcome === Outcome.OUTCOME_CREATED)).toBe(true);
+    const after = await appliesBy();
+    expect(after.size).toBe(2);
+    const handled = [...after].map(([id, count]) => count - (before.get(id) ?? 0));
+    expect(handled.reduce((a, b) => a + b, 0)).toBe(20);
+    for (const count of handled) expect(count).toBeGreaterThan(0);
   });
 
   it("stops cleanly on SIGTERM while the other instance keeps answering", async () => {
