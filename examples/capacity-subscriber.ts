@@ -1,0 +1,23 @@
+// A program of your own that follows headroom's capacity events: every VMI's
+// reserved, attached, detached, exhausted and released events, replayed from
+// the start of the stream and then live.
+//
+//   node --import tsx examples/capacity-subscriber.ts [namespace [name]]
+import { CapacityEvent, CapacityEventType } from "@headroom/proto";
+import { jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+
+const [namespace = "*", name = "*"] = process.argv.slice(2);
+const nc = await connect({ servers: process.env.HEADROOM_NATS_URL ?? "nats://127.0.0.1:4222" });
+// An ordered consumer: no state on the server, replays the stream in order.
+const consumer = await jetstream(nc).consumers.get("HEADROOM_CAPACITY", {
+  filter_subjects: [`headroom.capacity.${namespace}.${name}`],
+});
+for await (const msg of await consumer.consume()) {
+  const event = CapacityEvent.decode(msg.data);
+  const type = CapacityEventType[event.type].replace("CAPACITY_EVENT_TYPE_", "").toLowerCase();
+  console.log(
+    `${new Date(event.timestampUnixMs).toISOString()} ${event.namespace}/${event.name} ${type}` +
+      `${event.interfaceName ? ` ${event.interfaceName}` : ""}: in use ${event.inUse}, free ${event.free}`,
+  );
+}
