@@ -58,7 +58,7 @@ export const BUCKETS = {
   vmis: "headroom-vmis",
   /** The latest VmiStatus, written by the launcher. */
   status: "headroom-status",
-  /** Networks interfaces can join (later). */
+  /** Network attachments (multus networkName → host bridge), written by the composer. */
   networks: "headroom-networks",
 } as const;
 
