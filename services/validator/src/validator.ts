@@ -38,6 +38,7 @@ import {
   ListReply,
   ListRequest,
   Outcome,
+  Phase,
   VmiAccepted,
   VmiDeleted,
   VmiStatus,
@@ -98,9 +99,31 @@ export async function startValidator(
         case "rejected":
           log.info({ key, errors: plan.errors.length }, "apply rejected");
           return { rejected: { errors: plan.errors } };
-        case "unchanged":
+        case "unchanged": {
+          const current = await readStatus(status, key, log);
+          if (stored && current?.uid === plan.record.uid && current.phase === Phase.PHASE_FAILED) {
+            // Applying a failed VMI again tries it again (say, after its image
+            // was added), as a new generation of the same spec.
+            const retry = {
+              ...plan.record,
+              generation: plan.record.generation + 1,
+              acceptedUnixMs: now(),
+            };
+            if (dryRun) return acceptedReply(retry, Outcome.OUTCOME_UPDATED, true);
+            try {
+              await vmis.update(key, encode(VmiAccepted, retry), stored.revision);
+            } catch (error) {
+              if (!isWrongLastSequence(error)) throw error;
+              await backoff(attempt, log, key);
+              continue;
+            }
+            await publishAccepted(js, retry);
+            log.info({ key, uid: retry.uid, generation: retry.generation }, "failed vmi retried");
+            return acceptedReply(retry, Outcome.OUTCOME_UPDATED, false);
+          }
           if (!dryRun) await republishIfUnseen(js, status, plan.record, log);
           return acceptedReply(plan.record, Outcome.OUTCOME_UNCHANGED, dryRun);
+        }
         case "create":
           // A dry run assigns no uid.
           if (dryRun)

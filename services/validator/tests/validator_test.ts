@@ -294,6 +294,33 @@ describe("a create whose publish was lost", () => {
   });
 });
 
+describe("a VMI that failed", () => {
+  it("is tried again, as a new generation, when the same VMI is applied again", async () => {
+    const first = await apply(named("failed-once"));
+    const uid = first.accepted?.uid as string;
+    const status = await new Kvm(nc).open(BUCKETS.status);
+    await status.put(
+      "team-a.failed-once",
+      encode(VmiStatus, {
+        phase: Phase.PHASE_FAILED,
+        uid,
+        observedGeneration: 1,
+        reason: "no image",
+      }),
+    );
+    const again = await apply(named("failed-once"));
+    expect(again.accepted).toMatchObject({ outcome: Outcome.OUTCOME_UPDATED, uid, generation: 2 });
+    const subject = acceptedSubject("team-a", "failed-once");
+    expect((await lastOn(subject)).header.get("Nats-Msg-Id")).toBe(`${uid}:2`);
+    // Once it is no longer failed, the same apply changes nothing.
+    await status.put(
+      "team-a.failed-once",
+      encode(VmiStatus, { phase: Phase.PHASE_RUNNING, uid, observedGeneration: 2 }),
+    );
+    expect((await apply(named("failed-once"))).accepted?.outcome).toBe(Outcome.OUTCOME_UNCHANGED);
+  });
+});
+
 describe("get and list", () => {
   it("returns the stored VMI, and found=false for an unknown one", async () => {
     const created = await apply(named("getme"));
