@@ -129,6 +129,10 @@ describe("headroom up", () => {
     expect(natsExiting).toBeGreaterThan(validatorStopped);
     expect(run.stdout.trimEnd().endsWith("[up] stopped")).toBe(true);
 
+    // tsx's esbuild helpers end when their parent's pipe closes, a moment after it.
+    const deadline = Date.now() + 5_000;
+    while (children.some((child) => alive(child.pid)) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     expect(children.filter((child) => alive(child.pid))).toEqual([]);
     expect(await answers(url)).toBe(false);
     expect(readFileSync(join(stateDir, "logs", "up.log"), "utf8")).toContain("[up] stopped");
