@@ -13,6 +13,7 @@
 // slots as A (libvirt puts the domain's own devices on bare ports first), found once before
 // the timed launches. Launches alternate A B B A … so drift hits both alike. Also times the
 // XML-only work of a launch (compose, add, strip, protect, topology) on libvirt's real XML.
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import {
   addPlaceholders,
@@ -168,6 +169,7 @@ const result = await withBenchHost("launch-direct", async (host) => {
 
   const a: number[] = [];
   const b: number[] = [];
+  let maxLoad1 = 0;
   for (let i = 0; i < launches; i++) {
     // A B, B A, A B, …: each side goes first half of the time.
     const order = i % 2 === 0 ? ["A", "B"] : ["B", "A"];
@@ -180,6 +182,7 @@ const result = await withBenchHost("launch-direct", async (host) => {
         await host.remove(spec.name);
       }
     }
+    maxLoad1 = Math.max(maxLoad1, loadavg()[0] ?? 0);
     console.log(
       `launch ${i + 1}/${launches}: A ${(a.at(-1) as number).toFixed(0)} ms, ` +
         `B ${(b.at(-1) as number).toFixed(0)} ms`,
@@ -216,6 +219,7 @@ const result = await withBenchHost("launch-direct", async (host) => {
     b,
     xmlA,
     xmlB,
+    maxLoad1: roundTo(maxLoad1, 2),
   };
 });
 
@@ -234,6 +238,7 @@ const report = {
   domain: `q35, 128 MiB, 1 vCPU, ${NICS} user NIC, virtio disk overlay, rng, serial console; reserved capacity ${CAPACITY} (${PLACEHOLDERS} placeholders)`,
   launches,
   seconds,
+  maxLoad1: result.maxLoad1,
   headroom: {
     what: "launchDomain: define, read back, add placeholders, define, read back, strip, protect, define, start, read live XML",
     freeSlots: result.freeSlots.headroom,
@@ -285,6 +290,7 @@ console.log(
   ),
 );
 console.log(`\nA/B: ${report.ratio.median}× at the median, ${report.ratio.p95}× at p95`);
+console.log(`highest 1-minute load average during the launches: ${result.maxLoad1}`);
 console.log(`launch-direct took ${seconds} s`);
 if (jsonPath) {
   await writeResult(jsonPath, report);

@@ -10,6 +10,7 @@
 // guest reports it, and libvirt's attach call alone; the controllers added and free slots.
 // Runs interleave all points (forward, then backward) so drift spreads over every point.
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { loadavg } from "node:os";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { composeDomain, type MachineFamily, nicXml } from "@headroom/domain-xml";
@@ -83,6 +84,8 @@ interface Sample {
   attachCallMs: number;
   controllersAdded: number;
   freeSlots: number;
+  /** The host's 1-minute load average when the point finished: other work on the machine. */
+  load1: number;
 }
 
 async function qemuMemory(domainName: string): Promise<{ rss: number; anon: number }> {
@@ -164,6 +167,7 @@ async function measurePoint(
       attachCallMs: roundTo(attachCallMs, 1),
       controllersAdded: launched.controllersAdded,
       freeSlots: launched.freeSlots.length,
+      load1: roundTo(loadavg()[0] ?? 0, 2),
     };
   } finally {
     await host.remove(spec.name);
@@ -318,6 +322,7 @@ const report = {
   domain: `q35 or pc, 128 MiB, 1 vCPU, ${NICS} user NIC (virtio-non-transitional), virtio disk overlay, rng, serial console; placeholders = max(0, capacity − ${NICS})`,
   runs,
   seconds,
+  maxLoad1: Math.max(...result.samples.map((s) => s.load1)),
   perSlot,
   points,
   samples: result.samples,
@@ -371,6 +376,7 @@ for (const s of perSlot) {
   );
 }
 console.log("(least-squares slopes over the medians)");
+console.log(`highest 1-minute load average during the run: ${report.maxLoad1}`);
 console.log(`slot-cost took ${seconds} s`);
 
 if (jsonPath) {
