@@ -11,7 +11,8 @@ const [namespace = "*", name = "*"] = process.argv.slice(2);
 const nc = await connect({ servers: process.env.HEADROOM_NATS_URL ?? "nats://127.0.0.1:4222" });
 // An ordered consumer: no state on the server, replays the stream in order.
 const consumer = await jetstream(nc).consumers.get("HEADROOM_CAPACITY", {
-  filter_subjects: [`headroom.capacity.${namespace}.${name}`],
+  // One subject as a string: nats-server 2.9 takes a single filter, not a list.
+  filter_subjects: `headroom.capacity.${namespace}.${name}`,
 });
 for await (const msg of await consumer.consume()) {
   const event = CapacityEvent.decode(msg.data);

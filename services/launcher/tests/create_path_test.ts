@@ -9,8 +9,8 @@ import {
   stripPlaceholders,
 } from "@headroom/domain-xml";
 import { domainNameOf } from "@headroom/host-state";
-import { waitForGuestReport } from "@headroom/images";
-import { CapacityEventType, DeleteReply, DeleteRequest, Phase } from "@headroom/proto";
+import { openImageStore, TINY_GUEST_REF, waitForGuestReport } from "@headroom/images";
+import { CapacityEventType, DeleteReply, DeleteRequest, Outcome, Phase } from "@headroom/proto";
 import { describe, expect, it } from "vitest";
 import { useStack } from "./stack.ts";
 
@@ -119,5 +119,16 @@ describe("a VMI that cannot be launched", () => {
     expect(record.status?.phase).toBe(Phase.PHASE_FAILED);
     expect(record.status?.reason).toContain("example.org/missing:1");
     expect(await stack.conn.findDomain(domainNameOf(stack.namespace, "no-image"))).toBeUndefined();
+  });
+
+  it("runs once the image is added and the same VMI is applied again", async () => {
+    const store = openImageStore(stack.state.images);
+    await store.add("example.org/missing:1", (await store.resolve(TINY_GUEST_REF)).root);
+    const vmi = await stack.seedManifest("no-image");
+    vmi.spec.volumes[0].containerDisk.image = "example.org/missing:1";
+    const reply = await stack.apply(vmi);
+    expect(reply.accepted?.outcome).toBe(Outcome.OUTCOME_UPDATED);
+    const record = await stack.settled("no-image", Number(reply.accepted?.generation));
+    expect(record.status?.phase).toBe(Phase.PHASE_RUNNING);
   });
 });

@@ -12,6 +12,7 @@ import {
   Phase,
   RemoveInterfaceRequest,
 } from "@headroom/proto";
+import { startService } from "@headroom/testing";
 import { withInterfaceAdded } from "@headroom/vmi";
 import { describe, expect, it } from "vitest";
 import { useStack } from "./stack.ts";
@@ -124,5 +125,31 @@ describe.each(["q35", "pc"])("hot-plug into the seed's VMI on %s", (machine) => 
       1 + plugged,
       2 + plugged,
     ]);
+
+    // The README's example subscriber tells the same story.
+    const subscriber = startService("examples/capacity-subscriber.ts", {
+      HEADROOM_NATS_URL: stack.natsUrl,
+    });
+    // Without arguments it follows every VMI; the last event of this one is the re-attach.
+    const vmi = `${stack.namespace}/${name}`;
+    try {
+      await subscriber.waitForLog(
+        new RegExp(`${vmi} detached third[\\s\\S]*${vmi} attached third`),
+        30_000,
+      );
+      const lines = subscriber
+        .logs()
+        .split("\n")
+        .filter((line) => line.includes(` ${vmi} `));
+      expect(lines.map((line) => line.split(" ")[2]?.replace(":", ""))).toEqual([
+        "reserved",
+        ...Array(plugged).fill("attached"),
+        "exhausted",
+        "detached",
+        "attached",
+      ]);
+    } finally {
+      await subscriber.stop();
+    }
   });
 });

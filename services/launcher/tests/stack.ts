@@ -50,6 +50,7 @@ export type Manifest = Record<string, any>;
 
 export interface Stack {
   namespace: string;
+  natsUrl: string;
   nc: NatsConnection;
   conn: Connection;
   state: HostState;
@@ -123,6 +124,9 @@ export function useStack(): Stack {
 
   const stack: Stack = {
     namespace,
+    get natsUrl() {
+      return need(nats, "nats-server").url;
+    },
     get nc() {
       return need(nc, "the NATS connection");
     },
