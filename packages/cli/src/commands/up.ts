@@ -9,6 +9,7 @@ import { type ProcessSpec, Supervisor } from "@headroom/supervisor";
 import type { Command } from "commander";
 import { CliError, EXIT_CODES_HELP, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE } from "../exit-codes.ts";
 import { DEFAULT_STATE_DIR, globalsOf, hostStateOf } from "../globals.ts";
+import { readableLogLine } from "../log-line.ts";
 import { repoRoot } from "../repo-root.ts";
 
 interface UpOptions {
@@ -64,7 +65,7 @@ async function runUp(url: string, state: HostState): Promise<number> {
   await makeDir(state.logs);
   const logFile = createWriteStream(join(state.logs, "up.log"), { flags: "a" });
   const say = (line: string) => {
-    process.stdout.write(`${line}\n`);
+    process.stdout.write(`${readableLogLine(line)}\n`);
     logFile.write(`${new Date().toISOString()} ${line}\n`);
   };
   const supervisor = new Supervisor({ write: say });
