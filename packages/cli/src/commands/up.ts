@@ -307,6 +307,7 @@ headroom is up
   log       ${join(state.logs, "up.log")}
 
 Next, from ${repoRoot()}:
+  npx headroom${server} network create headroom-bridge --bridge hr-br0
   npx headroom${server} apply -f examples/vmi-seed.yaml --wait
   npx headroom${server} get vmi
   npx headroom${stateDir} logs vmi-iface-request-example -f
