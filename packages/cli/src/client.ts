@@ -15,6 +15,7 @@ import {
 } from "@headroom/bus";
 import { VmiStatus } from "@headroom/proto";
 import { Kvm } from "@nats-io/kv";
+import { formatSeconds } from "./duration.ts";
 import {
   CliError,
   EXIT_INVALID,
@@ -56,14 +57,17 @@ export class HeadroomClient {
     requestType: MessageType<RequestInit, unknown>,
     value: RequestInit,
     replyType: MessageType<never, Reply>,
+    options: { timeoutMs?: number } = {},
   ): Promise<Reply> {
+    const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
     try {
-      return await request(this.nc, subject, requestType, value, replyType, {
-        timeoutMs: REQUEST_TIMEOUT_MS,
-      });
+      return await request(this.nc, subject, requestType, value, replyType, { timeoutMs });
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      throw new CliError(this.#describe(error, subject), exitCodeForApiError(error.code));
+      throw new CliError(
+        this.#describe(error, subject, timeoutMs),
+        exitCodeForApiError(error.code),
+      );
     }
   }
 
@@ -99,12 +103,15 @@ export class HeadroomClient {
     return this.nc.close();
   }
 
-  #describe(error: ApiError, subject: string): string {
+  #describe(error: ApiError, subject: string, timeoutMs: number): string {
     switch (error.code) {
       case "UNAVAILABLE":
         return `headroom at ${this.url} has no service answering on ${subject}: is it running? start it with: npm start`;
       case "TIMEOUT":
-        return `headroom at ${this.url} did not answer on ${subject} within ${REQUEST_TIMEOUT_MS / 1000} s`;
+        // A timeout here has the client's own error as its cause; one a service sent has its words.
+        return error.cause
+          ? `headroom at ${this.url} did not answer on ${subject} within ${formatSeconds(timeoutMs)}`
+          : error.message;
       default:
         return error.message;
     }

@@ -14,15 +14,29 @@ export function outputOption(formats: readonly Exclude<OutputFormat, "table">[])
 
 /** Columns padded to their widest cell, three spaces apart, as kubectl prints them. */
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]) {
-  const widths = headers.map((header, column) =>
+  const widths = columnWidths(headers, rows);
+  return `${[headers, ...rows].map((cells) => formatRow(cells, widths)).join("\n")}\n`;
+}
+
+/** The width of each column: its widest cell. */
+export function columnWidths(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+): number[] {
+  return headers.map((header, column) =>
     Math.max(header.length, ...rows.map((row) => (row[column] ?? "").length)),
   );
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-      .join("   ")
-      .trimEnd();
-  return `${[headers, ...rows].map(line).join("\n")}\n`;
+}
+
+/**
+ * One table line with the given column widths (a longer cell pushes the rest
+ * along), so rows printed later, as they come, line up with the first ones.
+ */
+export function formatRow(cells: readonly string[], widths: readonly number[]): string {
+  return cells
+    .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+    .join("   ")
+    .trimEnd();
 }
 
 export function formatJson(value: unknown): string {

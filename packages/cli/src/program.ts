@@ -1,8 +1,11 @@
 import { Command, CommanderError } from "commander";
 import { registerApply } from "./commands/apply.ts";
 import { registerDelete } from "./commands/delete.ts";
+import { registerDescribe } from "./commands/describe.ts";
+import { registerEvents } from "./commands/events.ts";
 import { registerGet } from "./commands/get.ts";
 import { registerImage } from "./commands/image.ts";
+import { registerInterfaces } from "./commands/interfaces.ts";
 import { registerLogs } from "./commands/logs.ts";
 import { registerNetwork } from "./commands/network.ts";
 import { registerUp } from "./commands/up.ts";
@@ -18,7 +21,10 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerUp,
   registerApply,
   registerGet,
+  registerDescribe,
   registerDelete,
+  registerInterfaces,
+  registerEvents,
   registerLogs,
   registerImage,
   registerNetwork,
@@ -41,6 +47,9 @@ Examples:
   headroom up
   headroom apply -f examples/vmi-seed.yaml --wait
   headroom get vmi
+  headroom addinterface vmi-iface-request-example --name third --network headroom-bridge
+  headroom describe vmi vmi-iface-request-example
+  headroom events --vmi vmi-iface-request-example -f
   headroom validate -f examples/vmi-seed.yaml
   headroom help apply`;
 

@@ -1,0 +1,60 @@
+import type { Command } from "commander";
+import { withClient } from "../client.ts";
+import { CliError, EXIT_CODES_HELP } from "../exit-codes.ts";
+import { globalsOf } from "../globals.ts";
+import { type OutputFormat, outputOption } from "../output.ts";
+import { DESCRIBE_EVENTS, describeVmi } from "../resources/describe.ts";
+import type { Kind } from "../resources/kinds.ts";
+import { parseKind } from "./get.ts";
+
+interface DescribeOptions {
+  output: OutputFormat;
+}
+
+const HELP_AFTER = `
+Shows one VMI as kubectl describe would: its identity, phase and machine type;
+its capacity for network interfaces (Requested, Effective, In use, Free,
+Controllers added), read live from the running domain by the launcher — or,
+when the domain is not running or no launcher answers, from the last stored
+status, with a note saying why; its interfaces (NAME, NETWORK, MAC,
+PCI ADDRESS, STATE); and its last ${DESCRIBE_EVENTS} capacity events.
+
+-o json|yaml prints the same as one object: {name, namespace, uid, generation,
+node, phase, reason, machineType, capacity: {source ("live"|"stored"), note,
+requested, effective, inUse, free, controllersAdded}, interfaces: [{name,
+network, mac, pciAddress, state}], events: [...]} (events as "headroom events
+-o json" prints them).
+
+${EXIT_CODES_HELP}
+
+Examples:
+  headroom describe vmi vmi-iface-request-example
+  headroom describe vmi web -o yaml`;
+
+/** `headroom describe vmi NAME [-o json|yaml]` */
+export function registerDescribe(program: Command): void {
+  program
+    .command("describe")
+    .summary("show a VMI in detail: live capacity, interfaces, recent events")
+    .description("Show one VMI in detail.")
+    .argument("<resource>", "vmi", parseKind)
+    .argument("<name>", "the VMI")
+    .addOption(outputOption(["json", "yaml"]))
+    .addHelpText("after", HELP_AFTER)
+    .action(async (kind: Kind, name: string, options: DescribeOptions, command: Command) => {
+      if (kind !== "vmi") {
+        throw new CliError(
+          `describe shows VMIs only; for ${kind}s use: headroom get ${kind}s ${name}`,
+        );
+      }
+      const globals = globalsOf(command);
+      process.exitCode = await withClient(globals.server, (client) =>
+        describeVmi(client, {
+          namespace: globals.namespace,
+          name,
+          output: options.output,
+          write: (text) => process.stdout.write(text),
+        }),
+      );
+    });
+}

@@ -1,0 +1,102 @@
+// A capacity event as the user sees it: a table row, and an object for
+// `-o json` (one per line) and `describe -o json|yaml`.
+import { CapacityEventType, type ICapacityEvent } from "@headroom/proto";
+import { formatAge } from "./output.ts";
+
+const TYPE_NAMES: Record<number, string> = {
+  [CapacityEventType.CAPACITY_EVENT_TYPE_UNSPECIFIED]: "unknown",
+  [CapacityEventType.CAPACITY_EVENT_TYPE_RESERVED]: "reserved",
+  [CapacityEventType.CAPACITY_EVENT_TYPE_ATTACHED]: "attached",
+  [CapacityEventType.CAPACITY_EVENT_TYPE_DETACHED]: "detached",
+  [CapacityEventType.CAPACITY_EVENT_TYPE_EXHAUSTED]: "exhausted",
+  [CapacityEventType.CAPACITY_EVENT_TYPE_RELEASED]: "released",
+};
+
+/** "reserved", "attached", "detached", "exhausted", "released". */
+export function eventTypeName(type: CapacityEventType | null | undefined): string {
+  return TYPE_NAMES[type ?? CapacityEventType.CAPACITY_EVENT_TYPE_UNSPECIFIED] ?? "unknown";
+}
+
+export interface EventObject {
+  /** RFC 3339, to the millisecond: events of one VMI often come within a second. */
+  time: string;
+  type: string;
+  namespace: string;
+  name: string;
+  uid: string;
+  interfaceName: string;
+  /** The VMI's interface request; null when it asks for none. */
+  requested: number | null;
+  effective: number;
+  inUse: number;
+  free: number;
+  controllersAdded: number;
+  node: string;
+  message: string;
+  timestampUnixMs: number;
+}
+
+export function eventObject(event: ICapacityEvent): EventObject {
+  const timestampUnixMs = Number(event.timestampUnixMs ?? 0);
+  return {
+    time: new Date(timestampUnixMs).toISOString(),
+    type: eventTypeName(event.type),
+    namespace: event.namespace ?? "",
+    name: event.name ?? "",
+    uid: event.uid ?? "",
+    interfaceName: event.interfaceName ?? "",
+    requested: event.requested ?? null,
+    effective: event.effective ?? 0,
+    inUse: event.inUse ?? 0,
+    free: event.free ?? 0,
+    controllersAdded: event.controllersAdded ?? 0,
+    node: event.node ?? "",
+    message: event.message ?? "",
+    timestampUnixMs,
+  };
+}
+
+export const EVENT_COLUMNS = [
+  "TIME",
+  "NAMESPACE/NAME",
+  "TYPE",
+  "INTERFACE",
+  "REQUESTED",
+  "EFFECTIVE",
+  "IN-USE",
+  "FREE",
+  "MESSAGE",
+];
+
+/** A row of `headroom events`: the time to the second, UTC. */
+export function eventRow(event: EventObject): string[] {
+  return [
+    event.time.replace(/\.\d{3}Z$/, "Z"),
+    `${event.namespace}/${event.name}`,
+    event.type,
+    event.interfaceName || "<none>",
+    event.requested === null ? "<none>" : String(event.requested),
+    String(event.effective),
+    String(event.inUse),
+    String(event.free),
+    oneLine(event.message),
+  ];
+}
+
+/** The columns of the Events section of `describe`. */
+export const DESCRIBE_EVENT_COLUMNS = ["TYPE", "INTERFACE", "IN-USE", "FREE", "AGE", "MESSAGE"];
+
+export function describeEventRow(event: EventObject, nowMs: number): string[] {
+  return [
+    event.type,
+    event.interfaceName || "<none>",
+    String(event.inUse),
+    String(event.free),
+    formatAge(nowMs - event.timestampUnixMs),
+    oneLine(event.message),
+  ];
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, " ");
+}

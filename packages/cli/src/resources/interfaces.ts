@@ -1,0 +1,121 @@
+// Hot-plugging and unplugging a running VMI's NICs through the launcher's
+// API (headroom.api.v1.vmi.addinterface / removeinterface).
+import { API_SUBJECTS } from "@headroom/bus";
+import {
+  AddInterfaceRequest,
+  type ICapacityStatus,
+  InterfaceReply,
+  ListNetworksReply,
+  ListNetworksRequest,
+  RemoveInterfaceRequest,
+} from "@headroom/proto";
+import type { HeadroomClient } from "../client.ts";
+import { CliError, EXIT_INVALID, EXIT_OK } from "../exit-codes.ts";
+
+/** The network name that stands for the pod network (masquerade) instead of an attachment. */
+export const POD_NETWORK = "pod";
+
+/** "capacity: 5 requested, 4 in use, 1 free" */
+export function capacitySummary(capacity: ICapacityStatus | null | undefined): string {
+  const c = capacity ?? {};
+  const room = c.requested != null ? `${c.requested} requested` : `${c.effective ?? 0} effective`;
+  return `capacity: ${room}, ${c.inUse ?? 0} in use, ${c.free ?? 0} free`;
+}
+
+export interface AddInterfaceOptions {
+  namespace: string;
+  name: string;
+  interfaceName: string;
+  networkName: string;
+  mac?: string;
+  timeoutMs: number;
+  write: (text: string) => void;
+}
+
+export async function addInterface(
+  client: HeadroomClient,
+  options: AddInterfaceOptions,
+): Promise<number> {
+  const { namespace, name, interfaceName, networkName } = options;
+  if (networkName !== POD_NETWORK) await requireNetwork(client, networkName);
+  const reply = await client.call(
+    API_SUBJECTS.addInterface,
+    AddInterfaceRequest,
+    { namespace, name, interfaceName, networkName, mac: options.mac ?? "" },
+    InterfaceReply,
+    { timeoutMs: options.timeoutMs },
+  );
+  if (!reply.ok) throw refusal(reply, name, interfaceName, "attached");
+  options.write(
+    `vmi/${name}: interface ${interfaceName} attached (${capacitySummary(reply.capacity)})\n`,
+  );
+  return EXIT_OK;
+}
+
+export interface RemoveInterfaceOptions {
+  namespace: string;
+  name: string;
+  interfaceName: string;
+  timeoutMs: number;
+  write: (text: string) => void;
+}
+
+export async function removeInterface(
+  client: HeadroomClient,
+  options: RemoveInterfaceOptions,
+): Promise<number> {
+  const { namespace, name, interfaceName } = options;
+  const reply = await client.call(
+    API_SUBJECTS.removeInterface,
+    RemoveInterfaceRequest,
+    { namespace, name, interfaceName },
+    InterfaceReply,
+    { timeoutMs: options.timeoutMs },
+  );
+  if (!reply.ok) throw refusal(reply, name, interfaceName, "detached");
+  options.write(
+    `vmi/${name}: interface ${interfaceName} detached (${capacitySummary(reply.capacity)})\n`,
+  );
+  return EXIT_OK;
+}
+
+/**
+ * A multus network that does not exist would only fail later, in the domain
+ * composer, after the VMI was changed; say so before anything changes.
+ */
+async function requireNetwork(client: HeadroomClient, networkName: string): Promise<void> {
+  const { networks } = await client.call(
+    API_SUBJECTS.listNetworks,
+    ListNetworksRequest,
+    {},
+    ListNetworksReply,
+  );
+  if (networks.some((network) => network.name === networkName)) return;
+  const known = networks.map((network) => network.name).join(", ");
+  throw new CliError(
+    `network/${networkName} not found: use "${POD_NETWORK}" or a network attachment` +
+      `${known ? ` (${known})` : ""}, or create it with: headroom network create ${networkName} --bridge BRIDGE`,
+    EXIT_INVALID,
+  );
+}
+
+/**
+ * headroom's own words when it refused or failed: an exhausted VMI's message
+ * is the whole story; other failures say what did not happen first.
+ */
+function refusal(
+  reply: InterfaceReply,
+  name: string,
+  interfaceName: string,
+  what: "attached" | "detached",
+): CliError {
+  if (reply.reason === "Exhausted" && reply.message)
+    return new CliError(reply.message, EXIT_INVALID);
+  const why = reply.message || "headroom gave no reason";
+  const reason = reply.reason ? ` (${reply.reason})` : "";
+  // A guest that did not release a NIC keeps it: the launcher's message says so.
+  return new CliError(
+    `vmi/${name}: interface ${interfaceName} was not ${what}${reason}: ${why}`,
+    EXIT_INVALID,
+  );
+}
