@@ -1,0 +1,279 @@
+// addinterface, removeinterface, describe vmi and events through the whole
+// stack: a real nats-server, the validator, the domain composer and the
+// launcher as their own processes, libvirtd and QEMU (TCG) running the tiny
+// guest from a private image store. One guest boots; the CLI drives it as a
+// user would, and every domain of the test's namespace is removed afterwards.
+import { execFile } from "node:child_process";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import {
+  ensureLibvirtd,
+  type NatsServer,
+  type ServiceProcess,
+  startNats,
+  startService,
+} from "@headroom/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  deleteBridge,
+  domainsOf,
+  privateStateDir,
+  removeDomainsOf,
+  testBridge,
+  testNamespace,
+  writeSeedVmi,
+} from "./host.ts";
+import { headroom, repoRoot, start } from "./run.ts";
+
+const run = promisify(execFile);
+const namespace = testNamespace();
+const bridge = testBridge();
+const name = "vmi-iface-request-example";
+let stateDir = "";
+let nats: NatsServer | undefined;
+const services: ServiceProcess[] = [];
+/** `headroom --server URL -n NAMESPACE`, the prefix of every command here. */
+let cli: string[] = [];
+
+beforeAll(async () => {
+  await ensureLibvirtd();
+  stateDir = await privateStateDir();
+  const env = { HEADROOM_STATE_DIR: stateDir };
+  await run("bash", [join(repoRoot, "infra/tiny-guest/build.sh"), "--quiet"], {
+    env: { ...process.env, ...env },
+  });
+  nats = await startNats();
+  // TCG without the KVM probe: the probe would boot a guest of its own.
+  const serviceEnv = { ...env, HEADROOM_NATS_URL: nats.url, HEADROOM_VIRT_TYPE: "qemu" };
+  for (const service of ["validator", "domain-composer", "launcher"]) {
+    services.push(startService(`services/${service}/src/main.ts`, serviceEnv));
+  }
+  await Promise.all(services.map((s) => s.waitForLog(/ready/, 90_000)));
+  cli = ["--server", nats.url, "-n", namespace];
+}, 300_000);
+
+afterAll(async () => {
+  await removeDomainsOf(namespace);
+  await Promise.all(services.map((s) => s.stop()));
+  await nats?.stop();
+  await deleteBridge(bridge);
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+}, 120_000);
+
+function hc(args: string[]) {
+  return headroom([...cli, ...args]);
+}
+
+/** The free count describe prints, from "  Free:   N". */
+function freeOf(text: string): number {
+  const match = /^ {2}Free: +(\d+)$/m.exec(text);
+  if (!match) throw new Error(`no Free: line in:\n${text}`);
+  return Number(match[1]);
+}
+
+const ATTACHED = new RegExp(
+  `^vmi/${name}: interface (\\S+) attached \\(capacity: 5 requested, (\\d+) in use, (\\d+) free\\)\n$`,
+);
+
+describe("hot-plug from the command line, on the seed VMI", () => {
+  let freeAtStart = 0;
+  let plugged: string[] = [];
+
+  it("creates the network and the VMI, which runs", async () => {
+    const network = await hc(["network", "create", "headroom-bridge", "--bridge", bridge]);
+    expect(network.stderr).toBe("");
+    expect(network.code).toBe(0);
+    const file = await writeSeedVmi(stateDir, namespace, name);
+    const apply = await hc(["apply", "-f", file, "--wait", "--timeout", "150s"]);
+    expect(apply.stderr).toBe("");
+    expect(apply.code).toBe(0);
+    expect(apply.stdout).toMatch(
+      new RegExp(`^vmi/${name} Running on .*: capacity 5, 2 in use`, "m"),
+    );
+
+    const described = await hc(["describe", "vmi", name]);
+    expect(described.code).toBe(0);
+    expect(described.stdout).toMatch(/^Capacity: +\(live\)$/m);
+    freeAtStart = freeOf(described.stdout);
+    expect(freeAtStart).toBeGreaterThanOrEqual(3);
+  }, 200_000);
+
+  it("refuses what it cannot do before changing anything (exit 1), and exit 3 when unreachable", async () => {
+    const noNetwork = await hc(["addinterface", name, "--name", "x", "--network", "nope"]);
+    expect(noNetwork.code).toBe(1);
+    expect(noNetwork.stderr).toContain("headroom: network/nope not found");
+    const noVmi = await hc(["addinterface", "nobody", "--name", "x", "--network", "pod"]);
+    expect(noVmi.code).toBe(1);
+    expect(noVmi.stderr).toBe(`headroom: vmi ${namespace}/nobody not found\n`);
+    // The seed has its pod network already; the validator allows one.
+    const secondPod = await hc(["addinterface", name, "--name", "pod2", "--network", "pod"]);
+    expect(secondPod.code).toBe(1);
+    expect(secondPod.stderr).toContain(`vmi/${name}: interface pod2 was not attached (Invalid)`);
+    expect(secondPod.stderr).toContain("only one pod network is allowed");
+    const noInterface = await hc(["removeinterface", name, "--name", "nothere"]);
+    expect(noInterface.code).toBe(1);
+    expect(noInterface.stderr).toContain("has no interface nothere");
+    const unreachable = await headroom([
+      "--server",
+      "nats://127.0.0.1:1",
+      "addinterface",
+      name,
+      "--name",
+      "x",
+      "--network",
+      "pod",
+    ]);
+    expect(unreachable.code).toBe(3);
+  }, 60_000);
+
+  it("hot-plugs NICs until headroom refuses (exit 1, its message on stderr)", async () => {
+    for (let i = 1; ; i++) {
+      const add = await hc([
+        "addinterface",
+        name,
+        "--name",
+        `extra${i}`,
+        "--network",
+        "headroom-bridge",
+      ]);
+      if (add.code !== 0) {
+        expect(add.code).toBe(1);
+        expect(add.stdout).toBe("");
+        expect(add.stderr).toBe(
+          `headroom: vmi ${namespace}/${name} has no free slot for interface extra${i}: ` +
+            `it asked for 5 (effective 5), ${2 + plugged.length} in use, 0 free\n`,
+        );
+        break;
+      }
+      expect(add.stderr).toBe("");
+      const match = ATTACHED.exec(add.stdout);
+      expect(match?.slice(1)).toEqual([`extra${i}`, String(2 + i), String(freeAtStart - i)]);
+      plugged.push(`extra${i}`);
+      expect(plugged.length).toBeLessThanOrEqual(freeAtStart);
+    }
+    expect(plugged).toHaveLength(freeAtStart);
+
+    const described = await hc(["describe", "vmi", name]);
+    expect(freeOf(described.stdout)).toBe(0);
+    expect(described.stdout).toMatch(new RegExp(`^ {2}In use: +${2 + plugged.length}$`, "m"));
+    for (const iface of plugged) {
+      expect(described.stdout).toMatch(
+        new RegExp(`^ {2}${iface} +headroom-bridge +\\S+ +0000:[0-9a-f]{2}:00\\.0 +Attached$`, "m"),
+      );
+    }
+  }, 400_000);
+
+  it("unplugs one, giving its slot back", async () => {
+    const removed = await hc(["removeinterface", name, "--name", "extra1"]);
+    expect(removed.stderr).toBe("");
+    expect(removed.code).toBe(0);
+    expect(removed.stdout).toBe(
+      `vmi/${name}: interface extra1 detached (capacity: 5 requested, ${1 + plugged.length} in use, 1 free)\n`,
+    );
+    plugged = plugged.filter((iface) => iface !== "extra1");
+
+    const described = await hc(["describe", "vmi", name]);
+    expect(described.code).toBe(0);
+    expect(freeOf(described.stdout)).toBe(1);
+    expect(described.stdout).not.toMatch(/^ {2}extra1 /m);
+
+    const json = await hc(["describe", "vmi", name, "-o", "json"]);
+    expect(json.code).toBe(0);
+    const d = JSON.parse(json.stdout);
+    expect(d).toMatchObject({ name, namespace, phase: "Running", machineType: "q35" });
+    expect(d.capacity).toMatchObject({
+      source: "live",
+      note: "",
+      requested: 5,
+      effective: 5,
+      inUse: 2 + plugged.length,
+      free: 1,
+    });
+    expect(d.capacity.controllersAdded).toBeGreaterThan(0);
+    expect(d.interfaces.map((i: { name: string }) => i.name)).toEqual([
+      "default",
+      "secondary",
+      ...plugged,
+    ]);
+    for (const iface of d.interfaces) {
+      expect(iface.state).toBe("Attached");
+      expect(iface.mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+      expect(iface.pciAddress).toMatch(/^0000:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/);
+    }
+    expect(d.events.map((e: { type: string }) => e.type).at(-1)).toBe("detached");
+  }, 200_000);
+
+  it("lists the events in order and exits; JSON lines parse", async () => {
+    const expected = ["reserved", ...Array(freeAtStart).fill("attached"), "exhausted", "detached"];
+    const table = await hc(["events", "--vmi", name]);
+    expect(table.stderr).toBe("");
+    expect(table.code).toBe(0);
+    const rows = table.stdout.trimEnd().split("\n");
+    expect(rows[0]).toMatch(
+      /^TIME +NAMESPACE\/NAME +TYPE +INTERFACE +REQUESTED +EFFECTIVE +IN-USE +FREE +MESSAGE$/,
+    );
+    expect(rows.slice(1).map((row) => row.split(/\s{3,}/)[2])).toEqual(expected);
+    expect(rows.at(-2)).toContain(`has no free slot for interface extra${freeAtStart + 1}`);
+
+    const json = await hc(["events", "--vmi", name, "-o", "json"]);
+    expect(json.code).toBe(0);
+    const events = json.stdout
+      .trimEnd()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(events.map((e) => e.type)).toEqual(expected);
+    expect(events.map((e) => e.interfaceName)).toEqual([
+      "",
+      ...Array.from({ length: freeAtStart }, (_, i) => `extra${i + 1}`),
+      `extra${freeAtStart + 1}`,
+      "extra1",
+    ]);
+    for (const event of events) {
+      expect(event).toMatchObject({ namespace, name, requested: 5, effective: 5 });
+      expect(event.inUse + event.free).toBe(2 + freeAtStart);
+    }
+  }, 60_000);
+
+  it("--follow prints an event that happens while it runs, and SIGINT ends it with exit 0", async () => {
+    const follow = start([...cli, "events", "--vmi", name, "--follow"]);
+    try {
+      await follow.waitForOutput("detached");
+      const add = await hc([
+        "addinterface",
+        name,
+        "--name",
+        "again",
+        "--network",
+        "headroom-bridge",
+      ]);
+      expect(add.code).toBe(0);
+      await follow.waitForOutput("again", 30_000);
+      const last = follow.stdout().trimEnd().split("\n").at(-1) ?? "";
+      expect(last.split(/\s{3,}/).slice(1, 4)).toEqual([
+        `${namespace}/${name}`,
+        "attached",
+        "again",
+      ]);
+    } finally {
+      follow.child.kill("SIGINT");
+    }
+    const ended = await follow.done;
+    expect(ended.code).toBe(0);
+    expect(ended.stderr).toBe("");
+  }, 200_000);
+
+  it("deletes the VMI and its domain is gone", async () => {
+    const deleted = await hc(["delete", "vmi", name, "--wait", "--timeout", "120s"]);
+    expect(deleted.code).toBe(0);
+    expect(deleted.stdout).toContain(`vmi/${name} removed: its domain is gone`);
+    expect(await domainsOf(namespace)).toEqual([]);
+
+    const events = await hc(["events", "--vmi", name, "-o", "json"]);
+    const types = events.stdout
+      .trimEnd()
+      .split("\n")
+      .map((line) => JSON.parse(line).type);
+    expect(types.at(-1)).toBe("released");
+  }, 180_000);
+});
