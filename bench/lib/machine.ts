@@ -73,8 +73,28 @@ export function machineLine(machine: Machine): string {
   );
 }
 
-/** Writes a result document as indented JSON, creating its directory. */
+/**
+ * JSON indented by level, except that an object or array holding only plain values stays on
+ * one line: a sample or a summary reads as one row, and the file stays small.
+ */
+export function compactJson(value: unknown, indent = ""): string {
+  const isLeaf = (v: unknown) => v === null || typeof v !== "object";
+  if (isLeaf(value)) return JSON.stringify(value) ?? "null";
+  const entries: [string | undefined, unknown][] = Array.isArray(value)
+    ? value.map((v) => [undefined, v])
+    : Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+  if (entries.every(([, v]) => isLeaf(v))) return JSON.stringify(value);
+  const inner = `${indent}  `;
+  const lines = entries.map(
+    ([key, v]) =>
+      `${inner}${key === undefined ? "" : `${JSON.stringify(key)}: `}${compactJson(v, inner)}`,
+  );
+  const [open, close] = Array.isArray(value) ? ["[", "]"] : ["{", "}"];
+  return `${open}\n${lines.join(",\n")}\n${indent}${close}`;
+}
+
+/** Writes a result document as compact JSON, creating its directory. */
 export async function writeResult(path: string, result: unknown): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, `${JSON.stringify(result, null, 2)}\n`);
+  await writeFile(path, `${compactJson(result)}\n`);
 }
