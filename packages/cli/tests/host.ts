@@ -43,6 +43,11 @@ export async function removeDomainsOf(namespace: string): Promise<string[]> {
   return names;
 }
 
+/** Runs virsh on the system connection, e.g. suspend or resume of a domain. */
+export async function virsh(...args: string[]): Promise<string> {
+  return (await run("virsh", ["-c", URI, ...args])).stdout;
+}
+
 export async function deleteBridge(bridge: string): Promise<void> {
   await run("ip", ["link", "del", "dev", bridge]).catch(() => {});
 }

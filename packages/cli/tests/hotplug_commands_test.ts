@@ -22,6 +22,7 @@ import {
   removeDomainsOf,
   testBridge,
   testNamespace,
+  virsh,
   writeSeedVmi,
 } from "./host.ts";
 import { headroom, repoRoot, start } from "./run.ts";
@@ -261,6 +262,33 @@ describe("hot-plug from the command line, on the seed VMI", () => {
     const ended = await follow.done;
     expect(ended.code).toBe(0);
     expect(ended.stderr).toBe("");
+  }, 200_000);
+
+  it("a guest that does not release a NIC keeps it: exit 1 with the launcher's message", async () => {
+    // A paused guest cannot answer the unplug request.
+    await virsh("suspend", `${namespace}_${name}`);
+    try {
+      const removed = await hc(["removeinterface", name, "--name", "again"]);
+      expect(removed.code).toBe(1);
+      expect(removed.stdout).toBe("");
+      expect(removed.stderr).toMatch(
+        new RegExp(
+          `^headroom: vmi/${name}: interface again was not detached \\(DetachFailed\\): ` +
+            "the guest did not release ua-net-again within 30 s; it is still attached\n$",
+        ),
+      );
+      // The VMI no longer declares it, the domain still holds it: describe shows both.
+      const d = JSON.parse((await hc(["describe", "vmi", name, "-o", "json"])).stdout);
+      expect(d.interfaces.at(-1)).toMatchObject({
+        name: "again",
+        network: "<none>",
+        state: "Attached",
+      });
+      expect(d.capacity).toMatchObject({ source: "live", free: 0 });
+      expect(d.reason).toContain("the guest did not release ua-net-again");
+    } finally {
+      await virsh("resume", `${namespace}_${name}`);
+    }
   }, 200_000);
 
   it("deletes the VMI and its domain is gone", async () => {

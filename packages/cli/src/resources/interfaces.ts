@@ -111,7 +111,11 @@ function refusal(
 ): CliError {
   if (reply.reason === "Exhausted" && reply.message)
     return new CliError(reply.message, EXIT_INVALID);
-  const why = reply.message || "headroom gave no reason";
+  // The launcher's reason may name the interface first ("third: …"); the line here does already.
+  const message = reply.message.startsWith(`${interfaceName}: `)
+    ? reply.message.slice(interfaceName.length + 2)
+    : reply.message;
+  const why = message || "headroom gave no reason";
   const reason = reply.reason ? ` (${reply.reason})` : "";
   // A guest that did not release a NIC keeps it: the launcher's message says so.
   return new CliError(
