@@ -13,6 +13,15 @@ const SHOWN_LENGTH = 80;
 
 /** A value as JSON, cut short so an error message stays one readable line. */
 export function show(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  let text: string;
+  try {
+    // A bigint (YAML's intAsBigInt, or a caller's own value) has no JSON form.
+    text =
+      JSON.stringify(value, (_key, item) => (typeof item === "bigint" ? `${item}` : item)) ??
+      String(value);
+  } catch {
+    // Nested too deep to print (JSON.stringify ran out of stack): say what it is instead.
+    return describeValue(value);
+  }
   return text.length > SHOWN_LENGTH ? `${text.slice(0, SHOWN_LENGTH)}…` : text;
 }
