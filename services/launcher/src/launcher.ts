@@ -68,6 +68,7 @@ import {
 import { type Vmi, withInterfaceAdded, withInterfaceRemoved } from "@headroom/vmi";
 import { reconcileInterfaces } from "./interfaces.ts";
 import { KeyedQueue } from "./keyed_queue.ts";
+import { type LibvirtLink, LibvirtUnavailableError } from "./reconnect.ts";
 import { CapacityEventType, capacityEvent, failedStatus, runningStatus } from "./records.ts";
 
 export interface LauncherOptions {
@@ -88,6 +89,12 @@ export interface Launcher {
   /** Stops taking work and waits for the work in hand. */
   stop(): Promise<void>;
 }
+
+/**
+ * A plan held by a launcher that died goes to another delivery after this
+ * long; long work keeps its message by the consumer's keepalive.
+ */
+const REDELIVER_AFTER_MS = 20_000;
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -121,10 +128,13 @@ export function exhaustedMessage(vmi: VmiRef, status: IVmiStatus, iface: string)
 
 export async function startLauncher(
   nc: NatsConnection,
-  conn: Connection,
+  conn: Connection | LibvirtLink,
   options: LauncherOptions,
 ): Promise<Launcher> {
   const { log, virtType } = options;
+  // Taken afresh for each piece of work: a reconnect replaces the connection.
+  const libvirt = (): Connection => ("current" in conn ? conn.current() : conn);
+  const libvirtLost = () => "current" in conn && !conn.connected;
   const now = options.now ?? Date.now;
   const node = options.node ?? hostname();
   const detachTimeoutMs = options.detachTimeoutMs ?? 30_000;
@@ -155,6 +165,21 @@ export async function startLauncher(
       encode(CapacityEvent, capacityEvent(type, vmi, status, { ...extra, nowMs: now() })),
       { msgID },
     );
+
+  /**
+   * Whether the capacity stream's latest event of this VMI is already its
+   * reserved event: a relaunch after the duplicate window must not add a
+   * second one.
+   */
+  const reservedReported = async (vmi: VmiRef): Promise<boolean> => {
+    const jsm = await js.jetstreamManager();
+    const last = await jsm.streams
+      .getMessage(STREAMS.capacity, { last_by_subj: capacitySubject(vmi.namespace, vmi.name) })
+      .catch(() => null);
+    if (!last) return false;
+    const event = decode(CapacityEvent, last.data);
+    return event.uid === vmi.uid && event.type === CapacityEventType.CAPACITY_EVENT_TYPE_RESERVED;
+  };
 
   /** The VMI as stored now, or null once it is deleted. */
   const readStored = async (key: string): Promise<VmiAccepted | null> => {
@@ -217,7 +242,7 @@ export async function startLauncher(
         if (outcome === "created") plog.info({ bridge }, "host bridge created");
       }
       launched = await launchDomain(
-        conn,
+        libvirt(),
         {
           domainName: plan.domainName,
           domainUuid: plan.domainUuid,
@@ -228,6 +253,9 @@ export async function startLauncher(
         (message, fields) => plog.info(fields ?? {}, message),
       );
     } catch (error) {
+      // libvirtd went away mid-launch: not the plan's fault; JetStream retries
+      // it once the connection is back.
+      if (error instanceof LibvirtUnavailableError || libvirtLost()) throw error;
       const reason = errorText(error);
       plog.error({ reason }, "launch failed");
       await putStatus(key, failedStatus(base, reason));
@@ -237,9 +265,11 @@ export async function startLauncher(
     const controllersAdded = launched.alreadyRunning
       ? (previous?.capacity?.controllersAdded ?? 0)
       : launched.controllersAdded;
+    // The event goes out before the status: a crash in between is healed by
+    // the redelivery (same message id), never leaving a Running VMI without
+    // its reserved event.
     if (!launched.alreadyRunning) {
       status = statusOf(planFacts, launched, controllersAdded);
-      await putStatus(key, status);
       await publishEvent(
         js,
         plan,
@@ -247,16 +277,30 @@ export async function startLauncher(
         status,
         `${uid}:reserved`,
       );
+      await putStatus(key, status);
       plog.info(
         { free: status.capacity?.free, controllersAdded: status.capacity?.controllersAdded },
         "running; capacity reserved",
       );
       return;
     }
+    // Started by a launcher that died before reporting it: report it now,
+    // once, then bring its interfaces to this generation as usual.
+    const unreported = !(previous?.uid === uid && previous.phase === Phase.PHASE_RUNNING);
+    if (unreported && !(await reservedReported(plan))) {
+      await publishEvent(
+        js,
+        plan,
+        CapacityEventType.CAPACITY_EVENT_TYPE_RESERVED,
+        statusOf(planFacts, launched, controllersAdded),
+        `${uid}:reserved`,
+      );
+      plog.info("running; capacity reserved (reported after a restart)");
+    }
 
     // A later generation of a running VMI: hot-plug or unplug what changed.
     const changes = await reconcileInterfaces(
-      conn,
+      libvirt(),
       launched.domain,
       plan.domainXml,
       launched.liveXml,
@@ -316,7 +360,7 @@ export async function startLauncher(
     const key = storeKey(namespace, name);
     const dlog = log.child({ vmi: `${namespace}/${name}`, uid });
     const domainName = domainNameOf(namespace, name);
-    const domain = await conn.findDomain(domainName);
+    const domain = await libvirt().findDomain(domainName);
     const last: IVmiStatus = (await readStatus(key)) ?? { node, capacity: {} };
     if (domain && domain.uuid.toLowerCase() !== uid.toLowerCase()) {
       // A VMI of the same name was created again; its domain is not ours to remove.
@@ -345,7 +389,7 @@ export async function startLauncher(
     const stored = await readStored(key);
     if (!stored) throw new ApiError("NOT_FOUND", `vmi ${namespace}/${name} not found`);
     const status = await readStatus(key);
-    const domain = await conn.findDomain(domainNameOf(namespace, name));
+    const domain = await libvirt().findDomain(domainNameOf(namespace, name));
     if (status?.phase !== Phase.PHASE_RUNNING || !domain || !(await domain.isActive()))
       throw new ApiError("CONFLICT", `vmi ${namespace}/${name} is not running`);
     return { key, stored, status, domain, vmi: JSON.parse(stored.manifestJson) as Vmi };
@@ -444,7 +488,7 @@ export async function startLauncher(
     const { namespace, name } = req;
     const key = storeKey(namespace, name);
     const stored = await readStored(key);
-    const domain = await conn.findDomain(domainNameOf(namespace, name));
+    const domain = await libvirt().findDomain(domainNameOf(namespace, name));
     if (!stored || !domain || !(await domain.isActive()))
       return { found: false, message: `vmi ${namespace}/${name} has no running domain on ${node}` };
     const status = await readStatus(key);
@@ -503,8 +547,9 @@ export async function startLauncher(
         const plan = decode(DomainPlan, msg.data);
         await queue.run(storeKey(plan.namespace, plan.name), () => launchPlan(plan));
       },
-      // A launch under TCG takes seconds, an unplug up to the detach timeout.
-      { log, ackWaitMs: 120_000 + detachTimeoutMs },
+      // A launch under TCG takes seconds, an unplug up to the detach timeout;
+      // the handler's keepalive holds the message meanwhile.
+      { log, ackWaitMs: REDELIVER_AFTER_MS },
     ),
     await consume(
       js,
@@ -515,7 +560,7 @@ export async function startLauncher(
         const deleted = decode(VmiDeleted, msg.data);
         await queue.run(storeKey(deleted.namespace, deleted.name), () => releaseVmi(deleted));
       },
-      { log, ackWaitMs: 120_000 },
+      { log, ackWaitMs: REDELIVER_AFTER_MS },
     ),
   ];
   log.info(

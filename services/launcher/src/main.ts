@@ -1,35 +1,35 @@
 // Entrypoint: node --import tsx services/launcher/src/main.ts
 // Env: HEADROOM_NATS_URL (default nats://127.0.0.1:4222), HEADROOM_LIBVIRT_URI
 // (default qemu:///system), HEADROOM_VIRT_TYPE (auto|kvm|qemu), HEADROOM_STATE_DIR,
-// HEADROOM_NODE_NAME, HEADROOM_LOG_LEVEL.
+// HEADROOM_NODE_NAME, HEADROOM_LOG_LEVEL, HEADROOM_DETACH_TIMEOUT_MS (how long a
+// guest gets to release an unplugged NIC, default 30000).
 import { connect, createLogger, SERVICE_NAMES } from "@headroom/bus";
 import { hostState } from "@headroom/host-state";
 import { openImageStore } from "@headroom/images";
 import { chooseVirtType } from "@headroom/launch";
-import { Connection } from "@headroom/libvirt";
 import { startLauncher } from "./launcher.ts";
+import { ReconnectingConnection } from "./reconnect.ts";
 
 const log = createLogger(SERVICE_NAMES.launcher);
 const uri = process.env.HEADROOM_LIBVIRT_URI || "qemu:///system";
+const detachTimeoutMs = Number(process.env.HEADROOM_DETACH_TIMEOUT_MS) || undefined;
 
 try {
-  const conn = await Connection.open(uri);
-  // Without libvirtd the launcher can do nothing; exit and let the supervisor
-  // restart it, which reconnects.
-  conn.onClose((reason) => {
-    log.fatal(
-      { uri, reason },
-      "libvirt connection lost; exiting so the supervisor restarts the launcher",
-    );
-    process.exit(1);
+  // libvirtd restarts leave domains running: reconnect and carry on.
+  const conn = await ReconnectingConnection.open(uri, {
+    onLost: (reason) => log.error({ uri, reason }, "libvirt connection lost; reconnecting"),
+    onRetry: (error, delayMs) =>
+      log.warn({ uri, err: error, retryInMs: delayMs }, "libvirt still unreachable"),
+    onReconnected: (attempts) => log.info({ uri, attempts }, "libvirt reconnected"),
   });
-  const choice = await chooseVirtType(conn, openImageStore(hostState().images));
+  const choice = await chooseVirtType(conn.current(), openImageStore(hostState().images));
   log.info({ uri, virtType: choice.virtType, why: choice.reason }, "libvirt connected");
 
   const nc = await connect({ name: SERVICE_NAMES.launcher, waitForServer: true, log });
   const launcher = await startLauncher(nc, conn, {
     log,
     virtType: choice.virtType,
+    ...(detachTimeoutMs ? { detachTimeoutMs } : {}),
     ...(process.env.HEADROOM_NODE_NAME ? { node: process.env.HEADROOM_NODE_NAME } : {}),
   });
   log.info("launcher ready");
