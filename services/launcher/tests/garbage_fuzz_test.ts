@@ -1,0 +1,179 @@
+// The launcher over a real nats-server and libvirtd, fed random bytes and oversized
+// requests on its endpoints and garbage on the plan and deleted subjects it consumes:
+// error replies, garbage terminated (not redelivered forever), and real work still done
+// afterwards. Defines no domain: every garbage plan names a VMI that is not stored.
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  API_SUBJECTS,
+  connect,
+  DURABLES,
+  encode,
+  ensureBuckets,
+  MAX_REQUEST_BYTES,
+  type NatsConnection,
+  request,
+  SERVICE_NAMES,
+  STREAMS,
+  toJetStream,
+} from "@headroom/bus";
+import { DescribeReply, DescribeRequest, DomainPlan, VmiDeleted } from "@headroom/proto";
+import {
+  ensureLibvirtd,
+  type NatsServer,
+  type ServiceProcess,
+  startNats,
+  startService,
+} from "@headroom/testing";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+type JetStreamManager = Awaited<ReturnType<ReturnType<typeof toJetStream>["jetstreamManager"]>>;
+type ConsumerInfo = Awaited<ReturnType<JetStreamManager["consumers"]["info"]>>;
+
+const SEED = Number(process.env.HEADROOM_FUZZ_SEED ?? 20261128);
+const MAIN = "services/launcher/src/main.ts";
+let nats: NatsServer;
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+let launcher: ServiceProcess;
+let stateDir = "";
+
+beforeAll(async () => {
+  await ensureLibvirtd();
+  stateDir = await mkdtemp(join(tmpdir(), "headroom-launcher-fuzz-"));
+  nats = await startNats({ jetstream: true });
+  nc = await connect({ name: "launcher-fuzz-test", servers: nats.url });
+  await ensureBuckets(nc);
+  launcher = startService(MAIN, {
+    HEADROOM_NATS_URL: nats.url,
+    HEADROOM_STATE_DIR: stateDir,
+    // No KVM probe: garbage needs no guest.
+    HEADROOM_VIRT_TYPE: "qemu",
+  });
+  await launcher.waitForLog("launcher ready", 60_000);
+  jsm = await toJetStream(nc).jetstreamManager();
+});
+
+afterAll(async () => {
+  await launcher?.stop();
+  await nc?.close();
+  await nats?.stop();
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+});
+
+async function ping(): Promise<number> {
+  const reply = await nc.request(`$SRV.PING.${SERVICE_NAMES.launcher}`, undefined, {
+    timeout: 5000,
+  });
+  return reply.data.length;
+}
+
+const GARBAGE = [
+  ...fc.sample(fc.uint8Array({ minLength: 1, maxLength: 300 }), { seed: SEED, numRuns: 20 }),
+  Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]),
+  Uint8Array.from([0x0f]),
+  Uint8Array.from([0x0a, 0x05, 0x41]),
+];
+
+function consumerInfo(durable: string): Promise<ConsumerInfo> {
+  return jsm.consumers.info(STREAMS.pipeline, durable);
+}
+
+async function settled(durable: string, timeoutMs = 30_000): Promise<ConsumerInfo> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const info = await consumerInfo(durable);
+    if (info.num_pending === 0 && info.num_ack_pending === 0) return info;
+    if (Date.now() > deadline) throw new Error(`${durable} still holds messages`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe("the launcher under garbage", () => {
+  it("answers random bytes and oversized requests on every endpoint with an error reply", async () => {
+    const subjects = [
+      API_SUBJECTS.addInterface,
+      API_SUBJECTS.removeInterface,
+      API_SUBJECTS.describe,
+    ];
+    let errorReplies = 0;
+    for (const subject of subjects) {
+      for (const data of [...GARBAGE, randomBytes(MAX_REQUEST_BYTES + 1)]) {
+        const reply = await nc.request(subject, data, { timeout: 10_000 });
+        const code = reply.headers?.get("Nats-Service-Error-Code");
+        if (code) errorReplies++;
+        if (data.length > MAX_REQUEST_BYTES) expect(code).toBe("413");
+      }
+    }
+    expect(errorReplies).toBeGreaterThan(subjects.length * 4);
+    expect(await ping()).toBeGreaterThan(0);
+    const described = await request(
+      nc,
+      API_SUBJECTS.describe,
+      DescribeRequest,
+      { namespace: "fuzz", name: "nothing" },
+      DescribeReply,
+    );
+    expect(described.found).toBe(false);
+  });
+
+  it("terminates garbage on the plan and deleted subjects and still handles a real deletion", async () => {
+    const js = toJetStream(nc);
+    const plans: Uint8Array[] = [
+      ...GARBAGE,
+      new Uint8Array(0),
+      encode(DomainPlan, {}),
+      encode(DomainPlan, { namespace: "x", name: "y", uid: "u", generation: 1 }),
+      encode(DomainPlan, { namespace: "../..", name: "$(reboot)", uid: "u", generation: 1 }),
+      randomBytes(1024 * 1024 + 100),
+    ];
+    const deletions: Uint8Array[] = [
+      ...GARBAGE,
+      new Uint8Array(0),
+      encode(VmiDeleted, {}),
+      encode(VmiDeleted, { namespace: "../..", name: "$(reboot)", uid: "u", generation: 1 }),
+      encode(VmiDeleted, { namespace: "x", name: "y", uid: "<uuid/>", generation: 1 }),
+    ];
+    for (const [i, body] of plans.entries())
+      await js.publish("headroom.pipeline.plan.x.y", body, { msgID: `plan-garbage-${i}` });
+    for (const [i, body] of deletions.entries())
+      await js.publish("headroom.pipeline.deleted.x.y", body, { msgID: `deleted-garbage-${i}` });
+
+    for (const durable of [DURABLES.launcherPlan, DURABLES.launcherDeleted]) {
+      const before = await settled(durable);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const after = await consumerInfo(durable);
+      // Not coming back: no further deliveries once handled.
+      expect(after.delivered.stream_seq).toBe(before.delivered.stream_seq);
+      expect(after.num_redelivered).toBe(before.num_redelivered);
+      expect(after.num_ack_pending).toBe(0);
+    }
+    const logs = launcher.logs();
+    expect(logs).toMatch(/message refused for good|message given up/);
+    const count = (pattern: RegExp) => logs.match(pattern)?.length ?? 0;
+    console.log(
+      `launcher garbage: ${count(/message refused for good/g)} refused at once, ${count(/message given up/g)} given up after retries, ${count(/will retry/g)} retries`,
+    );
+    expect(await ping()).toBeGreaterThan(0);
+
+    // A real deletion of a VMI this host never ran is handled and acknowledged.
+    const before = await consumerInfo(DURABLES.launcherDeleted);
+    await js.publish(
+      "headroom.pipeline.deleted.fuzz.gone",
+      encode(VmiDeleted, {
+        namespace: "fuzz",
+        name: "gone",
+        uid: "00000000-0000-4000-8000-00000000f023",
+        generation: 1,
+      }),
+      { msgID: "real-deletion" },
+    );
+    const after = await settled(DURABLES.launcherDeleted);
+    expect(after.delivered.stream_seq).toBe(before.delivered.stream_seq + 1);
+    expect(after.num_redelivered).toBe(before.num_redelivered);
+    expect(launcher.logs()).not.toMatch(/"vmi":"fuzz\/gone"[^\n]*"level":50/);
+  });
+});
