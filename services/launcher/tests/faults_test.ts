@@ -1,0 +1,165 @@
+// Faults around the services: nats-server restarted mid-batch, libvirtd
+// restarted under a running VMI, a guest that never acknowledges an unplug.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { API_SUBJECTS, request } from "@headroom/bus";
+import { domainNameOf } from "@headroom/host-state";
+import {
+  InterfaceReply,
+  InterfaceState,
+  Phase,
+  RemoveInterfaceRequest,
+  type VmiStatus,
+} from "@headroom/proto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CrashStack, startCrashStack } from "../../../bench/crash/harness.ts";
+
+const run = promisify(execFile);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("faults around the services", () => {
+  let stack: CrashStack | undefined;
+  const need = () => {
+    if (!stack) throw new Error("the stack is started in beforeAll");
+    return stack;
+  };
+
+  beforeAll(async () => {
+    // A paused guest never answers an unplug; the test should not wait 30 s for that.
+    stack = await startCrashStack({ env: { HEADROOM_DETACH_TIMEOUT_MS: "3000" } });
+  }, 240_000);
+  afterAll(async () => {
+    await stack?.stop();
+  }, 60_000);
+
+  /** Applies until accepted (a reply can be lost while a server restarts). */
+  const create = async (name: string, requested: number) => {
+    const s = need();
+    const manifest = await s.seedManifest(name, requested);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const reply = await s.apply(manifest, 5000);
+        expect(reply.rejected).toBeFalsy();
+        return reply.accepted?.uid ?? "";
+      } catch (error) {
+        if (attempt >= 20) throw error;
+        await sleep(500);
+      }
+    }
+  };
+
+  const settled = async (name: string, generation = 0): Promise<VmiStatus> => {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const reply = await need()
+        .get(name)
+        .catch(() => null);
+      const status = reply?.vmi?.status;
+      if (
+        status &&
+        (status.phase === Phase.PHASE_RUNNING || status.phase === Phase.PHASE_FAILED) &&
+        Number(status.observedGeneration) >= generation
+      )
+        return status as VmiStatus;
+      if (Date.now() > deadline) throw new Error(`vmi ${name} did not settle`);
+      await sleep(500);
+    }
+  };
+
+  const expectRunning = async (name: string, uid: string) => {
+    const status = await settled(name);
+    expect(status.phase, status.reason ?? "").toBe(Phase.PHASE_RUNNING);
+    expect(status.uid).toBe(uid);
+    const domain = await need().conn.lookupByName(domainNameOf(need().namespace, name));
+    expect(domain.uuid.toLowerCase()).toBe(uid.toLowerCase());
+    expect(await domain.isActive()).toBe(true);
+  };
+
+  it("loses nothing accepted when nats-server restarts mid-batch", async () => {
+    const s = need();
+    const uids = await Promise.all([create("nats-0", 0), create("nats-1", 4), create("nats-2", 8)]);
+    // The plans are in flight (composer and launcher work through them one by one).
+    await s.nats.restart();
+    for (const [index, uid] of uids.entries()) await expectRunning(`nats-${index}`, uid);
+    expect((await s.domains()).sort()).toEqual(
+      ["nats-0", "nats-1", "nats-2"].map((n) => domainNameOf(s.namespace, n)),
+    );
+  }, 170_000);
+
+  it("keeps running domains and their capacity when libvirtd restarts, and launches again", async () => {
+    const s = need();
+    const before = await s.describe("nats-1");
+    expect(before.found).toBe(true);
+    const free = before.live?.capacity?.free;
+    expect(free).toBeGreaterThan(0);
+
+    await run("pkill", ["-x", "libvirtd"]);
+    // Wait for the old daemon to be gone before starting the new one (pid file).
+    for (let i = 0; i < 50; i++) {
+      const alive = await run("pgrep", ["-x", "libvirtd"]).then(
+        () => true,
+        () => false,
+      );
+      if (!alive) break;
+      await sleep(100);
+    }
+    await run("libvirtd", ["-d"]);
+    for (let i = 0; ; i++) {
+      const ok = await run("virsh", ["-c", "qemu:///system", "version"], { timeout: 10_000 }).then(
+        () => true,
+        () => false,
+      );
+      if (ok) break;
+      if (i > 60) throw new Error("libvirtd did not come back");
+      await sleep(500);
+    }
+    await s.reopenLibvirt();
+    await s.service("launcher").waitForLog(/libvirt reconnected/, 30_000);
+    // The same process carries on: it reconnected instead of exiting.
+    expect(() => process.kill(s.service("launcher").pid, 0)).not.toThrow();
+
+    const uid = await create("after-libvirtd", 3);
+    await expectRunning("after-libvirtd", uid);
+    const after = await s.describe("nats-1");
+    expect(after.found).toBe(true);
+    expect(after.live?.capacity?.free).toBe(free);
+    expect(after.live?.phase).toBe(Phase.PHASE_RUNNING);
+  }, 170_000);
+
+  it("reports an unplug a paused guest never acknowledges as failed, and keeps the NIC", async () => {
+    const s = need();
+    const name = "nats-1";
+    const before = await s.describe(name);
+    const capacityBefore = before.live?.capacity;
+    const domain = await s.conn.lookupByName(domainNameOf(s.namespace, name));
+    await domain.suspend();
+    try {
+      const started = Date.now();
+      const reply = await request(
+        s.nc,
+        API_SUBJECTS.removeInterface,
+        RemoveInterfaceRequest,
+        { namespace: s.namespace, name, interfaceName: "secondary" },
+        InterfaceReply,
+        { timeoutMs: 60_000 },
+      );
+      expect(reply.ok).toBe(false);
+      expect(reply.reason).toBe("DetachFailed");
+      expect(reply.interface?.state).toBe(InterfaceState.INTERFACE_STATE_ATTACHED);
+      expect(Date.now() - started).toBeLessThan(45_000);
+
+      const status = (await s.get(name)).vmi?.status;
+      const secondary = status?.interfaces?.find((i) => i.name === "secondary");
+      expect(secondary?.state).toBe(InterfaceState.INTERFACE_STATE_ATTACHED);
+      expect(status?.reason ?? "").not.toBe("");
+      const after = await s.describe(name);
+      expect(after.live?.interfaces?.find((i) => i.name === "secondary")?.state).toBe(
+        InterfaceState.INTERFACE_STATE_ATTACHED,
+      );
+      expect(after.live?.capacity?.free).toBe(capacityBefore?.free);
+      expect(after.live?.capacity?.inUse).toBe(capacityBefore?.inUse);
+    } finally {
+      await domain.resume();
+    }
+  }, 120_000);
+});
