@@ -8,19 +8,29 @@ export type PathSegment = string | number;
 
 const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/**
+ * Longer than any key headroom accepts (a label key is at most 317 characters). An unknown
+ * key past it is cut short in the path, so that errors about a document of huge keys stay
+ * a fraction of the document's size and a rejection always fits in a reply.
+ */
+export const MAX_PATH_KEY = 320;
+
+function shortKey(segment: string): string {
+  return segment.length > MAX_PATH_KEY ? `${segment.slice(0, MAX_PATH_KEY)}…` : segment;
+}
+
 export function formatPath(segments: readonly PathSegment[]): string {
   let path = "";
-  for (const segment of segments) {
-    if (typeof segment === "number" || !PLAIN_KEY.test(segment)) path += `[${segment}]`;
-    else path += path === "" ? segment : `.${segment}`;
-  }
+  for (const segment of segments) path = child(path, segment);
   return path;
 }
 
 /** Appends a key or index to a formatted path. */
 export function child(path: string, segment: PathSegment): string {
-  if (typeof segment === "number" || !PLAIN_KEY.test(segment)) return `${path}[${segment}]`;
-  return path === "" ? segment : `${path}.${segment}`;
+  if (typeof segment === "number") return `${path}[${segment}]`;
+  const key = shortKey(segment);
+  if (!PLAIN_KEY.test(key)) return `${path}[${key}]`;
+  return path === "" ? key : `${path}.${key}`;
 }
 
 /**

@@ -146,6 +146,28 @@ describe("string limits", () => {
     expect(error.message).toContain("at most 1024 characters");
   });
 
+  it("cuts a huge unknown key short in the field path, so the errors stay small", () => {
+    const plain = `k${"x".repeat(100_000)}`;
+    const odd = `-${"x".repeat(100_000)}`;
+    const result = validateVmi(
+      vmiWith((doc) => {
+        doc.spec[plain] = 1;
+        doc.spec[odd] = 1;
+      }),
+    );
+    expect(result.errors.map((error) => error.field)).toEqual([
+      `spec[${plain.slice(0, 320)}…]`,
+      `spec[${odd.slice(0, 320)}…]`,
+    ]);
+    for (const error of result.errors) expect(error.message.length).toBeLessThan(1000);
+  });
+
+  it("keeps a label key of the longest valid length whole in the path", () => {
+    const key = `${"a".repeat(253)}/${"b".repeat(63)}`;
+    const result = validateVmi(vmiWith((doc) => (doc.metadata.labels = { [key]: 5 })));
+    expect(result.errors.map((error) => error.field)).toEqual([`metadata.labels[${key}]`]);
+  });
+
   it("shortens a huge wrong value in the message", () => {
     const error = expectOneError(
       validateVmi(vmiWith((doc) => (doc.spec.domain.machine = { type: "x".repeat(500_000) }))),

@@ -232,4 +232,19 @@ describe("validator under generated bad manifests", () => {
     ]);
     expect(await ping()).toBeGreaterThan(0);
   });
+
+  it("answers a manifest of long unknown keys near the size limit with a reply that fits", async () => {
+    const doc = vmiDoc();
+    for (let i = 0; i < 50; i++) doc.spec[`${i % 2 ? "k" : "-"}${i}${"k".repeat(20_950)}`] = 1;
+    const manifestJson = JSON.stringify(doc);
+    expect(manifestJson.length).toBeLessThan(MAX_REQUEST_BYTES);
+    const reply = await request(nc, API_SUBJECTS.apply, ApplyRequest, { manifestJson }, ApplyReply);
+    const errors = reply.rejected?.errors ?? [];
+    expect(errors.length).toBe(50);
+    const replyBytes = ApplyReply.encode(reply).finish().length;
+    console.log(
+      `validator: a ${manifestJson.length}-byte manifest got a ${replyBytes}-byte rejection`,
+    );
+    expect(await ping()).toBeGreaterThan(0);
+  });
 });
