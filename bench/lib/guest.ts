@@ -118,7 +118,8 @@ export async function openBenchHost(bench: string): Promise<BenchHost> {
   return {
     conn,
     virtType: choice.virtType,
-    virtTypeReason: choice.reason,
+    // Results are committed: leave this machine's temporary paths out of the reason.
+    virtTypeReason: choice.reason.replace(/guest console \S+?: /, "").replaceAll(tmpdir(), "<tmp>"),
     async seedLikeSpec(machine, nics) {
       counter += 1;
       const name = `${namePrefix}${counter}-${machine}`;
