@@ -7,11 +7,12 @@ import {
   DURABLES,
   encode,
   MAX_REQUEST_BYTES,
+  request,
   SERVICE_NAMES,
   STREAMS,
   toJetStream,
 } from "@headroom/bus";
-import { VmiAccepted } from "@headroom/proto";
+import { ListNetworksReply, ListNetworksRequest, VmiAccepted } from "@headroom/proto";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SEED_NETWORK, seedVmi } from "./fixtures.ts";
@@ -118,6 +119,54 @@ describe("the composer under garbage", () => {
       lastPlan(h, "fuzz", "after-garbage"),
     );
     expect(planned.plan.domainXml).toContain("<domain");
+    expect(await ping()).toBeGreaterThan(0);
+  });
+
+  it("refuses 200 generated network attachments with bad names or bridges, and stores only valid ones", async () => {
+    const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+    const INTERFACE_NAME = /^[A-Za-z0-9_-]{1,15}$/;
+    const nasty = fc.oneof(
+      fc.constantFrom(
+        "",
+        "lo",
+        "br0; ip link del eth0",
+        "$(reboot)",
+        "<bridge/>",
+        "../../x",
+        "a".repeat(16),
+        "a".repeat(64),
+        "Br0",
+        "br 0",
+        "br\n0",
+        "🦄",
+      ),
+      fc.stringMatching(/^[a-z0-9-]{1,16}$/),
+      fc.string({ unit: "grapheme", maxLength: 20 }),
+    );
+    const pairs = fc.sample(fc.tuple(nasty, nasty), { seed: SEED, numRuns: 200 });
+    let created = 0;
+    for (const [name, bridge] of pairs) {
+      const reply = await createNetwork(h.nc, name, bridge);
+      const valid = DNS_LABEL.test(name) && INTERFACE_NAME.test(bridge) && bridge !== "lo";
+      if (reply.error) {
+        expect(reply.error.length).toBeLessThan(2000);
+      } else {
+        expect(valid).toBe(true);
+        created++;
+      }
+    }
+    const list = await request(
+      h.nc,
+      API_SUBJECTS.listNetworks,
+      ListNetworksRequest,
+      {},
+      ListNetworksReply,
+    );
+    for (const network of list.networks) {
+      expect(network.name).toMatch(DNS_LABEL);
+      expect(network.bridge).toMatch(INTERFACE_NAME);
+    }
+    console.log(`composer networks: ${created} created of ${pairs.length}`);
     expect(await ping()).toBeGreaterThan(0);
   });
 });
