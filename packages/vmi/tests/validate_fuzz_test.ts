@@ -305,12 +305,19 @@ describe("validateVmi on generated bad input", () => {
   });
 
   it("answers every call quickly (the slowest is reported)", () => {
-    const shown = JSON.stringify(slowestDoc)?.slice(0, 160);
+    let shown: string;
+    try {
+      shown = String(
+        JSON.stringify(slowestDoc, (_key, v) => (typeof v === "bigint" ? `${v}n` : v)),
+      ).slice(0, 160);
+    } catch {
+      shown = "a value nested too deep to print";
+    }
     console.log(
       `validateVmi: ${counts.valid} valid, ${counts.invalid} invalid; slowest call ${slowestMs.toFixed(2)} ms on ${shown}`,
     );
     expect(counts.valid + counts.invalid).toBe(11_000);
     // A generous bound: a call is normally well under a millisecond; this catches a hang or a blow-up.
-    expect(slowestMs).toBeLessThan(1000);
+    expect(slowestMs).toBeLessThan(2000);
   });
 });
