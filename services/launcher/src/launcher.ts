@@ -134,7 +134,14 @@ export async function startLauncher(
   const { log, virtType } = options;
   // Taken afresh for each piece of work: a reconnect replaces the connection.
   const libvirt = (): Connection => ("current" in conn ? conn.current() : conn);
-  const libvirtLost = () => "current" in conn && !conn.connected;
+  // A call can fail before libvirt's close callback has run: ask the connection.
+  const libvirtLost = async () => {
+    try {
+      return !(await libvirt().isAlive());
+    } catch {
+      return true;
+    }
+  };
   const now = options.now ?? Date.now;
   const node = options.node ?? hostname();
   const detachTimeoutMs = options.detachTimeoutMs ?? 30_000;
@@ -255,7 +262,7 @@ export async function startLauncher(
     } catch (error) {
       // libvirtd went away mid-launch: not the plan's fault; JetStream retries
       // it once the connection is back.
-      if (error instanceof LibvirtUnavailableError || libvirtLost()) throw error;
+      if (error instanceof LibvirtUnavailableError || (await libvirtLost())) throw error;
       const reason = errorText(error);
       plog.error({ reason }, "launch failed");
       await putStatus(key, failedStatus(base, reason));
@@ -549,7 +556,9 @@ export async function startLauncher(
       },
       // A launch under TCG takes seconds, an unplug up to the detach timeout;
       // the handler's keepalive holds the message meanwhile.
-      { log, ackWaitMs: REDELIVER_AFTER_MS },
+      // Launch failures end as a Failed status; what is thrown is transient
+      // (NATS, libvirtd restarting) and worth retrying for minutes.
+      { log, ackWaitMs: REDELIVER_AFTER_MS, maxDeliver: 20 },
     ),
     await consume(
       js,
@@ -560,7 +569,7 @@ export async function startLauncher(
         const deleted = decode(VmiDeleted, msg.data);
         await queue.run(storeKey(deleted.namespace, deleted.name), () => releaseVmi(deleted));
       },
-      { log, ackWaitMs: REDELIVER_AFTER_MS },
+      { log, ackWaitMs: REDELIVER_AFTER_MS, maxDeliver: 20 },
     ),
   ];
   log.info(

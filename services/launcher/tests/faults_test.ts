@@ -86,7 +86,7 @@ describe("faults around the services", () => {
     );
   }, 170_000);
 
-  it("keeps running domains and their capacity when libvirtd restarts, and launches again", async () => {
+  it("keeps running domains and their capacity when libvirtd restarts, and launches what came meanwhile", async () => {
     const s = need();
     const before = await s.describe("nats-1");
     expect(before.found).toBe(true);
@@ -103,6 +103,9 @@ describe("faults around the services", () => {
       if (!alive) break;
       await sleep(100);
     }
+    // A VMI created while libvirtd is away: its launch fails, and is retried.
+    const pending = create("after-libvirtd", 3);
+    await s.service("launcher").waitForLog(/is not connected; reconnecting/, 30_000);
     await run("libvirtd", ["-d"]);
     for (let i = 0; ; i++) {
       const ok = await run("virsh", ["-c", "qemu:///system", "version"], { timeout: 10_000 }).then(
@@ -118,7 +121,7 @@ describe("faults around the services", () => {
     // The same process carries on: it reconnected instead of exiting.
     expect(() => process.kill(s.service("launcher").pid, 0)).not.toThrow();
 
-    const uid = await create("after-libvirtd", 3);
+    const uid = await pending;
     await expectRunning("after-libvirtd", uid);
     const after = await s.describe("nats-1");
     expect(after.found).toBe(true);
