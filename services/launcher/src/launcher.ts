@@ -20,6 +20,7 @@ import {
   type JetStreamClient,
   type Logger,
   type NatsConnection,
+  PermanentError,
   PIPELINE_FILTERS,
   request,
   SERVICE_NAMES,
@@ -95,6 +96,15 @@ export interface Launcher {
  * long; long work keeps its message by the consumer's keepalive.
  */
 const REDELIVER_AFTER_MS = 20_000;
+
+/** The domain name of a VMI a request names; a name that cannot be a VMI's is the caller's mistake. */
+function requestedDomainName(namespace: string, name: string): string {
+  try {
+    return domainNameOf(namespace, name);
+  } catch (error) {
+    throw new ApiError("BAD_REQUEST", errorText(error));
+  }
+}
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -366,7 +376,15 @@ export async function startLauncher(
     const { namespace, name, uid } = deleted;
     const key = storeKey(namespace, name);
     const dlog = log.child({ vmi: `${namespace}/${name}`, uid });
-    const domainName = domainNameOf(namespace, name);
+    let domainName: string;
+    try {
+      domainName = domainNameOf(namespace, name);
+    } catch (error) {
+      // Not a VMI headroom could have accepted: nothing to release, never worth a retry.
+      throw new PermanentError(
+        `deletion of ${JSON.stringify(`${namespace}/${name}`)}: ${errorText(error)}`,
+      );
+    }
     const domain = await libvirt().findDomain(domainName);
     const last: IVmiStatus = (await readStatus(key)) ?? { node, capacity: {} };
     if (domain && domain.uuid.toLowerCase() !== uid.toLowerCase()) {
@@ -396,7 +414,7 @@ export async function startLauncher(
     const stored = await readStored(key);
     if (!stored) throw new ApiError("NOT_FOUND", `vmi ${namespace}/${name} not found`);
     const status = await readStatus(key);
-    const domain = await libvirt().findDomain(domainNameOf(namespace, name));
+    const domain = await libvirt().findDomain(requestedDomainName(namespace, name));
     if (status?.phase !== Phase.PHASE_RUNNING || !domain || !(await domain.isActive()))
       throw new ApiError("CONFLICT", `vmi ${namespace}/${name} is not running`);
     return { key, stored, status, domain, vmi: JSON.parse(stored.manifestJson) as Vmi };
@@ -495,7 +513,7 @@ export async function startLauncher(
     const { namespace, name } = req;
     const key = storeKey(namespace, name);
     const stored = await readStored(key);
-    const domain = await libvirt().findDomain(domainNameOf(namespace, name));
+    const domain = await libvirt().findDomain(requestedDomainName(namespace, name));
     if (!stored || !domain || !(await domain.isActive()))
       return { found: false, message: `vmi ${namespace}/${name} has no running domain on ${node}` };
     const status = await readStatus(key);
