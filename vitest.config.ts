@@ -20,6 +20,10 @@ export default defineConfig({
         include: ["tests/**/*_test.ts"],
       },
     })),
+    // One file at a time: the fault tests restart the host's libvirtd, which
+    // would cut the libvirt connections of any file running beside them. The
+    // guests share two cores anyway, so little is lost.
+    fileParallelism: false,
     // Tests that boot guests share two cores; a long timeout beats a flaky one.
     testTimeout: 120_000,
     hookTimeout: 120_000,
