@@ -77,28 +77,49 @@ export async function openBenchHost(bench: string): Promise<BenchHost> {
   let counter = 0;
   let closing: Promise<void> | undefined;
 
-  async function remove(name: string): Promise<void> {
-    const domain = await conn.findDomain(name);
+  async function removeWith(c: Connection, name: string): Promise<void> {
+    const domain = await c.findDomain(name);
     if (domain) await removeDomain(domain);
     made.delete(name);
     await rm(join(work, `${name}.qcow2`), { force: true });
     await rm(join(work, `${name}.console.log`), { force: true });
   }
 
-  async function removeAll(): Promise<void> {
+  async function removeAll(c: Connection): Promise<void> {
     const names = new Set(made);
     // A define still in flight when this started shows up only in libvirt's list.
-    for (const name of await conn.listDomainNames({ active: true, inactive: true }))
+    for (const name of await c.listDomainNames({ active: true, inactive: true }))
       if (name.startsWith(namePrefix)) names.add(name);
-    for (const name of names) await remove(name).catch(() => {});
+    for (const name of names) await removeWith(c, name).catch(() => {});
+  }
+
+  /** A connection for clean-up: ours, or a new one when libvirtd was restarted under us. */
+  async function cleanupConnection(): Promise<Connection | undefined> {
+    if (!conn.closed && (await conn.isAlive().catch(() => false))) return conn;
+    for (let attempt = 0; attempt < 30; attempt++) {
+      try {
+        return await Connection.open("qemu:///system");
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+    return undefined;
   }
 
   function close(): Promise<void> {
     closing ??= (async () => {
-      await removeAll();
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      await removeAll();
-      await conn.close();
+      const c = await cleanupConnection();
+      if (c) {
+        await removeAll(c).catch(() => {});
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await removeAll(c).catch((error) => {
+          console.error(`could not remove every ${namePrefix}* domain: ${error}`);
+        });
+        if (c !== conn) await c.close();
+      } else {
+        console.error(`libvirtd does not answer: ${namePrefix}* domains may be left`);
+      }
+      await conn.close().catch(() => {});
       await rm(work, { recursive: true, force: true });
     })();
     return closing;
@@ -147,7 +168,7 @@ export async function openBenchHost(bench: string): Promise<BenchHost> {
         rng: true,
       };
     },
-    remove,
+    remove: (name) => removeWith(conn, name),
     close,
   };
 }
@@ -161,6 +182,7 @@ export async function withBenchHost<T>(
   try {
     return await work(host);
   } finally {
-    await host.close();
+    // close() reports its own trouble; the benchmark's error, if any, is the one to see.
+    await host.close().catch((error) => console.error(`clean-up: ${error}`));
   }
 }
