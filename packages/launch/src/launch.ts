@@ -24,12 +24,17 @@ export interface LaunchRequest {
   placeholders: number;
   /** The model of the placeholders, the same the hot-plugged NICs will use. */
   placeholderModel: NicModel;
+  /**
+   * Start the domain (default true). False defines it with its room and leaves it shut off,
+   * for a host that is filled ahead of time or measured at scale.
+   */
+  start?: boolean;
 }
 
 /** What a running domain offers after launch. */
 export interface LaunchResult {
   domain: Domain;
-  /** The live XML of the running domain. */
+  /** The live XML of the running domain (its inactive XML when it was not started). */
   liveXml: string;
   /** Empty hot-pluggable slots, each one room for a NIC. */
   freeSlots: HotplugSlot[];
@@ -120,6 +125,8 @@ async function stillDefined(domain: Domain): Promise<boolean> {
  * placeholders is taken as it is; any other state left by an interrupted
  * launch (still holding placeholders, defined but not started) is removed and
  * the launch done again. On failure nothing of this launch is left defined.
+ * With `start: false` the sequence ends at the final define; the slots and
+ * interfaces come from the inactive XML.
  */
 export async function launchDomain(
   conn: Connection,
@@ -162,7 +169,25 @@ export async function launchDomain(
     }
     finalXml = protectNonNicRootPorts(finalXml);
     await step("define final", () => conn.defineXml(finalXml));
-    const added = controllersAdded(baseXml, await domain.getXmlDesc({ inactive: true })).total;
+    const definedXml = await step("read back final", () => domain.getXmlDesc({ inactive: true }));
+    const added = controllersAdded(baseXml, definedXml).total;
+    if (request.start === false) {
+      const freeSlots = freeHotplugSlots(readTopology(definedXml));
+      log("domain defined, not started", {
+        domain: request.domainName,
+        placeholders: request.placeholders,
+        controllersAdded: added,
+        freeSlots: freeSlots.length,
+      });
+      return {
+        domain,
+        liveXml: definedXml,
+        freeSlots,
+        interfaces: interfacesOf(definedXml),
+        controllersAdded: added,
+        alreadyRunning: false,
+      };
+    }
     await step("start", () => domain.create());
     const running = await step("read live XML", () => inspectRunning(domain));
     log("domain running", {

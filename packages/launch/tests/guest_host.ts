@@ -26,7 +26,11 @@ export interface GuestHost {
   conn: Connection;
   /** A domain shaped like the seed's VMI: one virtio disk from the image store and two NICs. */
   seedLikeSpec(machine: MachineFamily): Promise<DomainSpec>;
-  launch(spec: DomainSpec, requested: number): ReturnType<typeof launchDomain>;
+  launch(
+    spec: DomainSpec,
+    requested: number,
+    options?: { start?: boolean },
+  ): ReturnType<typeof launchDomain>;
 }
 
 /** Registers beforeAll/afterAll hooks; domain names start with `prefix`. */
@@ -90,13 +94,14 @@ export function useGuestHost(prefix: string): GuestHost {
         rng: true,
       };
     },
-    launch(spec, requested) {
+    launch(spec, requested, options = {}) {
       return launchDomain(host.conn, {
         domainName: spec.name,
         domainUuid: spec.uuid,
         baseXml: composeDomain(spec),
         placeholders: Math.max(0, requested - spec.interfaces.length),
         placeholderModel: "virtio-non-transitional",
+        ...options,
       });
     },
   };

@@ -99,6 +99,23 @@ describe("launchDomain recovery", () => {
     expect(await host.conn.findDomain(spec.name)).toBeUndefined();
   });
 
+  it("with start: false defines the domain with its room and leaves it shut off", async () => {
+    const spec = await seedLikeSpec("q35");
+    const defined = await launchOf(spec, 8, { start: false });
+    expect(await defined.domain.isActive()).toBe(false);
+    expect(defined.alreadyRunning).toBe(false);
+    expect(stripPlaceholders(await defined.domain.getXmlDesc({ inactive: true })).removed).toBe(0);
+    expect(defined.freeSlots.length).toBeGreaterThanOrEqual(8 - 2);
+    expect(defined.controllersAdded).toBeGreaterThanOrEqual(8 - 2 - 1);
+    expect(defined.interfaces.map((i) => i.alias)).toEqual(["ua-net-default", "ua-net-secondary"]);
+    // Started later, it offers the room the define reported.
+    await defined.domain.create();
+    const running = await launchOf(spec, 8);
+    expect(running.alreadyRunning).toBe(true);
+    expect(running.freeSlots.length).toBe(defined.freeSlots.length);
+    await removeDomain(running.domain);
+  });
+
   it("counts the free slots from libvirt's own topology", async () => {
     const spec = await seedLikeSpec("q35");
     const result = await launchOf(spec, 8);
