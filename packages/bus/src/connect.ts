@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import {
+  AuthorizationError,
   type ConnectionOptions,
   type NatsConnection,
   connect as natsConnect,
@@ -17,6 +18,12 @@ export interface ConnectOptions {
   user?: string;
   pass?: string;
   /**
+   * Prefix of this connection's reply subjects. Default: HEADROOM_NATS_INBOX_PREFIX,
+   * else `_INBOX_<user>` with a user (infra/nats/headroom.conf lets each user
+   * subscribe to its own inboxes only), else `_INBOX`.
+   */
+  inboxPrefix?: string;
+  /**
    * Keep trying when no server answers at start (services). Default false:
    * connect() rejects at once (CLI, tests).
    */
@@ -30,7 +37,8 @@ export interface ConnectOptions {
 /**
  * Connects to NATS. Reconnects forever, waiting 250 ms at first and up to 5 s
  * as an outage goes on. TLS when HEADROOM_NATS_TLS_CA, _CERT or _KEY name
- * files.
+ * files. A server that refuses the user or password rejects with
+ * NotAuthorizedError.
  */
 export async function connect(options: ConnectOptions): Promise<NatsConnection> {
   const env = options.env ?? process.env;
@@ -38,6 +46,9 @@ export async function connect(options: ConnectOptions): Promise<NatsConnection> 
   const user = options.user ?? env.HEADROOM_NATS_USER;
   const pass = options.pass ?? env.HEADROOM_NATS_PASSWORD;
   const tls = tlsFromEnv(env);
+  const inboxPrefix =
+    options.inboxPrefix ??
+    (env.HEADROOM_NATS_INBOX_PREFIX || (user ? `_INBOX_${user}` : undefined));
 
   let outageStart = 0;
   const connection: ConnectionOptions = {
@@ -53,9 +64,23 @@ export async function connect(options: ConnectOptions): Promise<NatsConnection> 
       return Math.min(5000, 250 + (now - outageStart) / 4) + Math.random() * 100;
     },
     ...(user ? { user, pass } : {}),
+    ...(inboxPrefix ? { inboxPrefix } : {}),
     ...(tls ? { tls } : {}),
   };
-  const nc = await natsConnect(connection);
+  let nc: NatsConnection;
+  try {
+    nc = await natsConnect(connection);
+  } catch (error) {
+    if (isAuthorizationError(error)) {
+      throw new NotAuthorizedError(
+        user
+          ? `NATS refused user "${user}": wrong password, or not a user of this server`
+          : "NATS wants a user and password: set HEADROOM_NATS_USER and HEADROOM_NATS_PASSWORD",
+        { cause: error },
+      );
+    }
+    throw error;
+  }
   outageStart = 0;
   options.log?.info({ server: nc.getServer(), name: options.name }, "connected to NATS");
   void (async () => {
@@ -70,6 +95,20 @@ export async function connect(options: ConnectOptions): Promise<NatsConnection> 
     }
   })();
   return nc;
+}
+
+/** The server refused the connection's credentials. */
+export class NotAuthorizedError extends Error {
+  override name = "NotAuthorizedError";
+}
+
+function isAuthorizationError(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if (e instanceof AuthorizationError || /authorization violation/i.test(e.message)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 function tlsFromEnv(env: Record<string, string | undefined>) {

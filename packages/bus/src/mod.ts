@@ -15,13 +15,32 @@ export {
   type MessageType,
   typeName,
 } from "./codec.ts";
-export { type ConnectOptions, connect, DEFAULT_NATS_URL } from "./connect.ts";
+export {
+  type ConnectOptions,
+  connect,
+  DEFAULT_NATS_URL,
+  NotAuthorizedError,
+} from "./connect.ts";
 export {
   type ConsumeOptions,
   type ConsumerLoop,
   consume,
   type MessageHandler,
 } from "./consume.ts";
+export {
+  CLIENT_CREDENTIALS_FILE,
+  ensureCredentials,
+  generateCredentials,
+  NATS_USERS,
+  type NatsCredentials,
+  type NatsUser,
+  passwordVariable,
+  readClientCredentials,
+  readCredentials,
+  SERVER_CREDENTIALS_FILE,
+  serverEnv,
+  userEnv,
+} from "./credentials.ts";
 export {
   ApiError,
   ERROR_STATUS,

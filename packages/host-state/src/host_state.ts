@@ -10,6 +10,8 @@ export interface HostState {
   nats: string;
   /** Logs of the processes `headroom up` runs. */
   logs: string;
+  /** NATS passwords (nats.env for the server and services, client.env for clients), 0700. */
+  secrets: string;
   /** Per-VMI files: disk overlays and the serial console log. */
   vmDir(namespace: string, name: string): string;
   consoleLog(namespace: string, name: string): string;
@@ -33,6 +35,7 @@ export function hostState(env: NodeJS.ProcessEnv = process.env): HostState {
     images: join(root, "images"),
     nats: join(root, "nats"),
     logs: join(root, "logs"),
+    secrets: join(root, "secrets"),
     vmDir,
     consoleLog: (namespace, name) => join(vmDir(namespace, name), "console.log"),
   };

@@ -19,6 +19,8 @@ export interface StartNatsOptions {
    * are still set here, `jetstream` and `maxPayload` are ignored.
    */
   configFile?: string;
+  /** More environment for the server, e.g. the passwords infra/nats/headroom.conf reads. */
+  env?: Record<string, string>;
 }
 
 export interface NatsServer {
@@ -66,7 +68,7 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
   const launch = async () => {
     const proc = spawn(options.binary ?? "nats-server", args, {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, HEADROOM_NATS_STORE_DIR: storeDir },
+      env: { ...process.env, ...options.env, HEADROOM_NATS_STORE_DIR: storeDir },
     });
     child = proc;
     killOnExit(proc);

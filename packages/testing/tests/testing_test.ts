@@ -46,8 +46,14 @@ describe("startNats", () => {
 });
 
 describe("infra/nats/headroom.conf", () => {
-  it("starts with JetStream and a 2 MB max_payload", async () => {
-    const nats = await startNats({ configFile: "infra/nats/headroom.conf" });
+  it("starts with JetStream, a 2 MB max_payload and authentication", async () => {
+    const passwords = Object.fromEntries(
+      ["VALIDATOR", "COMPOSER", "LAUNCHER", "CLIENT"].map((user) => [
+        `HEADROOM_NATS_PASSWORD_${user}`,
+        `secret-${user}`,
+      ]),
+    );
+    const nats = await startNats({ configFile: "infra/nats/headroom.conf", env: passwords });
     try {
       expect(nats.logs()).toContain("Starting JetStream");
       expect(nats.logs()).toContain(nats.storeDir);
@@ -64,9 +70,16 @@ describe("infra/nats/headroom.conf", () => {
       expect(greeting.max_payload).toBe(2 * 1024 * 1024);
       expect(greeting.jetstream).toBe(true);
       expect(greeting.server_name).toBe("headroom");
+      expect(greeting.auth_required).toBe(true);
     } finally {
       await nats.stop();
     }
+  });
+
+  it("refuses to start without the passwords it names", async () => {
+    await expect(startNats({ configFile: "infra/nats/headroom.conf" })).rejects.toThrow(
+      /HEADROOM_NATS_PASSWORD_VALIDATOR/,
+    );
   });
 });
 

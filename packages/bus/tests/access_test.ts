@@ -1,0 +1,306 @@
+// infra/nats/headroom.conf, as a real nats-server enforces it: every user can
+// do its own work, and each forbidden action is refused and changes nothing.
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { VmiAccepted, VmiStatus } from "@headroom/proto";
+import { type NatsServer, startNats } from "@headroom/testing";
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  acceptedSubject,
+  BUCKETS,
+  capacitySubject,
+  connect,
+  DURABLES,
+  ensureBuckets,
+  ensureCredentials,
+  ensureStreams,
+  type NatsConnection,
+  type NatsCredentials,
+  type NatsUser,
+  NotAuthorizedError,
+  PIPELINE_FILTERS,
+  planSubject,
+  readClientCredentials,
+  readCredentials,
+  STREAMS,
+  serverEnv,
+  storeKey,
+} from "../src/mod.ts";
+
+let secrets = "";
+let credentials: NatsCredentials;
+let nats: NatsServer;
+const connections = new Map<NatsUser, NatsConnection>();
+
+function as(user: NatsUser): NatsConnection {
+  const nc = connections.get(user);
+  if (!nc) throw new Error(`no connection for ${user}`);
+  return nc;
+}
+
+/** The number of messages in a stream, read as the launcher (allowed to look at every stream). */
+async function messagesIn(stream: string): Promise<number> {
+  const jsm = await jetstream(as("launcher")).jetstreamManager();
+  return (await jsm.streams.info(stream)).state.messages;
+}
+
+function isPermissionViolation(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if (/permissions? violation/i.test(e.message) || e.name === "PermissionViolationError") {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Waits (5 s at most) for the server's permission error about `subject` on this connection. */
+async function violationOn(nc: NatsConnection, subject: string): Promise<string> {
+  const found = (async () => {
+    for await (const status of nc.status()) {
+      if (status.type !== "error") continue;
+      const message = String((status.error as Error).message);
+      if (isPermissionViolation(status.error) && message.includes(subject)) return message;
+    }
+    return "connection closed";
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no permission error about ${subject} within 5 s`), 5000);
+  });
+  try {
+    return await Promise.race([found, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A plain publish: the server refuses it with a permission error naming the subject. */
+async function expectPublishRefused(user: NatsUser, subject: string): Promise<void> {
+  const nc = as(user);
+  const refused = violationOn(nc, subject);
+  nc.publish(subject, new Uint8Array([1, 2, 3]));
+  await expect(refused).resolves.toMatch(/publish/i);
+}
+
+/** A request-like action (JetStream publish, KV write, JetStream API): rejected for permissions. */
+async function expectRejected(action: Promise<unknown>): Promise<void> {
+  const error = await action.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error, "the action went through").toBeDefined();
+  expect(isPermissionViolation(error), String(error)).toBe(true);
+}
+
+beforeAll(async () => {
+  secrets = await mkdtemp(join(tmpdir(), "headroom-secrets-"));
+  credentials = await ensureCredentials(join(secrets, "secrets"));
+  nats = await startNats({ configFile: "infra/nats/headroom.conf", env: serverEnv(credentials) });
+  for (const user of ["validator", "composer", "launcher", "client"] as const) {
+    connections.set(
+      user,
+      await connect({
+        name: `access-${user}`,
+        servers: nats.url,
+        user,
+        pass: credentials[user],
+      }),
+    );
+  }
+  // Each service sets up the streams and buckets at start, whichever comes first.
+  await ensureStreams(as("validator"));
+  await ensureBuckets(as("composer"));
+  await ensureStreams(as("launcher"));
+  await ensureBuckets(as("launcher"));
+}, 60_000);
+
+afterAll(async () => {
+  for (const nc of connections.values()) await nc.close().catch(() => {});
+  await nats?.stop();
+  if (secrets) await rm(secrets, { recursive: true, force: true });
+});
+
+describe("credentials", () => {
+  it("are made once, private, and read back the same", async () => {
+    const dir = join(secrets, "secrets");
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    expect((await stat(join(dir, "nats.env"))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(dir, "client.env"))).mode & 0o777).toBe(0o600);
+    expect(await readCredentials(dir)).toEqual(credentials);
+    expect(await ensureCredentials(dir)).toEqual(credentials);
+    expect(await readClientCredentials(dir)).toEqual({ user: "client", pass: credentials.client });
+    expect(new Set(Object.values(credentials)).size).toBe(4);
+    expect(await readCredentials(join(secrets, "nowhere"))).toBeUndefined();
+  });
+});
+
+describe("logging in", () => {
+  it("refuses a wrong password, an unknown user and no user at all", async () => {
+    const attempt = (user?: string, pass?: string) =>
+      connect({ name: "intruder", servers: nats.url, user, pass, env: {} });
+    await expect(attempt("client", "guess")).rejects.toThrow(NotAuthorizedError);
+    await expect(attempt("client", "guess")).rejects.toThrow(/refused user "client"/);
+    await expect(attempt("root", credentials.client)).rejects.toThrow(NotAuthorizedError);
+    await expect(attempt()).rejects.toThrow(/HEADROOM_NATS_USER and HEADROOM_NATS_PASSWORD/);
+  });
+});
+
+describe("a client", () => {
+  it("calls the public API subjects and gets the service's reply", async () => {
+    const served = as("validator").subscribe("headroom.api.v1.vmi.get", {
+      queue: "headroom",
+      max: 1,
+      callback: (_error, msg) => {
+        msg.respond(new TextEncoder().encode("pong"));
+      },
+    });
+    await as("validator").flush();
+    const reply = await as("client").request("headroom.api.v1.vmi.get", new Uint8Array(), {
+      timeout: 5000,
+    });
+    expect(new TextDecoder().decode(reply.data)).toBe("pong");
+    await served.closed;
+  });
+
+  it("reads statuses and capacity events", async () => {
+    const key = storeKey("access", "readable");
+    const status = (await ensureBuckets(as("launcher"))).status;
+    await status.put(key, VmiStatus.encode({ uid: "u1", domainName: "access_readable" }).finish());
+    await jetstream(as("launcher")).publish(capacitySubject("access", "readable"), "event");
+
+    const kv = await new Kvm(as("client")).open(BUCKETS.status);
+    const entry = await kv.get(key);
+    expect(VmiStatus.decode(entry?.value ?? new Uint8Array()).uid).toBe("u1");
+
+    const consumer = await jetstream(as("client")).consumers.get(STREAMS.capacity, {
+      filter_subjects: capacitySubject("access", "readable"),
+    });
+    const msg = await consumer.next({ expires: 5000 });
+    expect(msg?.string()).toBe("event");
+  });
+
+  it("cannot publish into the pipeline", async () => {
+    const before = await messagesIn(STREAMS.pipeline);
+    await expectRejected(
+      jetstream(as("client")).publish(
+        acceptedSubject("access", "forged"),
+        VmiAccepted.encode({ uid: "forged", namespace: "access", name: "forged" }).finish(),
+      ),
+    );
+    await expectRejected(jetstream(as("client")).publish(planSubject("access", "forged"), "x"));
+    await expectPublishRefused("client", "headroom.pipeline.deleted.access.forged");
+    expect(await messagesIn(STREAMS.pipeline)).toBe(before);
+  });
+
+  it("cannot forge capacity events", async () => {
+    const before = await messagesIn(STREAMS.capacity);
+    await expectRejected(
+      jetstream(as("client")).publish(capacitySubject("access", "forged"), "reserved"),
+    );
+    await expectPublishRefused("client", capacitySubject("access", "forged"));
+    expect(await messagesIn(STREAMS.capacity)).toBe(before);
+  });
+
+  it("cannot write, delete or purge in any KV bucket", async () => {
+    const before = await messagesIn(`KV_${BUCKETS.vmis}`);
+    const key = storeKey("access", "forged");
+    // Writes are publishes on $KV.<bucket>.<key>, whichever way they are made.
+    await expectPublishRefused("client", `$KV.${BUCKETS.vmis}.${key}`);
+    await expectRejected(jetstream(as("client")).publish(`$KV.${BUCKETS.status}.${key}`, "x"));
+    await expectRejected(jetstream(as("client")).publish(`$KV.${BUCKETS.networks}.${key}`, "x"));
+    const jsm = await jetstream(as("client")).jetstreamManager();
+    await expectRejected(jsm.streams.purge(`KV_${BUCKETS.vmis}`));
+    await expectRejected(jsm.streams.deleteMessage(`KV_${BUCKETS.status}`, 1));
+    expect(await messagesIn(`KV_${BUCKETS.vmis}`)).toBe(before);
+  });
+
+  it("cannot administer streams or take the services' work", async () => {
+    const jsm = await jetstream(as("client")).jetstreamManager();
+    await expectRejected(jsm.streams.delete(STREAMS.pipeline));
+    await expectRejected(jsm.streams.purge(STREAMS.capacity));
+    await expectRejected(jsm.streams.update(STREAMS.capacity, { max_msgs_per_subject: 1 }));
+    await expectRejected(
+      jsm.streams.add({ name: "STEAL", subjects: ["headroom.api.v1.vmi.apply"] }),
+    );
+    await expectRejected(
+      jsm.consumers.add(STREAMS.pipeline, {
+        durable_name: DURABLES.launcherPlan,
+        filter_subject: PIPELINE_FILTERS.plan,
+      }),
+    );
+    await expectRejected(jsm.consumers.info(STREAMS.pipeline, DURABLES.launcherPlan));
+    await expectPublishRefused(
+      "client",
+      `$JS.ACK.${STREAMS.pipeline}.${DURABLES.launcherPlan}.1.1.1.1.0`,
+    );
+  });
+
+  it("cannot serve an API subject or listen to the pipeline or another user's replies", async () => {
+    for (const subject of [
+      "headroom.api.v1.vmi.apply",
+      "headroom.pipeline.>",
+      "headroom.capacity.>",
+      "_INBOX_launcher.>",
+      "$KV.headroom-vmis.>",
+      ">",
+    ]) {
+      const sub = as("client").subscribe(subject);
+      // The server's refusal closes the subscription with the error.
+      const closed = sub.closed.then(
+        (result: unknown) => (result instanceof Error ? result.message : "closed without error"),
+        (error: Error) => error.message,
+      );
+      await expect(closed).resolves.toMatch(/permissions? violation/i);
+    }
+  });
+});
+
+describe("each service", () => {
+  it("the validator writes VMIs and accepted hand-offs, not plans, statuses or events", async () => {
+    const js = jetstream(as("validator"));
+    const ack = await js.publish(acceptedSubject("access", "ok"), "accepted");
+    expect(ack.stream).toBe(STREAMS.pipeline);
+    const buckets = await ensureBuckets(as("validator"));
+    await buckets.vmis.put(storeKey("access", "ok"), new Uint8Array([1]));
+    await expectRejected(js.publish(planSubject("access", "ok"), "plan"));
+    await expectRejected(js.publish(capacitySubject("access", "ok"), "event"));
+    await expectRejected(buckets.status.put(storeKey("access", "ok"), new Uint8Array([1])));
+    await expectRejected(buckets.networks.put("bridge", new Uint8Array([1])));
+  });
+
+  it("the composer writes plans, networks and statuses, not VMIs, accepted hand-offs or events", async () => {
+    const js = jetstream(as("composer"));
+    await js.publish(planSubject("access", "ok"), "plan");
+    const buckets = await ensureBuckets(as("composer"));
+    await buckets.networks.put("bridge", new Uint8Array([1]));
+    await buckets.status.put(storeKey("access", "ok"), new Uint8Array([1]));
+    await expectRejected(js.publish(acceptedSubject("access", "ok"), "accepted"));
+    await expectRejected(js.publish(capacitySubject("access", "ok"), "event"));
+    await expectRejected(buckets.vmis.put(storeKey("access", "ok"), new Uint8Array([1])));
+  });
+
+  it("the launcher writes statuses and events, not VMIs, networks or pipeline hand-offs", async () => {
+    const js = jetstream(as("launcher"));
+    await js.publish(capacitySubject("access", "ok"), "event");
+    const buckets = await ensureBuckets(as("launcher"));
+    await buckets.status.put(storeKey("access", "ok"), new Uint8Array([1]));
+    await expectRejected(js.publish(acceptedSubject("access", "ok"), "accepted"));
+    await expectRejected(js.publish(planSubject("access", "ok"), "plan"));
+    await expectRejected(buckets.vmis.put(storeKey("access", "ok"), new Uint8Array([1])));
+    await expectRejected(buckets.networks.put("bridge", new Uint8Array([1])));
+  });
+
+  it("consumes only its own stage", async () => {
+    const jsm = await jetstream(as("composer")).jetstreamManager();
+    await expectRejected(
+      jsm.consumers.add(STREAMS.pipeline, {
+        durable_name: DURABLES.launcherPlan,
+        filter_subject: PIPELINE_FILTERS.plan,
+      }),
+    );
+    await expectRejected(jsm.streams.delete(STREAMS.capacity));
+  });
+});
