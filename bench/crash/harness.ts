@@ -1,220 +1,30 @@
-// A whole headroom stack whose processes can be killed and restarted: a real
-// nats-server (JetStream on disk), the validator, the composer and the launcher
-// as child processes, libvirtd and QEMU with the tiny guest in a private state
-// dir. runCrashBatch creates VMIs through the validator API while killing
+// A whole headroom stack whose processes can be killed and restarted
+// (bench/lib/stack.ts: a real nats-server, the validator, the composer and the
+// launcher as child processes, libvirtd and QEMU with the tiny guest in a
+// private state dir). runCrashBatch creates VMIs through the validator API while killing
 // (SIGKILL) services at seeded random moments, then checks that every accepted
 // VMI ends Running exactly once. Used by the launcher's crash test and by
 // bench/crash/main.ts.
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
-import {
-  API_SUBJECTS,
-  connect,
-  decode,
-  type NatsConnection,
-  request,
-  STREAMS,
-  toJetStream,
-} from "@headroom/bus";
 import { domainNameOf } from "@headroom/host-state";
-import { Connection } from "@headroom/libvirt";
-import {
-  ApplyReply,
-  ApplyRequest,
-  CapacityEvent,
-  CapacityEventType,
-  CreateNetworkReply,
-  CreateNetworkRequest,
-  DescribeReply,
-  DescribeRequest,
-  GetReply,
-  GetRequest,
-  Phase,
-} from "@headroom/proto";
-import {
-  ensureLibvirtd,
-  type NatsServer,
-  repoRoot,
-  type ServiceProcess,
-  startNats,
-  startService,
-} from "@headroom/testing";
-import { parseDocument } from "@headroom/vmi";
+import { CapacityEventType, Phase } from "@headroom/proto";
+import { SERVICES, type ServiceName, type Stack, startStack } from "../lib/stack.ts";
 
-const run = promisify(execFile);
+export { type Manifest, SERVICES, type ServiceName } from "../lib/stack.ts";
 
-export const SERVICES = ["validator", "domain-composer", "launcher"] as const;
-export type ServiceName = (typeof SERVICES)[number];
-
-// biome-ignore lint/suspicious/noExplicitAny: a VMI document as a test edits it
-export type Manifest = Record<string, any>;
-
-export interface CrashStack {
-  namespace: string;
-  nats: NatsServer;
-  nc: NatsConnection;
-  /** This test's own libvirt connection (see reopenLibvirt). */
-  readonly conn: Connection;
-  /** Opens a new libvirt connection, after libvirtd was restarted. */
-  reopenLibvirt(): Promise<void>;
-  service(name: ServiceName): ServiceProcess;
-  /** SIGKILLs a service and waits until it is gone. */
-  kill(name: ServiceName): Promise<void>;
-  /** Starts a service again (after kill) and waits until it is ready. */
-  start(name: ServiceName): Promise<void>;
-  seedManifest(name: string, request: number): Promise<Manifest>;
-  apply(vmi: unknown, timeoutMs?: number): Promise<ApplyReply>;
-  get(name: string): Promise<GetReply>;
-  describe(name: string): Promise<DescribeReply>;
-  /** Domain names of this stack's namespace. */
-  domains(): Promise<string[]>;
-  /** Capacity events by VMI name, replayed from the stream's start. */
-  capacityEvents(): Promise<Map<string, CapacityEvent[]>>;
-  /** Removes every domain of the namespace, the services, nats, the bridge and the state dir. */
-  stop(): Promise<void>;
-}
+export type CrashStack = Stack;
 
 export interface CrashStackOptions {
   /** Extra environment for the services (e.g. HEADROOM_DETACH_TIMEOUT_MS). */
   env?: Record<string, string>;
-  log?: (line: string) => void;
 }
 
-export async function startCrashStack(options: CrashStackOptions = {}): Promise<CrashStack> {
-  const namespace = `crash-${randomBytes(3).toString("hex")}`;
-  const bridge = `hr-${randomBytes(3).toString("hex")}`;
-  const services = new Map<ServiceName, ServiceProcess>();
-  let stateDir = "";
-  let nats: NatsServer | undefined;
-  let nc: NatsConnection | undefined;
-  let conn: Connection | undefined;
-
-  const removeDomains = async () => {
-    if (!conn) return;
-    for (const name of await conn.listDomainNames()) {
-      if (!name.startsWith(`${namespace}_`)) continue;
-      const domain = await conn.findDomain(name);
-      if (await domain?.isActive()) await domain?.destroy().catch(() => {});
-      await domain?.undefine().catch(() => {});
-    }
-  };
-
-  const stop = async () => {
-    await Promise.all([...services.values()].map((s) => s.stop().catch(() => {})));
-    // Domains last: a launcher could still have been defining one.
-    await removeDomains().catch(() => {});
-    await conn?.close().catch(() => {});
-    await nc?.close().catch(() => {});
-    await nats?.stop().catch(() => {});
-    await run("ip", ["link", "del", "dev", bridge]).catch(() => {});
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
-  };
-
-  try {
-    await ensureLibvirtd();
-    stateDir = await mkdtemp(join(tmpdir(), "headroom-crash-"));
-    // QEMU runs as its own user and must reach the images and disks in here.
-    await chmod(stateDir, 0o755);
-    const env: Record<string, string> = { ...options.env, HEADROOM_STATE_DIR: stateDir };
-    await run("bash", [join(repoRoot(), "infra/tiny-guest/build.sh"), "--quiet"], {
-      env: { ...process.env, ...env },
-    });
-    nats = await startNats();
-    env.HEADROOM_NATS_URL = nats.url;
-    const launch = (name: ServiceName) => {
-      const process = startService(`services/${name}/src/main.ts`, env);
-      services.set(name, process);
-      return process;
-    };
-    await Promise.all(SERVICES.map((name) => launch(name).waitForLog(/ready/, 120_000)));
-    // Restarts skip the KVM boot test: the first launcher already chose.
-    const chosen = /"virtType":"(kvm|qemu)"/.exec(services.get("launcher")?.logs() ?? "");
-    if (chosen?.[1]) env.HEADROOM_VIRT_TYPE = chosen[1];
-    nc = await connect({ name: "crash-test", servers: nats.url });
-    conn = await Connection.open("qemu:///system");
-    const created = await request(
-      nc,
-      API_SUBJECTS.createNetwork,
-      CreateNetworkRequest,
-      { name: "headroom-bridge", bridge },
-      CreateNetworkReply,
-    );
-    if (created.error) throw new Error(`network not created: ${created.error}`);
-    const seed = await readFile(join(repoRoot(), "examples/vmi-seed.yaml"), "utf8");
-    const openNc = nc;
-    const openNats = nats;
-    const libvirt = () => {
-      if (!conn) throw new Error("no libvirt connection");
-      return conn;
-    };
-
-    const stack: CrashStack = {
-      namespace,
-      nats: openNats,
-      nc: openNc,
-      get conn() {
-        return libvirt();
-      },
-      async reopenLibvirt() {
-        await conn?.close().catch(() => {});
-        conn = await Connection.open("qemu:///system");
-      },
-      service(name) {
-        const found = services.get(name);
-        if (!found) throw new Error(`${name} was never started`);
-        return found;
-      },
-      async kill(name) {
-        await stack.service(name).kill();
-      },
-      async start(name) {
-        await launch(name).waitForLog(/ready/, 120_000);
-      },
-      async seedManifest(name, requested) {
-        const vmi = parseDocument(seed) as Manifest;
-        vmi.metadata = { name, namespace };
-        vmi.spec.domain.resources.requests["kubevirt.io/interface"] = requested;
-        return vmi;
-      },
-      apply: (vmi, timeoutMs = 10_000) =>
-        request(
-          openNc,
-          API_SUBJECTS.apply,
-          ApplyRequest,
-          { manifestJson: JSON.stringify(vmi) },
-          ApplyReply,
-          { timeoutMs },
-        ),
-      get: (name) => request(openNc, API_SUBJECTS.get, GetRequest, { namespace, name }, GetReply),
-      describe: (name) =>
-        request(openNc, API_SUBJECTS.describe, DescribeRequest, { namespace, name }, DescribeReply),
-      async domains() {
-        return (await libvirt().listDomainNames()).filter((n) => n.startsWith(`${namespace}_`));
-      },
-      async capacityEvents() {
-        const jsm = await toJetStream(openNc).jetstreamManager();
-        const prefix = `headroom.capacity.${namespace}.`;
-        const events = new Map<string, CapacityEvent[]>();
-        const info = await jsm.streams.info(STREAMS.capacity);
-        for (let seq = info.state.first_seq; seq > 0 && seq <= info.state.last_seq; seq++) {
-          const msg = await jsm.streams.getMessage(STREAMS.capacity, { seq }).catch(() => null);
-          if (!msg?.subject.startsWith(prefix)) continue;
-          const name = msg.subject.slice(prefix.length);
-          events.set(name, [...(events.get(name) ?? []), decode(CapacityEvent, msg.data)]);
-        }
-        return events;
-      },
-      stop,
-    };
-    return stack;
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+/** The whole stack (bench/lib/stack.ts) in a namespace of its own, crash-<hex>. */
+export function startCrashStack(options: CrashStackOptions = {}): Promise<CrashStack> {
+  return startStack({
+    namespace: `crash-${randomBytes(3).toString("hex")}`,
+    ...(options.env ? { env: options.env } : {}),
+  });
 }
 
 /** mulberry32: a small seeded generator, so a failing run can be replayed. */

@@ -28,7 +28,6 @@ import {
 } from "@headroom/domain-xml";
 import { launchDomain } from "@headroom/launch";
 import type { Connection } from "@headroom/libvirt";
-import { DOMParser, type Element, XMLSerializer } from "@xmldom/xmldom";
 import { type BenchHost, withBenchHost } from "../lib/guest.ts";
 import {
   describeMachine,
@@ -37,6 +36,7 @@ import {
   repoPath,
   writeResult,
 } from "../lib/machine.ts";
+import { freeSlotsWithPorts, portsForFreeSlots, withRootPorts } from "../lib/root-ports.ts";
 import { roundTo, type Summary, summarize } from "../lib/stats.ts";
 import { markdownTable } from "../lib/table.ts";
 
@@ -60,29 +60,6 @@ const NICS = 1;
 const PLACEHOLDERS = CAPACITY - NICS;
 const MODEL = "virtio-non-transitional";
 
-/**
- * Appends `count` bare pcie-root-port controllers to `<devices>`, after the pcie-root they
- * hang from (libvirt would give the first bare PCI controller index 0, which must be the
- * root); libvirt fills in indexes and addresses.
- */
-function withRootPorts(domainXml: string, count: number): string {
-  const doc = new DOMParser().parseFromString(domainXml, "text/xml");
-  const devices = doc.getElementsByTagName("devices")[0] as Element | undefined;
-  if (!devices) throw new Error("the composed domain has no <devices>");
-  const root = doc.createElement("controller");
-  root.setAttribute("type", "pci");
-  root.setAttribute("index", "0");
-  root.setAttribute("model", "pcie-root");
-  devices.appendChild(root);
-  for (let i = 0; i < count; i++) {
-    const controller = doc.createElement("controller");
-    controller.setAttribute("type", "pci");
-    controller.setAttribute("model", "pcie-root-port");
-    devices.appendChild(controller);
-  }
-  return new XMLSerializer().serializeToString(doc);
-}
-
 async function launchHeadroom(host: BenchHost, spec: DomainSpec) {
   const started = performance.now();
   const result = await launchDomain(host.conn, {
@@ -104,16 +81,6 @@ async function launchHandWritten(host: BenchHost, spec: DomainSpec, ports: numbe
   await domain.create();
   const ms = performance.now() - started;
   return { ms, domain };
-}
-
-/** Free slots a hand-written define with `ports` bare ports leaves (defined only, not started). */
-async function freeSlotsWithPorts(conn: Connection, spec: DomainSpec, ports: number) {
-  const domain = await conn.defineXml(withRootPorts(composeDomain(spec), ports));
-  try {
-    return freeHotplugSlots(readTopology(await domain.getXmlDesc({ inactive: true }))).length;
-  } finally {
-    await domain.undefine();
-  }
 }
 
 /** The XML read back at each define of headroom's flow, for timing the XML work alone. */
@@ -152,14 +119,19 @@ const result = await withBenchHost("launch-direct", async (host) => {
   const firstA = await launchHeadroom(host, probe);
   await host.remove(probe.name);
   const targetFree = firstA.freeSlots;
-  let ports = PLACEHOLDERS;
   const calibration = await host.seedLikeSpec("q35", NICS);
-  let freeB = await freeSlotsWithPorts(host.conn, calibration, ports);
-  while (freeB < targetFree && ports < 64) {
-    ports += 1;
-    freeB = await freeSlotsWithPorts(host.conn, calibration, ports);
-  }
-  const freeWithPlaceholderCount = await freeSlotsWithPorts(host.conn, calibration, PLACEHOLDERS);
+  const calibrationXml = composeDomain(calibration);
+  const { ports, free: freeB } = await portsForFreeSlots(
+    host.conn,
+    calibrationXml,
+    targetFree,
+    PLACEHOLDERS,
+  );
+  const freeWithPlaceholderCount = await freeSlotsWithPorts(
+    host.conn,
+    calibrationXml,
+    PLACEHOLDERS,
+  );
   const flowXml = await captureFlowXml(host.conn, calibration);
   await host.remove(calibration.name);
   console.log(

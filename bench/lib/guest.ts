@@ -23,6 +23,8 @@ export const BENCH_DOMAIN_PREFIX = "hrbench-";
 
 export interface BenchHost {
   conn: Connection;
+  /** `hrbench-<benchmark>-<pid>-`: every domain of this run starts with it and is removed. */
+  namePrefix: string;
   virtType: VirtType;
   /** Why that virtualization type, in plain words. */
   virtTypeReason: string;
@@ -30,6 +32,8 @@ export interface BenchHost {
   seedLikeSpec(machine: MachineFamily, nics: number): Promise<DomainSpec>;
   /** Destroys and undefines a domain this host made, and deletes its files. */
   remove(name: string): Promise<void>;
+  /** Runs `cleanup` first when the host closes (at the end, on failure and on Ctrl-C). */
+  onClose(cleanup: () => Promise<void>): void;
   /** Removes everything left and closes the connection. */
   close(): Promise<void>;
 }
@@ -74,6 +78,7 @@ export async function openBenchHost(bench: string): Promise<BenchHost> {
 
   const namePrefix = `${BENCH_DOMAIN_PREFIX}${bench}-${process.pid}-`;
   const made = new Set<string>();
+  const cleanups: (() => Promise<void>)[] = [];
   let counter = 0;
   let closing: Promise<void> | undefined;
 
@@ -108,6 +113,8 @@ export async function openBenchHost(bench: string): Promise<BenchHost> {
 
   function close(): Promise<void> {
     closing ??= (async () => {
+      for (const cleanup of cleanups.reverse())
+        await cleanup().catch((error) => console.error(`clean-up: ${error}`));
       const c = await cleanupConnection();
       if (c) {
         await removeAll(c).catch(() => {});
@@ -138,6 +145,7 @@ export async function openBenchHost(bench: string): Promise<BenchHost> {
 
   return {
     conn,
+    namePrefix,
     virtType: choice.virtType,
     // Results are committed: leave this machine's temporary paths out of the reason.
     virtTypeReason: choice.reason.replace(/guest console \S+?: /, "").replaceAll(tmpdir(), "<tmp>"),
@@ -169,6 +177,9 @@ export async function openBenchHost(bench: string): Promise<BenchHost> {
       };
     },
     remove: (name) => removeWith(conn, name),
+    onClose: (cleanup) => {
+      cleanups.push(cleanup);
+    },
     close,
   };
 }
