@@ -1,0 +1,202 @@
+// Creates per second end to end: VMIs applied through the services until every one runs,
+// with one launcher, at a few concurrencies.
+//
+//   node --import tsx bench/creates/main.ts [--vmis 16] [--concurrency 1,4,16] [--quick] [--json PATH]
+//
+// For each concurrency C: K VMIs (the seed example with kubevirt.io/interface 8: q35, two
+// NICs, the tiny guest) are applied with at most C waiting for Running at a time — a new
+// apply goes out when one before it reports Running. Timed from the first apply to the last
+// Running (the launcher's status write, seen through a NATS subscription); each VMI's own
+// time is its apply to its Running. Then all K are deleted through the API and the level
+// ends when every released event has arrived. Guests keep booting and idling under the
+// virtualization type chooseVirtType picked while the next ones launch, as on a real host.
+import { freemem, loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import { withBenchHost } from "../lib/guest.ts";
+import {
+  describeMachine,
+  finishMachine,
+  machineLine,
+  repoPath,
+  writeResult,
+} from "../lib/machine.ts";
+import { type Manifest, type Stack, startStack } from "../lib/stack.ts";
+import { roundTo, type Summary, summarize } from "../lib/stats.ts";
+import { markdownTable } from "../lib/table.ts";
+import { type PipelineWatch, watchPipeline } from "../lib/watch.ts";
+
+const { values } = parseArgs({
+  options: {
+    vmis: { type: "string" },
+    concurrency: { type: "string" },
+    quick: { type: "boolean", default: false },
+    json: { type: "string" },
+  },
+});
+const quick = values.quick;
+const vmis = Number(values.vmis ?? (quick ? 4 : 16));
+const levels = (values.concurrency ?? (quick ? "1,4" : "1,4,16")).split(",").map(Number);
+if (!Number.isInteger(vmis) || vmis < 1 || levels.some((c) => !Number.isInteger(c) || c < 1)) {
+  console.error("--vmis and --concurrency take positive integers");
+  process.exit(2);
+}
+const jsonPath = values.json ?? (quick ? undefined : repoPath("bench/results/creates.json"));
+const CAPACITY = 8;
+const GiB = 1024 ** 3;
+
+/** Applies `name` and resolves with its uid and ms from the apply to its Running. */
+async function create(stack: Stack, watch: PipelineWatch, name: string, manifest: Manifest) {
+  const started = performance.now();
+  const reply = await stack.apply(manifest);
+  const uid = reply.accepted?.uid;
+  if (!uid) throw new Error(`apply of ${name} not accepted: ${JSON.stringify(reply.toJSON())}`);
+  const running = await watch.next(name, "running", uid, 300_000);
+  return { uid, ms: running.at - started };
+}
+
+/** Deletes every VMI through the API, all at once, and waits for their released events. */
+async function deleteAll(stack: Stack, watch: PipelineWatch, created: Map<string, string>) {
+  await Promise.all(
+    [...created].map(async ([name, uid]) => {
+      const reply = await stack.delete(name);
+      if (!reply.deleted) throw new Error(`delete of ${name}: ${reply.message}`);
+      await watch.next(name, "released", uid, 300_000);
+    }),
+  );
+  const left = await stack.domains();
+  if (left.length > 0) throw new Error(`domains left after their release: ${left.join(", ")}`);
+}
+
+interface Level {
+  concurrency: number;
+  vmis: number;
+  seconds: number;
+  createsPerSecond: number;
+  latencyMs: Summary;
+  deleteSeconds: number;
+  freeMemoryGiB: { before: number; allRunning: number };
+  maxLoad1: number;
+}
+
+const wallStarted = performance.now();
+const result = await withBenchHost("creates", async (host) => {
+  const machine = await describeMachine(host.conn);
+  console.log(`creates on ${machineLine(machine)}`);
+  console.log(`virtualization: ${host.virtType} (${host.virtTypeReason})`);
+  const namespace = `${host.namePrefix}ns`;
+  const stack = await startStack({ namespace, env: { HEADROOM_VIRT_TYPE: host.virtType } });
+  host.onClose(() => stack.stop());
+  const watch = await watchPipeline(stack.nc, namespace);
+  console.log(`stack up: nats-server, validator, domain-composer, one launcher`);
+
+  // Warm-up: the services' first create and delete.
+  const warm = await create(stack, watch, "warm-up", await stack.seedManifest("warm-up", CAPACITY));
+  await deleteAll(stack, watch, new Map([["warm-up", warm.uid]]));
+
+  const results: Level[] = [];
+  for (const concurrency of levels) {
+    const names = Array.from({ length: vmis }, (_, i) => `c${concurrency}-${i}`);
+    const manifests = new Map<string, Manifest>();
+    for (const name of names) manifests.set(name, await stack.seedManifest(name, CAPACITY));
+    const created = new Map<string, string>();
+    const latencies: number[] = [];
+    const freeBefore = freemem();
+    let maxLoad1 = loadavg()[0] ?? 0;
+    const pending = [...names];
+    const started = performance.now();
+    const worker = async () => {
+      for (let name = pending.shift(); name !== undefined; name = pending.shift()) {
+        const done = await create(stack, watch, name, manifests.get(name) as Manifest);
+        created.set(name, done.uid);
+        latencies.push(done.ms);
+        maxLoad1 = Math.max(maxLoad1, loadavg()[0] ?? 0);
+      }
+    };
+    let seconds = 0;
+    let freeAllRunning = 0;
+    let deleteSeconds = 0;
+    try {
+      await Promise.all(Array.from({ length: Math.min(concurrency, vmis) }, worker));
+    } finally {
+      // Whatever was created goes, also when a create failed.
+      seconds = (performance.now() - started) / 1000;
+      freeAllRunning = freemem();
+      const deleting = performance.now();
+      await deleteAll(stack, watch, created);
+      deleteSeconds = (performance.now() - deleting) / 1000;
+    }
+    const level: Level = {
+      concurrency,
+      vmis,
+      seconds: roundTo(seconds, 2),
+      createsPerSecond: roundTo(vmis / seconds, 2),
+      latencyMs: summarize(latencies, 0),
+      deleteSeconds: roundTo(deleteSeconds, 1),
+      freeMemoryGiB: {
+        before: roundTo(freeBefore / GiB, 1),
+        allRunning: roundTo(freeAllRunning / GiB, 1),
+      },
+      maxLoad1: roundTo(maxLoad1, 2),
+    };
+    results.push(level);
+    console.log(
+      `concurrency ${concurrency}: ${vmis} VMIs Running in ${level.seconds} s ` +
+        `(${level.createsPerSecond}/s), per VMI median ${level.latencyMs.median} ms, ` +
+        `p95 ${level.latencyMs.p95} ms; deleted in ${level.deleteSeconds} s`,
+    );
+  }
+  await watch.close();
+  return { machine: finishMachine(machine), virtType: host.virtType, levels: results };
+});
+
+const seconds = roundTo((performance.now() - wallStarted) / 1000, 1);
+const report = {
+  benchmark: "creates",
+  date: new Date().toISOString(),
+  command: `node --import tsx bench/creates/main.ts${quick ? " --quick" : ""}${
+    values.vmis ? ` --vmis ${vmis}` : ""
+  }`,
+  machine: result.machine,
+  virtType: result.virtType,
+  vmi: `examples/vmi-seed.yaml with kubevirt.io/interface ${CAPACITY}: q35, 128 MiB, 1 vCPU, two NICs, the tiny guest`,
+  setup:
+    "nats-server, one validator, one domain-composer, one launcher as processes; at most C VMIs between apply and Running at a time",
+  seconds,
+  levels: result.levels,
+};
+
+console.log(
+  `\ncreates end to end (define + start), one launcher, ${vmis} VMIs per level, ` +
+    `${result.virtType === "kvm" ? "KVM" : "TCG"}\n`,
+);
+console.log(
+  markdownTable(
+    [
+      "concurrency",
+      "VMIs",
+      "all Running s",
+      "creates/s",
+      "per VMI median ms",
+      "p95 ms",
+      "delete all s",
+      "free GiB before → all running",
+      "max load",
+    ],
+    result.levels.map((l) => [
+      String(l.concurrency),
+      String(l.vmis),
+      l.seconds.toFixed(1),
+      l.createsPerSecond.toFixed(2),
+      l.latencyMs.median.toFixed(0),
+      l.latencyMs.p95.toFixed(0),
+      l.deleteSeconds.toFixed(1),
+      `${l.freeMemoryGiB.before} → ${l.freeMemoryGiB.allRunning}`,
+      l.maxLoad1.toFixed(2),
+    ]),
+  ),
+);
+console.log(`\ncreates took ${seconds} s`);
+if (jsonPath) {
+  await writeResult(jsonPath, report);
+  console.log(`wrote ${jsonPath}`);
+}
