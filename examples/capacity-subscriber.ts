@@ -2,13 +2,21 @@
 // reserved, attached, detached, exhausted and released events, replayed from
 // the start of the stream and then live.
 //
+//   set -a; . /var/lib/headroom/secrets/client.env; set +a   # headroom's client login
 //   node --import tsx examples/capacity-subscriber.ts [namespace [name]]
 import { CapacityEvent, CapacityEventType } from "@headroom/proto";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 
 const [namespace = "*", name = "*"] = process.argv.slice(2);
-const nc = await connect({ servers: process.env.HEADROOM_NATS_URL ?? "nats://127.0.0.1:4222" });
+const user = process.env.HEADROOM_NATS_USER;
+const nc = await connect({
+  servers: process.env.HEADROOM_NATS_URL ?? "nats://127.0.0.1:4222",
+  // The client user may read replies only on its own inbox prefix.
+  ...(user
+    ? { user, pass: process.env.HEADROOM_NATS_PASSWORD, inboxPrefix: `_INBOX_${user}` }
+    : {}),
+});
 // An ordered consumer: no state on the server, replays the stream in order.
 const consumer = await jetstream(nc).consumers.get("HEADROOM_CAPACITY", {
   // One subject as a string: nats-server 2.9 takes a single filter, not a list.

@@ -1,18 +1,24 @@
 // The one place the CLI talks to headroom over NATS: connecting, requests on
 // the API subjects, reading the status bucket, and turning every failure into
 // a CliError with the right exit code.
+
+import { join } from "node:path";
 import {
   ApiError,
   BUCKETS,
+  CLIENT_CREDENTIALS_FILE,
   connect,
   DEFAULT_NATS_URL,
   decode,
   type KV,
   type MessageType,
   type NatsConnection,
+  NotAuthorizedError,
+  readClientCredentials,
   request,
   storeKey,
 } from "@headroom/bus";
+import { hostState } from "@headroom/host-state";
 import { VmiStatus } from "@headroom/proto";
 import { Kvm } from "@nats-io/kv";
 import { formatSeconds } from "./duration.ts";
@@ -118,8 +124,35 @@ export class HeadroomClient {
   }
 }
 
-/** Connects to the NATS server at `url` (comma-separated for several). */
-export async function connectClient(url: string): Promise<HeadroomClient> {
+/**
+ * Where the CLI's NATS user and password come from: HEADROOM_NATS_USER and
+ * HEADROOM_NATS_PASSWORD when set, else <state-dir>/secrets/client.env (made
+ * by `headroom up`), else none (a server without authentication).
+ */
+export async function clientCredentials(
+  stateDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ user?: string; pass?: string; from: string }> {
+  if (env.HEADROOM_NATS_USER) {
+    return { from: "HEADROOM_NATS_USER and HEADROOM_NATS_PASSWORD" };
+  }
+  const secrets = hostState({ HEADROOM_STATE_DIR: stateDir }).secrets;
+  const file = join(secrets, CLIENT_CREDENTIALS_FILE);
+  try {
+    const found = await readClientCredentials(secrets);
+    if (found) return { ...found, from: file };
+  } catch {
+    // Unreadable (another user's state directory): the server will say whether it needs one.
+  }
+  return { from: `${file} (not readable here) or HEADROOM_NATS_USER and HEADROOM_NATS_PASSWORD` };
+}
+
+/** Connects to the NATS server at --server (comma-separated for several) as the client user. */
+export async function connectClient(globals: {
+  server: string;
+  stateDir: string;
+}): Promise<HeadroomClient> {
+  const url = globals.server;
   const servers = url
     .split(",")
     .map((server) => server.trim())
@@ -132,11 +165,22 @@ export async function connectClient(url: string): Promise<HeadroomClient> {
       CONNECT_TIMEOUT_MS,
     );
   });
+  const credentials = await clientCredentials(globals.stateDir);
   try {
-    const nc = await Promise.race([connect({ name: "headroom-cli", servers }), timeout]);
+    const nc = await Promise.race([
+      connect({ name: "headroom-cli", servers, user: credentials.user, pass: credentials.pass }),
+      timeout,
+    ]);
     return new HeadroomClient(nc, url);
   } catch (error) {
     if (error instanceof CliError) throw error;
+    if (error instanceof NotAuthorizedError) {
+      throw new CliError(
+        `headroom at ${url} refused to let this client in (${error.message}); ` +
+          `the CLI takes its user and password from ${credentials.from}`,
+        EXIT_UNREACHABLE,
+      );
+    }
     if (error instanceof TypeError) {
       throw new CliError(`--server ${url} is not a NATS URL (${error.message})`, EXIT_USAGE);
     }
@@ -148,10 +192,10 @@ export async function connectClient(url: string): Promise<HeadroomClient> {
 
 /** Runs `work` with a connection to headroom and closes it afterwards. */
 export async function withClient<T>(
-  url: string,
+  globals: { server: string; stateDir: string },
   work: (client: HeadroomClient) => Promise<T>,
 ): Promise<T> {
-  const client = await connectClient(url);
+  const client = await connectClient(globals);
   try {
     return await work(client);
   } finally {

@@ -7,6 +7,7 @@ import { execFile } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { ensureCredentials, serverEnv, userEnv } from "@headroom/bus";
 import {
   ensureLibvirtd,
   type NatsServer,
@@ -44,22 +45,39 @@ beforeAll(async () => {
   await run("bash", [join(repoRoot, "infra/tiny-guest/build.sh"), "--quiet"], {
     env: { ...process.env, ...env },
   });
-  nats = await startNats();
+  // NATS as `headroom up` runs it: each service its own user, the CLI the
+  // client user, whose password it reads from <state-dir>/secrets/client.env.
+  const credentials = await ensureCredentials(join(stateDir, "secrets"));
+  nats = await startNats({ configFile: "infra/nats/headroom.conf", env: serverEnv(credentials) });
   // TCG without the KVM probe: the probe would boot a guest of its own.
   const serviceEnv = { ...env, HEADROOM_NATS_URL: nats.url, HEADROOM_VIRT_TYPE: "qemu" };
-  for (const service of ["validator", "domain-composer", "launcher"]) {
-    services.push(startService(`services/${service}/src/main.ts`, serviceEnv));
+  for (const [service, user] of [
+    ["validator", "validator"],
+    ["domain-composer", "composer"],
+    ["launcher", "launcher"],
+  ] as const) {
+    services.push(
+      startService(`services/${service}/src/main.ts`, {
+        ...serviceEnv,
+        ...userEnv(credentials, user),
+      }),
+    );
   }
   await Promise.all(services.map((s) => s.waitForLog(/ready/, 90_000)));
-  cli = ["--server", nats.url, "-n", namespace];
+  cli = ["--server", nats.url, "--state-dir", stateDir, "-n", namespace];
 }, 300_000);
 
 afterAll(async () => {
   await removeDomainsOf(namespace);
   await Promise.all(services.map((s) => s.stop()));
+  // The services and the CLI did all their work within the permissions headroom.conf gives them.
+  const refused = (nats?.logs() ?? "")
+    .split("\n")
+    .filter((line) => /(Publish|Subscription) Violation/.test(line));
   await nats?.stop();
   await deleteBridge(bridge);
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  expect(refused).toEqual([]);
 }, 120_000);
 
 function hc(args: string[]) {
@@ -126,6 +144,14 @@ describe("hot-plug from the command line, on the seed VMI", () => {
       "pod",
     ]);
     expect(unreachable.code).toBe(3);
+    // Without the client login (another state directory, nothing in the environment): refused, named.
+    const outsider = await headroom(
+      ["--server", nats?.url ?? "", "--state-dir", join(stateDir, "elsewhere"), "get", "vmi"],
+      { HEADROOM_NATS_USER: "" },
+    );
+    expect(outsider.code).toBe(3);
+    expect(outsider.stderr).toContain("refused to let this client in");
+    expect(outsider.stderr).toContain(join(stateDir, "elsewhere", "secrets", "client.env"));
   }, 60_000);
 
   it("hot-plugs NICs until headroom refuses (exit 1, its message on stderr)", async () => {

@@ -1,11 +1,17 @@
 // `headroom up` as `npm start` runs it: a child process that starts
 // nats-server and the services, prints its banner, and on SIGINT leaves
 // nothing running.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, type NatsConnection, SERVICE_NAMES } from "@headroom/bus";
+import {
+  connect,
+  type NatsConnection,
+  NotAuthorizedError,
+  readClientCredentials,
+  SERVICE_NAMES,
+} from "@headroom/bus";
 import { freePort, startNats } from "@headroom/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { type Running, start } from "./run.ts";
@@ -83,11 +89,12 @@ async function ping(nc: NatsConnection, service: string): Promise<{ name: string
 
 async function answers(url: string): Promise<boolean> {
   try {
-    const nc = await connect({ name: "up-test-probe", servers: url });
+    const nc = await connect({ name: "up-test-probe", servers: url, env: {} });
     await nc.close();
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    // A server that wants a login is there all the same.
+    return error instanceof NotAuthorizedError;
   }
 }
 
@@ -106,7 +113,16 @@ describe("headroom up", () => {
     expect(up.stdout()).toMatch(/^\[nats\] .*Server is ready/m);
     expect(up.stdout()).toMatch(/^\[validator\] .*validator ready/m);
 
-    const nc = await connect({ name: "up-test", servers: url });
+    // The server wants a login: the client's, made at first start in the state directory.
+    await expect(connect({ name: "up-test", servers: url, env: {} })).rejects.toThrow(
+      NotAuthorizedError,
+    );
+    const secrets = join(stateDir, "secrets");
+    expect(statSync(secrets).mode & 0o777).toBe(0o700);
+    expect(statSync(join(secrets, "client.env")).mode & 0o777).toBe(0o600);
+    const login = await readClientCredentials(secrets);
+    expect(login?.user).toBe("client");
+    const nc = await connect({ name: "up-test", servers: url, ...login });
     try {
       expect((await ping(nc, SERVICE_NAMES.validator)).name).toBe(SERVICE_NAMES.validator);
     } finally {

@@ -29,13 +29,56 @@ const dockerDir = join(root, "infra/docker");
 const project = loadCompose(composeFile);
 const services = project.doc.services;
 
+/** What infra/docker/secrets.sh puts in .env, for compose to fill in. */
+const PASSWORDS: Record<string, string> = Object.fromEntries(
+  ["VALIDATOR", "COMPOSER", "LAUNCHER", "CLIENT"].map((user) => [
+    `HEADROOM_NATS_PASSWORD_${user}`,
+    `hrtest${user.toLowerCase()}`,
+  ]),
+);
+
 /** The headroom services, each run from its own entrypoint. */
 const HEADROOM_SERVICES = ["validator", "domain-composer", "launcher"];
 
 describe("docker-compose.yml", () => {
-  it("passes docker-compose config -q", async () => {
-    const result = await composeConfig([composeFile], { cwd: root });
+  it("passes docker-compose config -q with the passwords secrets.sh writes, and stops without them", async () => {
+    const result = await composeConfig([composeFile], {
+      cwd: root,
+      env: { ...process.env, ...PASSWORDS },
+    });
     expect(result.ok, result.output).toBe(true);
+    const bare = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !name.startsWith("HEADROOM_NATS_PASSWORD")),
+    );
+    // A directory without .env, so compose sees no passwords at all.
+    const elsewhere = await mkdtemp(join(tmpdir(), "headroom-compose-"));
+    try {
+      const without = await composeConfig([composeFile], { cwd: elsewhere, env: bare });
+      expect(without.ok).toBe(false);
+      expect(without.output).toContain("run bash infra/docker/secrets.sh first");
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it("gives each headroom service its own NATS user and only its own password", () => {
+    const users: Record<string, string> = {
+      validator: "validator",
+      "domain-composer": "composer",
+      launcher: "launcher",
+    };
+    for (const name of HEADROOM_SERVICES) {
+      const environment = services[name]?.environment as Record<string, string>;
+      const user = users[name] as string;
+      expect(environment.HEADROOM_NATS_USER, name).toBe(user);
+      expect(environment.HEADROOM_NATS_PASSWORD, name).toMatch(
+        new RegExp(`^\\$\\{HEADROOM_NATS_PASSWORD_${user.toUpperCase()}:\\?`),
+      );
+      const mentions = JSON.stringify(services[name]).match(/HEADROOM_NATS_PASSWORD_[A-Z]+/g);
+      expect(new Set(mentions), name).toEqual(
+        new Set([`HEADROOM_NATS_PASSWORD_${user.toUpperCase()}`]),
+      );
+    }
   });
 
   it("builds from contexts and Dockerfiles that exist, copying only files that exist", () => {
@@ -57,7 +100,7 @@ describe("docker-compose.yml", () => {
 
   it("lets every service scale: no container_name, host ports on nats only", () => {
     expect(scalingProblems(project, ["nats"])).toEqual([]);
-    // The CLI on the host reaches NATS; NATS has no access control yet, so loopback only.
+    // The CLI on the host reaches NATS, as the client user; loopback only, as TLS is off.
     expect(services.nats?.ports).toEqual(["127.0.0.1:4222:4222"]);
   });
 
@@ -140,7 +183,12 @@ describe("the nats service's command line", () => {
     // Later flags win: the ports move off 4222/8222 so nothing else is disturbed.
     const args = [...command.map(onHost), "-p", String(port), "-m", String(monitorPort)];
     const env = { ...process.env };
-    for (const [name, value] of Object.entries(environment)) env[name] = onHost(value);
+    // Compose fills ${NAME:?…} from .env; here from the test's passwords.
+    const interpolate = (value: string) =>
+      value.replace(/\$\{(\w+):\?[^}]*\}/g, (_, name: string) => PASSWORDS[name] ?? "");
+    for (const [name, value] of Object.entries(environment)) {
+      env[name] = onHost(interpolate(value));
+    }
 
     let log = "";
     const child = spawn("nats-server", args, { env, stdio: ["ignore", "pipe", "pipe"] });
@@ -171,8 +219,14 @@ describe("the nats service's command line", () => {
       host: string;
       port: number;
       max_payload: number;
+      auth_required: boolean;
     };
-    expect(varz).toMatchObject({ host: "0.0.0.0", port, max_payload: 2 * 1024 * 1024 });
+    expect(varz).toMatchObject({
+      host: "0.0.0.0",
+      port,
+      max_payload: 2 * 1024 * 1024,
+      auth_required: true,
+    });
     const jsz = (await (await fetch(`http://127.0.0.1:${monitorPort}/jsz`)).json()) as {
       config?: { store_dir?: string };
     };
@@ -186,7 +240,7 @@ describe("infra/docker scripts", () => {
     .map((name) => join(dockerDir, name));
 
   it("are executable sh scripts that parse", async () => {
-    expect(scripts.length).toBe(2);
+    expect(scripts.length).toBe(3);
     for (const script of scripts) {
       expect(statSync(script).mode & 0o111, script).toBe(0o111);
       await run("sh", ["-n", script]);

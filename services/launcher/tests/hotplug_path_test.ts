@@ -127,9 +127,7 @@ describe.each(["q35", "pc"])("hot-plug into the seed's VMI on %s", (machine) => 
     ]);
 
     // The README's example subscriber tells the same story.
-    const subscriber = startService("examples/capacity-subscriber.ts", {
-      HEADROOM_NATS_URL: stack.natsUrl,
-    });
+    const subscriber = startService("examples/capacity-subscriber.ts", stack.clientEnv);
     // Without arguments it follows every VMI; the last event of this one is the re-attach.
     const vmi = `${stack.namespace}/${name}`;
     try {

@@ -13,10 +13,14 @@ import {
   API_SUBJECTS,
   connect,
   decode,
+  ensureCredentials,
   type NatsConnection,
+  type NatsCredentials,
   request,
   STREAMS,
+  serverEnv,
   toJetStream,
+  userEnv,
 } from "@headroom/bus";
 import { domainNameOf, type HostState, hostState } from "@headroom/host-state";
 import { Connection } from "@headroom/libvirt";
@@ -51,6 +55,8 @@ export type Manifest = Record<string, any>;
 export interface Stack {
   namespace: string;
   natsUrl: string;
+  /** Environment of a process that logs in as the client user (the CLI's). */
+  clientEnv: Record<string, string>;
   nc: NatsConnection;
   conn: Connection;
   state: HostState;
@@ -70,6 +76,7 @@ export function useStack(): Stack {
   const bridge = `hr-${randomBytes(3).toString("hex")}`;
   let stateDir = "";
   let nats: NatsServer | undefined;
+  let credentials: NatsCredentials | undefined;
   let nc: NatsConnection | undefined;
   let conn: Connection | undefined;
   const services: ServiceProcess[] = [];
@@ -83,14 +90,34 @@ export function useStack(): Stack {
     await run("bash", [join(repoRoot(), "infra/tiny-guest/build.sh"), "--quiet"], {
       env: { ...process.env, ...env },
     });
-    nats = await startNats();
+    // NATS as `headroom up` runs it: infra/nats/headroom.conf, each service
+    // its own user; the test speaks as the client user, as the CLI does.
+    credentials = await ensureCredentials(join(stateDir, "secrets"));
+    nats = await startNats({
+      configFile: "infra/nats/headroom.conf",
+      env: serverEnv(credentials),
+    });
     const serviceEnv = { ...env, HEADROOM_NATS_URL: nats.url };
-    for (const service of ["validator", "domain-composer", "launcher"]) {
-      services.push(startService(`services/${service}/src/main.ts`, serviceEnv));
+    for (const [service, user] of [
+      ["validator", "validator"],
+      ["domain-composer", "composer"],
+      ["launcher", "launcher"],
+    ] as const) {
+      services.push(
+        startService(`services/${service}/src/main.ts`, {
+          ...serviceEnv,
+          ...userEnv(credentials, user),
+        }),
+      );
     }
     // The launcher boot-tests KVM first, which takes a while where KVM is broken.
     await Promise.all(services.map((s) => s.waitForLog(/ready/, 90_000)));
-    nc = await connect({ name: "e2e-test", servers: nats.url });
+    nc = await connect({
+      name: "e2e-test",
+      servers: nats.url,
+      user: "client",
+      pass: credentials.client,
+    });
     conn = await Connection.open("qemu:///system");
     const created = await request(
       nc,
@@ -112,9 +139,12 @@ export function useStack(): Stack {
     await conn?.close();
     await nc?.close();
     await Promise.all(services.map((s) => s.stop()));
+    // Every service did all its work within the permissions headroom.conf gives it.
+    const refused = (nats?.logs() ?? "").split("\n").filter((line) => / Violation /.test(line));
     await nats?.stop();
     await run("ip", ["link", "del", "dev", bridge]).catch(() => {});
     if (stateDir) await rm(stateDir, { recursive: true, force: true });
+    expect(refused).toEqual([]);
   });
 
   const need = <T>(value: T | undefined, what: string): T => {
@@ -126,6 +156,12 @@ export function useStack(): Stack {
     namespace,
     get natsUrl() {
       return need(nats, "nats-server").url;
+    },
+    get clientEnv() {
+      return {
+        HEADROOM_NATS_URL: need(nats, "nats-server").url,
+        ...userEnv(need(credentials, "the NATS credentials"), "client"),
+      };
     },
     get nc() {
       return need(nc, "the NATS connection");

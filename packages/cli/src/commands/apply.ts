@@ -85,7 +85,7 @@ async function runApply(options: ApplyOptions, globals: GlobalOptions): Promise<
     return EXIT_INVALID;
   }
 
-  return withClient(globals.server, async (client) => {
+  return withClient(globals, async (client) => {
     const reply = await client.call(
       API_SUBJECTS.apply,
       ApplyRequest,

@@ -54,7 +54,7 @@ export function registerDelete(program: Command): void {
       }
       switch (kind) {
         case "vmi":
-          process.exitCode = await withClient(globals.server, (client) =>
+          process.exitCode = await withClient(globals, (client) =>
             deleteVmi(client, {
               namespace: globals.namespace,
               name,
@@ -68,7 +68,7 @@ export function registerDelete(program: Command): void {
           process.exitCode = await deleteImage(hostStateOf(globals).images, name, write);
           return;
         case "network":
-          process.exitCode = await withClient(globals.server, (client) =>
+          process.exitCode = await withClient(globals, (client) =>
             deleteNetwork(client, name, write),
           );
           return;

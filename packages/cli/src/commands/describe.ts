@@ -48,7 +48,7 @@ export function registerDescribe(program: Command): void {
         );
       }
       const globals = globalsOf(command);
-      process.exitCode = await withClient(globals.server, (client) =>
+      process.exitCode = await withClient(globals, (client) =>
         describeVmi(client, {
           namespace: globals.namespace,
           name,

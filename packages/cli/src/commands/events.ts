@@ -71,7 +71,7 @@ export function registerEvents(program: Command): void {
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
       try {
-        await withClient(globals.server, (client) =>
+        await withClient(globals, (client) =>
           readEvents(client, scope, {
             follow,
             signal: stop.signal,

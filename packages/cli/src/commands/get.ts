@@ -53,7 +53,7 @@ export function registerGet(program: Command): void {
       const output = options.output;
       switch (kind) {
         case "vmi":
-          process.exitCode = await withClient(globals.server, (client) =>
+          process.exitCode = await withClient(globals, (client) =>
             getVmis(client, {
               namespace: globals.namespace,
               allNamespaces: Boolean(options.allNamespaces) && name === undefined,
@@ -71,7 +71,7 @@ export function registerGet(program: Command): void {
           });
           return;
         case "network":
-          process.exitCode = await withClient(globals.server, (client) =>
+          process.exitCode = await withClient(globals, (client) =>
             getNetworks(client, { ...(name === undefined ? {} : { name }), output, write }),
           );
           return;

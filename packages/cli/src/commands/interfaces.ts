@@ -71,7 +71,7 @@ export function registerInterfaces(program: Command): void {
     .action(async (vmi: string, options: AddOptions, command: Command) => {
       const globals = globalsOf(command);
       const timeoutMs = parseDuration(options.timeout);
-      process.exitCode = await withClient(globals.server, (client) =>
+      process.exitCode = await withClient(globals, (client) =>
         addInterface(client, {
           namespace: globals.namespace,
           name: vmi,
@@ -99,7 +99,7 @@ export function registerInterfaces(program: Command): void {
     .action(async (vmi: string, options: RemoveOptions, command: Command) => {
       const globals = globalsOf(command);
       const timeoutMs = parseDuration(options.timeout);
-      process.exitCode = await withClient(globals.server, (client) =>
+      process.exitCode = await withClient(globals, (client) =>
         removeInterface(client, {
           namespace: globals.namespace,
           name: vmi,

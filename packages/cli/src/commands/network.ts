@@ -39,7 +39,7 @@ export function registerNetwork(program: Command): void {
     .addHelpText("after", `\n${EXIT_CODES_HELP}`)
     .action(async (name: string, options: CreateOptions, command: Command) => {
       const globals = globalsOf(command);
-      process.exitCode = await withClient(globals.server, (client) =>
+      process.exitCode = await withClient(globals, (client) =>
         createNetwork(client, name, options.bridge, (text) => process.stdout.write(text)),
       );
     });

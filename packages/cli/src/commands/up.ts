@@ -3,7 +3,18 @@ import { createWriteStream, existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { connect, DEFAULT_NATS_URL, type NatsConnection, SERVICE_NAMES } from "@headroom/bus";
+import {
+  connect,
+  DEFAULT_NATS_URL,
+  ensureCredentials,
+  type NatsConnection,
+  type NatsCredentials,
+  NotAuthorizedError,
+  readCredentials,
+  SERVICE_NAMES,
+  serverEnv,
+  userEnv,
+} from "@headroom/bus";
 import type { HostState } from "@headroom/host-state";
 import { type ProcessSpec, Supervisor } from "@headroom/supervisor";
 import type { Command } from "commander";
@@ -18,9 +29,9 @@ interface UpOptions {
 
 /** The services `up` runs, in start order (stopped in reverse), with their micro service names. */
 const SERVICES = [
-  { dir: "validator", micro: SERVICE_NAMES.validator },
-  { dir: "domain-composer", micro: SERVICE_NAMES.composer },
-  { dir: "launcher", micro: SERVICE_NAMES.launcher },
+  { dir: "validator", micro: SERVICE_NAMES.validator, user: "validator" },
+  { dir: "domain-composer", micro: SERVICE_NAMES.composer, user: "composer" },
+  { dir: "launcher", micro: SERVICE_NAMES.launcher, user: "launcher" },
 ] as const;
 
 const NATS_READY_MS = 20_000;
@@ -31,7 +42,12 @@ const HELP_AFTER = `
 What "npm start" runs. In order:
   1. NATS: uses the server at --nats-url when one answers; otherwise starts
      nats-server there (loopback only) with JetStream, its store under
-     <state-dir>/nats, with infra/nats/headroom.conf.
+     <state-dir>/nats, with infra/nats/headroom.conf: one user per service and
+     one for clients, each allowed only its own subjects. Their passwords are
+     made at first start in <state-dir>/secrets (nats.env for the server and
+     services, client.env for the CLI, both readable by their owner only).
+     With HEADROOM_NATS_TLS_SERVER_CERT and _KEY set, it uses
+     infra/nats/tls.conf instead (TLS only; clients need HEADROOM_NATS_TLS_CA).
   2. libvirtd: starts virtlogd and libvirtd (infra/daemons.sh) when
      "virsh -c qemu:///system version" fails.
   3. The services validator, domain-composer and launcher, each restarted if
@@ -91,7 +107,14 @@ async function runUp(url: string, state: HostState): Promise<number> {
   process.once("exit", killChildren);
 
   try {
-    const startedNats = await ensureNats(url, state, root, supervisor, say, stop.signal);
+    const { started: startedNats, credentials } = await ensureNats(
+      url,
+      state,
+      root,
+      supervisor,
+      say,
+      stop.signal,
+    );
     if (stop.signal.aborted) return EXIT_OK;
     await ensureLibvirt(root, say);
     if (stop.signal.aborted) return EXIT_OK;
@@ -108,17 +131,24 @@ async function runUp(url: string, state: HostState): Promise<number> {
         command: process.execPath,
         args: ["--import", "tsx", main],
         cwd: root,
-        env: { ...process.env, HEADROOM_NATS_URL: url, HEADROOM_STATE_DIR: state.root },
+        env: {
+          ...process.env,
+          HEADROOM_NATS_URL: url,
+          HEADROOM_STATE_DIR: state.root,
+          ...(credentials ? userEnv(credentials, service.user) : {}),
+        },
       });
       started.push(service);
     }
 
-    const missing = await waitForServices(url, started, stop.signal);
+    const missing = await waitForServices(url, credentials, started, stop.signal);
     if (stop.signal.aborted) return EXIT_OK;
     for (const service of missing) {
       say(`[up] warning: the ${service.dir} is not answering yet; see its lines above`);
     }
-    process.stdout.write(banner(url, startedNats, state, started, missing));
+    process.stdout.write(
+      banner(url, startedNats, credentials !== undefined, state, started, missing),
+    );
     await stopped;
     return EXIT_OK;
   } finally {
@@ -131,7 +161,11 @@ async function runUp(url: string, state: HostState): Promise<number> {
   }
 }
 
-/** Uses the NATS server at `url`, or starts one there; true when started here. */
+/**
+ * Uses the NATS server at `url`, or starts one there. Returns whether it was
+ * started here, and the credentials of headroom's users (none for a server
+ * that was already running without them in <state-dir>/secrets).
+ */
 async function ensureNats(
   url: string,
   state: HostState,
@@ -139,10 +173,21 @@ async function ensureNats(
   supervisor: Supervisor,
   say: (line: string) => void,
   signal: AbortSignal,
-): Promise<boolean> {
-  if (await natsAnswers(url)) {
+): Promise<{ started: boolean; credentials: NatsCredentials | undefined }> {
+  const known = await readCredentials(state.secrets).catch((error: Error) => {
+    throw new CliError(error.message, EXIT_USAGE);
+  });
+  const running = await natsAnswers(url, known);
+  if (running === "refuses") {
+    throw new CliError(
+      `a NATS server at ${url} refuses headroom's client login from ${state.secrets}: ` +
+        "it was started with other passwords, or is not headroom's; stop it, or use --nats-url with another port",
+      EXIT_UNREACHABLE,
+    );
+  }
+  if (running === "answers") {
     say(`[up] using the NATS server at ${url}`);
-    return false;
+    return { started: false, credentials: known };
   }
   const { host, port } = localAddress(url);
   if (spawnSync("nats-server", ["--version"]).error) {
@@ -152,11 +197,18 @@ async function ensureNats(
     );
   }
   await makeDir(state.nats);
-  say(`[up] starting nats-server on ${host}:${port}, JetStream store ${state.nats}`);
-  supervisor.start(natsSpec(root, host, port, state.nats));
+  const credentials = await ensureCredentials(state.secrets).catch((error: Error) => {
+    throw new CliError(`cannot keep NATS passwords in ${state.secrets}: ${error.message}`);
+  });
+  const spec = natsSpec(root, host, port, state.nats, serverEnv(credentials));
+  say(
+    `[up] starting nats-server on ${host}:${port} with ${spec.conf}, ` +
+      `JetStream store ${state.nats}, passwords in ${state.secrets}`,
+  );
+  supervisor.start(spec);
   const deadline = Date.now() + NATS_READY_MS;
   while (!signal.aborted) {
-    if (await natsAnswers(url)) return true;
+    if ((await natsAnswers(url, credentials)) === "answers") break;
     if (Date.now() > deadline) {
       throw new CliError(
         `nats-server did not answer at ${url} within ${NATS_READY_MS / 1000} s; see its lines above`,
@@ -165,7 +217,7 @@ async function ensureNats(
     }
     await sleep(200, signal);
   }
-  return true;
+  return { started: true, credentials };
 }
 
 /**
@@ -173,18 +225,31 @@ async function ensureNats(
  * (setsid), so a Ctrl-C in the terminal reaches `up` and not the server: `up`
  * stops the services first, and the server only after them.
  */
-export function natsSpec(root: string, host: string, port: number, storeDir: string): ProcessSpec {
-  const conf = join(root, "infra", "nats", "headroom.conf");
-  const listen = ["-a", host, "-p", String(port)];
-  // headroom.conf takes its store directory from HEADROOM_NATS_STORE_DIR.
-  const args = existsSync(conf) ? ["-c", conf, ...listen] : ["-js", "-sd", storeDir, ...listen];
+export function natsSpec(
+  root: string,
+  host: string,
+  port: number,
+  storeDir: string,
+  passwords: Record<string, string>,
+  env: NodeJS.ProcessEnv = process.env,
+): ProcessSpec & { conf: string } {
+  const tls = Boolean(env.HEADROOM_NATS_TLS_SERVER_CERT && env.HEADROOM_NATS_TLS_SERVER_KEY);
+  const conf = join(root, "infra", "nats", tls ? "tls.conf" : "headroom.conf");
+  if (!existsSync(conf)) {
+    throw new CliError(
+      `${conf} is missing: headroom's NATS configuration is part of the repository`,
+    );
+  }
+  // The configuration takes its store directory and passwords from the environment.
+  const args = ["-c", conf, "-a", host, "-p", String(port)];
   const setsid = spawnSync("setsid", ["--version"]).error === undefined;
   return {
     name: "nats",
     command: setsid ? "setsid" : "nats-server",
     args: setsid ? ["nats-server", ...args] : args,
     cwd: root,
-    env: { ...process.env, HEADROOM_NATS_STORE_DIR: storeDir },
+    env: { ...env, ...passwords, HEADROOM_NATS_STORE_DIR: storeDir },
+    conf,
   };
 }
 
@@ -208,15 +273,27 @@ export function localAddress(url: string): { host: string; port: number } {
   return { host, port: parsed.port ? Number(parsed.port) : 4222 };
 }
 
-async function natsAnswers(url: string): Promise<boolean> {
+/** Whether a NATS server at `url` lets headroom's client in, refuses it, or is not there. */
+async function natsAnswers(
+  url: string,
+  credentials: NatsCredentials | undefined,
+): Promise<"answers" | "refuses" | "absent"> {
   let nc: NatsConnection;
   try {
-    nc = await connect({ name: "headroom-up", servers: url.split(",") });
-  } catch {
-    return false;
+    nc = await connectAsClient(url, credentials);
+  } catch (error) {
+    return error instanceof NotAuthorizedError ? "refuses" : "absent";
   }
   await nc.close().catch(() => {});
-  return true;
+  return "answers";
+}
+
+function connectAsClient(url: string, credentials: NatsCredentials | undefined) {
+  return connect({
+    name: "headroom-up",
+    servers: url.split(","),
+    ...(credentials ? { user: "client", pass: credentials.client } : {}),
+  });
 }
 
 const execFileAsync = promisify(execFile);
@@ -252,12 +329,13 @@ async function ensureLibvirt(root: string, say: (line: string) => void): Promise
  */
 async function waitForServices<Service extends { micro: string }>(
   url: string,
+  credentials: NatsCredentials | undefined,
   services: readonly Service[],
   signal: AbortSignal,
 ): Promise<Service[]> {
   let nc: NatsConnection;
   try {
-    nc = await connect({ name: "headroom-up", servers: url.split(",") });
+    nc = await connectAsClient(url, credentials);
   } catch {
     return [...services];
   }
@@ -284,6 +362,7 @@ async function waitForServices<Service extends { micro: string }>(
 function banner(
   url: string,
   startedNats: boolean,
+  withPasswords: boolean,
   state: HostState,
   started: readonly { dir: string }[],
   missing: readonly { dir: string }[],
@@ -304,12 +383,12 @@ headroom is up
   NATS      ${nats}
   services  ${services || "none"}
   state     ${state.root}
-  log       ${join(state.logs, "up.log")}
+${withPasswords ? `  login     ${join(state.secrets, "client.env")} (the CLI's NATS user)\n` : ""}  log       ${join(state.logs, "up.log")}
 
 Next, from ${repoRoot()}:
-  npx headroom${server} network create headroom-bridge --bridge hr-br0
-  npx headroom${server} apply -f examples/vmi-seed.yaml --wait
-  npx headroom${server} get vmi
+  npx headroom${server}${stateDir} network create headroom-bridge --bridge hr-br0
+  npx headroom${server}${stateDir} apply -f examples/vmi-seed.yaml --wait
+  npx headroom${server}${stateDir} get vmi
   npx headroom${stateDir} logs vmi-iface-request-example -f
   npx headroom --help
 
