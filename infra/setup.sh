@@ -31,6 +31,7 @@ apt_packages=(
   libxml2-utils          # xmllint, which virt-xml-validate runs
   iproute2               # creates host bridges for multus networks
   docker-compose         # checks docker-compose.yml (no engine is needed for that)
+  openssl                # makes the certificates of the NATS TLS test
 )
 
 missing=()

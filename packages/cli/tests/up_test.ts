@@ -14,7 +14,8 @@ import {
 } from "@headroom/bus";
 import { freePort, startNats } from "@headroom/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { type Running, start } from "./run.ts";
+import { natsSpec } from "../src/commands/up.ts";
+import { type Running, repoRoot, start } from "./run.ts";
 
 // The launcher picks KVM by booting a probe domain; TCG is forced so that this
 // test defines no domain at all.
@@ -172,5 +173,31 @@ describe("headroom up", () => {
     } finally {
       await nats.stop();
     }
+  });
+});
+
+describe("natsSpec", () => {
+  it("runs headroom.conf, or tls.conf once a server certificate and key are named", () => {
+    const plain = natsSpec(
+      repoRoot,
+      "127.0.0.1",
+      4333,
+      "/store",
+      { HEADROOM_NATS_PASSWORD_CLIENT: "p" },
+      {},
+    );
+    expect(plain.conf).toBe(join(repoRoot, "infra", "nats", "headroom.conf"));
+    expect(plain.args.slice(-6)).toEqual(["-c", plain.conf, "-a", "127.0.0.1", "-p", "4333"]);
+    expect(plain.env).toMatchObject({
+      HEADROOM_NATS_PASSWORD_CLIENT: "p",
+      HEADROOM_NATS_STORE_DIR: "/store",
+    });
+    const tlsEnv = {
+      HEADROOM_NATS_TLS_SERVER_CERT: "/c.pem",
+      HEADROOM_NATS_TLS_SERVER_KEY: "/k.pem",
+    };
+    const tls = natsSpec(repoRoot, "127.0.0.1", 4333, "/store", {}, tlsEnv);
+    expect(tls.conf).toBe(join(repoRoot, "infra", "nats", "tls.conf"));
+    expect(tls.env).toMatchObject(tlsEnv);
   });
 });
