@@ -19,7 +19,16 @@ import {
 import { roundTo } from "./lib/stats.ts";
 import { markdownTable } from "./lib/table.ts";
 
-const BENCHES = ["throughput", "launch-direct", "slot-cost", "libvirt-memory"] as const;
+const BENCHES = [
+  "throughput",
+  "validation-nats",
+  "launch-direct",
+  "end-to-end",
+  "creates",
+  "scale",
+  "slot-cost",
+  "libvirt-memory",
+] as const;
 type Bench = (typeof BENCHES)[number];
 
 const { values } = parseArgs({
