@@ -11,6 +11,7 @@ import {
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { type NatsConnection, nanos } from "@nats-io/transport-node";
+import { decode, type MessageType } from "./codec.ts";
 import { BUCKETS, CAPACITY_FILTER, PIPELINE_FILTERS, STREAMS } from "./subjects.ts";
 
 const MINUTE_MS = 60_000;
@@ -119,4 +120,19 @@ export function isWrongLastSequence(error: unknown): boolean {
     isApiError(error, JetStreamApiCodes.StreamWrongLastSequence) ||
     isApiError(error, JetStreamApiCodes.StreamWrongLastSequenceUnknown)
   );
+}
+
+/**
+ * A KV entry decoded as `type`, with its revision (for compare-and-set); null
+ * when the key was never written or is deleted. A value that does not decode
+ * throws DecodeError.
+ */
+export async function readEntry<Message>(
+  kv: KV,
+  key: string,
+  type: MessageType<never, Message>,
+): Promise<{ revision: number; value: Message } | null> {
+  const entry = await kv.get(key);
+  if (entry?.operation !== "PUT") return null;
+  return { revision: entry.revision, value: decode(type, entry.value) };
 }

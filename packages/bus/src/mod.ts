@@ -54,6 +54,7 @@ export {
   ensureStreams,
   isApiError,
   isWrongLastSequence,
+  readEntry,
   STREAM_CONFIGS,
   toJetStream,
 } from "./jetstream.ts";

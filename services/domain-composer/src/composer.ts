@@ -23,6 +23,7 @@ import {
   PIPELINE_FILTERS,
   planMsgId,
   planSubject,
+  readEntry,
   SERVICE_NAMES,
   STREAMS,
   startMicroService,
@@ -376,8 +377,7 @@ export async function startComposer(
 
 /** The stored VMI record, or null once deleted. */
 async function readStoredVmi(vmis: KV, key: string): Promise<VmiAccepted | null> {
-  const entry = await vmis.get(key);
-  return entry?.operation === "PUT" ? decode(VmiAccepted, entry.value) : null;
+  return (await readEntry(vmis, key, VmiAccepted))?.value ?? null;
 }
 
 /** A network attachment entry: its revision (for compare-and-set) and, when not deleted, its value. */

@@ -16,7 +16,8 @@ export type InterfaceChange =
   | { kind: "exhausted"; name: string; inUse: number }
   | { kind: "failed"; name: string; reason: string };
 
-function vmiNicNames(xml: string): string[] {
+/** Names of the VMI's NICs in a domain XML (aliases ua-headroom-nic-<name>). */
+export function vmiNicNames(xml: string): string[] {
   return interfacesOf(xml).flatMap((nic) =>
     nic.alias?.startsWith(NIC_ALIAS_PREFIX) ? [nic.alias.slice(NIC_ALIAS_PREFIX.length)] : [],
   );
@@ -32,19 +33,7 @@ export async function reconcileInterfaces(
 ): Promise<InterfaceChange[]> {
   const wanted = vmiNicNames(planXml);
   const present = vmiNicNames(liveXml);
-  const changes: InterfaceChange[] = [];
-  for (const name of present.filter((n) => !wanted.includes(n))) {
-    try {
-      const view = await detachNic(conn, domain, `${NIC_ALIAS_PREFIX}${name}`, detachTimeoutMs);
-      changes.push({ kind: "detached", name, view });
-    } catch (error) {
-      const reason =
-        error instanceof DetachTimeoutError
-          ? error.message
-          : `detach failed: ${(error as Error).message}`;
-      changes.push({ kind: "failed", name, reason });
-    }
-  }
+  const changes = await detachUnwanted(conn, domain, wanted, liveXml, detachTimeoutMs);
   for (const name of wanted.filter((n) => !present.includes(n))) {
     const alias = `${NIC_ALIAS_PREFIX}${name}`;
     const xml = interfaceXmlByAlias(planXml, alias);
@@ -61,6 +50,30 @@ export async function reconcileInterfaces(
           name,
           reason: `attach failed: ${(error as Error).message}`,
         });
+    }
+  }
+  return changes;
+}
+
+/** Detaches the VMI NICs of the live domain that `wanted` does not name; reports each. */
+export async function detachUnwanted(
+  conn: Connection,
+  domain: Domain,
+  wanted: readonly string[],
+  liveXml: string,
+  detachTimeoutMs: number,
+): Promise<InterfaceChange[]> {
+  const changes: InterfaceChange[] = [];
+  for (const name of vmiNicNames(liveXml).filter((n) => !wanted.includes(n))) {
+    try {
+      const view = await detachNic(conn, domain, `${NIC_ALIAS_PREFIX}${name}`, detachTimeoutMs);
+      changes.push({ kind: "detached", name, view });
+    } catch (error) {
+      const reason =
+        error instanceof DetachTimeoutError
+          ? error.message
+          : `detach failed: ${(error as Error).message}`;
+      changes.push({ kind: "failed", name, reason });
     }
   }
   return changes;

@@ -22,6 +22,8 @@ import {
   type NatsConnection,
   PermanentError,
   PIPELINE_FILTERS,
+  parseStoreKey,
+  readEntry,
   request,
   SERVICE_NAMES,
   STREAMS,
@@ -67,10 +69,11 @@ import {
   VmiStatus,
 } from "@headroom/proto";
 import { type Vmi, withInterfaceAdded, withInterfaceRemoved } from "@headroom/vmi";
-import { reconcileInterfaces } from "./interfaces.ts";
+import { detachUnwanted, reconcileInterfaces } from "./interfaces.ts";
 import { KeyedQueue } from "./keyed_queue.ts";
 import { type LibvirtLink, LibvirtUnavailableError } from "./reconnect.ts";
 import { CapacityEventType, capacityEvent, failedStatus, runningStatus } from "./records.ts";
+import { RetryTimers } from "./retry_timers.ts";
 
 export interface LauncherOptions {
   log: Logger;
@@ -82,6 +85,11 @@ export interface LauncherOptions {
   now?: () => number;
   /** How long a guest gets to release an unplugged NIC (default 30 s). */
   detachTimeoutMs?: number;
+  /**
+   * A NIC the guest did not release is asked for again after this long,
+   * doubling up to 15 min, until the guest lets it go (default 60 s).
+   */
+  unplugRetryMs?: number;
   version?: string;
 }
 
@@ -96,6 +104,8 @@ export interface Launcher {
  * long; long work keeps its message by the consumer's keepalive.
  */
 const REDELIVER_AFTER_MS = 20_000;
+
+const UNPLUG_RETRY_MAX_MS = 15 * 60_000;
 
 /** The domain name of a VMI a request names; a name that cannot be a VMI's is the caller's mistake. */
 function requestedDomainName(namespace: string, name: string): string {
@@ -160,14 +170,13 @@ export async function startLauncher(
   await ensureStreams(js);
   const buckets = await ensureBuckets(js);
   const queue = new KeyedQueue();
+  const unplugRetries = new RetryTimers(options.unplugRetryMs ?? 60_000, UNPLUG_RETRY_MAX_MS);
 
   const putStatus = (key: string, status: IVmiStatus) =>
     buckets.status.put(key, encode(VmiStatus, status));
 
-  const readStatus = async (key: string): Promise<IVmiStatus | null> => {
-    const entry = await buckets.status.get(key);
-    return entry?.operation === "PUT" ? decode(VmiStatus, entry.value) : null;
-  };
+  const readStatus = async (key: string): Promise<IVmiStatus | null> =>
+    (await readEntry(buckets.status, key, VmiStatus))?.value ?? null;
 
   const publishEvent = (
     js: JetStreamClient,
@@ -199,10 +208,8 @@ export async function startLauncher(
   };
 
   /** The VMI as stored now, or null once it is deleted. */
-  const readStored = async (key: string): Promise<VmiAccepted | null> => {
-    const entry = await buckets.vmis.get(key);
-    return entry?.operation === "PUT" ? decode(VmiAccepted, entry.value) : null;
-  };
+  const readStored = async (key: string): Promise<VmiAccepted | null> =>
+    (await readEntry(buckets.vmis, key, VmiAccepted))?.value ?? null;
 
   const statusOf = (
     plan: { uid: string; generation: number; domainName: string; capacity: DomainPlan["capacity"] },
@@ -370,6 +377,79 @@ export async function startLauncher(
         status.interfaces?.push({ name: failed, state: InterfaceState.INTERFACE_STATE_FAILED });
     }
     await putStatus(key, status);
+    if (changes.some((change) => change.kind === "failed" && attachedNames.has(change.name))) {
+      scheduleUnplugRetry(key);
+    }
+  };
+
+  /**
+   * Asks the guest again for the NICs its VMI no longer lists (an unplug it
+   * did not acknowledge in time); reports each it lets go, as the unplug
+   * would have. True when the domain holds no such NIC any more.
+   */
+  const retryUnplugs = async (key: string, attempt: number): Promise<boolean> => {
+    const stored = await readStored(key);
+    const status = await readStatus(key);
+    if (!stored || status?.phase !== Phase.PHASE_RUNNING || status.uid !== stored.uid) return true;
+    // A newer generation is on its way: its plan brings the NICs in line.
+    if (Number(status.observedGeneration) !== Number(stored.generation)) return true;
+    const domain = await libvirt().findDomain(status.domainName ?? "");
+    if (!domain || !(await domain.isActive())) return true;
+    const vmi = JSON.parse(stored.manifestJson) as Vmi;
+    const wanted = (vmi.spec?.domain?.devices?.interfaces ?? []).map((i) => i.name);
+    const changes = await detachUnwanted(
+      libvirt(),
+      domain,
+      wanted,
+      await domain.getXmlDesc(),
+      detachTimeoutMs,
+    );
+    if (changes.length === 0) return true;
+    const { namespace, name } = parseStoreKey(key);
+    const ref = { namespace, name, uid: stored.uid };
+    const generation = Number(stored.generation);
+    const facts = {
+      uid: stored.uid,
+      generation,
+      domainName: status.domainName ?? "",
+      capacity: status.capacity ?? {},
+    };
+    const controllersAdded = status.capacity?.controllersAdded ?? 0;
+    const rlog = log.child({ vmi: `${namespace}/${name}`, uid: stored.uid, generation });
+    const kept: string[] = [];
+    for (const change of changes) {
+      if (change.kind === "detached") {
+        await publishEvent(
+          js,
+          ref,
+          CapacityEventType.CAPACITY_EVENT_TYPE_DETACHED,
+          statusOf(facts, change.view, controllersAdded),
+          `${stored.uid}:g${generation}:detached:${change.name}`,
+          { interfaceName: change.name },
+        );
+        rlog.info({ interface: change.name, attempt: attempt + 1 }, "interface detached on retry");
+      } else if (change.kind === "failed") {
+        kept.push(`${change.name}: ${change.reason}`);
+      }
+    }
+    const next = statusOf(facts, await inspectRunning(domain), controllersAdded);
+    next.reason = kept.join("; ");
+    await putStatus(key, next);
+    if (kept.length > 0) {
+      rlog.warn(
+        { kept, retryInMs: unplugRetries.delayOf(attempt + 1) },
+        "the guest still holds interfaces its VMI dropped; asking again later",
+      );
+    }
+    return kept.length === 0;
+  };
+
+  const scheduleUnplugRetry = (key: string) => {
+    unplugRetries.schedule(
+      key,
+      (attempt) => queue.run(key, () => retryUnplugs(key, attempt)),
+      (error) => log.warn({ key, err: error }, "unplug retry failed; trying again later"),
+    );
   };
 
   const releaseVmi = async (deleted: VmiDeleted) => {
@@ -594,10 +674,18 @@ export async function startLauncher(
     { virtType, node, capacityEvents: CAPACITY_FILTER },
     "launcher consuming plans and deletions",
   );
+  // Unplugs a previous launcher left unacknowledged: look at every VMI domain
+  // once (nothing happens where the domain already matches its VMI).
+  for (const domainName of await libvirt().listDomainNames()) {
+    const [namespace, name, ...rest] = domainName.split("_");
+    if (!namespace || !name || rest.length > 0) continue;
+    scheduleUnplugRetry(storeKey(namespace, name));
+  }
 
   return {
     buckets,
     stop: async () => {
+      unplugRetries.stop();
       await micro.stop();
       await Promise.all(loops.map((loop) => loop.stop()));
     },

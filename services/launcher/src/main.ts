@@ -2,7 +2,9 @@
 // Env: HEADROOM_NATS_URL (default nats://127.0.0.1:4222), HEADROOM_LIBVIRT_URI
 // (default qemu:///system), HEADROOM_VIRT_TYPE (auto|kvm|qemu), HEADROOM_STATE_DIR,
 // HEADROOM_NODE_NAME, HEADROOM_LOG_LEVEL, HEADROOM_DETACH_TIMEOUT_MS (how long a
-// guest gets to release an unplugged NIC, default 30000).
+// guest gets to release an unplugged NIC, default 30000), HEADROOM_UNPLUG_RETRY_MS
+// (when to ask a guest again for a NIC it kept, doubling to 15 min; default 60000),
+// HEADROOM_NATS_USER/_PASSWORD (its NATS login, "launcher" under headroom up).
 import { connect, createLogger, SERVICE_NAMES } from "@headroom/bus";
 import { hostState } from "@headroom/host-state";
 import { openImageStore } from "@headroom/images";
@@ -13,6 +15,7 @@ import { ReconnectingConnection } from "./reconnect.ts";
 const log = createLogger(SERVICE_NAMES.launcher);
 const uri = process.env.HEADROOM_LIBVIRT_URI || "qemu:///system";
 const detachTimeoutMs = Number(process.env.HEADROOM_DETACH_TIMEOUT_MS) || undefined;
+const unplugRetryMs = Number(process.env.HEADROOM_UNPLUG_RETRY_MS) || undefined;
 
 try {
   // libvirtd restarts leave domains running: reconnect and carry on.
@@ -30,6 +33,7 @@ try {
     log,
     virtType: choice.virtType,
     ...(detachTimeoutMs ? { detachTimeoutMs } : {}),
+    ...(unplugRetryMs ? { unplugRetryMs } : {}),
     ...(process.env.HEADROOM_NODE_NAME ? { node: process.env.HEADROOM_NODE_NAME } : {}),
   });
   log.info("launcher ready");

@@ -26,7 +26,9 @@ describe("faults around the services", () => {
 
   beforeAll(async () => {
     // A paused guest never answers an unplug; the test should not wait 30 s for that.
-    stack = await startCrashStack({ env: { HEADROOM_DETACH_TIMEOUT_MS: "3000" } });
+    stack = await startCrashStack({
+      env: { HEADROOM_DETACH_TIMEOUT_MS: "3000", HEADROOM_UNPLUG_RETRY_MS: "2000" },
+    });
   }, 240_000);
   afterAll(async () => {
     await stack?.stop();
@@ -129,7 +131,7 @@ describe("faults around the services", () => {
     expect(after.live?.phase).toBe(Phase.PHASE_RUNNING);
   }, 170_000);
 
-  it("reports an unplug a paused guest never acknowledges as failed, and keeps the NIC", async () => {
+  it("reports an unplug a paused guest never acknowledges as failed, keeps the NIC, and unplugs it once the guest answers", async () => {
     const s = need();
     const name = "nats-1";
     const before = await s.describe(name);
@@ -164,5 +166,21 @@ describe("faults around the services", () => {
     } finally {
       await domain.resume();
     }
-  }, 120_000);
+
+    // Awake again, the guest is asked once more and lets the NIC go: the VMI
+    // ends as it was asked to be, with the slot back and the detach reported.
+    const deadline = Date.now() + 60_000;
+    let status = (await s.get(name)).vmi?.status;
+    while (status?.interfaces?.some((i) => i.name === "secondary")) {
+      if (Date.now() > deadline) throw new Error(`secondary still attached: ${status.reason}`);
+      await sleep(500);
+      status = (await s.get(name)).vmi?.status;
+    }
+    expect(status?.reason ?? "").toBe("");
+    const released = await s.describe(name);
+    expect(released.live?.interfaces?.map((i) => i.name)).not.toContain("secondary");
+    expect(released.live?.capacity?.free).toBe((capacityBefore?.free ?? 0) + 1);
+    expect(released.live?.capacity?.inUse).toBe((capacityBefore?.inUse ?? 0) - 1);
+    await s.service("launcher").waitForLog(/interface detached on retry/, 5_000);
+  }, 180_000);
 });

@@ -6,7 +6,6 @@ import {
   ApiError,
   acceptedSubject,
   type Buckets,
-  decode,
   deletedMsgId,
   deletedSubject,
   encode,
@@ -20,6 +19,7 @@ import {
   type Logger,
   type MicroService,
   type NatsConnection,
+  readEntry,
   SERVICE_NAMES,
   startMicroService,
   storeKey,
@@ -260,17 +260,15 @@ export async function startValidator(
 
 /** The stored VMI, or null when there is none (never created, or deleted). */
 async function readStored(vmis: KV, key: string): Promise<StoredVmi | null> {
-  const entry = await vmis.get(key);
-  if (entry?.operation !== "PUT") return null;
-  const record = decode(VmiAccepted, entry.value);
+  const entry = await readEntry(vmis, key, VmiAccepted);
+  if (!entry) return null;
+  const record = entry.value;
   return { revision: entry.revision, record, vmi: JSON.parse(record.manifestJson) as Vmi };
 }
 
 async function readStatus(status: KV, key: string, log: Logger): Promise<VmiStatus | null> {
-  const entry = await status.get(key);
-  if (entry?.operation !== "PUT") return null;
   try {
-    return decode(VmiStatus, entry.value);
+    return (await readEntry(status, key, VmiStatus))?.value ?? null;
   } catch (error) {
     log.warn({ key, err: error }, "unreadable status ignored");
     return null;
