@@ -20,6 +20,7 @@ import {
   repoPath,
   writeResult,
 } from "../lib/machine.ts";
+import { cpuSeconds, libvirtdPid, pidsMatching } from "../lib/proc.ts";
 import { type Manifest, type Stack, startStack } from "../lib/stack.ts";
 import { roundTo, type Summary, summarize } from "../lib/stats.ts";
 import { markdownTable } from "../lib/table.ts";
@@ -76,6 +77,13 @@ interface Level {
   deleteSeconds: number;
   freeMemoryGiB: { before: number; allRunning: number };
   maxLoad1: number;
+  /**
+   * CPU used while the level ran, in percent of one core (the machine has `cores` of them):
+   * the guests' QEMU processes, the services and libvirtd.
+   */
+  cpuPercent: { guests: number; launcher: number; validatorAndComposer: number; libvirtd: number };
+  /** Each VMI's apply → Running in the order they were applied. */
+  samplesMs: number[];
 }
 
 const wallStarted = performance.now();
@@ -100,7 +108,17 @@ const result = await withBenchHost("creates", async (host) => {
     for (const name of names) manifests.set(name, await stack.seedManifest(name, CAPACITY));
     const created = new Map<string, string>();
     const latencies: number[] = [];
+    const byName = new Map<string, number>();
     const freeBefore = freemem();
+    const daemon = libvirtdPid();
+    const cpuOf = () => ({
+      launcher: cpuSeconds(stack.service("launcher").pid),
+      others:
+        cpuSeconds(stack.service("validator").pid) +
+        cpuSeconds(stack.service("domain-composer").pid),
+      libvirtd: daemon ? cpuSeconds(daemon) : 0,
+    });
+    const cpuBefore = cpuOf();
     let maxLoad1 = loadavg()[0] ?? 0;
     const pending = [...names];
     const started = performance.now();
@@ -109,18 +127,25 @@ const result = await withBenchHost("creates", async (host) => {
         const done = await create(stack, watch, name, manifests.get(name) as Manifest);
         created.set(name, done.uid);
         latencies.push(done.ms);
+        byName.set(name, done.ms);
         maxLoad1 = Math.max(maxLoad1, loadavg()[0] ?? 0);
       }
     };
     let seconds = 0;
     let freeAllRunning = 0;
     let deleteSeconds = 0;
+    let cpuAllRunning = cpuBefore;
+    let guestsCpu = 0;
     try {
       await Promise.all(Array.from({ length: Math.min(concurrency, vmis) }, worker));
     } finally {
       // Whatever was created goes, also when a create failed.
       seconds = (performance.now() - started) / 1000;
       freeAllRunning = freemem();
+      cpuAllRunning = cpuOf();
+      // Every guest of the namespace started in this level: its CPU time is this level's.
+      for (const pid of pidsMatching(new RegExp(`guest=${namespace}_`)))
+        guestsCpu += cpuSeconds(pid);
       const deleting = performance.now();
       await deleteAll(stack, watch, created);
       deleteSeconds = (performance.now() - deleting) / 1000;
@@ -137,6 +162,16 @@ const result = await withBenchHost("creates", async (host) => {
         allRunning: roundTo(freeAllRunning / GiB, 1),
       },
       maxLoad1: roundTo(maxLoad1, 2),
+      cpuPercent: {
+        guests: roundTo((guestsCpu / seconds) * 100, 0),
+        launcher: roundTo(((cpuAllRunning.launcher - cpuBefore.launcher) / seconds) * 100, 0),
+        validatorAndComposer: roundTo(
+          ((cpuAllRunning.others - cpuBefore.others) / seconds) * 100,
+          0,
+        ),
+        libvirtd: roundTo(((cpuAllRunning.libvirtd - cpuBefore.libvirtd) / seconds) * 100, 0),
+      },
+      samplesMs: names.map((name) => roundTo(byName.get(name) ?? Number.NaN, 0)),
     };
     results.push(level);
     console.log(
@@ -180,6 +215,7 @@ console.log(
       "p95 ms",
       "delete all s",
       "free GiB before → all running",
+      "CPU % guests / launcher / libvirtd / others",
       "max load",
     ],
     result.levels.map((l) => [
@@ -191,6 +227,7 @@ console.log(
       l.latencyMs.p95.toFixed(0),
       l.deleteSeconds.toFixed(1),
       `${l.freeMemoryGiB.before} → ${l.freeMemoryGiB.allRunning}`,
+      `${l.cpuPercent.guests} / ${l.cpuPercent.launcher} / ${l.cpuPercent.libvirtd} / ${l.cpuPercent.validatorAndComposer}`,
       l.maxLoad1.toFixed(2),
     ]),
   ),
