@@ -69,7 +69,7 @@ import {
   VmiStatus,
 } from "@headroom/proto";
 import { type Vmi, withInterfaceAdded, withInterfaceRemoved } from "@headroom/vmi";
-import { detachUnwanted, reconcileInterfaces } from "./interfaces.ts";
+import { detachUnwanted, reconcileInterfaces, vmiNicNames } from "./interfaces.ts";
 import { KeyedQueue } from "./keyed_queue.ts";
 import { type LibvirtLink, LibvirtUnavailableError } from "./reconnect.ts";
 import { CapacityEventType, capacityEvent, failedStatus, runningStatus } from "./records.ts";
@@ -377,7 +377,12 @@ export async function startLauncher(
         status.interfaces?.push({ name: failed, state: InterfaceState.INTERFACE_STATE_FAILED });
     }
     await putStatus(key, status);
-    if (changes.some((change) => change.kind === "failed" && attachedNames.has(change.name))) {
+    const kept = changes.filter((c) => c.kind === "failed" && attachedNames.has(c.name));
+    if (kept.length > 0) {
+      plog.info(
+        { kept: kept.map((c) => c.name), retryInMs: unplugRetries.delayOf(0) },
+        "will ask the guest again for the interfaces it kept",
+      );
       scheduleUnplugRetry(key);
     }
   };
@@ -390,21 +395,31 @@ export async function startLauncher(
   const retryUnplugs = async (key: string, attempt: number): Promise<boolean> => {
     const stored = await readStored(key);
     const status = await readStatus(key);
-    if (!stored || status?.phase !== Phase.PHASE_RUNNING || status.uid !== stored.uid) return true;
+    const skip = (why: string) => {
+      log.debug({ key, why }, "no unplug to retry");
+      return true;
+    };
+    if (!stored || status?.phase !== Phase.PHASE_RUNNING || status.uid !== stored.uid)
+      return skip("not a running VMI");
     // A newer generation is on its way: its plan brings the NICs in line.
-    if (Number(status.observedGeneration) !== Number(stored.generation)) return true;
+    if (Number(status.observedGeneration) !== Number(stored.generation))
+      return skip(`generation ${stored.generation} is on its way`);
     const domain = await libvirt().findDomain(status.domainName ?? "");
-    if (!domain || !(await domain.isActive())) return true;
+    if (!domain || !(await domain.isActive())) return skip("domain not running");
     const vmi = JSON.parse(stored.manifestJson) as Vmi;
     const wanted = (vmi.spec?.domain?.devices?.interfaces ?? []).map((i) => i.name);
-    const changes = await detachUnwanted(
-      libvirt(),
-      domain,
-      wanted,
-      await domain.getXmlDesc(),
-      detachTimeoutMs,
-    );
-    if (changes.length === 0) return true;
+    const liveXml = await domain.getXmlDesc();
+    const present = vmiNicNames(liveXml);
+    // NICs the status still shows that the guest has released since: it
+    // acknowledged the earlier unplug late.
+    const releasedLate = (status.interfaces ?? [])
+      .filter((i) => i.state === InterfaceState.INTERFACE_STATE_ATTACHED)
+      .map((i) => i.name ?? "")
+      .filter((n) => !wanted.includes(n) && !present.includes(n));
+    const changes = await detachUnwanted(libvirt(), domain, wanted, liveXml, detachTimeoutMs);
+    if (changes.length === 0 && releasedLate.length === 0) {
+      return skip("the domain holds only the VMI's interfaces");
+    }
     const { namespace, name } = parseStoreKey(key);
     const ref = { namespace, name, uid: stored.uid };
     const generation = Number(stored.generation);
@@ -416,17 +431,26 @@ export async function startLauncher(
     };
     const controllersAdded = status.capacity?.controllersAdded ?? 0;
     const rlog = log.child({ vmi: `${namespace}/${name}`, uid: stored.uid, generation });
+    const reportDetached = (iface: string, view: RunningView) =>
+      publishEvent(
+        js,
+        ref,
+        CapacityEventType.CAPACITY_EVENT_TYPE_DETACHED,
+        statusOf(facts, view, controllersAdded),
+        `${stored.uid}:g${generation}:detached:${iface}`,
+        { interfaceName: iface },
+      );
+    if (releasedLate.length > 0) {
+      const view = await inspectRunning(domain);
+      for (const iface of releasedLate) {
+        await reportDetached(iface, view);
+        rlog.info({ interface: iface }, "interface detached: the guest released it late");
+      }
+    }
     const kept: string[] = [];
     for (const change of changes) {
       if (change.kind === "detached") {
-        await publishEvent(
-          js,
-          ref,
-          CapacityEventType.CAPACITY_EVENT_TYPE_DETACHED,
-          statusOf(facts, change.view, controllersAdded),
-          `${stored.uid}:g${generation}:detached:${change.name}`,
-          { interfaceName: change.name },
-        );
+        await reportDetached(change.name, change.view);
         rlog.info({ interface: change.name, attempt: attempt + 1 }, "interface detached on retry");
       } else if (change.kind === "failed") {
         kept.push(`${change.name}: ${change.reason}`);
