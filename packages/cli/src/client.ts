@@ -138,13 +138,16 @@ export async function clientCredentials(
   }
   const secrets = hostState({ HEADROOM_STATE_DIR: stateDir }).secrets;
   const file = join(secrets, CLIENT_CREDENTIALS_FILE);
+  let missing: string;
   try {
     const found = await readClientCredentials(secrets);
     if (found) return { ...found, from: file };
-  } catch {
-    // Unreadable (another user's state directory): the server will say whether it needs one.
+    missing = "there is none";
+  } catch (error) {
+    // E.g. another user's state directory: the server says whether it needs a login.
+    missing = (error as Error).message;
   }
-  return { from: `${file} (not readable here) or HEADROOM_NATS_USER and HEADROOM_NATS_PASSWORD` };
+  return { from: `${file} (${missing}) or HEADROOM_NATS_USER and HEADROOM_NATS_PASSWORD` };
 }
 
 /** Connects to the NATS server at --server (comma-separated for several) as the client user. */
