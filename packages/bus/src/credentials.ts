@@ -18,6 +18,13 @@ export type NatsUser = (typeof NATS_USERS)[number];
 
 export type NatsCredentials = Record<NatsUser, string>;
 
+/** The NATS user each service (by its directory under services/) connects as. */
+export const SERVICE_USERS = {
+  validator: "validator",
+  "domain-composer": "composer",
+  launcher: "launcher",
+} as const satisfies Record<string, NatsUser>;
+
 /** The environment variable infra/nats/headroom.conf reads a user's password from. */
 export function passwordVariable(user: NatsUser): string {
   return `HEADROOM_NATS_PASSWORD_${user.toUpperCase()}`;

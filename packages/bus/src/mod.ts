@@ -38,6 +38,7 @@ export {
   readClientCredentials,
   readCredentials,
   SERVER_CREDENTIALS_FILE,
+  SERVICE_USERS,
   serverEnv,
   userEnv,
 } from "./credentials.ts";

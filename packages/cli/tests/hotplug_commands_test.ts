@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { ensureCredentials, serverEnv, userEnv } from "@headroom/bus";
+import { ensureCredentials, SERVICE_USERS, serverEnv, userEnv } from "@headroom/bus";
 import {
   ensureLibvirtd,
   type NatsServer,
@@ -51,11 +51,7 @@ beforeAll(async () => {
   nats = await startNats({ configFile: "infra/nats/headroom.conf", env: serverEnv(credentials) });
   // TCG without the KVM probe: the probe would boot a guest of its own.
   const serviceEnv = { ...env, HEADROOM_NATS_URL: nats.url, HEADROOM_VIRT_TYPE: "qemu" };
-  for (const [service, user] of [
-    ["validator", "validator"],
-    ["domain-composer", "composer"],
-    ["launcher", "launcher"],
-  ] as const) {
+  for (const [service, user] of Object.entries(SERVICE_USERS)) {
     services.push(
       startService(`services/${service}/src/main.ts`, {
         ...serviceEnv,

@@ -17,6 +17,7 @@ import {
   type NatsConnection,
   type NatsCredentials,
   request,
+  SERVICE_USERS,
   STREAMS,
   serverEnv,
   toJetStream,
@@ -98,11 +99,7 @@ export function useStack(): Stack {
       env: serverEnv(credentials),
     });
     const serviceEnv = { ...env, HEADROOM_NATS_URL: nats.url };
-    for (const [service, user] of [
-      ["validator", "validator"],
-      ["domain-composer", "composer"],
-      ["launcher", "launcher"],
-    ] as const) {
+    for (const [service, user] of Object.entries(SERVICE_USERS)) {
       services.push(
         startService(`services/${service}/src/main.ts`, {
           ...serviceEnv,

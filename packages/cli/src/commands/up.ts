@@ -12,6 +12,7 @@ import {
   NotAuthorizedError,
   readCredentials,
   SERVICE_NAMES,
+  SERVICE_USERS,
   serverEnv,
   userEnv,
 } from "@headroom/bus";
@@ -29,9 +30,9 @@ interface UpOptions {
 
 /** The services `up` runs, in start order (stopped in reverse), with their micro service names. */
 const SERVICES = [
-  { dir: "validator", micro: SERVICE_NAMES.validator, user: "validator" },
-  { dir: "domain-composer", micro: SERVICE_NAMES.composer, user: "composer" },
-  { dir: "launcher", micro: SERVICE_NAMES.launcher, user: "launcher" },
+  { dir: "validator", micro: SERVICE_NAMES.validator },
+  { dir: "domain-composer", micro: SERVICE_NAMES.composer },
+  { dir: "launcher", micro: SERVICE_NAMES.launcher },
 ] as const;
 
 const NATS_READY_MS = 20_000;
@@ -135,7 +136,7 @@ async function runUp(url: string, state: HostState): Promise<number> {
           ...process.env,
           HEADROOM_NATS_URL: url,
           HEADROOM_STATE_DIR: state.root,
-          ...(credentials ? userEnv(credentials, service.user) : {}),
+          ...(credentials ? userEnv(credentials, SERVICE_USERS[service.dir]) : {}),
         },
       });
       started.push(service);
