@@ -51,6 +51,9 @@ describe("domain event registrations", () => {
       });
 
       await suspendAndWitness(domain, witness);
+      // Each connection delivers on its own schedule: wait for each listener's own events.
+      await unsubscribed.waitFor(isLifecycle("resumed"), "resumed", { timeoutMs: 10_000 });
+      await onClosedConnection.waitFor(isLifecycle("resumed"), "resumed", { timeoutMs: 10_000 });
       expect(unsubscribed.events.map((event) => (event as LifecycleEvent).event)).toEqual([
         "suspended",
         "resumed",
