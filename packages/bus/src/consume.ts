@@ -23,6 +23,11 @@ export interface ConsumeOptions {
   log?: Logger;
   /** Called when a message is given up (PermanentError, DecodeError, or maxDeliver reached). */
   onGiveUp?: (msg: JsMsg, error: unknown) => void | Promise<void>;
+  /**
+   * Messages handled at once (default 1). Above 1 the handler must keep its
+   * own order where order matters (e.g. one queue per VMI).
+   */
+  concurrency?: number;
 }
 
 export interface ConsumerLoop {
@@ -39,7 +44,7 @@ const defaultRetryDelay = (deliveryCount: number) =>
 
 /**
  * Processes a stream through a durable pull consumer (created or updated
- * here), one message at a time. A message is acked only after the handler
+ * here), `concurrency` messages at a time (default one). A message is acked only after the handler
  * resolved; a failure is nak'ed with a growing delay; after maxDeliver
  * deliveries — or at once for DecodeError/PermanentError — it is terminated
  * (and deleted from a work-queue stream).
@@ -82,8 +87,9 @@ export async function consume(
     });
   }
   const consumer = await js.consumers.get(stream, durable);
-  // One message at a time: a stopped replica holds nothing back.
-  const messages = await consumer.consume({ max_messages: 1 });
+  const concurrency = Math.max(1, options.concurrency ?? 1);
+  // Fetch no more than can be handled: a stopped replica holds nothing back.
+  const messages = await consumer.consume({ max_messages: concurrency });
   let stopping = false;
 
   const handleOne = async (msg: JsMsg) => {
@@ -123,12 +129,19 @@ export async function consume(
     }
   };
 
+  const inFlight = new Set<Promise<void>>();
   const done = (async () => {
     for await (const msg of messages) {
       // Already fetched after stop(): hand it back for another replica.
-      if (stopping) msg.nak();
-      else await handleOne(msg);
+      if (stopping) {
+        msg.nak();
+        continue;
+      }
+      const work: Promise<void> = handleOne(msg).finally(() => inFlight.delete(work));
+      inFlight.add(work);
+      if (inFlight.size >= concurrency) await Promise.race(inFlight);
     }
+    await Promise.all(inFlight);
   })().catch((error) => {
     log?.error({ err: error }, "consumer loop ended with an error");
   });

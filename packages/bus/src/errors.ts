@@ -39,3 +39,8 @@ export function errorCodeFromStatus(status: number): ErrorCode {
 export class PermanentError extends Error {
   override readonly name = "PermanentError";
 }
+
+/** An error's message, or the thrown value as text. */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -136,3 +136,34 @@ export async function readEntry<Message>(
   if (entry?.operation !== "PUT") return null;
   return { revision: entry.revision, value: decode(type, entry.value) };
 }
+
+export interface CompareAndSetOptions {
+  /** Attempts before giving up (default 10). */
+  attempts?: number;
+  /** The error thrown when every attempt lost its race. */
+  gaveUp: () => Error;
+  /** Told of each lost race (debug logging). */
+  onLost?: (attempt: number) => void;
+}
+
+/**
+ * Runs `attempt` (read, decide, write with compare-and-set) again whenever
+ * its write lost a race to another writer, after a short random pause so
+ * racing writers spread out. Any other error is thrown as it is.
+ */
+export async function retryCompareAndSet<T>(
+  attempt: (number: number) => Promise<T>,
+  options: CompareAndSetOptions,
+): Promise<T> {
+  const attempts = options.attempts ?? 10;
+  for (let number = 1; number <= attempts; number++) {
+    try {
+      return await attempt(number);
+    } catch (error) {
+      if (!isWrongLastSequence(error)) throw error;
+      options.onLost?.(number);
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * number));
+    }
+  }
+  throw options.gaveUp();
+}

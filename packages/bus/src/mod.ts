@@ -47,15 +47,18 @@ export {
   ERROR_STATUS,
   type ErrorCode,
   errorCodeFromStatus,
+  errorText,
   PermanentError,
 } from "./errors.ts";
 export {
   type Buckets,
+  type CompareAndSetOptions,
   ensureBuckets,
   ensureStreams,
   isApiError,
   isWrongLastSequence,
   readEntry,
+  retryCompareAndSet,
   STREAM_CONFIGS,
   toJetStream,
 } from "./jetstream.ts";
@@ -87,6 +90,7 @@ export {
   planMsgId,
   planSubject,
   QUEUE_GROUP,
+  refusedSubject,
   SERVICE_NAMES,
   STREAMS,
   storeKey,

@@ -41,6 +41,8 @@ export const PIPELINE_FILTERS = {
   accepted: "headroom.pipeline.accepted.>",
   deleted: "headroom.pipeline.deleted.>",
   plan: "headroom.pipeline.plan.>",
+  /** addinterface requests the validator refused for lack of room (InterfaceRefused). */
+  refused: "headroom.pipeline.refused.>",
 } as const;
 
 export const CAPACITY_FILTER = "headroom.capacity.>";
@@ -50,6 +52,7 @@ export const DURABLES = {
   composerAccepted: "headroom-composer-accepted",
   launcherPlan: "headroom-launcher-plan",
   launcherDeleted: "headroom-launcher-deleted",
+  launcherRefused: "headroom-launcher-refused",
 } as const;
 
 /** KV buckets; keys are storeKey(namespace, name). */
@@ -75,6 +78,10 @@ export function deletedSubject(namespace: string, name: string): string {
 
 export function planSubject(namespace: string, name: string): string {
   return `headroom.pipeline.plan.${storeKey(namespace, name)}`;
+}
+
+export function refusedSubject(namespace: string, name: string): string {
+  return `headroom.pipeline.refused.${storeKey(namespace, name)}`;
 }
 
 export function capacitySubject(namespace: string, name: string): string {

@@ -198,4 +198,32 @@ describe("consume", () => {
     }, 30_000);
     await until(() => seen.includes("after"), 30_000);
   });
+
+  it("handles up to `concurrency` messages at once, and no more", async () => {
+    let inHand = 0;
+    let most = 0;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const handled: string[] = [];
+    await start(
+      async (msg) => {
+        inHand++;
+        most = Math.max(most, inHand);
+        await gate;
+        handled.push(decode(VmiAccepted, msg.data).name);
+        inHand--;
+      },
+      { concurrency: 3 },
+    );
+    for (const name of ["a", "b", "c", "d", "e"]) await publish(name);
+    // Three are held by the gate at once; the other two wait for a free place.
+    await until(() => inHand === 3);
+    expect(handled).toEqual([]);
+    release();
+    await until(() => handled.length === 5);
+    expect(most).toBe(3);
+    await until(async () => (await pendingInStream()) === 0);
+  });
 });
