@@ -212,7 +212,7 @@ const result = await withBenchHost("end-to-end", async (host) => {
   if (!disk?.backingPath) throw new Error("the plan has no disk overlay");
   const planned: Planned = {
     xml: withVirtType(plan.domainXml, host.virtType),
-    placeholders: plan.placeholders.length,
+    placeholders: plan.placeholderCount,
     model: plan.placeholderModel as NicModel,
     disk: { backingPath: disk.backingPath, backingFormat: disk.backingFormat || "qcow2" },
     bridge: plan.bridges[0] as string,

@@ -2,6 +2,8 @@
  * Placeholder NICs: temporary `type='ethernet'` interfaces that make libvirt build the PCI/PCIe
  * controllers N hot-plugged NICs will need, removed again before the domain starts.
  */
+
+import { MAX_INTERFACE_REQUEST } from "@headroom/vmi";
 import type { Element } from "@xmldom/xmldom";
 import { USER_ALIAS_PREFIX } from "./compose.ts";
 import { DomainSpecError, NIC_MODELS, type NicModel } from "./spec.ts";
@@ -20,8 +22,8 @@ import {
 
 export const PLACEHOLDER_DEV_PREFIX = "placeholder-";
 export const PLACEHOLDER_ALIAS_PREFIX = `${USER_ALIAS_PREFIX}placeholder-`;
-/** The seed's range for `kubevirt.io/interface`; placeholders never exceed it. */
-export const MAX_PLACEHOLDERS = 32;
+/** Placeholders never exceed the largest `kubevirt.io/interface` request. */
+export const MAX_PLACEHOLDERS = MAX_INTERFACE_REQUEST;
 
 /** How many placeholders reserve room for `requested` NICs when `interfaces` already exist. */
 export function placeholderCount(requested: number | null, interfaces: number): number {

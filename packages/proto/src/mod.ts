@@ -63,12 +63,12 @@ export type IVmiAccepted = headroom.v1.VmiAccepted.$Properties;
 export const VmiDeleted = headroom.v1.VmiDeleted;
 export type VmiDeleted = headroom.v1.VmiDeleted;
 export type IVmiDeleted = headroom.v1.VmiDeleted.$Properties;
-export const Placeholder = headroom.v1.Placeholder;
-export type Placeholder = headroom.v1.Placeholder;
-export type IPlaceholder = headroom.v1.Placeholder.$Properties;
 export const DomainPlan = headroom.v1.DomainPlan;
 export type DomainPlan = headroom.v1.DomainPlan;
 export type IDomainPlan = headroom.v1.DomainPlan.$Properties;
+export const InterfaceRefused = headroom.v1.InterfaceRefused;
+export type InterfaceRefused = headroom.v1.InterfaceRefused;
+export type IInterfaceRefused = headroom.v1.InterfaceRefused.$Properties;
 
 // status.proto
 export const Phase = headroom.v1.Phase;
@@ -134,3 +134,5 @@ export type IListNetworksRequest = headroom.v1.ListNetworksRequest.$Properties;
 export const ListNetworksReply = headroom.v1.ListNetworksReply;
 export type ListNetworksReply = headroom.v1.ListNetworksReply;
 export type IListNetworksReply = headroom.v1.ListNetworksReply.$Properties;
+
+export { exhaustedMessage } from "./capacity.ts";

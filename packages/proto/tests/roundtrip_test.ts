@@ -89,7 +89,13 @@ const samples: Record<string, Record<string, unknown>> = {
     acceptedUnixMs: 2,
   },
   VmiDeleted: { namespace: "default", name: "vm1", uid: "3f2c", generation: 4 },
-  Placeholder: { targetDev: "placeholder-1", model: "virtio-non-transitional" },
+  InterfaceRefused: {
+    namespace: "default",
+    name: "vm1",
+    uid: "3f2c",
+    interfaceName: "extra6",
+    refusalId: "5e1d",
+  },
   DomainPlan: {
     namespace: "default",
     name: "vm1",
@@ -98,10 +104,7 @@ const samples: Record<string, Record<string, unknown>> = {
     domainName: "headroom-default-vm1",
     domainUuid: "0b9f7c1e-6a0f-4a8e-9d6b-0f7f9a1b2c3d",
     domainXml: "<domain type='qemu'/>",
-    placeholders: [
-      { targetDev: "placeholder-1", model: "virtio-non-transitional" },
-      { targetDev: "placeholder-2", model: "virtio-non-transitional" },
-    ],
+    placeholderCount: 2,
     machineType: "q35",
     capacity,
   },
@@ -119,6 +122,7 @@ const samples: Record<string, Record<string, unknown>> = {
     message: "no room left",
     interface: { name: "eth2", state: 4 },
     capacity: { interfaces: 1, effective: 4, free: 0, inUse: 4 },
+    generation: 7,
   },
   DescribeRequest: { namespace: "default", name: "vm1" },
   DiskFile: {

@@ -3,18 +3,18 @@
 // through HostLookups, so this decides without touching NATS or the disk.
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { errorText } from "@headroom/bus";
 import {
   composeDomain,
   DEFAULT_NIC_MODEL,
   DomainSpecError,
   domainSpecFromVmi,
   type HostPlacement,
-  PLACEHOLDER_DEV_PREFIX,
   placeholderCount,
 } from "@headroom/domain-xml";
 import { domainNameOf } from "@headroom/host-state";
 import { ImageStoreError } from "@headroom/images";
-import type { ICapacity, IPlaceholder } from "@headroom/proto";
+import type { ICapacity } from "@headroom/proto";
 import { toBytes } from "@headroom/quantity";
 import { type Capacity, type Vmi, validateVmi } from "@headroom/vmi";
 import { missingNetworkMessage } from "./network_rules.ts";
@@ -61,7 +61,7 @@ export interface ComposedPlan {
   domainUuid: string;
   /** Domain XML without placeholders (the launcher adds them to libvirt's read-back). */
   domainXml: string;
-  placeholders: Array<IPlaceholder & { targetDev: string; model: string }>;
+  placeholderCount: number;
   machineType: string;
   capacity: ICapacity;
   diskFiles: PlannedDiskFile[];
@@ -100,10 +100,6 @@ export function domainUuidOf(uid: string): string {
 /** The host file of a volume's disk: `<vmDir>/<volume>.qcow2` (volume names are DNS labels). */
 export function volumeFilePath(vmDir: string, volume: string): string {
   return join(vmDir, `${volume}.qcow2`);
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Runs an image lookup; an image store refusal becomes a problem of `field`. */
@@ -265,10 +261,7 @@ export async function composePlan(
       domainName,
       domainUuid,
       domainXml,
-      placeholders: Array.from({ length: count }, (_, i) => ({
-        targetDev: `${PLACEHOLDER_DEV_PREFIX}${i + 1}`,
-        model: placeholderModel,
-      })),
+      placeholderCount: count,
       machineType: vmi.spec.domain.machine.type,
       capacity: {
         ...(capacity.requested !== null ? { requested: capacity.requested } : {}),

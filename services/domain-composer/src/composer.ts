@@ -14,7 +14,7 @@ import {
   endpoint,
   ensureBuckets,
   ensureStreams,
-  isWrongLastSequence,
+  errorText,
   type JsMsg,
   type KV,
   type Logger,
@@ -24,6 +24,7 @@ import {
   planMsgId,
   planSubject,
   readEntry,
+  retryCompareAndSet,
   SERVICE_NAMES,
   STREAMS,
   startMicroService,
@@ -64,9 +65,6 @@ import {
 } from "./network_rules.ts";
 import { failedStatus, mayReplaceStatus, scheduledStatus } from "./status.ts";
 
-/** Compare-and-set attempts before a KV write gives up. */
-const MAX_ATTEMPTS = 10;
-
 export interface ComposerOptions {
   log: Logger;
   /** Reported in $SRV.INFO. */
@@ -88,14 +86,6 @@ export interface Composer {
   buckets: Buckets;
   /** Stops taking requests and accepted VMIs; waits for the work in hand. */
   stop(): Promise<void>;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function backoff(attempt: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
 }
 
 /** Creates the streams and buckets if needed, serves the network API and composes accepted VMIs. */
@@ -127,29 +117,25 @@ export async function startComposer(
   };
 
   /** Writes `next` unless the stored status is further along (compare-and-set). */
-  const writeStatus = async (key: string, next: IVmiStatus): Promise<boolean> => {
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const entry = await status.get(key);
-      let current: VmiStatus | null = null;
-      if (entry?.operation === "PUT") {
-        try {
-          current = decode(VmiStatus, entry.value);
-        } catch {
-          log.warn({ key }, "unreadable status replaced");
+  const writeStatus = (key: string, next: IVmiStatus): Promise<boolean> =>
+    retryCompareAndSet(
+      async () => {
+        const entry = await status.get(key);
+        let current: VmiStatus | null = null;
+        if (entry?.operation === "PUT") {
+          try {
+            current = decode(VmiStatus, entry.value);
+          } catch {
+            log.warn({ key }, "unreadable status replaced");
+          }
         }
-      }
-      if (!mayReplaceStatus(current, next)) return false;
-      try {
+        if (!mayReplaceStatus(current, next)) return false;
         if (entry) await status.update(key, encode(VmiStatus, next), entry.revision);
         else await status.create(key, encode(VmiStatus, next));
         return true;
-      } catch (error) {
-        if (!isWrongLastSequence(error)) throw error;
-        await backoff(attempt);
-      }
-    }
-    throw new Error(`status ${key} kept changing while it was written`);
-  };
+      },
+      { gaveUp: () => new Error(`status ${key} kept changing while it was written`) },
+    );
 
   const publishPlan = async (plan: ComposedPlan) => {
     const ack = await js.publish(planSubject(plan.namespace, plan.name), encode(DomainPlan, plan), {
@@ -202,7 +188,7 @@ export async function startComposer(
     vlog.info(
       {
         domain: plan.domainName,
-        placeholders: plan.placeholders.length,
+        placeholders: plan.placeholderCount,
         disks: plan.diskFiles.length,
         bridges: plan.bridges,
         duplicate,
@@ -238,38 +224,34 @@ export async function startComposer(
     const wanted = { name: request.name ?? "", bridge: request.bridge ?? "" };
     const first = decideCreate(wanted, null);
     if (first.kind === "invalid") return { error: first.error };
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const stored = await readNetwork(networks, wanted.name);
-      const decision = decideCreate(wanted, stored?.live ? stored.attachment : null);
-      switch (decision.kind) {
-        case "invalid":
-        case "conflict":
-          rlog.info({ network: wanted.name, reason: decision.error }, "network create refused");
-          return { error: decision.error };
-        case "unchanged":
-          return { unchanged: stored?.attachment ?? null };
-        case "create": {
-          const attachment = { ...wanted, createdUnixMs: now() };
-          try {
-            if (stored)
-              await networks.update(
-                wanted.name,
-                encode(NetworkAttachment, attachment),
-                stored.revision,
-              );
-            else await networks.create(wanted.name, encode(NetworkAttachment, attachment));
-          } catch (error) {
-            // Someone else created it meanwhile: decide again against theirs.
-            if (!isWrongLastSequence(error)) throw error;
-            await backoff(attempt);
-            continue;
+    return retryCompareAndSet(
+      async (): Promise<ICreateNetworkReply> => {
+        const stored = await readNetwork(networks, wanted.name);
+        const decision = decideCreate(wanted, stored?.live ? stored.attachment : null);
+        switch (decision.kind) {
+          case "invalid":
+          case "conflict":
+            rlog.info({ network: wanted.name, reason: decision.error }, "network create refused");
+            return { error: decision.error };
+          case "unchanged":
+            return { unchanged: stored?.attachment ?? null };
+          case "create": {
+            // Someone else may create it meanwhile: then this write loses and
+            // the decision is made again against theirs.
+            const attachment = { ...wanted, createdUnixMs: now() };
+            const data = encode(NetworkAttachment, attachment);
+            if (stored) await networks.update(wanted.name, data, stored.revision);
+            else await networks.create(wanted.name, data);
+            rlog.info(attachment, "network created");
+            return { created: attachment };
           }
-          rlog.info(attachment, "network created");
-          return { created: attachment };
         }
-      }
-    }
-    throw new ApiError("CONFLICT", `network ${wanted.name} kept changing while it was created`);
+      },
+      {
+        gaveUp: () =>
+          new ApiError("CONFLICT", `network ${wanted.name} kept changing while it was created`),
+      },
+    );
   };
 
   const deleteNetwork = async (
@@ -279,26 +261,25 @@ export async function startComposer(
     const name = request.name ?? "";
     const problem = networkNameProblem(name);
     if (problem) return { deleted: false, message: problem };
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const stored = await readNetwork(networks, name);
-      if (!stored?.live) return { deleted: false, message: notFoundMessage(name) };
-      const users = await vmisUsing(vmis, name);
-      if (users.length > 0) {
-        const message = inUseMessage(name, users);
-        rlog.info({ network: name, usedBy: users }, "network delete refused: in use");
-        return { deleted: false, message, usedBy: users };
-      }
-      try {
+    return retryCompareAndSet(
+      async (): Promise<IDeleteNetworkReply> => {
+        const stored = await readNetwork(networks, name);
+        if (!stored?.live) return { deleted: false, message: notFoundMessage(name) };
+        const users = await vmisUsing(vmis, name);
+        if (users.length > 0) {
+          const message = inUseMessage(name, users);
+          rlog.info({ network: name, usedBy: users }, "network delete refused: in use");
+          return { deleted: false, message, usedBy: users };
+        }
         await networks.delete(name, { previousSeq: stored.revision });
-      } catch (error) {
-        if (!isWrongLastSequence(error)) throw error;
-        await backoff(attempt);
-        continue;
-      }
-      rlog.info({ network: name, bridge: stored.attachment.bridge }, "network deleted");
-      return { deleted: true, message: `network attachment '${name}' deleted` };
-    }
-    throw new ApiError("CONFLICT", `network ${name} kept changing while it was deleted`);
+        rlog.info({ network: name, bridge: stored.attachment.bridge }, "network deleted");
+        return { deleted: true, message: `network attachment '${name}' deleted` };
+      },
+      {
+        gaveUp: () =>
+          new ApiError("CONFLICT", `network ${name} kept changing while it was deleted`),
+      },
+    );
   };
 
   const listNetworks = async (): Promise<IListNetworksReply> => {

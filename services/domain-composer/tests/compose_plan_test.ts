@@ -52,11 +52,7 @@ describe("composePlan on the seed example", () => {
       consoleLogPath: `${vmDir}/console.log`,
       placeholderModel: "virtio-non-transitional",
     });
-    expect(plan.placeholders).toEqual([
-      { targetDev: "placeholder-1", model: "virtio-non-transitional" },
-      { targetDev: "placeholder-2", model: "virtio-non-transitional" },
-      { targetDev: "placeholder-3", model: "virtio-non-transitional" },
-    ]);
+    expect(plan.placeholderCount).toBe(3);
     expect(plan.diskFiles).toEqual([
       {
         volumeName: "containerdisk",
@@ -100,7 +96,7 @@ describe("composePlan on the seed example", () => {
     const plan = planOf(await composePlan(accepted(vmi, { generation: 2 }), fakeHost()));
     expect(plan.generation).toBe(2);
     expect(plan.capacity).toEqual({ requested: 5, interfaces: 3, effective: 5 });
-    expect(plan.placeholders).toHaveLength(2);
+    expect(plan.placeholderCount).toBe(2);
     // Two networks on one bridge: the host prepares it once.
     expect(plan.bridges).toEqual(["hrbr0"]);
     expect(interfacesOf(plan.domainXml)).toHaveLength(3);
@@ -145,13 +141,13 @@ describe("composePlan placement", () => {
       delete doc.spec.domain.resources;
     });
     const plain = planOf(await composePlan(accepted(without), fakeHost()));
-    expect(plain.placeholders).toEqual([]);
+    expect(plain.placeholderCount).toBe(0);
     expect(plain.capacity).toEqual({ interfaces: 2, effective: 2 });
 
     const below = seedVmi((doc) => {
       doc.spec.domain.resources.requests["kubevirt.io/interface"] = 1;
     });
-    expect(planOf(await composePlan(accepted(below), fakeHost())).placeholders).toEqual([]);
+    expect(planOf(await composePlan(accepted(below), fakeHost())).placeholderCount).toBe(0);
   });
 
   it("composes a pc machine with only a pod network and no kernel boot", async () => {
@@ -164,7 +160,7 @@ describe("composePlan placement", () => {
     const plan = planOf(await composePlan(accepted(vmi), fakeHost()));
     expect(plan.machineType).toBe("pc");
     expect(plan.bridges).toEqual([]);
-    expect(plan.placeholders).toHaveLength(4);
+    expect(plan.placeholderCount).toBe(4);
     expect(plan.domainXml).not.toContain("<kernel>");
     expect(plan.domainXml).toContain('<boot dev="hd"/>');
     expect(await virtXmlValidate(plan.domainXml)).toContain("validates");
