@@ -15,7 +15,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
-const usage = "usage: npm run test:repeat -- N [PROJECT...]   (PROJECT as in vitest.config.ts, e.g. packages/libvirt)";
+const usage =
+  "usage: npm run test:repeat -- N [PROJECT...]   (PROJECT as in vitest.config.ts, e.g. packages/libvirt)";
 
 interface Failure {
   run: number;
@@ -128,7 +129,8 @@ function report(failures: Failure[], runs: number): void {
   for (const [key, seen] of byTest) {
     console.log(`\nFAILED ${seen.length}/${runs}: ${key}`);
     for (const failure of seen) {
-      const took = failure.durationMs === undefined ? "" : `, after ${failure.durationMs.toFixed(0)} ms`;
+      const took =
+        failure.durationMs === undefined ? "" : `, after ${failure.durationMs.toFixed(0)} ms`;
       console.log(`  run ${failure.run} (seed ${failure.seed}${took}):\n      ${failure.error}`);
     }
   }

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VmiAccepted, VmiStatus } from "@headroom/proto";
 import { type NatsServer, startNats } from "@headroom/testing";
-import { jetstream } from "@nats-io/jetstream";
+import { AckPolicy, jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -25,6 +25,7 @@ import {
   planSubject,
   readClientCredentials,
   readCredentials,
+  refusedSubject,
   STREAMS,
   serverEnv,
   storeKey,
@@ -259,10 +260,12 @@ describe("a client", () => {
 });
 
 describe("each service", () => {
-  it("the validator writes VMIs and accepted hand-offs, not plans, statuses or events", async () => {
+  it("the validator writes VMIs, accepted hand-offs and refusals, not plans, statuses or events", async () => {
     const js = jetstream(as("validator"));
     const ack = await js.publish(acceptedSubject("access", "ok"), "accepted");
     expect(ack.stream).toBe(STREAMS.pipeline);
+    const refused = await js.publish(refusedSubject("access", "ok"), "refused");
+    expect(refused.stream).toBe(STREAMS.pipeline);
     const buckets = await ensureBuckets(as("validator"));
     await buckets.vmis.put(storeKey("access", "ok"), new Uint8Array([1]));
     await expectRejected(js.publish(planSubject("access", "ok"), "plan"));
@@ -280,6 +283,31 @@ describe("each service", () => {
     await expectRejected(js.publish(acceptedSubject("access", "ok"), "accepted"));
     await expectRejected(js.publish(capacitySubject("access", "ok"), "event"));
     await expectRejected(buckets.vmis.put(storeKey("access", "ok"), new Uint8Array([1])));
+    await expectRejected(js.publish(refusedSubject("access", "ok"), "refused"));
+  });
+
+  it("the composer lists the VMIs' keys, to refuse deleting a network in use", async () => {
+    await ensureBuckets(as("validator")).then((b) => b.vmis.put(storeKey("access", "lists"), "x"));
+    const vmis = await new Kvm(as("composer")).open(BUCKETS.vmis);
+    const keys: string[] = [];
+    for await (const key of await vmis.keys()) keys.push(key);
+    expect(keys).toContain(storeKey("access", "lists"));
+  });
+
+  it("the launcher takes refused hot-plugs from the pipeline", async () => {
+    const jsm = await jetstream(as("launcher")).jetstreamManager();
+    await jsm.consumers.add(STREAMS.pipeline, {
+      durable_name: DURABLES.launcherRefused,
+      filter_subject: PIPELINE_FILTERS.refused,
+      ack_policy: AckPolicy.Explicit,
+    });
+    const consumer = await jetstream(as("launcher")).consumers.get(
+      STREAMS.pipeline,
+      DURABLES.launcherRefused,
+    );
+    const msg = await consumer.next({ expires: 5000 });
+    expect(msg?.string()).toBe("refused");
+    msg?.ack();
   });
 
   it("the launcher writes statuses and events, not VMIs, networks or pipeline hand-offs", async () => {
@@ -289,6 +317,7 @@ describe("each service", () => {
     await buckets.status.put(storeKey("access", "ok"), new Uint8Array([1]));
     await expectRejected(js.publish(acceptedSubject("access", "ok"), "accepted"));
     await expectRejected(js.publish(planSubject("access", "ok"), "plan"));
+    await expectRejected(js.publish(refusedSubject("access", "ok"), "refused"));
     await expectRejected(buckets.vmis.put(storeKey("access", "ok"), new Uint8Array([1])));
     await expectRejected(buckets.networks.put("bridge", new Uint8Array([1])));
   });

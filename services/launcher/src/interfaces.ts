@@ -12,9 +12,10 @@ import type { Connection, Domain } from "@headroom/libvirt";
 
 export type InterfaceChange =
   | { kind: "attached"; name: string; view: RunningView }
-  | { kind: "detached"; name: string; view: RunningView }
+  /** `note` says more in the log: " on retry". */
+  | { kind: "detached"; name: string; view: RunningView; note?: string }
   | { kind: "exhausted"; name: string; inUse: number }
-  | { kind: "failed"; name: string; reason: string };
+  | { kind: "failed"; name: string; reason: string; direction: "attach" | "detach" };
 
 /** Names of the VMI's NICs in a domain XML (aliases ua-headroom-nic-<name>). */
 export function vmiNicNames(xml: string): string[] {
@@ -49,6 +50,7 @@ export async function reconcileInterfaces(
           kind: "failed",
           name,
           reason: `attach failed: ${(error as Error).message}`,
+          direction: "attach",
         });
     }
   }
@@ -73,7 +75,7 @@ export async function detachUnwanted(
         error instanceof DetachTimeoutError
           ? error.message
           : `detach failed: ${(error as Error).message}`;
-      changes.push({ kind: "failed", name, reason });
+      changes.push({ kind: "failed", name, reason, direction: "detach" });
     }
   }
   return changes;

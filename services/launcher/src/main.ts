@@ -4,6 +4,7 @@
 // HEADROOM_NODE_NAME, HEADROOM_LOG_LEVEL, HEADROOM_DETACH_TIMEOUT_MS (how long a
 // guest gets to release an unplugged NIC, default 30000), HEADROOM_UNPLUG_RETRY_MS
 // (when to ask a guest again for a NIC it kept, doubling to 15 min; default 60000),
+// HEADROOM_LAUNCHER_CONCURRENCY (VMIs worked on at once; default 4 per CPU),
 // HEADROOM_NATS_USER/_PASSWORD (its NATS login, "launcher" under headroom up).
 import { connect, createLogger, SERVICE_NAMES } from "@headroom/bus";
 import { hostState } from "@headroom/host-state";
@@ -16,6 +17,7 @@ const log = createLogger(SERVICE_NAMES.launcher);
 const uri = process.env.HEADROOM_LIBVIRT_URI || "qemu:///system";
 const detachTimeoutMs = Number(process.env.HEADROOM_DETACH_TIMEOUT_MS) || undefined;
 const unplugRetryMs = Number(process.env.HEADROOM_UNPLUG_RETRY_MS) || undefined;
+const concurrency = Number(process.env.HEADROOM_LAUNCHER_CONCURRENCY) || undefined;
 
 try {
   // libvirtd restarts leave domains running: reconnect and carry on.
@@ -34,6 +36,7 @@ try {
     virtType: choice.virtType,
     ...(detachTimeoutMs ? { detachTimeoutMs } : {}),
     ...(unplugRetryMs ? { unplugRetryMs } : {}),
+    ...(concurrency ? { concurrency } : {}),
     ...(process.env.HEADROOM_NODE_NAME ? { node: process.env.HEADROOM_NODE_NAME } : {}),
   });
   log.info("launcher ready");

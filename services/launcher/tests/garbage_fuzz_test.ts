@@ -20,15 +20,7 @@ import {
   STREAMS,
   toJetStream,
 } from "@headroom/bus";
-import {
-  AddInterfaceRequest,
-  DescribeReply,
-  DescribeRequest,
-  DomainPlan,
-  InterfaceReply,
-  RemoveInterfaceRequest,
-  VmiDeleted,
-} from "@headroom/proto";
+import { DescribeReply, DescribeRequest, DomainPlan, VmiDeleted } from "@headroom/proto";
 import {
   ensureLibvirtd,
   type NatsServer,
@@ -103,11 +95,7 @@ async function settled(durable: string, timeoutMs = 30_000): Promise<ConsumerInf
 
 describe("the launcher under garbage", () => {
   it("answers random bytes and oversized requests on every endpoint with an error reply", async () => {
-    const subjects = [
-      API_SUBJECTS.addInterface,
-      API_SUBJECTS.removeInterface,
-      API_SUBJECTS.describe,
-    ];
+    const subjects = [API_SUBJECTS.describe];
     let errorReplies = 0;
     for (const subject of subjects) {
       for (const data of [...GARBAGE, randomBytes(MAX_REQUEST_BYTES + 1)]) {
@@ -186,41 +174,24 @@ describe("the launcher under garbage", () => {
     expect(launcher.logs()).not.toMatch(/"vmi":"fuzz\/gone"[^\n]*"level":50/);
   });
 
-  it("answers 150 well-formed requests naming nasty VMIs with a refusal, never success", async () => {
+  it("answers 150 well-formed describe requests naming nasty VMIs with a refusal, never success", async () => {
     const nasty = fc.oneof(
       fc.constantFrom("", "../..", "$(reboot)", "<x/>", "a".repeat(64), "A", "x.y", "*", ">", "🦄"),
       fc.string({ unit: "grapheme", maxLength: 20 }),
       fc.stringMatching(/^[a-z0-9-]{1,10}$/),
     );
-    const requests = fc.sample(
-      fc.tuple(fc.constantFrom("add", "remove", "describe"), nasty, nasty, nasty, nasty),
-      { seed: SEED, numRuns: 150 },
-    );
+    const requests = fc.sample(fc.tuple(nasty, nasty), { seed: SEED, numRuns: 150 });
     const codes = new Map<string, number>();
     let internal = "";
-    for (const [kind, namespace, name, interfaceName, networkName] of requests) {
-      const [subject, data] =
-        kind === "add"
-          ? [
-              API_SUBJECTS.addInterface,
-              encode(AddInterfaceRequest, { namespace, name, interfaceName, networkName }),
-            ]
-          : kind === "remove"
-            ? [
-                API_SUBJECTS.removeInterface,
-                encode(RemoveInterfaceRequest, { namespace, name, interfaceName }),
-              ]
-            : [API_SUBJECTS.describe, encode(DescribeRequest, { namespace, name })];
-      const reply = await nc.request(subject, data, { timeout: 10_000 });
+    for (const [namespace, name] of requests) {
+      const data = encode(DescribeRequest, { namespace, name });
+      const reply = await nc.request(API_SUBJECTS.describe, data, { timeout: 10_000 });
       const code = reply.headers?.get("Nats-Service-Error-Code");
       if (code) {
         codes.set(code, (codes.get(code) ?? 0) + 1);
         if (code === "500") internal = reply.headers?.get("Nats-Service-Error") ?? "";
-      } else if (kind === "describe") {
-        expect(decode(DescribeReply, reply.data).found).toBe(false);
       } else {
-        const answer = decode(InterfaceReply, reply.data);
-        expect(answer.ok).toBe(false);
+        expect(decode(DescribeReply, reply.data).found).toBe(false);
       }
     }
     console.log(

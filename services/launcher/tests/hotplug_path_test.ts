@@ -25,8 +25,12 @@ const { ATTACHED, DETACHED, EXHAUSTED, RESERVED } = {
   RESERVED: CapacityEventType.CAPACITY_EVENT_TYPE_RESERVED,
 };
 
-function addInterface(name: string, iface: string) {
-  return request(
+/**
+ * addinterface as the CLI does it: the validator's reply names the generation
+ * that carries the NIC, and the launcher's status for it tells how it went.
+ */
+async function addInterface(name: string, iface: string) {
+  const reply = await request(
     stack.nc,
     API_SUBJECTS.addInterface,
     AddInterfaceRequest,
@@ -34,6 +38,9 @@ function addInterface(name: string, iface: string) {
     InterfaceReply,
     { timeoutMs: 120_000 },
   );
+  if (!reply.ok) return { reply, status: undefined };
+  const settled = await stack.settled(name, Number(reply.generation));
+  return { reply, status: settled.status ?? undefined };
 }
 
 describe.each(["q35", "pc"])("hot-plug into the seed's VMI on %s", (machine) => {
@@ -71,7 +78,7 @@ describe.each(["q35", "pc"])("hot-plug into the seed's VMI on %s", (machine) => 
     // Imperatively, until headroom says no.
     let plugged = 1;
     for (;;) {
-      const reply = await addInterface(name, `extra${plugged}`);
+      const { reply, status } = await addInterface(name, `extra${plugged}`);
       if (!reply.ok) {
         expect(reply.reason).toBe("Exhausted");
         expect(reply.message).toContain(`vmi ${stack.namespace}/${name}`);
@@ -79,8 +86,10 @@ describe.each(["q35", "pc"])("hot-plug into the seed's VMI on %s", (machine) => 
         expect(reply.message).toContain(`${2 + plugged} in use`);
         break;
       }
+      const added = status?.interfaces?.find((i) => i.name === `extra${plugged}`);
+      expect(added?.state).toBe(InterfaceState.INTERFACE_STATE_ATTACHED);
       plugged += 1;
-      expect(reply.capacity?.inUse).toBe(2 + plugged);
+      expect(status?.capacity?.inUse).toBe(2 + plugged);
       expect(await guestSees(2 + plugged)).toBe(2 + plugged);
     }
     expect(plugged).toBe(free);
@@ -100,9 +109,14 @@ describe.each(["q35", "pc"])("hot-plug into the seed's VMI on %s", (machine) => 
       { timeoutMs: 120_000 },
     );
     expect(removed.ok).toBe(true);
+    const afterRemove = await stack.settled(name, Number(removed.generation));
+    expect(afterRemove.status?.interfaces?.map((i) => i.name)).not.toContain("third");
     expect(await guestSees(1 + plugged)).toBe(1 + plugged);
     const back = await addInterface(name, "third");
-    expect(back.ok).toBe(true);
+    expect(back.reply.ok).toBe(true);
+    expect(back.status?.interfaces?.find((i) => i.name === "third")?.state).toBe(
+      InterfaceState.INTERFACE_STATE_ATTACHED,
+    );
     expect(await guestSees(2 + plugged)).toBe(2 + plugged);
 
     // The stream, replayed from the start, tells the same story with counts that add up.

@@ -1,6 +1,5 @@
-import { CapacityEventType, InterfaceState, Phase } from "@headroom/proto";
+import { CapacityEventType, exhaustedMessage, InterfaceState, Phase } from "@headroom/proto";
 import { describe, expect, it } from "vitest";
-import { exhaustedMessage } from "../src/launcher.ts";
 import { capacityEvent, runningStatus, vmiInterfaces } from "../src/records.ts";
 
 const nic = (alias: string, pci: string) => ({
@@ -91,7 +90,7 @@ describe("capacityEvent and exhaustedMessage", () => {
   });
 
   it("says which VMI, what it asked for and how many are in use", () => {
-    expect(exhaustedMessage(vmi, status, "extra")).toBe(
+    expect(exhaustedMessage(vmi, status.capacity, "extra")).toBe(
       "vmi lab/web has no free slot for interface extra: it asked for 5 (effective 5), 5 in use, 0 free",
     );
   });

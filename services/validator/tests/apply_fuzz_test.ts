@@ -8,12 +8,22 @@ import {
   BUCKETS,
   connect,
   decode,
+  encode,
   MAX_REQUEST_BYTES,
   type NatsConnection,
   request,
   SERVICE_NAMES,
 } from "@headroom/bus";
-import { ApplyReply, ApplyRequest, ListReply, ListRequest, VmiAccepted } from "@headroom/proto";
+import {
+  AddInterfaceRequest,
+  ApplyReply,
+  ApplyRequest,
+  InterfaceReply,
+  ListReply,
+  ListRequest,
+  RemoveInterfaceRequest,
+  VmiAccepted,
+} from "@headroom/proto";
 import { type NatsServer, type ServiceProcess, startNats, startService } from "@headroom/testing";
 import { validateVmi } from "@headroom/vmi";
 import { Kvm } from "@nats-io/kv";
@@ -186,7 +196,14 @@ describe("validator under generated bad manifests", () => {
   });
 
   it("answers random bytes and oversized requests on every endpoint with an error reply, and keeps serving", async () => {
-    const subjects = [API_SUBJECTS.apply, API_SUBJECTS.delete, API_SUBJECTS.get, API_SUBJECTS.list];
+    const subjects = [
+      API_SUBJECTS.apply,
+      API_SUBJECTS.delete,
+      API_SUBJECTS.get,
+      API_SUBJECTS.list,
+      API_SUBJECTS.addInterface,
+      API_SUBJECTS.removeInterface,
+    ];
     const garbage = [
       ...fc.sample(fc.uint8Array({ minLength: 1, maxLength: 300 }), { seed: SEED, numRuns: 20 }),
       // Truncated varint, wrong wire types, a field length past the end.
@@ -218,6 +235,45 @@ describe("validator under generated bad manifests", () => {
     expect(await ping()).toBeGreaterThan(0);
     const list = await request(nc, API_SUBJECTS.list, ListRequest, {}, ListReply);
     expect(list.vmis.length).toBeGreaterThanOrEqual(0);
+  });
+
+  it("answers 150 hot-plug requests naming nasty VMIs with a refusal, never success", async () => {
+    const nasty = fc.oneof(
+      fc.constantFrom("", "../..", "$(reboot)", "<x/>", "a".repeat(64), "A", "x.y", "*", ">", "🦄"),
+      fc.string({ unit: "grapheme", maxLength: 20 }),
+      fc.stringMatching(/^[a-z0-9-]{1,10}$/),
+    );
+    const requests = fc.sample(fc.tuple(fc.boolean(), nasty, nasty, nasty, nasty), {
+      seed: SEED,
+      numRuns: 150,
+    });
+    const codes = new Map<string, number>();
+    let internal = "";
+    for (const [add, namespace, name, interfaceName, networkName] of requests) {
+      const [subject, data] = add
+        ? [
+            API_SUBJECTS.addInterface,
+            encode(AddInterfaceRequest, { namespace, name, interfaceName, networkName }),
+          ]
+        : [
+            API_SUBJECTS.removeInterface,
+            encode(RemoveInterfaceRequest, { namespace, name, interfaceName }),
+          ];
+      const reply = await nc.request(subject, data, { timeout: 10_000 });
+      const code = reply.headers?.get("Nats-Service-Error-Code");
+      if (code) {
+        codes.set(code, (codes.get(code) ?? 0) + 1);
+        if (code === "500") internal = reply.headers?.get("Nats-Service-Error") ?? "";
+      } else {
+        expect(decode(InterfaceReply, reply.data).ok).toBe(false);
+      }
+    }
+    console.log(
+      `validator nasty hot-plug requests: error codes ${JSON.stringify(Object.fromEntries(codes))}`,
+    );
+    // A name that cannot be a VMI's is the caller's mistake, never an internal error.
+    expect(internal).toBe("");
+    expect(await ping()).toBeGreaterThan(0);
   });
 
   it("rejects a request nested 50,000 lists deep, naming the field", async () => {

@@ -475,7 +475,14 @@ describe("as a micro service", () => {
     const infos = [];
     for await (const info of await client.info(SERVICE_NAMES.validator)) infos.push(info);
     expect(infos[0]?.endpoints.map((e) => e.subject).sort()).toEqual(
-      [API_SUBJECTS.apply, API_SUBJECTS.delete, API_SUBJECTS.get, API_SUBJECTS.list].sort(),
+      [
+        API_SUBJECTS.apply,
+        API_SUBJECTS.delete,
+        API_SUBJECTS.get,
+        API_SUBJECTS.list,
+        API_SUBJECTS.addInterface,
+        API_SUBJECTS.removeInterface,
+      ].sort(),
     );
     expect(infos[0]?.endpoints.every((e) => e.queue_group === "headroom")).toBe(true);
   });

@@ -1,16 +1,24 @@
-// Hot-plugging and unplugging a running VMI's NICs through the launcher's
-// API (headroom.api.v1.vmi.addinterface / removeinterface).
+// Hot-plugging and unplugging a running VMI's NICs: the validator turns the
+// request into the VMI's next generation (headroom.api.v1.vmi.addinterface /
+// removeinterface); the launcher carries it out and its status tells how it
+// went, which is waited for here.
 import { API_SUBJECTS } from "@headroom/bus";
 import {
   AddInterfaceRequest,
   type ICapacityStatus,
+  type IInterfaceStatus,
   InterfaceReply,
+  InterfaceState,
   ListNetworksReply,
   ListNetworksRequest,
   RemoveInterfaceRequest,
 } from "@headroom/proto";
 import type { HeadroomClient } from "../client.ts";
-import { CliError, EXIT_INVALID, EXIT_OK } from "../exit-codes.ts";
+import { formatSeconds } from "../duration.ts";
+import { CliError, EXIT_INVALID, EXIT_OK, EXIT_UNREACHABLE } from "../exit-codes.ts";
+
+/** How often the wait for the launcher's word asks again. */
+const POLL_MS = 200;
 
 /** The network name that stands for the pod network (masquerade) instead of an attachment. */
 export const POD_NETWORK = "pod";
@@ -46,8 +54,13 @@ export async function addInterface(
     { timeoutMs: options.timeoutMs },
   );
   if (!reply.ok) throw refusal(reply, name, interfaceName, "attached");
+  const deadline = Date.now() + options.timeoutMs;
+  const outcome = await waitForGeneration(client, options, Number(reply.generation), deadline);
+  const iface = outcome.interfaces?.find((i) => i.name === interfaceName);
+  if (iface?.state !== InterfaceState.INTERFACE_STATE_ATTACHED)
+    throw refusal(launcherWord(outcome, "AttachFailed"), name, interfaceName, "attached");
   options.write(
-    `vmi/${name}: interface ${interfaceName} attached (${capacitySummary(reply.capacity)})\n`,
+    `vmi/${name}: interface ${interfaceName} attached (${capacitySummary(outcome.capacity)})\n`,
   );
   return EXIT_OK;
 }
@@ -73,10 +86,46 @@ export async function removeInterface(
     { timeoutMs: options.timeoutMs },
   );
   if (!reply.ok) throw refusal(reply, name, interfaceName, "detached");
+  const deadline = Date.now() + options.timeoutMs;
+  const outcome = await waitForGeneration(client, options, Number(reply.generation), deadline);
+  if (outcome.interfaces?.some((i) => i.name === interfaceName))
+    throw refusal(launcherWord(outcome, "DetachFailed"), name, interfaceName, "detached");
   options.write(
-    `vmi/${name}: interface ${interfaceName} detached (${capacitySummary(reply.capacity)})\n`,
+    `vmi/${name}: interface ${interfaceName} detached (${capacitySummary(outcome.capacity)})\n`,
   );
   return EXIT_OK;
+}
+
+interface Outcome {
+  interfaces?: IInterfaceStatus[] | null;
+  capacity?: ICapacityStatus | null;
+  reason?: string | null;
+}
+
+/** The VMI's status once the launcher has carried out `generation`. */
+async function waitForGeneration(
+  client: HeadroomClient,
+  vmi: { namespace: string; name: string; timeoutMs: number },
+  generation: number,
+  deadline: number,
+): Promise<Outcome> {
+  for (;;) {
+    const status = await client.readStatus(vmi.namespace, vmi.name);
+    if (status && Number(status.observedGeneration) >= generation) return status;
+    if (Date.now() >= deadline)
+      throw new CliError(
+        `timed out after ${formatSeconds(vmi.timeoutMs)} waiting for vmi/${vmi.name} to carry out generation ${generation}`,
+        EXIT_UNREACHABLE,
+      );
+    await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, deadline - Date.now())));
+  }
+}
+
+/** The launcher's status as a refusal: its reason says what happened; no room is "Exhausted". */
+function launcherWord(outcome: Outcome, failed: string): InterfaceReply {
+  const message = outcome.reason || "the change did not take effect";
+  const reason = /has no free slot for interface/.test(message) ? "Exhausted" : failed;
+  return InterfaceReply.create({ ok: false, reason, message });
 }
 
 /**

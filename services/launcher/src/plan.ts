@@ -1,0 +1,156 @@
+// Carrying out a DomainPlan: the first generation launches the domain with
+// the room its VMI asked for; a later one brings a running domain's NICs in
+// line with the plan. Each ends in a status and capacity events.
+import { errorText, type Logger, storeKey } from "@headroom/bus";
+import { DEFAULT_NIC_MODEL, NIC_MODELS, type NicModel, withVirtType } from "@headroom/domain-xml";
+import { type LaunchResult, launchDomain } from "@headroom/launch";
+import { type DomainPlan, type IVmiStatus, Phase } from "@headroom/proto";
+import type { LauncherContext } from "./context.ts";
+import {
+  CapacityEventType,
+  type PlanFacts,
+  publishEvent,
+  reservedReported,
+  statusOf,
+} from "./events.ts";
+import { reconcileInterfaces } from "./interfaces.ts";
+import { reportNicChanges } from "./nic_changes.ts";
+import { prepareHost } from "./prepare_host.ts";
+import { LibvirtUnavailableError } from "./reconnect.ts";
+import { failedStatus } from "./records.ts";
+
+/** What a plan's execution leaves to do afterwards. */
+export interface PlanOutcome {
+  /** NICs the VMI dropped that the guest still holds: ask again later. */
+  kept: string[];
+}
+
+const NOTHING_LEFT: PlanOutcome = { kept: [] };
+
+export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promise<PlanOutcome> {
+  const { namespace, name, uid } = plan;
+  const generation = Number(plan.generation);
+  const key = storeKey(namespace, name);
+  const log = ctx.log.child({ vmi: `${namespace}/${name}`, uid, generation });
+  if (!(await isCurrent(ctx, plan, log))) return NOTHING_LEFT;
+
+  const previous = await ctx.readStatus(key);
+  let launched: LaunchResult;
+  try {
+    await prepareHost(plan, log);
+    launched = await launchDomain(
+      ctx.libvirt(),
+      {
+        domainName: plan.domainName,
+        domainUuid: plan.domainUuid,
+        baseXml: withVirtType(plan.domainXml, ctx.virtType),
+        placeholders: plan.placeholderCount,
+        placeholderModel: placeholderModelOf(plan),
+      },
+      (message, fields) => log.info(fields ?? {}, message),
+    );
+  } catch (error) {
+    // libvirtd went away mid-launch: not the plan's fault; JetStream retries
+    // it once the connection is back.
+    if (error instanceof LibvirtUnavailableError || (await ctx.libvirtLost())) throw error;
+    const reason = errorText(error);
+    log.error({ reason }, "launch failed");
+    const base = { uid, generation, domainName: plan.domainName, node: ctx.node, nowMs: ctx.now() };
+    await ctx.putStatus(key, failedStatus(base, reason));
+    return NOTHING_LEFT;
+  }
+
+  const facts: PlanFacts = {
+    uid,
+    generation,
+    domainName: plan.domainName,
+    capacity: plan.capacity,
+  };
+  if (!launched.alreadyRunning) {
+    await reportLaunched(ctx, plan, facts, launched, log);
+    return NOTHING_LEFT;
+  }
+  const controllersAdded = previous?.capacity?.controllersAdded ?? 0;
+  // Started by a launcher that died before reporting it: report it now,
+  // once, then bring its interfaces to this generation as usual.
+  const unreported = !(previous?.uid === uid && previous.phase === Phase.PHASE_RUNNING);
+  if (unreported && !(await reservedReported(ctx, plan))) {
+    const status = statusOf(ctx, facts, launched, controllersAdded);
+    await publishEvent(
+      ctx,
+      plan,
+      CapacityEventType.CAPACITY_EVENT_TYPE_RESERVED,
+      status,
+      `${uid}:reserved`,
+    );
+    log.info("running; capacity reserved (reported after a restart)");
+  }
+  const changes = await reconcileInterfaces(
+    ctx.libvirt(),
+    launched.domain,
+    plan.domainXml,
+    launched.liveXml,
+    ctx.detachTimeoutMs,
+  );
+  const reported = await reportNicChanges(
+    ctx,
+    plan,
+    facts,
+    launched.domain,
+    changes,
+    controllersAdded,
+    log,
+  );
+  await ctx.putStatus(key, reported.status);
+  return { kept: reported.kept };
+}
+
+function placeholderModelOf(plan: DomainPlan): NicModel {
+  const model = plan.placeholderModel as NicModel;
+  return NIC_MODELS.includes(model) ? model : DEFAULT_NIC_MODEL;
+}
+
+/** A plan overtaken by a delete or a newer generation is dropped. */
+async function isCurrent(ctx: LauncherContext, plan: DomainPlan, log: Logger): Promise<boolean> {
+  const stored = await ctx.readStored(storeKey(plan.namespace, plan.name));
+  const generation = Number(plan.generation);
+  if (stored?.uid !== plan.uid || Number(stored.generation) < generation) {
+    log.info("plan dropped: the VMI was deleted or replaced meanwhile");
+    return false;
+  }
+  if (Number(stored.generation) > generation) {
+    log.info(
+      { stored: Number(stored.generation) },
+      "plan dropped: a newer generation is on its way",
+    );
+    return false;
+  }
+  return true;
+}
+
+/**
+ * The event goes out before the status: a crash in between is healed by the
+ * redelivery (same message id), never leaving a Running VMI without its
+ * reserved event.
+ */
+async function reportLaunched(
+  ctx: LauncherContext,
+  plan: DomainPlan,
+  facts: PlanFacts,
+  launched: LaunchResult,
+  log: Logger,
+): Promise<void> {
+  const status: IVmiStatus = statusOf(ctx, facts, launched, launched.controllersAdded);
+  await publishEvent(
+    ctx,
+    plan,
+    CapacityEventType.CAPACITY_EVENT_TYPE_RESERVED,
+    status,
+    `${plan.uid}:reserved`,
+  );
+  await ctx.putStatus(storeKey(plan.namespace, plan.name), status);
+  log.info(
+    { free: status.capacity?.free, controllersAdded: status.capacity?.controllersAdded },
+    "running; capacity reserved",
+  );
+}

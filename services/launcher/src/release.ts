@@ -1,0 +1,45 @@
+// A deleted VMI: its domain destroyed and undefined, its files removed, its
+// status cleared and its room given back (a released event).
+import { rm } from "node:fs/promises";
+import { errorText, PermanentError, storeKey } from "@headroom/bus";
+import { domainNameOf } from "@headroom/host-state";
+import { removeDomain } from "@headroom/launch";
+import type { IVmiStatus, VmiDeleted } from "@headroom/proto";
+import type { LauncherContext } from "./context.ts";
+import { CapacityEventType, publishEvent } from "./events.ts";
+
+export async function releaseVmi(ctx: LauncherContext, deleted: VmiDeleted): Promise<void> {
+  const { namespace, name, uid } = deleted;
+  const key = storeKey(namespace, name);
+  const log = ctx.log.child({ vmi: `${namespace}/${name}`, uid });
+  let domainName: string;
+  try {
+    domainName = domainNameOf(namespace, name);
+  } catch (error) {
+    // Not a VMI headroom could have accepted: nothing to release, never worth a retry.
+    throw new PermanentError(
+      `deletion of ${JSON.stringify(`${namespace}/${name}`)}: ${errorText(error)}`,
+    );
+  }
+  const domain = await ctx.libvirt().findDomain(domainName);
+  const last: IVmiStatus = (await ctx.readStatus(key)) ?? { node: ctx.node, capacity: {} };
+  if (domain && domain.uuid.toLowerCase() !== uid.toLowerCase()) {
+    // A VMI of the same name was created again; its domain is not ours to remove.
+    log.warn({ domain: domainName }, "domain belongs to a newer VMI; left alone");
+  } else {
+    if (domain) await removeDomain(domain);
+    await rm(ctx.state.vmDir(namespace, name), { recursive: true, force: true });
+    if ((await ctx.readStored(key)) === null && (!last.uid || last.uid === uid)) {
+      await ctx.buckets.status.delete(key);
+    }
+  }
+  const released: IVmiStatus = { ...last, capacity: { ...last.capacity, free: 0, inUse: 0 } };
+  await publishEvent(
+    ctx,
+    deleted,
+    CapacityEventType.CAPACITY_EVENT_TYPE_RELEASED,
+    released,
+    `${uid}:released`,
+  );
+  log.info({ domain: domainName, removed: domain !== undefined }, "released");
+}
