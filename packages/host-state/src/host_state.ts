@@ -12,6 +12,8 @@ export interface HostState {
   logs: string;
   /** NATS passwords (nats.env for the server and services, client.env for clients), 0700. */
   secrets: string;
+  /** The launcher's KVM check result, kept for one host boot. */
+  virtTypeCache: string;
   /** Per-VMI files: disk overlays and the serial console log. */
   vmDir(namespace: string, name: string): string;
   consoleLog(namespace: string, name: string): string;
@@ -36,6 +38,7 @@ export function hostState(env: NodeJS.ProcessEnv = process.env): HostState {
     nats: join(root, "nats"),
     logs: join(root, "logs"),
     secrets: join(root, "secrets"),
+    virtTypeCache: join(root, "virt-type.json"),
     vmDir,
     consoleLog: (namespace, name) => join(vmDir(namespace, name), "console.log"),
   };

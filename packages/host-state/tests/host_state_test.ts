@@ -6,6 +6,7 @@ describe("hostState", () => {
     const state = hostState({});
     expect(state.root).toBe("/var/lib/headroom");
     expect(state.images).toBe("/var/lib/headroom/images");
+    expect(state.virtTypeCache).toBe("/var/lib/headroom/virt-type.json");
     expect(state.consoleLog("default", "web")).toBe(
       "/var/lib/headroom/vms/default/web/console.log",
     );

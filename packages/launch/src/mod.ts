@@ -12,4 +12,4 @@ export {
   type RunningView,
   removeDomain,
 } from "./launch.ts";
-export { chooseVirtType, type VirtTypeChoice } from "./virt_type.ts";
+export { chooseVirtType, type VirtTypeChoice, type VirtTypeOptions } from "./virt_type.ts";

@@ -99,6 +99,25 @@ describe("domain lifecycle", () => {
     }
   });
 
+  it("destroys an autodestroy domain when the connection that created it closes", async () => {
+    const name = janitor.track(uniqueName("autodestroy"));
+    const creator = await Connection.open();
+    try {
+      const domain = await creator.createXml(domainXml(name), { paused: true, autodestroy: true });
+      expect(await domain.isActive()).toBe(true);
+      expect(await domain.isPersistent()).toBe(false);
+      expect(await connection.listDomainNames({ active: true })).toContain(name);
+    } finally {
+      await creator.close();
+    }
+    // libvirtd reaps it as it notices the client went away.
+    const listed = async () => (await connection.listDomainNames()).includes(name);
+    const deadline = Date.now() + 20_000;
+    while ((await listed()) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await listed()).toBe(false);
+  });
+
   it("reports host and domain capabilities and whether KVM can be used", async () => {
     expect(await connection.getLibVersion()).toBeGreaterThanOrEqual(9_000_000);
     expect(await connection.getVersion()).toBeGreaterThan(0);

@@ -27,8 +27,16 @@ try {
       log.warn({ uri, err: error, retryInMs: delayMs }, "libvirt still unreachable"),
     onReconnected: (attempts) => log.info({ uri, attempts }, "libvirt reconnected"),
   });
-  const choice = await chooseVirtType(conn.current(), openImageStore(hostState().images));
-  log.info({ uri, virtType: choice.virtType, why: choice.reason }, "libvirt connected");
+  const state = hostState();
+  const choice = await chooseVirtType(conn.current(), openImageStore(state.images), {
+    cachePath: state.virtTypeCache,
+    log: (message, fields) => log.info(fields ?? {}, message),
+  });
+  // source says which path was taken: forced, cached (this boot) or probed.
+  log.info(
+    { uri, virtType: choice.virtType, source: choice.source, why: choice.reason },
+    "libvirt connected",
+  );
 
   const nc = await connect({ name: SERVICE_NAMES.launcher, waitForServer: true, log });
   const launcher = await startLauncher(nc, conn, {
