@@ -6,9 +6,11 @@ import {
   type InterfaceInfo,
   interfacesOf,
   type NicModel,
+  ownerOf,
   protectNonNicRootPorts,
   readTopology,
   stripPlaceholders,
+  withOwner,
 } from "@headroom/domain-xml";
 import { type Connection, type Domain, isLibvirtError } from "@headroom/libvirt";
 
@@ -58,6 +60,22 @@ export class LaunchError extends Error {
 }
 
 export type LaunchLog = (message: string, fields?: Record<string, unknown>) => void;
+
+/** A domain of the name headroom wants exists and carries no headroom mark: it is someone else's. */
+export class ForeignDomainError extends Error {
+  constructor(readonly domainName: string) {
+    super(
+      `a domain named ${domainName} already exists on this host and was not defined by headroom ` +
+        "(its metadata has no headroom mark); it is left alone: rename or remove it, or give the VMI another name",
+    );
+    this.name = "ForeignDomainError";
+  }
+}
+
+/** Whether headroom defined this domain (its metadata carries headroom's mark). */
+export async function isHeadroomDomain(domain: Domain): Promise<boolean> {
+  return ownerOf(await domain.getXmlDesc({ inactive: true })) !== undefined;
+}
 
 async function step<T>(name: string, work: () => Promise<T>): Promise<T> {
   try {
@@ -121,6 +139,10 @@ async function stillDefined(domain: Domain): Promise<boolean> {
  * placeholders, turn hotplug off on root ports that hold non-NIC devices,
  * define the final XML and start it.
  *
+ * Every domain it defines carries headroom's mark (the VMI uid, which is the
+ * domain UUID) in its metadata; a domain of that name without the mark is
+ * someone else's and is refused with ForeignDomainError, untouched.
+ *
  * Idempotent: a domain of the same name and UUID that already runs without
  * placeholders is taken as it is; any other state left by an interrupted
  * launch (still holding placeholders, defined but not started) is removed and
@@ -136,6 +158,7 @@ export async function launchDomain(
   const existing = await conn.findDomain(request.domainName);
   if (existing) {
     const inactiveXml = await existing.getXmlDesc({ inactive: true });
+    if (ownerOf(inactiveXml) === undefined) throw new ForeignDomainError(request.domainName);
     const sameVmi = existing.uuid.toLowerCase() === request.domainUuid.toLowerCase();
     if (sameVmi && (await existing.isActive()) && !hasPlaceholders(inactiveXml)) {
       log("domain already running as planned", { domain: request.domainName });
@@ -151,7 +174,8 @@ export async function launchDomain(
 
   let defined: Domain | undefined;
   try {
-    const domain = await step("define", () => conn.defineXml(request.baseXml, { validate: true }));
+    const marked = withOwner(request.baseXml, request.domainUuid);
+    const domain = await step("define", () => conn.defineXml(marked, { validate: true }));
     defined = domain;
     const baseXml = await step("read back", () => domain.getXmlDesc({ inactive: true }));
     let finalXml = baseXml;

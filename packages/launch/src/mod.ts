@@ -3,7 +3,9 @@
 export { type DiskFile, ensureBridge, ensureDiskFile } from "./host.ts";
 export { attachNic, DetachTimeoutError, detachNic, NoRoomError } from "./hotplug.ts";
 export {
+  ForeignDomainError,
   inspectRunning,
+  isHeadroomDomain,
   LaunchError,
   type LaunchLog,
   type LaunchRequest,

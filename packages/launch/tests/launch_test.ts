@@ -4,13 +4,15 @@ import { dirname, join } from "node:path";
 import {
   addPlaceholders,
   composeDomain,
+  ownerOf,
   pciAddressesOf,
   readTopology,
   stripPlaceholders,
+  withOwner,
 } from "@headroom/domain-xml";
 import { waitForGuestReport } from "@headroom/images";
 import { describe, expect, it } from "vitest";
-import { removeDomain } from "../src/mod.ts";
+import { ForeignDomainError, isHeadroomDomain, removeDomain } from "../src/mod.ts";
 import { useGuestHost } from "./guest_host.ts";
 
 const host = useGuestHost("hrtest-launch-");
@@ -79,14 +81,39 @@ describe("launchDomain recovery", () => {
 
   it("redoes a launch interrupted while the placeholders were still defined", async () => {
     const spec = await seedLikeSpec("q35");
-    // What a launcher killed between its second and third define leaves behind.
-    const base = await host.conn.defineXml(composeDomain(spec));
+    // What a launcher killed between its second and third define leaves behind
+    // (its first define already carried headroom's mark).
+    const base = await host.conn.defineXml(withOwner(composeDomain(spec), spec.uuid));
     const baseXml = await base.getXmlDesc({ inactive: true });
     await host.conn.defineXml(addPlaceholders(baseXml, 3, "virtio-non-transitional"));
     const result = await launchOf(spec, 5);
     expect(result.alreadyRunning).toBe(false);
     expect(stripPlaceholders(await result.domain.getXmlDesc({ inactive: true })).removed).toBe(0);
     expect(result.freeSlots.length).toBeGreaterThanOrEqual(3);
+    await removeDomain(result.domain);
+  });
+
+  it("refuses a domain of that name headroom did not define, and leaves it as it was", async () => {
+    const spec = await seedLikeSpec("q35");
+    const foreign = await host.conn.defineXml(composeDomain(spec));
+    const before = await foreign.getXmlDesc({ inactive: true });
+    await expect(launchOf(spec, 4)).rejects.toThrow(ForeignDomainError);
+    await expect(launchOf(spec, 4)).rejects.toThrow(
+      `a domain named ${spec.name} already exists on this host and was not defined by headroom`,
+    );
+    const after = await host.conn.findDomain(spec.name);
+    expect(await after?.getXmlDesc({ inactive: true })).toBe(before);
+    expect(await isHeadroomDomain(foreign)).toBe(false);
+    await foreign.undefine();
+  });
+
+  it("marks what it defines with the VMI's uid", async () => {
+    const spec = await seedLikeSpec("q35");
+    const result = await launchOf(spec, 2, { start: false });
+    expect(await isHeadroomDomain(result.domain)).toBe(true);
+    expect(ownerOf(await result.domain.getXmlDesc({ inactive: true }))).toBe(
+      spec.uuid.toLowerCase(),
+    );
     await removeDomain(result.domain);
   });
 

@@ -1,7 +1,7 @@
 // headroom.api.v1.vmi.describe: capacity and interfaces read from the live domain.
 import { ApiError, errorText, storeKey } from "@headroom/bus";
 import { domainNameOf } from "@headroom/host-state";
-import { inspectRunning } from "@headroom/launch";
+import { inspectRunning, isHeadroomDomain } from "@headroom/launch";
 import type { DescribeRequest, IDescribeReply } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 import { statusOf } from "./events.ts";
@@ -14,7 +14,7 @@ export async function describeVmi(
   const key = storeKey(namespace, name);
   const stored = await ctx.readStored(key);
   const domain = await ctx.libvirt().findDomain(requestedDomainName(namespace, name));
-  if (!stored || !domain || !(await domain.isActive()))
+  if (!stored || !domain || !(await domain.isActive()) || !(await isHeadroomDomain(domain)))
     return {
       found: false,
       message: `vmi ${namespace}/${name} has no running domain on ${ctx.node}`,

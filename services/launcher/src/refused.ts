@@ -1,7 +1,7 @@
 // An addinterface the validator refused for lack of room becomes an
 // "exhausted" capacity event, counted from this host's live domain.
 import { storeKey } from "@headroom/bus";
-import { inspectRunning } from "@headroom/launch";
+import { inspectRunning, isHeadroomDomain } from "@headroom/launch";
 import { exhaustedMessage, type InterfaceRefused, Phase } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 import { CapacityEventType, publishEvent, statusOf } from "./events.ts";
@@ -20,7 +20,7 @@ export async function recordRefusal(
   }
   const domain = await ctx.libvirt().findDomain(status.domainName ?? "");
   const live =
-    domain && (await domain.isActive())
+    domain && (await domain.isActive()) && (await isHeadroomDomain(domain))
       ? statusOf(
           ctx,
           {

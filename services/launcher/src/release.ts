@@ -3,7 +3,7 @@
 import { rm } from "node:fs/promises";
 import { errorText, PermanentError, storeKey } from "@headroom/bus";
 import { domainNameOf } from "@headroom/host-state";
-import { removeDomain } from "@headroom/launch";
+import { isHeadroomDomain, removeDomain } from "@headroom/launch";
 import type { IVmiStatus, VmiDeleted } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 import { CapacityEventType, publishEvent } from "./events.ts";
@@ -23,11 +23,14 @@ export async function releaseVmi(ctx: LauncherContext, deleted: VmiDeleted): Pro
   }
   const domain = await ctx.libvirt().findDomain(domainName);
   const last: IVmiStatus = (await ctx.readStatus(key)) ?? { node: ctx.node, capacity: {} };
-  if (domain && domain.uuid.toLowerCase() !== uid.toLowerCase()) {
+  // Someone else's domain under the name this VMI would have had: never ours to remove.
+  const foreign = domain !== undefined && !(await isHeadroomDomain(domain));
+  if (foreign) log.warn({ domain: domainName }, "domain was not defined by headroom; left alone");
+  if (domain && !foreign && domain.uuid.toLowerCase() !== uid.toLowerCase()) {
     // A VMI of the same name was created again; its domain is not ours to remove.
     log.warn({ domain: domainName }, "domain belongs to a newer VMI; left alone");
   } else {
-    if (domain) await removeDomain(domain);
+    if (domain && !foreign) await removeDomain(domain);
     await rm(ctx.state.vmDir(namespace, name), { recursive: true, force: true });
     if ((await ctx.readStored(key)) === null && (!last.uid || last.uid === uid)) {
       await ctx.buckets.status.delete(key);
@@ -41,5 +44,5 @@ export async function releaseVmi(ctx: LauncherContext, deleted: VmiDeleted): Pro
     released,
     `${uid}:released`,
   );
-  log.info({ domain: domainName, removed: domain !== undefined }, "released");
+  log.info({ domain: domainName, removed: domain !== undefined && !foreign }, "released");
 }

@@ -3,7 +3,7 @@
 // lets go; each one it releases is reported as the unplug would have been.
 
 import { parseStoreKey } from "@headroom/bus";
-import { inspectRunning } from "@headroom/launch";
+import { inspectRunning, isHeadroomDomain } from "@headroom/launch";
 import { InterfaceState, Phase } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 import { detachUnwanted, type InterfaceChange, vmiNicNames } from "./interfaces.ts";
@@ -60,6 +60,7 @@ export class UnplugRetries {
     if (detaching.length === 0) return skip("no interface waits for the guest");
     const domain = await ctx.libvirt().findDomain(status.domainName ?? "");
     if (!domain || !(await domain.isActive())) return skip("domain not running");
+    if (!(await isHeadroomDomain(domain))) return skip("domain not defined by headroom");
 
     const liveXml = await domain.getXmlDesc();
     const present = vmiNicNames(liveXml);
