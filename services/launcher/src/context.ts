@@ -1,12 +1,13 @@
 // What every part of the launcher shares: its connections, its settings, and
 // the few reads and writes of state that all of them make.
 import { hostname } from "node:os";
-import type { NatsConnection } from "@headroom/bus";
 import {
   type Buckets,
+  DecodeError,
   encode,
   type JetStreamClient,
   type Logger,
+  type NatsConnection,
   readEntry,
   toJetStream,
 } from "@headroom/bus";
@@ -83,8 +84,27 @@ export function launcherContext(
         return true;
       }
     },
-    readStatus: async (key) => (await readEntry(buckets.status, key, VmiStatus))?.value ?? null,
+    // A status that does not decode is replaced by the next one written; it
+    // must not make a valid plan look like garbage (DecodeError is final).
+    readStatus: async (key) => {
+      try {
+        return (await readEntry(buckets.status, key, VmiStatus))?.value ?? null;
+      } catch (error) {
+        if (!(error instanceof DecodeError)) throw error;
+        options.log.warn({ key, err: error }, "unreadable status ignored");
+        return null;
+      }
+    },
     putStatus: (key, status) => buckets.status.put(key, encode(VmiStatus, status)),
-    readStored: async (key) => (await readEntry(buckets.vmis, key, VmiAccepted))?.value ?? null,
+    // The stored VMI decides whether a plan is current: unreadable, the plan
+    // waits (retried) rather than being dropped for good.
+    readStored: async (key) => {
+      try {
+        return (await readEntry(buckets.vmis, key, VmiAccepted))?.value ?? null;
+      } catch (error) {
+        if (!(error instanceof DecodeError)) throw error;
+        throw new Error(`the stored VMI ${key} is unreadable: ${error.message}`);
+      }
+    },
   };
 }
