@@ -35,6 +35,12 @@ export interface ConsumerLoop {
   stop(): Promise<void>;
   /** Resolves when the loop has ended (after stop(), or when the connection closed). */
   done: Promise<void>;
+  /**
+   * Resolves, with why, only if the loop ended without stop(): the consumer
+   * was deleted or the connection closed. A service then has nothing to do
+   * and should exit, so that its supervisor starts it afresh.
+   */
+  lost: Promise<Error>;
 }
 
 export type MessageHandler = (msg: JsMsg) => Promise<void>;
@@ -89,7 +95,11 @@ export async function consume(
   const consumer = await js.consumers.get(stream, durable);
   const concurrency = Math.max(1, options.concurrency ?? 1);
   // Fetch no more than can be handled: a stopped replica holds nothing back.
-  const messages = await consumer.consume({ max_messages: concurrency });
+  // A deleted consumer ends the loop (instead of waiting forever for nothing).
+  const messages = await consumer.consume({
+    max_messages: concurrency,
+    abort_on_missing_resource: true,
+  });
   let stopping = false;
 
   const handleOne = async (msg: JsMsg) => {
@@ -130,7 +140,7 @@ export async function consume(
   };
 
   const inFlight = new Set<Promise<void>>();
-  const done = (async () => {
+  const ended = (async () => {
     for await (const msg of messages) {
       // Already fetched after stop(): hand it back for another replica.
       if (stopping) {
@@ -142,12 +152,23 @@ export async function consume(
       if (inFlight.size >= concurrency) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
-  })().catch((error) => {
-    log?.error({ err: error }, "consumer loop ended with an error");
+  })().then(
+    () => (stopping ? undefined : new Error(`consumer ${durable} stopped delivering`)),
+    (error: unknown) => {
+      log?.error({ err: error }, "consumer loop ended with an error");
+      return error instanceof Error ? error : new Error(String(error));
+    },
+  );
+  const lost = new Promise<Error>((resolve) => {
+    void ended.then((error) => {
+      if (error && !stopping) resolve(error);
+    });
   });
+  const done = ended.then(() => undefined);
 
   return {
     done,
+    lost,
     async stop() {
       stopping = true;
       messages.stop();

@@ -226,4 +226,24 @@ describe("consume", () => {
     expect(most).toBe(3);
     await until(async () => (await pendingInStream()) === 0);
   });
+
+  it("says the loop is lost when its consumer is deleted, and not when it is stopped", async () => {
+    const loop = await start(async () => {});
+    const stopped = await start(async () => {});
+    let lostOnStop = false;
+    void stopped.lost.then(() => {
+      lostOnStop = true;
+    });
+    await stopped.stop();
+    const jsm = await jetstreamManager(nc);
+    await jsm.consumers.delete(STREAMS.pipeline, "test-composer");
+    const why = await Promise.race([
+      loop.lost,
+      new Promise<Error>((_, reject) =>
+        setTimeout(() => reject(new Error("the loop was not lost within 20 s")), 20_000),
+      ),
+    ]);
+    expect(why).toBeInstanceOf(Error);
+    expect(lostOnStop).toBe(false);
+  }, 30_000);
 });

@@ -86,6 +86,8 @@ export interface Composer {
   buckets: Buckets;
   /** Stops taking requests and accepted VMIs; waits for the work in hand. */
   stop(): Promise<void>;
+  /** Resolves if the composer stopped taking accepted VMIs by itself (see ConsumerLoop.lost). */
+  lost: Promise<Error>;
 }
 
 /** Creates the streams and buckets if needed, serves the network API and composes accepted VMIs. */
@@ -349,6 +351,7 @@ export async function startComposer(
   return {
     micro,
     buckets,
+    lost: loop.lost,
     async stop() {
       await micro.stop();
       await loop.stop();

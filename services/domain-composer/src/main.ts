@@ -26,6 +26,14 @@ try {
   };
   process.once("SIGINT", () => void stop("SIGINT"));
   process.once("SIGTERM", () => void stop("SIGTERM"));
+  // Alive but taking no work is worse than dead: exit, and be started afresh.
+  void composer.lost.then(async (why) => {
+    if (stopping) return;
+    log.fatal({ err: why }, "domain-composer stopped taking work; exiting");
+    process.exitCode = 1;
+    await stop("lost");
+    process.exit();
+  });
 } catch (error) {
   log.fatal({ err: error }, "domain-composer could not start");
   process.exitCode = 1;

@@ -45,6 +45,8 @@ export interface Launcher {
   buckets: Buckets;
   /** Stops taking work and waits for the work in hand. */
   stop(): Promise<void>;
+  /** Resolves if the launcher stopped taking work by itself (see ConsumerLoop.lost). */
+  lost: Promise<Error>;
 }
 
 /**
@@ -127,6 +129,7 @@ export async function startLauncher(
 
   return {
     buckets,
+    lost: Promise.race(loops.map((loop) => loop.lost)),
     stop: async () => {
       unplugRetries.stop();
       await micro.stop();

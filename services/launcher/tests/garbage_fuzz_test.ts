@@ -201,4 +201,17 @@ describe("the launcher under garbage", () => {
     expect(internal).toBe("");
     expect(await ping()).toBeGreaterThan(0);
   });
+
+  // Last: it ends the launcher.
+  it("exits with 1 when its plan consumer is deleted under it, instead of idling", async () => {
+    await jsm.consumers.delete(STREAMS.pipeline, DURABLES.launcherPlan);
+    const code = await Promise.race([
+      launcher.exited,
+      new Promise<string>((resolve) =>
+        setTimeout(() => resolve("still running after 30 s"), 30_000),
+      ),
+    ]);
+    expect(code).toBe(1);
+    expect(launcher.logs()).toContain("launcher stopped taking work; exiting");
+  }, 45_000);
 });
