@@ -1,7 +1,7 @@
 // A capacity event as the user sees it: a table row, and an object for
 // `-o json` (one per line) and `describe -o json|yaml`.
 import { CapacityEventType, type ICapacityEvent } from "@headroom/proto";
-import { formatAge } from "./output.ts";
+import { formatAge, visible } from "./output.ts";
 
 const TYPE_NAMES: Record<number, string> = {
   [CapacityEventType.CAPACITY_EVENT_TYPE_UNSPECIFIED]: "unknown",
@@ -72,9 +72,9 @@ export const EVENT_COLUMNS = [
 export function eventRow(event: EventObject): string[] {
   return [
     event.time.replace(/\.\d{3}Z$/, "Z"),
-    `${event.namespace}/${event.name}`,
+    visible(`${event.namespace}/${event.name}`),
     event.type,
-    event.interfaceName || "<none>",
+    visible(event.interfaceName) || "<none>",
     event.requested === null ? "<none>" : String(event.requested),
     String(event.effective),
     String(event.inUse),
@@ -89,7 +89,7 @@ export const DESCRIBE_EVENT_COLUMNS = ["TYPE", "INTERFACE", "IN-USE", "FREE", "A
 export function describeEventRow(event: EventObject, nowMs: number): string[] {
   return [
     event.type,
-    event.interfaceName || "<none>",
+    visible(event.interfaceName) || "<none>",
     String(event.inUse),
     String(event.free),
     formatAge(nowMs - event.timestampUnixMs),
@@ -97,6 +97,7 @@ export function describeEventRow(event: EventObject, nowMs: number): string[] {
   ];
 }
 
+/** A message on one line, with no control character left for the terminal. */
 function oneLine(text: string): string {
-  return text.replace(/\s*[\r\n]+\s*/g, " ");
+  return visible(text.replace(/\s*[\r\n]+\s*/g, " "));
 }

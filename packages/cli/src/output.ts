@@ -102,3 +102,42 @@ export function formatBytes(bytes: number): string {
   const digits = unit === 0 || value >= 10 ? 0 : 1;
   return `${value.toFixed(digits).replace(/\.0$/, "")}${units[unit]}`;
 }
+
+// C0 controls but tab and newline, DEL, and C1 controls: a terminal would act
+// on them (move the cursor, change colours, set the title).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point.
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * Text from a guest or a user made safe to print: each control character
+ * is shown as `\xNN` instead of being sent to the terminal.
+ */
+export function visible(text: string): string {
+  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+/**
+ * A guest's console as it arrives, in chunks: UTF-8 decoded across chunk
+ * boundaries, line ends (CRLF) kept as newlines, every other control
+ * character made visible.
+ */
+export class ConsoleText {
+  readonly #decoder = new TextDecoder("utf-8");
+  #pendingCr = false;
+
+  push(chunk: Uint8Array): string {
+    let text = this.#decoder.decode(chunk, { stream: true });
+    if (this.#pendingCr) text = `\r${text}`;
+    // A CR at the end may be the first half of a CRLF: wait for the next chunk.
+    this.#pendingCr = text.endsWith("\r");
+    if (this.#pendingCr) text = text.slice(0, -1);
+    return visible(text.replace(/\r\n/g, "\n"));
+  }
+
+  /** What is left at the end of the stream. */
+  end(): string {
+    const rest = (this.#pendingCr ? "\r" : "") + this.#decoder.decode();
+    this.#pendingCr = false;
+    return visible(rest);
+  }
+}

@@ -268,6 +268,16 @@ describe("headroom events", () => {
     expect(run.stderr).toBe("");
   });
 
+  it("prints a name or message holding terminal escapes as visible text, never the escapes", async () => {
+    const hostile = "evil\u001b]0;pwned\u0007\u001b[2J";
+    await publish(namespace, "escapes", EXHAUSTED, { interfaceName: hostile, message: hostile });
+    const run = await headroom([...server, "-n", namespace, "events", "--vmi", "escapes"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).not.toContain("\u001b");
+    expect(run.stdout).not.toContain("\u0007");
+    expect(run.stdout).toContain("evil\\x1b]0;pwned\\x07\\x1b[2J");
+  });
+
   it("refuses --vmi with -A (exit 2), and exits 3 when headroom cannot be reached", async () => {
     const both = await headroom([...server, "events", "-A", "--vmi", "web"]);
     expect(both.code).toBe(2);

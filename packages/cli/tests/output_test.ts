@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import {
+  ConsoleText,
   formatAge,
   formatBytes,
   formatJson,
@@ -8,6 +9,7 @@ import {
   formatTable,
   formatYaml,
   listOf,
+  visible,
 } from "../src/output.ts";
 
 describe("formatTable", () => {
@@ -118,5 +120,25 @@ describe("formatBytes", () => {
     [1.25 * 1024 ** 3, "1.3GiB"],
   ])("%d bytes is %s", (bytes, text) => {
     expect(formatBytes(bytes)).toBe(text);
+  });
+});
+
+describe("text from guests and users", () => {
+  it("shows control characters instead of sending them to the terminal", () => {
+    expect(visible("web\u001b[2J\u001b]0;pwned\u0007 ok\ttab")).toBe(
+      "web\\x1b[2J\\x1b]0;pwned\\x07 ok\ttab",
+    );
+    expect(visible("\u009b31m\u007f")).toBe("\\x9b31m\\x7f");
+    expect(visible("plain, ünïcode 🦄\n")).toBe("plain, ünïcode 🦄\n");
+  });
+
+  it("keeps a console's lines across chunks, CRLF as newline, and splits no character", () => {
+    const text = new ConsoleText();
+    const bytes = new TextEncoder().encode("boot ok\r\nünï\u001b[0m\r\nlast\r");
+    let out = "";
+    // One byte at a time: every boundary falls somewhere awkward once.
+    for (const byte of bytes) out += text.push(Uint8Array.of(byte));
+    out += text.end();
+    expect(out).toBe("boot ok\nünï\\x1b[0m\nlast\\x0d");
   });
 });

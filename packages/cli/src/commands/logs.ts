@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { CliError, EXIT_CODES_HELP, EXIT_INVALID, EXIT_OK, EXIT_USAGE } from "../exit-codes.ts";
 import { globalsOf, hostStateOf } from "../globals.ts";
+import { ConsoleText } from "../output.ts";
 import { tailFile } from "../tail.ts";
 
 interface LogsOptions {
@@ -38,6 +39,8 @@ export function registerLogs(program: Command): void {
       } catch (error) {
         throw new CliError(`vmi/${name}: ${(error as Error).message}`, EXIT_USAGE);
       }
+      // The guest writes what it likes; the terminal gets it made visible.
+      const text = new ConsoleText();
       const stop = new AbortController();
       const onSignal = () => stop.abort();
       process.once("SIGINT", onSignal);
@@ -47,8 +50,9 @@ export function registerLogs(program: Command): void {
           ...(options.tail === undefined ? {} : { lines: options.tail }),
           follow: Boolean(options.follow),
           signal: stop.signal,
-          write: (chunk) => process.stdout.write(chunk),
+          write: (chunk) => process.stdout.write(text.push(chunk)),
         });
+        process.stdout.write(text.end());
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === "ENOENT") {
           throw new CliError(
