@@ -5,10 +5,13 @@
 //   npm run test:repeat -- 20 packages/libvirt
 //   npm run test:repeat -- 5                    # the whole suite, 5 times
 //
-// Each run shuffles nothing but gets a seed of its own (printed, and passed to
-// vitest as --sequence.seed) so a failure seen once can be replayed with
-// `npx vitest run --sequence.seed=SEED [--project P]`. Property tests print
-// their own fast-check seed in the error, which the report keeps.
+// Each run takes the test files in an order of its own, shuffled by a seed
+// (printed, passed to vitest as --sequence.seed), so a test that depends on
+// what ran before it shows up; a failure seen once is replayed with
+// `npx vitest run --sequence.shuffle.files --sequence.seed=SEED [--project P]`.
+// Tests inside a file keep their order (several tell one story step by step).
+// Property tests print their own fast-check seed in the error, which the
+// report keeps.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -93,7 +96,8 @@ function failuresOf(report: { testResults: FileResult[] }, run: number, seed: nu
 function runOnce(run: number, runs: number, projects: string[], dir: string): Failure[] {
   const seed = Math.floor(Math.random() * 2 ** 31);
   const output = join(dir, `run-${run}.json`);
-  const args = ["vitest", "run", `--sequence.seed=${seed}`, "--reporter=dot", "--reporter=json"];
+  const args = ["vitest", "run", "--sequence.shuffle.files", `--sequence.seed=${seed}`];
+  args.push("--reporter=dot", "--reporter=json");
   args.push(`--outputFile.json=${output}`);
   for (const project of projects) args.push("--project", project);
   const started = Date.now();
