@@ -1,16 +1,23 @@
 // An addinterface the validator refused for lack of room becomes an
 // "exhausted" capacity event, counted from this host's live domain.
-import { storeKey } from "@headroom/bus";
+import { PermanentError, storeKey } from "@headroom/bus";
 import { inspectRunning, isHeadroomDomain } from "@headroom/launch";
 import { exhaustedMessage, type InterfaceRefused, Phase } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 import { CapacityEventType, publishEvent, statusOf } from "./events.ts";
+
+/** An interface name a VMI can have (a DNS label): the validator checked it, and so does the launcher. */
+const INTERFACE_NAME = /^(?=.{1,63}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/;
 
 export async function recordRefusal(
   ctx: LauncherContext,
   refused: InterfaceRefused,
 ): Promise<void> {
   const { namespace, name, uid, interfaceName } = refused;
+  if (!INTERFACE_NAME.test(interfaceName))
+    throw new PermanentError(
+      `refusal names no interface a VMI can have (${interfaceName.length} characters)`,
+    );
   const key = storeKey(namespace, name);
   const log = ctx.log.child({ vmi: `${namespace}/${name}`, uid });
   const status = await ctx.readStatus(key);

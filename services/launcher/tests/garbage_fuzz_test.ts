@@ -20,7 +20,13 @@ import {
   STREAMS,
   toJetStream,
 } from "@headroom/bus";
-import { DescribeReply, DescribeRequest, DomainPlan, VmiDeleted } from "@headroom/proto";
+import {
+  DescribeReply,
+  DescribeRequest,
+  DomainPlan,
+  InterfaceRefused,
+  VmiDeleted,
+} from "@headroom/proto";
 import {
   ensureLibvirtd,
   type NatsServer,
@@ -136,10 +142,29 @@ describe("the launcher under garbage", () => {
     ];
     for (const [i, body] of plans.entries())
       await js.publish("headroom.pipeline.plan.x.y", body, { msgID: `plan-garbage-${i}` });
+    // A refusal naming what no VMI can have: the exhausted event would carry it.
+    const refusals: Uint8Array[] = [
+      ...GARBAGE,
+      encode(InterfaceRefused, {
+        namespace: "x",
+        name: "y",
+        uid: "u",
+        interfaceName: "x".repeat(600_000),
+        refusalId: "r",
+      }),
+    ];
+    for (const [i, body] of refusals.entries())
+      await js.publish("headroom.pipeline.refused.x.y", body, { msgID: `refused-garbage-${i}` });
+    // Deletions last: the real deletion below must come right after them in the stream.
     for (const [i, body] of deletions.entries())
       await js.publish("headroom.pipeline.deleted.x.y", body, { msgID: `deleted-garbage-${i}` });
 
-    for (const durable of [DURABLES.launcherPlan, DURABLES.launcherDeleted]) {
+    const eventsBefore = (await jsm.streams.info(STREAMS.capacity)).state.messages;
+    for (const durable of [
+      DURABLES.launcherPlan,
+      DURABLES.launcherDeleted,
+      DURABLES.launcherRefused,
+    ]) {
       const before = await settled(durable);
       await new Promise((resolve) => setTimeout(resolve, 1500));
       const after = await consumerInfo(durable);
@@ -148,8 +173,10 @@ describe("the launcher under garbage", () => {
       expect(after.num_redelivered).toBe(before.num_redelivered);
       expect(after.num_ack_pending).toBe(0);
     }
+    expect((await jsm.streams.info(STREAMS.capacity)).state.messages).toBe(eventsBefore);
     const logs = launcher.logs();
     expect(logs).toMatch(/message refused for good|message given up/);
+    expect(logs).toContain("refusal names no interface a VMI can have (600000 characters)");
     const count = (pattern: RegExp) => logs.match(pattern)?.length ?? 0;
     console.log(
       `launcher garbage: ${count(/message refused for good/g)} refused at once, ${count(/message given up/g)} given up after retries, ${count(/will retry/g)} retries`,

@@ -23,7 +23,7 @@ import {
   type VmiStatus,
 } from "@headroom/proto";
 import { type Vmi, withInterfaceAdded, withInterfaceRemoved } from "@headroom/vmi";
-import { checkManifest, type StoredVmi } from "./apply.ts";
+import { type CheckedManifest, checkManifest, type StoredVmi } from "./apply.ts";
 import { identify, readStatus, readStored } from "./records.ts";
 import { type StoreDeps, storeOnce } from "./store.ts";
 
@@ -52,21 +52,21 @@ export function freeSlots(status: VmiStatus, vmi: Vmi): number {
   return (status.capacity?.free ?? 0) - coming;
 }
 
+/** A rejection of the edited VMI as the reply says it: every field error. */
+function invalid(errors: { field?: string | null; message?: string | null }[]): IInterfaceReply {
+  const message = errors.map((e) => `${e.field}: ${e.message}`).join("; ");
+  return { ok: false, reason: "Invalid", message };
+}
+
 /** Stores the edited VMI as the next generation of `stored`; a rejection is the reply's. */
 async function storeEdited(
   deps: StoreDeps,
   stored: StoredVmi,
-  edited: Vmi,
+  checked: CheckedManifest & { ok: true },
   log: Logger,
 ): Promise<IInterfaceReply> {
-  const checked = checkManifest(JSON.stringify(edited));
-  const reply: IApplyReply = checked.ok
-    ? await storeOnce(deps, checked, stored, false, log)
-    : { rejected: { errors: checked.errors } };
-  if (reply.rejected) {
-    const message = (reply.rejected.errors ?? []).map((e) => `${e.field}: ${e.message}`).join("; ");
-    return { ok: false, reason: "Invalid", message };
-  }
+  const reply: IApplyReply = await storeOnce(deps, checked, stored, false, log);
+  if (reply.rejected) return invalid(reply.rejected.errors ?? []);
   return { ok: true, generation: reply.accepted?.generation ?? 0 };
 }
 
@@ -80,14 +80,17 @@ export async function addInterface(
   return retryCompareAndSet(
     async () => {
       const { stored, status } = await runningVmi(deps, namespace, name, log);
-      if (freeSlots(status, stored.vmi) <= 0)
-        return refuse(deps, stored, status, interfaceName, log);
       const edited = withInterfaceAdded(stored.vmi, {
         name: interfaceName,
         networkName,
         ...(req.mac ? { macAddress: req.mac } : {}),
       });
-      return storeEdited(deps, stored, edited, log);
+      // Checked before the room: a refusal carries only a name the VMI could have.
+      const checked = checkManifest(JSON.stringify(edited));
+      if (!checked.ok) return invalid(checked.errors);
+      if (freeSlots(status, stored.vmi) <= 0)
+        return refuse(deps, stored, status, interfaceName, log);
+      return storeEdited(deps, stored, checked, log);
     },
     {
       gaveUp: () => conflict(namespace, name),
@@ -112,7 +115,9 @@ export async function removeInterface(
           "NOT_FOUND",
           `vmi ${namespace}/${name} has no interface ${interfaceName}`,
         );
-      return storeEdited(deps, stored, edited, log);
+      const checked = checkManifest(JSON.stringify(edited));
+      if (!checked.ok) return invalid(checked.errors);
+      return storeEdited(deps, stored, checked, log);
     },
     {
       gaveUp: () => conflict(namespace, name),

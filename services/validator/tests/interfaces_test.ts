@@ -158,6 +158,16 @@ describe("addinterface", () => {
     });
   });
 
+  it("checks the name before the room: a name no VMI could have is Invalid and hands nothing on", async () => {
+    await running("full-too", 0);
+    const subject = `headroom.pipeline.refused.${storeKey(NS, "full-too")}`;
+    const huge = "x".repeat(600_000);
+    const reply = await add("full-too", huge);
+    expect(reply).toMatchObject({ ok: false, reason: "Invalid" });
+    expect(reply.message).toMatch(/^spec\.domain\.devices\.interfaces\[2\]\.name: /);
+    expect(await lastOn(subject)).toBeNull();
+  });
+
   it("refuses an interface name the VMI already has, naming the field", async () => {
     await running("twice", 3);
     const reply = await add("twice", "secondary");
