@@ -9,7 +9,7 @@
 // Domains are named crash-<hex>_vmi-<i> and removed at the end, also on failure and Ctrl-C.
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { type CrashStack, runCrashBatch, startCrashStack } from "./harness.ts";
+import { runCrashBatch, type Stack, startStack, uniqueNamespace } from "@headroom/test-stack";
 
 const { values } = parseArgs({
   options: {
@@ -30,7 +30,7 @@ const log = (line: string) => console.log(`${elapsed()}s  ${line}`);
 console.log(
   `crash batch: ${vmis} VMIs, up to ${maxKills} kills, seed ${seed} (--seed ${seed} replays the kill plan)`,
 );
-let stack: CrashStack | undefined;
+let stack: Stack | undefined;
 let interrupted = false;
 const onSignal = () => {
   if (interrupted) return;
@@ -43,7 +43,8 @@ process.on("SIGTERM", onSignal);
 
 let failed = false;
 try {
-  stack = await startCrashStack();
+  // Logins on: every service within the permissions it ships with, as in the crash test.
+  stack = await startStack({ namespace: uniqueNamespace("crash") });
   log(`stack up, namespace ${stack.namespace}`);
   const report = await runCrashBatch(stack, {
     vmis,

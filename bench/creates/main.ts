@@ -12,6 +12,7 @@
 // virtualization type chooseVirtType picked while the next ones launch, as on a real host.
 import { freemem, loadavg } from "node:os";
 import { parseArgs } from "node:util";
+import { type Manifest, type Stack, startStack } from "@headroom/test-stack";
 import { withBenchHost } from "../lib/guest.ts";
 import {
   describeMachine,
@@ -21,7 +22,6 @@ import {
   writeResult,
 } from "../lib/machine.ts";
 import { cpuSeconds, libvirtdPid, pidsMatching } from "../lib/proc.ts";
-import { type Manifest, type Stack, startStack } from "../lib/stack.ts";
 import { roundTo, type Summary, summarize } from "../lib/stats.ts";
 import { markdownTable } from "../lib/table.ts";
 import { type PipelineWatch, watchPipeline } from "../lib/watch.ts";
@@ -92,20 +92,31 @@ const result = await withBenchHost("creates", async (host) => {
   console.log(`creates on ${machineLine(machine)}`);
   console.log(`virtualization: ${host.virtType} (${host.virtTypeReason})`);
   const namespace = `${host.namePrefix}ns`;
-  const stack = await startStack({ namespace, env: { HEADROOM_VIRT_TYPE: host.virtType } });
+  // No logins: the watch subscribes to the services' own subjects, which no user may.
+  const stack = await startStack({
+    namespace,
+    logins: false,
+    env: { HEADROOM_VIRT_TYPE: host.virtType },
+  });
   host.onClose(() => stack.stop());
   const watch = await watchPipeline(stack.nc, namespace);
   console.log(`stack up: nats-server, validator, domain-composer, one launcher`);
 
   // Warm-up: the services' first create and delete.
-  const warm = await create(stack, watch, "warm-up", await stack.seedManifest("warm-up", CAPACITY));
+  const warm = await create(
+    stack,
+    watch,
+    "warm-up",
+    await stack.seedManifest("warm-up", { request: CAPACITY }),
+  );
   await deleteAll(stack, watch, new Map([["warm-up", warm.uid]]));
 
   const results: Level[] = [];
   for (const concurrency of levels) {
     const names = Array.from({ length: vmis }, (_, i) => `c${concurrency}-${i}`);
     const manifests = new Map<string, Manifest>();
-    for (const name of names) manifests.set(name, await stack.seedManifest(name, CAPACITY));
+    for (const name of names)
+      manifests.set(name, await stack.seedManifest(name, { request: CAPACITY }));
     const created = new Map<string, string>();
     const latencies: number[] = [];
     const byName = new Map<string, number>();

@@ -4,7 +4,7 @@
 //   node --import tsx bench/end-to-end/main.ts [--launches 15] [--quick] [--json PATH]
 //
 // A — through the services: nats-server, validator, domain-composer and launcher as child
-//     processes (bench/lib/stack.ts). Timed from sending the apply request to the launcher's
+//     processes (@headroom/test-stack). Timed from sending the apply request to the launcher's
 //     status write with phase Running arriving here (a NATS subscription, no polling). Each
 //     VMI is deleted through the API afterwards and the run waits for its released event.
 // B — direct: launchDomain (@headroom/launch) in this process on the XML the composer
@@ -21,6 +21,7 @@ import { type NicModel, withVirtType } from "@headroom/domain-xml";
 import { domainNameOf } from "@headroom/host-state";
 import { ensureBridge, ensureDiskFile, launchDomain } from "@headroom/launch";
 import type { DomainPlan } from "@headroom/proto";
+import { type Stack, startStack } from "@headroom/test-stack";
 import { DOMParser, type Element, XMLSerializer } from "@xmldom/xmldom";
 import { type BenchHost, withBenchHost } from "../lib/guest.ts";
 import {
@@ -31,7 +32,6 @@ import {
   writeResult,
 } from "../lib/machine.ts";
 import { portsForFreeSlots, withRootPorts } from "../lib/root-ports.ts";
-import { type Stack, startStack } from "../lib/stack.ts";
 import { roundTo, type Summary, summarize } from "../lib/stats.ts";
 import { markdownTable } from "../lib/table.ts";
 import { type PipelineWatch, watchPipeline } from "../lib/watch.ts";
@@ -106,7 +106,7 @@ function launchDoneAt(launcherLogs: string, domain: string): number | undefined 
 }
 
 async function throughServices(stack: Stack, watch: PipelineWatch, name: string) {
-  const manifest = await stack.seedManifest(name, CAPACITY);
+  const manifest = await stack.seedManifest(name, { request: CAPACITY });
   const started = performance.now();
   const reply = await stack.apply(manifest);
   const replied = performance.now();
@@ -198,7 +198,12 @@ const result = await withBenchHost("end-to-end", async (host) => {
   console.log(`end-to-end on ${machineLine(machine)}`);
   console.log(`virtualization: ${host.virtType} (${host.virtTypeReason})`);
   const namespace = `${host.namePrefix}ns`;
-  const stack = await startStack({ namespace, env: { HEADROOM_VIRT_TYPE: host.virtType } });
+  // No logins: the watch subscribes to the services' own subjects, which no user may.
+  const stack = await startStack({
+    namespace,
+    logins: false,
+    env: { HEADROOM_VIRT_TYPE: host.virtType },
+  });
   host.onClose(() => stack.stop());
   const watch = await watchPipeline(stack.nc, namespace);
   console.log(

@@ -15,6 +15,7 @@ import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { API_SUBJECTS, decode, encode, SERVICE_NAMES } from "@headroom/bus";
 import { ApplyReply, ApplyRequest, Outcome } from "@headroom/proto";
+import { type Stack, startStack } from "@headroom/test-stack";
 import {
   describeMachine,
   finishMachine,
@@ -23,7 +24,6 @@ import {
   writeResult,
 } from "../lib/machine.ts";
 import { cpuSeconds, pidsMatching } from "../lib/proc.ts";
-import { type Stack, startStack } from "../lib/stack.ts";
 import { roundTo, summarize } from "../lib/stats.ts";
 import { markdownTable } from "../lib/table.ts";
 
@@ -101,7 +101,12 @@ async function drive(stack: Stack, payload: Uint8Array, inflight: number, second
 const machine = await describeMachine();
 console.log(`validation-nats on ${machineLine(machine)}`);
 const wallStarted = performance.now();
-const stack = await startStack({ namespace: "bench-validation", services: ["validator"] });
+// No logins, as the recorded results ran; the nats-server is found by its config's directory.
+const stack = await startStack({
+  namespace: "bench-validation",
+  services: ["validator"],
+  logins: false,
+});
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
@@ -126,7 +131,7 @@ interface Level {
 const results: Level[] = [];
 
 try {
-  const manifest = await stack.seedManifest("validation-probe", 8);
+  const manifest = await stack.seedManifest("validation-probe", { request: 8 });
   const payload = encode(ApplyRequest, { manifestJson: JSON.stringify(manifest), dryRun: true });
   const check = decode(
     ApplyReply,
