@@ -11,37 +11,24 @@
 // ends when every released event has arrived. Guests keep booting and idling under the
 // virtualization type chooseVirtType picked while the next ones launch, as on a real host.
 import { freemem, loadavg } from "node:os";
-import { parseArgs } from "node:util";
 import { type Manifest, type Stack, startStack } from "@headroom/test-stack";
+import { benchArgs, integer, integers } from "../lib/args.ts";
 import { withBenchHost } from "../lib/guest.ts";
-import {
-  describeMachine,
-  finishMachine,
-  machineLine,
-  repoPath,
-  writeResult,
-} from "../lib/machine.ts";
+import { describeMachine, finishMachine, machineLine, writeResult } from "../lib/machine.ts";
 import { cpuSeconds, libvirtdPid, pidsMatching } from "../lib/proc.ts";
 import { roundTo, type Summary, summarize } from "../lib/stats.ts";
 import { markdownTable } from "../lib/table.ts";
 import { type PipelineWatch, watchPipeline } from "../lib/watch.ts";
 
-const { values } = parseArgs({
-  options: {
-    vmis: { type: "string" },
-    concurrency: { type: "string" },
-    quick: { type: "boolean", default: false },
-    json: { type: "string" },
+const args = benchArgs({
+  script: "bench/creates/main.ts",
+  json: "bench/results/creates.json",
+  flags: {
+    vmis: integer({ full: 16, quick: 4 }),
+    concurrency: integers({ full: [1, 4, 16], quick: [1, 4] }),
   },
 });
-const quick = values.quick;
-const vmis = Number(values.vmis ?? (quick ? 4 : 16));
-const levels = (values.concurrency ?? (quick ? "1,4" : "1,4,16")).split(",").map(Number);
-if (!Number.isInteger(vmis) || vmis < 1 || levels.some((c) => !Number.isInteger(c) || c < 1)) {
-  console.error("--vmis and --concurrency take positive integers");
-  process.exit(2);
-}
-const jsonPath = values.json ?? (quick ? undefined : repoPath("bench/results/creates.json"));
+const { vmis, concurrency: levels, json: jsonPath } = args;
 const CAPACITY = 8;
 const GiB = 1024 ** 3;
 
@@ -199,9 +186,7 @@ const seconds = roundTo((performance.now() - wallStarted) / 1000, 1);
 const report = {
   benchmark: "creates",
   date: new Date().toISOString(),
-  command: `node --import tsx bench/creates/main.ts${quick ? " --quick" : ""}${
-    values.vmis ? ` --vmis ${vmis}` : ""
-  }`,
+  command: args.command,
   machine: result.machine,
   virtType: result.virtType,
   vmi: `examples/vmi-seed.yaml with kubevirt.io/interface ${CAPACITY}: q35, 128 MiB, 1 vCPU, two NICs, the tiny guest`,
