@@ -8,7 +8,7 @@
 // libvirt-memory prints its JSON instead of writing it; this keeps it in
 // bench/results/libvirt-memory.json with the machine it ran on.
 import { spawn } from "node:child_process";
-import { parseArgs } from "node:util";
+import { benchArgs, someOf } from "./lib/args.ts";
 import {
   describeMachine,
   finishMachine,
@@ -32,23 +32,15 @@ const BENCHES = [
 ] as const;
 type Bench = (typeof BENCHES)[number];
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: "boolean", default: false },
-    only: { type: "string" },
-  },
+const args = benchArgs({
+  script: "bench/run-all.ts",
+  flags: { only: someOf(BENCHES) },
 });
-const only = values.only?.split(",") ?? [...BENCHES];
-const unknown = only.filter((name) => !(BENCHES as readonly string[]).includes(name));
-if (unknown.length > 0) {
-  console.error(`unknown benchmark(s): ${unknown.join(", ")}; there are ${BENCHES.join(", ")}`);
-  process.exit(2);
-}
-const selected = BENCHES.filter((name) => only.includes(name));
+const selected = BENCHES.filter((name) => args.only.includes(name));
 
 function argsOf(bench: Bench): string[] {
-  if (bench === "libvirt-memory") return values.quick ? ["--rounds", "1000"] : [];
-  return values.quick ? ["--quick"] : [];
+  if (bench === "libvirt-memory") return args.quick ? ["--rounds", "1000"] : [];
+  return args.quick ? ["--quick"] : [];
 }
 
 let current: ReturnType<typeof spawn> | undefined;
@@ -87,7 +79,7 @@ async function keepLibvirtMemory(stdout: string, started: Date): Promise<void> {
   const lines = stdout.trimEnd().split("\n");
   const summary = lines.pop() ?? "";
   console.log(summary);
-  if (values.quick) return;
+  if (args.quick) return;
   const report = JSON.parse(lines.join("\n")) as Record<string, unknown>;
   const path = repoPath("bench/results/libvirt-memory.json");
   await writeResult(path, {
@@ -100,7 +92,7 @@ async function keepLibvirtMemory(stdout: string, started: Date): Promise<void> {
 }
 
 const machine = await describeMachine();
-console.log(`benchmarks on ${machineLine(machine)}${values.quick ? " (quick)" : ""}`);
+console.log(`benchmarks on ${machineLine(machine)}${args.quick ? " (quick)" : ""}`);
 const wallStarted = performance.now();
 const ran: { bench: Bench; seconds: number; code: number }[] = [];
 for (const bench of selected) {

@@ -8,21 +8,23 @@
 //
 // Domains are named crash-<hex>_vmi-<i> and removed at the end, also on failure and Ctrl-C.
 import { writeFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
-import { type CrashStack, runCrashBatch, startCrashStack } from "./harness.ts";
+import { runCrashBatch, type Stack, startStack, uniqueNamespace } from "@headroom/test-stack";
+import { benchArgs, integer, optionalInteger } from "../lib/args.ts";
 
-const { values } = parseArgs({
-  options: {
-    vmis: { type: "string", default: "30" },
-    seed: { type: "string" },
-    kills: { type: "string" },
-    "stagger-ms": { type: "string", default: "1000" },
-    json: { type: "string" },
+const args = benchArgs({
+  script: "bench/crash/main.ts",
+  quick: false,
+  json: true,
+  flags: {
+    vmis: integer(30),
+    seed: optionalInteger({ min: 0 }),
+    kills: optionalInteger({ min: 0 }),
+    "stagger-ms": integer(1000, { min: 0 }),
   },
 });
-const vmis = Number(values.vmis);
-const seed = values.seed ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
-const maxKills = Number(values.kills ?? Math.ceil(vmis * 1.5));
+const { vmis } = args;
+const seed = args.seed ?? Math.floor(Math.random() * 2 ** 31);
+const maxKills = args.kills ?? Math.ceil(vmis * 1.5);
 const started = new Date();
 const elapsed = () => ((Date.now() - started.getTime()) / 1000).toFixed(1).padStart(6);
 const log = (line: string) => console.log(`${elapsed()}s  ${line}`);
@@ -30,7 +32,7 @@ const log = (line: string) => console.log(`${elapsed()}s  ${line}`);
 console.log(
   `crash batch: ${vmis} VMIs, up to ${maxKills} kills, seed ${seed} (--seed ${seed} replays the kill plan)`,
 );
-let stack: CrashStack | undefined;
+let stack: Stack | undefined;
 let interrupted = false;
 const onSignal = () => {
   if (interrupted) return;
@@ -43,13 +45,14 @@ process.on("SIGTERM", onSignal);
 
 let failed = false;
 try {
-  stack = await startCrashStack();
+  // Logins on: every service within the permissions it ships with, as in the crash test.
+  stack = await startStack({ namespace: uniqueNamespace("crash") });
   log(`stack up, namespace ${stack.namespace}`);
   const report = await runCrashBatch(stack, {
     vmis,
     seed,
     maxKills,
-    staggerMs: Number(values["stagger-ms"]),
+    staggerMs: args["stagger-ms"],
     settleTimeoutMs: 300_000,
     log,
   });
@@ -67,7 +70,7 @@ try {
   );
   console.log(`seconds             ${report.seconds}`);
   for (const problem of report.problems) console.log(`problem: ${problem}`);
-  if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
+  if (args.json) await writeFile(args.json, `${JSON.stringify(report, null, 2)}\n`);
   failed = report.problems.length > 0 || report.accepted !== vmis;
 } catch (error) {
   console.error(error);

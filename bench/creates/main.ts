@@ -11,37 +11,24 @@
 // ends when every released event has arrived. Guests keep booting and idling under the
 // virtualization type chooseVirtType picked while the next ones launch, as on a real host.
 import { freemem, loadavg } from "node:os";
-import { parseArgs } from "node:util";
+import { type Manifest, type Stack, startStack } from "@headroom/test-stack";
+import { benchArgs, integer, integers } from "../lib/args.ts";
 import { withBenchHost } from "../lib/guest.ts";
-import {
-  describeMachine,
-  finishMachine,
-  machineLine,
-  repoPath,
-  writeResult,
-} from "../lib/machine.ts";
+import { describeMachine, finishMachine, machineLine, writeResult } from "../lib/machine.ts";
 import { cpuSeconds, libvirtdPid, pidsMatching } from "../lib/proc.ts";
-import { type Manifest, type Stack, startStack } from "../lib/stack.ts";
 import { roundTo, type Summary, summarize } from "../lib/stats.ts";
 import { markdownTable } from "../lib/table.ts";
 import { type PipelineWatch, watchPipeline } from "../lib/watch.ts";
 
-const { values } = parseArgs({
-  options: {
-    vmis: { type: "string" },
-    concurrency: { type: "string" },
-    quick: { type: "boolean", default: false },
-    json: { type: "string" },
+const args = benchArgs({
+  script: "bench/creates/main.ts",
+  json: "bench/results/creates.json",
+  flags: {
+    vmis: integer({ full: 16, quick: 4 }),
+    concurrency: integers({ full: [1, 4, 16], quick: [1, 4] }),
   },
 });
-const quick = values.quick;
-const vmis = Number(values.vmis ?? (quick ? 4 : 16));
-const levels = (values.concurrency ?? (quick ? "1,4" : "1,4,16")).split(",").map(Number);
-if (!Number.isInteger(vmis) || vmis < 1 || levels.some((c) => !Number.isInteger(c) || c < 1)) {
-  console.error("--vmis and --concurrency take positive integers");
-  process.exit(2);
-}
-const jsonPath = values.json ?? (quick ? undefined : repoPath("bench/results/creates.json"));
+const { vmis, concurrency: levels, json: jsonPath } = args;
 const CAPACITY = 8;
 const GiB = 1024 ** 3;
 
@@ -92,20 +79,31 @@ const result = await withBenchHost("creates", async (host) => {
   console.log(`creates on ${machineLine(machine)}`);
   console.log(`virtualization: ${host.virtType} (${host.virtTypeReason})`);
   const namespace = `${host.namePrefix}ns`;
-  const stack = await startStack({ namespace, env: { HEADROOM_VIRT_TYPE: host.virtType } });
+  // No logins: the watch subscribes to the services' own subjects, which no user may.
+  const stack = await startStack({
+    namespace,
+    logins: false,
+    env: { HEADROOM_VIRT_TYPE: host.virtType },
+  });
   host.onClose(() => stack.stop());
   const watch = await watchPipeline(stack.nc, namespace);
   console.log(`stack up: nats-server, validator, domain-composer, one launcher`);
 
   // Warm-up: the services' first create and delete.
-  const warm = await create(stack, watch, "warm-up", await stack.seedManifest("warm-up", CAPACITY));
+  const warm = await create(
+    stack,
+    watch,
+    "warm-up",
+    await stack.seedManifest("warm-up", { request: CAPACITY }),
+  );
   await deleteAll(stack, watch, new Map([["warm-up", warm.uid]]));
 
   const results: Level[] = [];
   for (const concurrency of levels) {
     const names = Array.from({ length: vmis }, (_, i) => `c${concurrency}-${i}`);
     const manifests = new Map<string, Manifest>();
-    for (const name of names) manifests.set(name, await stack.seedManifest(name, CAPACITY));
+    for (const name of names)
+      manifests.set(name, await stack.seedManifest(name, { request: CAPACITY }));
     const created = new Map<string, string>();
     const latencies: number[] = [];
     const byName = new Map<string, number>();
@@ -188,9 +186,7 @@ const seconds = roundTo((performance.now() - wallStarted) / 1000, 1);
 const report = {
   benchmark: "creates",
   date: new Date().toISOString(),
-  command: `node --import tsx bench/creates/main.ts${quick ? " --quick" : ""}${
-    values.vmis ? ` --vmis ${vmis}` : ""
-  }`,
+  command: args.command,
   machine: result.machine,
   virtType: result.virtType,
   vmi: `examples/vmi-seed.yaml with kubevirt.io/interface ${CAPACITY}: q35, 128 MiB, 1 vCPU, two NICs, the tiny guest`,

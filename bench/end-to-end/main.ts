@@ -4,7 +4,7 @@
 //   node --import tsx bench/end-to-end/main.ts [--launches 15] [--quick] [--json PATH]
 //
 // A — through the services: nats-server, validator, domain-composer and launcher as child
-//     processes (bench/lib/stack.ts). Timed from sending the apply request to the launcher's
+//     processes (@headroom/test-stack). Timed from sending the apply request to the launcher's
 //     status write with phase Running arriving here (a NATS subscription, no polling). Each
 //     VMI is deleted through the API afterwards and the run waits for its released event.
 // B — direct: launchDomain (@headroom/launch) in this process on the XML the composer
@@ -16,40 +16,26 @@
 // A's time is split at the messages the services publish on the way, and at the launcher's
 // log line that ends launchDomain.
 import { loadavg } from "node:os";
-import { parseArgs } from "node:util";
 import { type NicModel, withVirtType } from "@headroom/domain-xml";
 import { domainNameOf } from "@headroom/host-state";
 import { ensureBridge, ensureDiskFile, launchDomain } from "@headroom/launch";
 import type { DomainPlan } from "@headroom/proto";
+import { type Stack, startStack } from "@headroom/test-stack";
 import { DOMParser, type Element, XMLSerializer } from "@xmldom/xmldom";
+import { benchArgs, integer } from "../lib/args.ts";
 import { type BenchHost, withBenchHost } from "../lib/guest.ts";
-import {
-  describeMachine,
-  finishMachine,
-  machineLine,
-  repoPath,
-  writeResult,
-} from "../lib/machine.ts";
+import { describeMachine, finishMachine, machineLine, writeResult } from "../lib/machine.ts";
 import { portsForFreeSlots, withRootPorts } from "../lib/root-ports.ts";
-import { type Stack, startStack } from "../lib/stack.ts";
 import { roundTo, type Summary, summarize } from "../lib/stats.ts";
 import { markdownTable } from "../lib/table.ts";
 import { type PipelineWatch, watchPipeline } from "../lib/watch.ts";
 
-const { values } = parseArgs({
-  options: {
-    launches: { type: "string" },
-    quick: { type: "boolean", default: false },
-    json: { type: "string" },
-  },
+const args = benchArgs({
+  script: "bench/end-to-end/main.ts",
+  json: "bench/results/end-to-end.json",
+  flags: { launches: integer({ full: 15, quick: 3 }) },
 });
-const quick = values.quick;
-const launches = Number(values.launches ?? (quick ? 3 : 15));
-if (!Number.isInteger(launches) || launches < 1) {
-  console.error("--launches must be a positive integer");
-  process.exit(2);
-}
-const jsonPath = values.json ?? (quick ? undefined : repoPath("bench/results/end-to-end.json"));
+const { launches, json: jsonPath } = args;
 
 const CAPACITY = 8;
 const ORDERS = [
@@ -106,7 +92,7 @@ function launchDoneAt(launcherLogs: string, domain: string): number | undefined 
 }
 
 async function throughServices(stack: Stack, watch: PipelineWatch, name: string) {
-  const manifest = await stack.seedManifest(name, CAPACITY);
+  const manifest = await stack.seedManifest(name, { request: CAPACITY });
   const started = performance.now();
   const reply = await stack.apply(manifest);
   const replied = performance.now();
@@ -198,7 +184,12 @@ const result = await withBenchHost("end-to-end", async (host) => {
   console.log(`end-to-end on ${machineLine(machine)}`);
   console.log(`virtualization: ${host.virtType} (${host.virtTypeReason})`);
   const namespace = `${host.namePrefix}ns`;
-  const stack = await startStack({ namespace, env: { HEADROOM_VIRT_TYPE: host.virtType } });
+  // No logins: the watch subscribes to the services' own subjects, which no user may.
+  const stack = await startStack({
+    namespace,
+    logins: false,
+    env: { HEADROOM_VIRT_TYPE: host.virtType },
+  });
   host.onClose(() => stack.stop());
   const watch = await watchPipeline(stack.nc, namespace);
   console.log(
@@ -317,9 +308,7 @@ const overhead = roundTo(a.median - b.median, 1);
 const report = {
   benchmark: "end-to-end",
   date: new Date().toISOString(),
-  command: `node --import tsx bench/end-to-end/main.ts${quick ? " --quick" : ""}${
-    values.launches ? ` --launches ${launches}` : ""
-  }`,
+  command: args.command,
   machine: result.machine,
   virtType: result.virtType,
   virtTypeReason: result.virtTypeReason,

@@ -14,7 +14,6 @@
 // the timed launches. Launches alternate A B B A … so drift hits both alike. Also times the
 // XML-only work of a launch (compose, add, strip, protect, topology) on libvirt's real XML.
 import { loadavg } from "node:os";
-import { parseArgs } from "node:util";
 import {
   addPlaceholders,
   composeDomain,
@@ -28,32 +27,19 @@ import {
 } from "@headroom/domain-xml";
 import { launchDomain } from "@headroom/launch";
 import type { Connection } from "@headroom/libvirt";
+import { benchArgs, integer } from "../lib/args.ts";
 import { type BenchHost, withBenchHost } from "../lib/guest.ts";
-import {
-  describeMachine,
-  finishMachine,
-  machineLine,
-  repoPath,
-  writeResult,
-} from "../lib/machine.ts";
+import { describeMachine, finishMachine, machineLine, writeResult } from "../lib/machine.ts";
 import { freeSlotsWithPorts, portsForFreeSlots, withRootPorts } from "../lib/root-ports.ts";
 import { roundTo, type Summary, summarize } from "../lib/stats.ts";
 import { markdownTable } from "../lib/table.ts";
 
-const { values } = parseArgs({
-  options: {
-    launches: { type: "string" },
-    quick: { type: "boolean", default: false },
-    json: { type: "string" },
-  },
+const args = benchArgs({
+  script: "bench/launch-direct/main.ts",
+  json: "bench/results/launch-direct.json",
+  flags: { launches: integer({ full: 20, quick: 3 }) },
 });
-const quick = values.quick;
-const launches = Number(values.launches ?? (quick ? 3 : 20));
-if (!Number.isInteger(launches) || launches < 1) {
-  console.error("--launches must be a positive integer");
-  process.exit(2);
-}
-const jsonPath = values.json ?? (quick ? undefined : repoPath("bench/results/launch-direct.json"));
+const { quick, launches, json: jsonPath } = args;
 
 const CAPACITY = 8;
 const NICS = 1;
@@ -201,9 +187,7 @@ const seconds = roundTo((performance.now() - wallStarted) / 1000, 1);
 const report = {
   benchmark: "launch-direct",
   date: new Date().toISOString(),
-  command: `node --import tsx bench/launch-direct/main.ts${quick ? " --quick" : ""}${
-    values.launches ? ` --launches ${launches}` : ""
-  }`,
+  command: args.command,
   machine: result.machine,
   virtType: result.virtType,
   virtTypeReason: result.virtTypeReason,

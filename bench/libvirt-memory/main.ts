@@ -10,24 +10,23 @@
 // libvirtd's RSS when its pid file is readable. A leak per call shows as RSS
 // growing with the rounds; a steady RSS after warm-up means none.
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Connection } from "@headroom/libvirt";
 import { DOMImplementation, type Element, XMLSerializer } from "@xmldom/xmldom";
+import { benchArgs, integer, text, toggle } from "../lib/args.ts";
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: "string", default: "10000" },
-    uri: { type: "string", default: "qemu:///system" },
-    "no-free": { type: "boolean", default: false },
+const args = benchArgs({
+  script: "bench/libvirt-memory/main.ts",
+  quick: false,
+  flags: {
+    rounds: integer(10_000),
+    uri: text("qemu:///system"),
+    "no-free": toggle(),
   },
 });
-const rounds = Number(values.rounds);
-if (!Number.isInteger(rounds) || rounds < 1) {
-  console.error(`--rounds must be a positive integer, got "${values.rounds}"`);
-  process.exit(2);
-}
+
+const { rounds } = args;
 
 setFlagsFromString("--expose-gc");
 const collectGarbage = runInNewContext("gc") as () => void;
@@ -94,7 +93,7 @@ function sample(round: number): Sample {
 
 const name = `hrtest-lv-bench-${process.pid}`;
 const xml = domainXml(name);
-const connection = await Connection.open(values.uri);
+const connection = await Connection.open(args.uri);
 const unsubscribe = await connection.onDomainEvent(
   (event) => {
     if (event.domain.name === name) events++;
@@ -107,7 +106,7 @@ async function roundTrip(): Promise<void> {
   try {
     await domain.undefine();
   } finally {
-    if (!values["no-free"]) domain.free();
+    if (!args["no-free"]) domain.free();
   }
 }
 
@@ -137,9 +136,9 @@ const first = samples[0] as Sample;
 const last = samples.at(-1) as Sample;
 const report = {
   benchmark: "libvirt-memory",
-  uri: values.uri,
+  uri: args.uri,
   rounds,
-  handlesFreedBy: values["no-free"] ? "garbage collection" : "free()",
+  handlesFreedBy: args["no-free"] ? "garbage collection" : "free()",
   seconds: Math.round(seconds * 10) / 10,
   roundTripsPerSecond: Math.round(rounds / seconds),
   eventsReceived: events,

@@ -11,39 +11,27 @@
 // the end (timed), also on failure and Ctrl-C. Domains are named hrbench-scale-<pid>-….
 import { randomUUID } from "node:crypto";
 import { loadavg } from "node:os";
-import { parseArgs } from "node:util";
 import { composeDomain } from "@headroom/domain-xml";
 import { launchDomain, removeDomain } from "@headroom/launch";
 import type { Connection } from "@headroom/libvirt";
+import { benchArgs, integer } from "../lib/args.ts";
 import { withBenchHost } from "../lib/guest.ts";
-import {
-  describeMachine,
-  finishMachine,
-  machineLine,
-  repoPath,
-  writeResult,
-} from "../lib/machine.ts";
+import { describeMachine, finishMachine, machineLine, writeResult } from "../lib/machine.ts";
 import { libvirtdPid, rssKiB } from "../lib/proc.ts";
 import { roundTo, type Summary, summarize } from "../lib/stats.ts";
 import { markdownTable } from "../lib/table.ts";
 
-const { values } = parseArgs({
-  options: {
-    domains: { type: "string" },
-    bucket: { type: "string" },
-    quick: { type: "boolean", default: false },
-    json: { type: "string" },
+const args = benchArgs({
+  script: "bench/scale/main.ts",
+  json: "bench/results/scale.json",
+  flags: {
+    domains: integer({ full: 500, quick: 100 }),
+    bucket: integer({ full: 50, quick: 25 }),
   },
 });
-const quick = values.quick;
-const total = Number(values.domains ?? (quick ? 100 : 500));
-const bucket = Number(values.bucket ?? (quick ? 25 : 50));
-if (!Number.isInteger(total) || total < 1 || !Number.isInteger(bucket) || bucket < 1) {
-  console.error("--domains and --bucket take positive integers");
-  process.exit(2);
-}
+
+const { quick, domains: total, bucket, json: jsonPath } = args;
 const checkpointEvery = quick ? 50 : 100;
-const jsonPath = values.json ?? (quick ? undefined : repoPath("bench/results/scale.json"));
 
 const CAPACITY = 8;
 const NICS = 1;
@@ -176,9 +164,7 @@ function perDomainKiB(pick: (c: Checkpoint) => number | undefined): number | und
 const report = {
   benchmark: "scale",
   date: new Date().toISOString(),
-  command: `node --import tsx bench/scale/main.ts${quick ? " --quick" : ""}${
-    values.domains ? ` --domains ${total}` : ""
-  }`,
+  command: args.command,
   machine: result.machine,
   domain: `q35, 128 MiB, 1 vCPU, ${NICS} user NIC, virtio disk, rng, serial console; reserved capacity ${CAPACITY} (${PLACEHOLDERS} placeholders, ${result.controllersAdded} controllers added, ${result.freeSlots} free slots); defined, never started`,
   what: "launchDomain({ start: false }): existence check, define, read back, add placeholders, define, read back, strip, protect, define, read back",

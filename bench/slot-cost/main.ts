@@ -12,10 +12,10 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { dirname } from "node:path";
-import { parseArgs } from "node:util";
 import { composeDomain, type MachineFamily, nicXml } from "@headroom/domain-xml";
 import { waitForGuestReport } from "@headroom/images";
 import { attachNic, launchDomain } from "@headroom/launch";
+import { benchArgs, integer, integers, someOf, text } from "../lib/args.ts";
 import { type BenchHost, withBenchHost } from "../lib/guest.ts";
 import {
   describeMachine,
@@ -28,40 +28,24 @@ import { roundTo, type Summary, summarize } from "../lib/stats.ts";
 import { markdownTable } from "../lib/table.ts";
 import { type ChartPanel, slotCostChart } from "./chart.ts";
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: "string" },
-    quick: { type: "boolean", default: false },
-    capacities: { type: "string" },
-    machines: { type: "string", default: "q35,pc" },
-    json: { type: "string" },
-    chart: { type: "string" },
+const args = benchArgs({
+  script: "bench/slot-cost/main.ts",
+  json: "bench/results/slot-cost.json",
+  flags: {
+    runs: integer({ full: 5, quick: 1 }),
+    capacities: integers(
+      { full: [0, 1, 2, 4, 8, 16, 24, 32], quick: [0, 8, 32] },
+      { min: 0, max: 32 },
+    ),
+    machines: someOf<MachineFamily>(["q35", "pc"]),
+    chart: text(),
   },
 });
 
-const FULL_CAPACITIES = [0, 1, 2, 4, 8, 16, 24, 32];
-const QUICK_CAPACITIES = [0, 8, 32];
 const NICS = 1;
-const quick = values.quick;
-const runs = Number(values.runs ?? (quick ? 1 : 5));
-const capacities = values.capacities
-  ? values.capacities.split(",").map(Number)
-  : quick
-    ? QUICK_CAPACITIES
-    : FULL_CAPACITIES;
-const machines = values.machines.split(",") as MachineFamily[];
-if (!Number.isInteger(runs) || runs < 1) fail(`--runs must be a positive integer`);
-if (capacities.some((c) => !Number.isInteger(c) || c < 0 || c > 32))
-  fail("--capacities must be whole numbers from 0 to 32, comma-separated");
-if (machines.some((m) => m !== "q35" && m !== "pc")) fail("--machines takes q35 and/or pc");
 // A quick run is a smoke test: its figures go to the screen, not over the recorded results.
-const jsonPath = values.json ?? (quick ? undefined : repoPath("bench/results/slot-cost.json"));
-const chartPath = values.chart ?? (quick ? undefined : repoPath("docs/slot-cost.svg"));
-
-function fail(message: string): never {
-  console.error(message);
-  process.exit(2);
-}
+const { quick, runs, capacities, machines, json: jsonPath } = args;
+const chartPath = args.chart ?? (quick ? undefined : repoPath("docs/slot-cost.svg"));
 
 interface Sample {
   run: number;
@@ -323,9 +307,7 @@ const seconds = roundTo((performance.now() - wallStarted) / 1000, 1);
 const report = {
   benchmark: "slot-cost",
   date: new Date().toISOString(),
-  command: `node --import tsx bench/slot-cost/main.ts${quick ? " --quick" : ""}${
-    values.runs ? ` --runs ${runs}` : ""
-  }`,
+  command: args.command,
   machine: result.machine,
   virtType: result.virt.virtType,
   virtTypeReason: result.virt.virtTypeReason,

@@ -8,9 +8,9 @@
 // round, with the slowest and fastest. Targets from the benchmark issue are printed beside
 // them; nothing is asserted.
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { composeDomain, domainSpecFromVmi, type HostPlacement } from "@headroom/domain-xml";
 import { parseDocument, validateVmi } from "@headroom/vmi";
+import { benchArgs, integer, positive } from "../lib/args.ts";
 import {
   describeMachine,
   finishMachine,
@@ -21,22 +21,16 @@ import {
 import { roundTo, summarize } from "../lib/stats.ts";
 import { markdownTable } from "../lib/table.ts";
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: "string" },
-    seconds: { type: "string" },
-    quick: { type: "boolean", default: false },
-    json: { type: "string" },
+const args = benchArgs({
+  script: "bench/throughput/main.ts",
+  json: "bench/results/throughput.json",
+  flags: {
+    rounds: integer({ full: 5, quick: 3 }),
+    seconds: positive({ full: 1, quick: 0.3 }),
   },
 });
-const quick = values.quick;
-const rounds = Number(values.rounds ?? (quick ? 3 : 5));
-const roundSeconds = Number(values.seconds ?? (quick ? 0.3 : 1));
-if (!Number.isInteger(rounds) || rounds < 1 || !(roundSeconds > 0)) {
-  console.error("--rounds must be a positive integer and --seconds a positive number");
-  process.exit(2);
-}
-const jsonPath = values.json ?? (quick ? undefined : repoPath("bench/results/throughput.json"));
+
+const { rounds, seconds: roundSeconds, json: jsonPath } = args;
 
 const TARGETS = { validation: 20_000, composition: 5_000 };
 
@@ -113,7 +107,7 @@ if (sink === 0) console.log("(nothing done?)");
 const report = {
   benchmark: "throughput",
   date: new Date().toISOString(),
-  command: `node --import tsx bench/throughput/main.ts${quick ? " --quick" : ""}`,
+  command: args.command,
   machine: finishMachine(machine),
   input: SEED,
   rounds,

@@ -12,45 +12,26 @@
 // nats-server and the validator processes run beside it. Each level is warmed up, then timed
 // in rounds; the validators' own processing time comes from their $SRV.STATS.
 import { dirname } from "node:path";
-import { parseArgs } from "node:util";
 import { API_SUBJECTS, decode, encode, SERVICE_NAMES } from "@headroom/bus";
 import { ApplyReply, ApplyRequest, Outcome } from "@headroom/proto";
-import {
-  describeMachine,
-  finishMachine,
-  machineLine,
-  repoPath,
-  writeResult,
-} from "../lib/machine.ts";
+import { type Stack, startStack } from "@headroom/test-stack";
+import { benchArgs, integer, integers, positive } from "../lib/args.ts";
+import { describeMachine, finishMachine, machineLine, writeResult } from "../lib/machine.ts";
 import { cpuSeconds, pidsMatching } from "../lib/proc.ts";
-import { type Stack, startStack } from "../lib/stack.ts";
 import { roundTo, summarize } from "../lib/stats.ts";
 import { markdownTable } from "../lib/table.ts";
 
-const { values } = parseArgs({
-  options: {
-    inflight: { type: "string" },
-    seconds: { type: "string" },
-    rounds: { type: "string" },
-    quick: { type: "boolean", default: false },
-    json: { type: "string" },
+const args = benchArgs({
+  script: "bench/validation-nats/main.ts",
+  json: "bench/results/validation-nats.json",
+  flags: {
+    inflight: integers([1, 8, 32]),
+    seconds: positive({ full: 2, quick: 0.5 }),
+    rounds: integer({ full: 3, quick: 2 }),
   },
 });
-const quick = values.quick;
-const levels = (values.inflight ?? "1,8,32").split(",").map(Number);
-const roundSeconds = Number(values.seconds ?? (quick ? 0.5 : 2));
-const rounds = Number(values.rounds ?? (quick ? 2 : 3));
-if (
-  levels.some((n) => !Number.isInteger(n) || n < 1) ||
-  !(roundSeconds > 0) ||
-  !Number.isInteger(rounds) ||
-  rounds < 1
-) {
-  console.error("--inflight takes positive integers, --seconds a positive number, --rounds ≥ 1");
-  process.exit(2);
-}
-const jsonPath =
-  values.json ?? (quick ? undefined : repoPath("bench/results/validation-nats.json"));
+
+const { quick, inflight: levels, seconds: roundSeconds, rounds, json: jsonPath } = args;
 const WARM_UP_SECONDS = quick ? 0.3 : 1;
 const REPLICAS = [1, 2];
 
@@ -101,7 +82,12 @@ async function drive(stack: Stack, payload: Uint8Array, inflight: number, second
 const machine = await describeMachine();
 console.log(`validation-nats on ${machineLine(machine)}`);
 const wallStarted = performance.now();
-const stack = await startStack({ namespace: "bench-validation", services: ["validator"] });
+// No logins, as the recorded results ran; the nats-server is found by its config's directory.
+const stack = await startStack({
+  namespace: "bench-validation",
+  services: ["validator"],
+  logins: false,
+});
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
@@ -126,7 +112,7 @@ interface Level {
 const results: Level[] = [];
 
 try {
-  const manifest = await stack.seedManifest("validation-probe", 8);
+  const manifest = await stack.seedManifest("validation-probe", { request: 8 });
   const payload = encode(ApplyRequest, { manifestJson: JSON.stringify(manifest), dryRun: true });
   const check = decode(
     ApplyReply,
@@ -203,7 +189,7 @@ const seconds = roundTo((performance.now() - wallStarted) / 1000, 1);
 const report = {
   benchmark: "validation-nats",
   date: new Date().toISOString(),
-  command: `node --import tsx bench/validation-nats/main.ts${quick ? " --quick" : ""}`,
+  command: args.command,
   machine: finishMachine(machine),
   request:
     "ApplyRequest dry_run of examples/vmi-seed.yaml (kubevirt.io/interface 8) under a name not stored: parse, validateVmi, one KV get (miss), reply; nothing stored or published",

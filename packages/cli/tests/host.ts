@@ -1,22 +1,26 @@
 // What the end-to-end tests need from the host: libvirt domains of a test
 // namespace (listed, and removed whatever happens), a seed VMI of their own,
-// a private state directory and a bridge name nobody else uses.
+// a private state directory and a bridge name nobody else uses. The whole stack
+// (nats-server and the services) comes from @headroom/test-stack; what is
+// shared with it (namespace, state directory, seed) is taken from there.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import { chmod, mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { parse } from "yaml";
-import { repoRoot } from "./run.ts";
+import {
+  seedManifest,
+  privateStateDir as stackStateDir,
+  uniqueNamespace,
+} from "@headroom/test-stack";
 
 const run = promisify(execFile);
 const URI = "qemu:///system";
 
 /** A namespace of these tests: "cli-" and random hex, so domains are "cli-<hex>_<name>". */
 export function testNamespace(): string {
-  return `cli-${randomBytes(3).toString("hex")}`;
+  return uniqueNamespace("cli");
 }
 
 /** A host bridge name of these tests (at most 15 characters). */
@@ -53,23 +57,17 @@ export async function deleteBridge(bridge: string): Promise<void> {
 }
 
 /** A fresh state directory QEMU (running as its own user) can read. */
-export async function privateStateDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "headroom-cli-e2e-"));
-  await chmod(dir, 0o755);
-  return dir;
+export function privateStateDir(): Promise<string> {
+  return stackStateDir("headroom-cli-e2e-");
 }
 
-/** The seed example (examples/vmi-seed.yaml) in `namespace`, under `name`. */
-export function seedVmi(namespace: string, name: string): Record<string, unknown> {
-  const vmi = parse(readFileSync(join(repoRoot, "examples/vmi-seed.yaml"), "utf8"));
-  vmi.metadata = { name, namespace };
-  return vmi;
-}
-
-/** The seed example written to `dir` as YAML-compatible JSON; returns its path. */
+/**
+ * The seed example (examples/vmi-seed.yaml) in `namespace`, under `name`, written to `dir` as
+ * YAML-compatible JSON; returns its path.
+ */
 export async function writeSeedVmi(dir: string, namespace: string, name: string): Promise<string> {
   const path = join(dir, `${name}.json`);
-  await writeFile(path, JSON.stringify(seedVmi(namespace, name), null, 2));
+  await writeFile(path, JSON.stringify(await seedManifest(namespace, name), null, 2));
   return path;
 }
 

@@ -3,78 +3,37 @@
 // launcher as their own processes, libvirtd and QEMU (TCG) running the tiny
 // guest from a private image store. One guest boots; the CLI drives it as a
 // user would, and every domain of the test's namespace is removed afterwards.
-import { execFile } from "node:child_process";
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { ensureCredentials, SERVICE_USERS, serverEnv, userEnv } from "@headroom/bus";
-import {
-  ensureLibvirtd,
-  type NatsServer,
-  type ServiceProcess,
-  startNats,
-  startService,
-} from "@headroom/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  deleteBridge,
-  domainsOf,
-  privateStateDir,
-  removeDomainsOf,
-  testBridge,
-  testNamespace,
-  virsh,
-  writeSeedVmi,
-} from "./host.ts";
-import { headroom, repoRoot, start } from "./run.ts";
+import { useStack } from "@headroom/test-stack/vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { domainsOf, testNamespace, virsh, writeSeedVmi } from "./host.ts";
+import { headroom, start } from "./run.ts";
 
-const run = promisify(execFile);
 const namespace = testNamespace();
-const bridge = testBridge();
 const name = "vmi-iface-request-example";
+// NATS as `headroom up` runs it: each service its own user, the CLI the client
+// user, whose password it reads from <state-dir>/secrets/client.env. TCG
+// without the KVM probe: the probe would boot a guest of its own. The test
+// creates the network itself, through the CLI. The services and the CLI must
+// do all their work within the permissions headroom.conf gives them; a client
+// without a login is refused on purpose below, so only refused publishes and
+// subscriptions count.
+const stack = useStack({
+  namespace,
+  env: { HEADROOM_VIRT_TYPE: "qemu" },
+  seedNetwork: false,
+  refusals: /(Publish|Subscription) Violation/,
+});
 let stateDir = "";
-let nats: NatsServer | undefined;
-const services: ServiceProcess[] = [];
+let bridge = "";
 /** `headroom --server URL -n NAMESPACE`, the prefix of every command here. */
 let cli: string[] = [];
 
-beforeAll(async () => {
-  await ensureLibvirtd();
-  stateDir = await privateStateDir();
-  const env = { HEADROOM_STATE_DIR: stateDir };
-  await run("bash", [join(repoRoot, "infra/tiny-guest/build.sh"), "--quiet"], {
-    env: { ...process.env, ...env },
-  });
-  // NATS as `headroom up` runs it: each service its own user, the CLI the
-  // client user, whose password it reads from <state-dir>/secrets/client.env.
-  const credentials = await ensureCredentials(join(stateDir, "secrets"));
-  nats = await startNats({ configFile: "infra/nats/headroom.conf", env: serverEnv(credentials) });
-  // TCG without the KVM probe: the probe would boot a guest of its own.
-  const serviceEnv = { ...env, HEADROOM_NATS_URL: nats.url, HEADROOM_VIRT_TYPE: "qemu" };
-  for (const [service, user] of Object.entries(SERVICE_USERS)) {
-    services.push(
-      startService(`services/${service}/src/main.ts`, {
-        ...serviceEnv,
-        ...userEnv(credentials, user),
-      }),
-    );
-  }
-  await Promise.all(services.map((s) => s.waitForLog(/ready/, 90_000)));
-  cli = ["--server", nats.url, "--state-dir", stateDir, "-n", namespace];
-}, 300_000);
-
-afterAll(async () => {
-  await removeDomainsOf(namespace);
-  await Promise.all(services.map((s) => s.stop()));
-  // The services and the CLI did all their work within the permissions headroom.conf gives them.
-  const refused = (nats?.logs() ?? "")
-    .split("\n")
-    .filter((line) => /(Publish|Subscription) Violation/.test(line));
-  await nats?.stop();
-  await deleteBridge(bridge);
-  if (stateDir) await rm(stateDir, { recursive: true, force: true });
-  expect(refused).toEqual([]);
-}, 120_000);
+beforeAll(() => {
+  stateDir = stack.stateDir;
+  bridge = stack.bridge;
+  cli = ["--server", stack.natsUrl, "--state-dir", stateDir, "-n", namespace];
+});
 
 function hc(args: string[]) {
   return headroom([...cli, ...args]);
@@ -142,7 +101,7 @@ describe("hot-plug from the command line, on the seed VMI", () => {
     expect(unreachable.code).toBe(3);
     // Without the client login (another state directory, nothing in the environment): refused, named.
     const outsider = await headroom(
-      ["--server", nats?.url ?? "", "--state-dir", join(stateDir, "elsewhere"), "get", "vmi"],
+      ["--server", stack.natsUrl, "--state-dir", join(stateDir, "elsewhere"), "get", "vmi"],
       { HEADROOM_NATS_USER: "" },
     );
     expect(outsider.code).toBe(3);

@@ -1,16 +1,14 @@
-// A real nats-server, domain-composer processes, and a private state
-// directory whose image store holds a fake tiny guest: a small qcow2 under
-// /disk and stand-in kernel and initrd files (composing boots nothing).
+// The stack (@headroom/test-stack) with domain-composer processes only, and a
+// private state directory whose image store holds a fake tiny guest: a small
+// qcow2 under /disk and stand-in kernel and initrd files (composing boots nothing).
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import {
   API_SUBJECTS,
   acceptedSubject,
   type Buckets,
-  connect,
   decode,
   encode,
   ensureBuckets,
@@ -25,13 +23,13 @@ import {
 import { type HostState, hostState } from "@headroom/host-state";
 import { openImageStore } from "@headroom/images";
 import { DomainPlan, type IVmiAccepted, VmiAccepted, VmiStatus } from "@headroom/proto";
-import { type NatsServer, type ServiceProcess, startNats, startService } from "@headroom/testing";
+import { startStack } from "@headroom/test-stack";
+import type { NatsServer, ServiceProcess } from "@headroom/testing";
 import { interfaceCapacity, type Vmi } from "@headroom/vmi";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { CreateNetworkReply, CreateNetworkRequest } from "../src/mod.ts";
 
 const run = promisify(execFile);
-export const MAIN = "services/domain-composer/src/main.ts";
 export const TINY_GUEST = "headroom/tiny-guest";
 
 export interface Harness {
@@ -41,7 +39,8 @@ export interface Harness {
   buckets: Buckets;
   stateDir: string;
   state: HostState;
-  composers: ServiceProcess[];
+  /** Every composer process started so far. */
+  readonly composers: ServiceProcess[];
   /** Starts one more composer process (already counted in `composers`). */
   addComposer(): Promise<ServiceProcess>;
   stop(): Promise<void>;
@@ -58,37 +57,32 @@ async function fakeTinyGuest(dir: string): Promise<string> {
 }
 
 export async function startHarness(replicas: number): Promise<Harness> {
-  const stateDir = await mkdtemp(join(tmpdir(), "headroom-composer-"));
-  const env = { HEADROOM_STATE_DIR: stateDir };
-  const state = hostState(env);
-  await openImageStore(state.images).add(TINY_GUEST, await fakeTinyGuest(stateDir));
-  const nats = await startNats({ jetstream: true });
-  const composers: ServiceProcess[] = [];
-  const addComposer = async () => {
-    const composer = startService(MAIN, { ...env, HEADROOM_NATS_URL: nats.url });
-    composers.push(composer);
-    await composer.waitForLog("domain-composer ready");
-    return composer;
-  };
-  await Promise.all(Array.from({ length: replicas }, addComposer));
-  const nc = await connect({ name: "composer-test", servers: nats.url });
-  const jsm = await toJetStream(nc).jetstreamManager();
-  const buckets = await ensureBuckets(nc);
+  // The test plays the validator (it writes VMIs and publishes them accepted) and reads the
+  // composer's plans, which no one user of infra/nats/headroom.conf may do both: no logins.
+  const stack = await startStack({
+    services: Array.from({ length: replicas }, () => "domain-composer" as const),
+    logins: false,
+    tinyGuest: false,
+    seedNetwork: false,
+    prepare: async (stateDir) => {
+      const store = openImageStore(hostState({ HEADROOM_STATE_DIR: stateDir }).images);
+      await store.add(TINY_GUEST, await fakeTinyGuest(stateDir));
+    },
+  });
+  const jsm = await toJetStream(stack.nc).jetstreamManager();
+  const buckets = await ensureBuckets(stack.nc);
   return {
-    nats,
-    nc,
+    nats: stack.nats,
+    nc: stack.nc,
     jsm,
     buckets,
-    stateDir,
-    state,
-    composers,
-    addComposer,
-    async stop() {
-      await Promise.all(composers.map((c) => c.stop()));
-      await nc.close();
-      await nats.stop();
-      await rm(stateDir, { recursive: true, force: true });
+    stateDir: stack.stateDir,
+    state: stack.state,
+    get composers() {
+      return stack.processes("domain-composer");
     },
+    addComposer: () => stack.start("domain-composer"),
+    stop: () => stack.stop(),
   };
 }
 

@@ -1,20 +1,14 @@
 // Crashes: VMIs created through the validator API while the validator, the
 // composer and the launcher are killed (SIGKILL) at seeded random moments and
 // restarted; every accepted VMI must end Running exactly once.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CrashStack, runCrashBatch, startCrashStack } from "../../../bench/crash/harness.ts";
+import { runCrashBatch, uniqueNamespace } from "@headroom/test-stack";
+import { useStack } from "@headroom/test-stack/vitest";
+import { describe, expect, it } from "vitest";
 
 describe("crashes of the services", () => {
-  let stack: CrashStack | undefined;
-  beforeAll(async () => {
-    stack = await startCrashStack();
-  }, 240_000);
-  afterAll(async () => {
-    await stack?.stop();
-  }, 60_000);
+  const stack = useStack({ namespace: uniqueNamespace("crash") });
 
   it("loses nothing when services are killed while VMIs are created", async () => {
-    if (!stack) throw new Error("the stack is started in beforeAll");
     const seed = Number(process.env.HEADROOM_CRASH_SEED) || Math.floor(Math.random() * 2 ** 31);
     console.log(`crash test seed ${seed} (HEADROOM_CRASH_SEED=${seed} replays it)`);
     const report = await runCrashBatch(stack, {

@@ -11,8 +11,8 @@ import {
 import { domainNameOf } from "@headroom/host-state";
 import { openImageStore, TINY_GUEST_REF, waitForGuestReport } from "@headroom/images";
 import { CapacityEventType, DeleteReply, DeleteRequest, Outcome, Phase } from "@headroom/proto";
+import { useStack } from "@headroom/test-stack/vitest";
 import { describe, expect, it } from "vitest";
-import { useStack } from "./stack.ts";
 
 const stack = useStack();
 

@@ -12,10 +12,10 @@ import {
   Phase,
   RemoveInterfaceRequest,
 } from "@headroom/proto";
+import { useStack } from "@headroom/test-stack/vitest";
 import { startService } from "@headroom/testing";
 import { withInterfaceAdded } from "@headroom/vmi";
 import { describe, expect, it } from "vitest";
-import { useStack } from "./stack.ts";
 
 const stack = useStack();
 const { ATTACHED, DETACHED, EXHAUSTED, RESERVED } = {

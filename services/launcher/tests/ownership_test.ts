@@ -11,8 +11,8 @@ import {
   DescribeRequest,
   Phase,
 } from "@headroom/proto";
+import { useStack } from "@headroom/test-stack/vitest";
 import { afterAll, describe, expect, it } from "vitest";
-import { useStack } from "./stack.ts";
 
 const stack = useStack();
 const RELEASED = CapacityEventType.CAPACITY_EVENT_TYPE_RELEASED;

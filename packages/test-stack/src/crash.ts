@@ -1,31 +1,10 @@
-// A whole headroom stack whose processes can be killed and restarted
-// (bench/lib/stack.ts: a real nats-server, the validator, the composer and the
-// launcher as child processes, libvirtd and QEMU with the tiny guest in a
-// private state dir). runCrashBatch creates VMIs through the validator API while killing
-// (SIGKILL) services at seeded random moments, then checks that every accepted
-// VMI ends Running exactly once. Used by the launcher's crash test and by
-// bench/crash/main.ts.
-import { randomBytes } from "node:crypto";
+// The crash batch: on a whole stack (stack.ts) whose processes can be killed and restarted,
+// runCrashBatch creates VMIs through the validator API while killing (SIGKILL) services at
+// seeded random moments, then checks that every accepted VMI ends Running exactly once. Used
+// by the launcher's crash test and by bench/crash/main.ts.
 import { domainNameOf } from "@headroom/host-state";
 import { CapacityEventType, Phase } from "@headroom/proto";
-import { SERVICES, type ServiceName, type Stack, startStack } from "../lib/stack.ts";
-
-export { type Manifest, SERVICES, type ServiceName } from "../lib/stack.ts";
-
-export type CrashStack = Stack;
-
-export interface CrashStackOptions {
-  /** Extra environment for the services (e.g. HEADROOM_DETACH_TIMEOUT_MS). */
-  env?: Record<string, string>;
-}
-
-/** The whole stack (bench/lib/stack.ts) in a namespace of its own, crash-<hex>. */
-export function startCrashStack(options: CrashStackOptions = {}): Promise<CrashStack> {
-  return startStack({
-    namespace: `crash-${randomBytes(3).toString("hex")}`,
-    ...(options.env ? { env: options.env } : {}),
-  });
-}
+import { SERVICES, type ServiceName, type Stack } from "./stack.ts";
 
 /** mulberry32: a small seeded generator, so a failing run can be replayed. */
 export function seededRandom(seed: number): () => number {
@@ -82,7 +61,7 @@ export interface CrashReport {
 export const requestOf = (index: number) => (index * 5) % 9;
 
 export async function runCrashBatch(
-  stack: CrashStack,
+  stack: Stack,
   options: CrashBatchOptions,
 ): Promise<CrashReport> {
   const started = Date.now();
@@ -102,7 +81,7 @@ export async function runCrashBatch(
     const requested = requestOf(index);
     const outcome: VmiOutcome = { name, requested, uid: "", applies: 0, phase: "", problems: [] };
     outcomes.push(outcome);
-    const manifest = await stack.seedManifest(name, requested);
+    const manifest = await stack.seedManifest(name, { request: requested });
     await sleep(index * (options.staggerMs ?? 2000));
     const deadline = Date.now() + 120_000;
     for (;;) {
@@ -188,7 +167,7 @@ export async function runCrashBatch(
   // Every accepted VMI: one domain, named and identified as planned, running,
   // without placeholders, with its room free, and one reserved event.
   const domains = await stack.domains();
-  const events = await stack.capacityEvents();
+  const events = await stack.capacityEventsByName();
   const expected = new Set(outcomes.map((o) => domainNameOf(stack.namespace, o.name)));
   for (const orphan of domains.filter((d) => !expected.has(d)))
     problems.push(`orphan domain ${orphan}`);
