@@ -1,5 +1,10 @@
 import { existsSync, readdirSync } from "node:fs";
+import { defaultServerConditions } from "vite";
 import { defineConfig } from "vitest/config";
+
+// Workspace packages export their TypeScript sources under this condition and
+// their compiled dist/ otherwise: tests run the sources, no build needed.
+const SOURCE_CONDITION = "headroom:source";
 
 // One vitest project per workspace package or service that has a tests/ folder.
 const workspaces = ["packages", "services"].flatMap((group) =>
@@ -11,6 +16,7 @@ const workspaces = ["packages", "services"].flatMap((group) =>
 );
 
 export default defineConfig({
+  ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
   test: {
     projects: workspaces.map((dir) => ({
       extends: true,

@@ -126,6 +126,8 @@ describe("docker-compose.yml", () => {
         "packages/libvirt/node_modules",
         "packages/libvirt/build",
         "packages/proto/gen",
+        "packages/cli/dist",
+        "services/launcher/dist",
         ".turbo",
         ".git",
       ]),
