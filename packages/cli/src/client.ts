@@ -8,7 +8,6 @@ import {
   BUCKETS,
   CLIENT_CREDENTIALS_FILE,
   connect,
-  DEFAULT_NATS_URL,
   decode,
   type KV,
   type MessageType,
@@ -29,11 +28,6 @@ import {
   EXIT_USAGE,
   exitCodeForApiError,
 } from "./exit-codes.ts";
-
-export { DEFAULT_NATS_URL };
-
-/** Environment variable that names the server when --server is not given. */
-export const SERVER_ENV = "HEADROOM_NATS_URL";
 
 /** How long a request waits for its reply. */
 const REQUEST_TIMEOUT_MS = 10_000;

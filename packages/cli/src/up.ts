@@ -1,3 +1,5 @@
+// What `headroom up` does: NATS, libvirtd and the services, supervised until
+// Ctrl-C. commands/up.ts registers the command and loads this when it runs.
 import { execFile, spawnSync } from "node:child_process";
 import { createWriteStream, existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -18,15 +20,10 @@ import {
 } from "@headroom/bus";
 import type { HostState } from "@headroom/host-state";
 import { type ProcessSpec, Supervisor } from "@headroom/supervisor";
-import type { Command } from "commander";
-import { CliError, EXIT_CODES_HELP, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE } from "../exit-codes.ts";
-import { DEFAULT_STATE_DIR, globalsOf, hostStateOf } from "../globals.ts";
-import { readableLogLine } from "../log-line.ts";
-import { repoRoot } from "../repo-root.ts";
-
-interface UpOptions {
-  natsUrl?: string;
-}
+import { CliError, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE } from "./exit-codes.ts";
+import { DEFAULT_STATE_DIR } from "./globals.ts";
+import { readableLogLine } from "./log-line.ts";
+import { repoRoot } from "./repo-root.ts";
 
 /** The services `up` runs, in start order (stopped in reverse), with their micro service names. */
 const SERVICES = [
@@ -39,45 +36,8 @@ const NATS_READY_MS = 20_000;
 const SERVICES_READY_MS = 60_000;
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
-const HELP_AFTER = `
-What "npm start" runs. In order:
-  1. NATS: uses the server at --nats-url when one answers; otherwise starts
-     nats-server there (loopback only) with JetStream, its store under
-     <state-dir>/nats, with infra/nats/headroom.conf: one user per service and
-     one for clients, each allowed only its own subjects. Their passwords are
-     made at first start in <state-dir>/secrets (nats.env for the server and
-     services, client.env for the CLI, both readable by their owner only).
-     With HEADROOM_NATS_TLS_SERVER_CERT and _KEY set, it uses
-     infra/nats/tls.conf instead (TLS only; clients need HEADROOM_NATS_TLS_CA).
-  2. libvirtd: starts virtlogd and libvirtd (infra/daemons.sh) when
-     "virsh -c qemu:///system version" fails.
-  3. The services validator, domain-composer and launcher, each restarted if
-     it dies; every output line is prefixed with its name, and also appended
-     to <state-dir>/logs/up.log.
-Then it prints what to do next, and runs until Ctrl-C or SIGTERM, which stop
-the services first and then the nats-server it started.
-
-${EXIT_CODES_HELP}
-
-Examples:
-  headroom up
-  headroom up --nats-url nats://127.0.0.1:4333 --state-dir /tmp/headroom`;
-
-/** `headroom up [--nats-url URL] [--state-dir DIR]` */
-export function registerUp(program: Command): void {
-  program
-    .command("up")
-    .summary("run headroom on this host (what npm start runs)")
-    .description("Run NATS, libvirtd and the headroom services on this host until Ctrl-C.")
-    .option("--nats-url <url>", "NATS to use or start (default: --server)")
-    .addHelpText("after", HELP_AFTER)
-    .action(async (options: UpOptions, command: Command) => {
-      const globals = globalsOf(command);
-      process.exitCode = await runUp(options.natsUrl ?? globals.server, hostStateOf(globals));
-    });
-}
-
-async function runUp(url: string, state: HostState): Promise<number> {
+/** Runs headroom on this host until Ctrl-C or SIGTERM; returns the exit code. */
+export async function runUp(url: string, state: HostState): Promise<number> {
   const root = repoRoot();
   await makeDir(state.logs);
   const logFile = createWriteStream(join(state.logs, "up.log"), { flags: "a" });

@@ -14,7 +14,7 @@ import {
 } from "@headroom/bus";
 import { freePort, startNats } from "@headroom/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { natsSpec } from "../src/commands/up.ts";
+import { natsSpec } from "../src/up.ts";
 import { type Running, repoRoot, start } from "./run.ts";
 
 // The launcher picks KVM by booting a probe domain; TCG is forced so that this

@@ -10,10 +10,8 @@ import {
   RemoveInterfaceRequest,
 } from "@headroom/proto";
 import type { HeadroomClient } from "../client.ts";
+import { POD_NETWORK } from "../constants.ts";
 import { CliError, EXIT_INVALID, EXIT_OK } from "../exit-codes.ts";
-
-/** The network name that stands for the pod network (masquerade) instead of an attachment. */
-export const POD_NETWORK = "pod";
 
 /** "capacity: 5 requested, 4 in use, 1 free" */
 export function capacitySummary(capacity: ICapacityStatus | null | undefined): string {
