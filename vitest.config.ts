@@ -3,7 +3,7 @@ import { defaultServerConditions } from "vite";
 import { defineConfig } from "vitest/config";
 
 // Workspace packages export their TypeScript sources under this condition and
-// their compiled dist/ otherwise: tests run the sources, no build needed.
+// their compiled dist/ otherwise: tests import the sources, with no build.
 const SOURCE_CONDITION = "headroom:source";
 
 // One vitest project per workspace package or service that has a tests/ folder.
@@ -24,6 +24,10 @@ export default defineConfig({
         name: dir,
         root: dir,
         include: ["tests/**/*_test.ts"],
+        // Run once before the project's tests, when it has one.
+        ...(existsSync(`${dir}/tests/global-setup.ts`)
+          ? { globalSetup: ["tests/global-setup.ts"] }
+          : {}),
       },
     })),
     // One file at a time: the fault tests restart the host's libvirtd, which

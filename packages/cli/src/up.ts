@@ -82,15 +82,18 @@ export async function runUp(url: string, state: HostState): Promise<number> {
 
     const started: (typeof SERVICES)[number][] = [];
     for (const service of SERVICES) {
-      const main = join(root, "services", service.dir, "src", "main.ts");
+      // The compiled service, as npm run build writes it: plain node starts it at once.
+      const main = join(root, "services", service.dir, "dist", "main.js");
       if (!existsSync(main)) {
-        say(`[up] warning: services/${service.dir}/src/main.ts is missing; running without it`);
+        say(
+          `[up] warning: services/${service.dir}/dist/main.js is missing (npm run build makes it); running without it`,
+        );
         continue;
       }
       supervisor.start({
         name: service.dir,
         command: process.execPath,
-        args: ["--import", "tsx", main],
+        args: [main],
         cwd: root,
         env: {
           ...process.env,
