@@ -9,17 +9,16 @@ import {
   CLIENT_CREDENTIALS_FILE,
   connect,
   decode,
-  type KV,
   type MessageType,
   type NatsConnection,
   NotAuthorizedError,
   readClientCredentials,
   request,
   storeKey,
-} from "@headroom/bus";
+} from "@headroom/bus/client";
 import { hostState } from "@headroom/host-state";
 import { VmiStatus } from "@headroom/proto";
-import { Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { formatSeconds } from "./duration.ts";
 import {
   CliError,
@@ -76,7 +75,8 @@ export class HeadroomClient {
    * null when there is none (never written, or removed with the domain).
    */
   async readStatus(namespace: string, name: string): Promise<VmiStatus | null> {
-    this.#status ??= new Kvm(this.nc).open(BUCKETS.status);
+    // KV (and JetStream under it) is loaded by the commands that read statuses only.
+    this.#status ??= import("@nats-io/kv").then(({ Kvm }) => new Kvm(this.nc).open(BUCKETS.status));
     let bucket: KV;
     try {
       bucket = await this.#status;

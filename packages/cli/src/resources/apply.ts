@@ -1,6 +1,6 @@
 // `apply -f FILE`: check the VMI here, send it to the validator, and with
 // --wait follow it until it runs.
-import { API_SUBJECTS } from "@headroom/bus";
+import { API_SUBJECTS } from "@headroom/bus/client";
 import {
   ApplyReply,
   ApplyRequest,

@@ -1,6 +1,6 @@
 // `describe vmi NAME`: the stored VMI (validator), the live view of its domain
 // (launcher) and its last capacity events (event stream), together.
-import { API_SUBJECTS } from "@headroom/bus";
+import { API_SUBJECTS } from "@headroom/bus/client";
 import { DescribeReply, DescribeRequest } from "@headroom/proto";
 import type { HeadroomClient } from "../client.ts";
 import { DESCRIBE_EVENTS } from "../constants.ts";

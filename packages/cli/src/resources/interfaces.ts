@@ -1,6 +1,6 @@
 // Hot-plugging and unplugging a running VMI's NICs through the launcher's
 // API (headroom.api.v1.vmi.addinterface / removeinterface).
-import { API_SUBJECTS } from "@headroom/bus";
+import { API_SUBJECTS } from "@headroom/bus/client";
 import {
   AddInterfaceRequest,
   type ICapacityStatus,
