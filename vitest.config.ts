@@ -1,5 +1,10 @@
 import { existsSync, readdirSync } from "node:fs";
+import { defaultServerConditions } from "vite";
 import { defineConfig } from "vitest/config";
+
+// Workspace packages export their TypeScript sources under this condition and
+// their compiled dist/ otherwise: tests import the sources, with no build.
+const SOURCE_CONDITION = "headroom:source";
 
 // One vitest project per workspace package or service that has a tests/ folder.
 const workspaces = ["packages", "services"].flatMap((group) =>
@@ -11,6 +16,7 @@ const workspaces = ["packages", "services"].flatMap((group) =>
 );
 
 export default defineConfig({
+  ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
   test: {
     projects: workspaces.map((dir) => ({
       extends: true,
@@ -18,6 +24,10 @@ export default defineConfig({
         name: dir,
         root: dir,
         include: ["tests/**/*_test.ts"],
+        // Run once before the project's tests, when it has one.
+        ...(existsSync(`${dir}/tests/global-setup.ts`)
+          ? { globalSetup: ["tests/global-setup.ts"] }
+          : {}),
       },
     })),
     // One file at a time: the fault tests restart the host's libvirtd, which

@@ -60,7 +60,8 @@ else
   say "npm dependencies present"
 fi
 
-# Build what needs building (native binding, generated protobuf code). turbo
+# Build what needs building (native binding, generated protobuf code, each
+# package's JavaScript in dist/, which the CLI and the services run). turbo
 # caches, so this is quick when nothing changed.
 say "building"
 npx turbo run build --output-logs=errors-only >/dev/null || npx turbo run build --output-logs=errors-only

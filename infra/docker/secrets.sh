@@ -6,7 +6,12 @@
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-node --import tsx --input-type=module \
+# The compiled @headroom/bus (npm run build) makes the passwords as headroom up does.
+if [ ! -f packages/bus/dist/mod.js ]; then
+  echo "packages/bus is not built: run npm ci, then npx turbo run build --filter=@headroom/cli... in $root" >&2
+  exit 1
+fi
+node --input-type=module \
   -e 'import { ensureCredentials } from "@headroom/bus"; await ensureCredentials(process.argv[1]);' \
   "$root/.state/secrets"
 if [ ! -e .env ]; then

@@ -1,6 +1,7 @@
 # headroom's services, one image per service. docker-compose.yml builds it with
 # the build arg SERVICE (validator, domain-composer or launcher) and a target:
-#   service     runs services/$SERVICE/src/main.ts (the default, last stage)
+#   service     runs services/$SERVICE/dist/main.js, compiled in the build
+#               stage (the default, last stage)
 #   tiny-guest  runs infra/tiny-guest/build.sh into the shared state volume
 # The build context is the repository root; its .dockerignore keeps the host's
 # node_modules and build output out of it.
@@ -20,7 +21,8 @@ COPY services services
 RUN find packages services -type f ! -name package.json ! -path '*/bin/*' -delete \
  && find packages services -depth -type d -empty -delete
 
-# --- build: dependencies, generated code and the native libvirt binding.
+# --- build: dependencies, generated code, the native libvirt binding and the
+# compiled JavaScript.
 FROM ${NODE_IMAGE} AS build
 # node-gyp builds packages/libvirt against libvirt-dev (headers and pkg-config
 # file); the node image carries Node's own headers, so nothing is downloaded.
@@ -47,8 +49,9 @@ RUN if [ -z "$SERVICE" ]; then \
       echo "build arg SERVICE=$SERVICE names no service: services/$SERVICE/src/main.ts does not exist" >&2; exit 1; \
     fi
 # The service and the workspaces it depends on: protobuf code generation, the
-# libvirt addon for the launcher, and a typecheck of each.
-RUN npx turbo run build --filter="@headroom/$SERVICE..." --output-logs=errors-only
+# libvirt addon for the launcher, and each one's src/ compiled into dist/.
+RUN npx turbo run build --filter="@headroom/$SERVICE..." --output-logs=errors-only \
+ && test -f "services/$SERVICE/dist/main.js"
 
 # --- tiny-guest: the one-shot job that puts the tiny test guest into the image
 # store. build.sh packs Debian's cloud kernel and static busybox, and writes the
@@ -86,4 +89,5 @@ RUN chmod 0755 /usr/local/bin/headroom-entrypoint
 ENV NODE_ENV=production \
     HEADROOM_SERVICE=$SERVICE
 ENTRYPOINT ["/usr/local/bin/headroom-entrypoint"]
-CMD ["sh", "-c", "exec node --import tsx services/$HEADROOM_SERVICE/src/main.ts"]
+# Compiled JavaScript with plain node: no TypeScript loader at start.
+CMD ["sh", "-c", "exec node services/$HEADROOM_SERVICE/dist/main.js"]

@@ -16,7 +16,12 @@ export HEADROOM_NATS_STORE_DIR="${HEADROOM_NATS_STORE_DIR:-$state/nats}"
 mkdir -p "$HEADROOM_NATS_STORE_DIR"
 
 cd "$root"
-node --import tsx --input-type=module \
+# The compiled @headroom/bus (npm run build) makes the passwords as headroom up does.
+[[ -f packages/bus/dist/mod.js ]] || {
+  echo "packages/bus is not built: run npm run build in $root first" >&2
+  exit 1
+}
+node --input-type=module \
   -e 'import { ensureCredentials } from "@headroom/bus"; await ensureCredentials(process.argv[1]);' \
   "$state/secrets"
 set -a

@@ -1,4 +1,5 @@
-// @headroom/bus: how every headroom service talks over NATS.
+// @headroom/bus: how every headroom service talks over NATS. Programs that
+// only call the API import "@headroom/bus/client" (src/client.ts) instead.
 
 // The NATS types services handle, so they need no direct dependency for them.
 export type { JetStreamClient, JsMsg, PubAck } from "@nats-io/jetstream";
@@ -63,14 +64,13 @@ export {
   toJetStream,
 } from "./jetstream.ts";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
+export { type RequestOptions, request } from "./request.ts";
 export {
   type Endpoint,
   endpoint,
   type MicroService,
   type MicroServiceOptions,
   type RequestContext,
-  type RequestOptions,
-  request,
   startMicroService,
 } from "./service.ts";
 export {

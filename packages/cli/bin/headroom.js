@@ -1,6 +1,17 @@
 #!/usr/bin/env node
-// The CLI is TypeScript run through tsx; register it before loading the program.
-import { register } from "tsx/esm/api";
+// Runs the compiled CLI with plain node: `npm run build` (which npm start and
+// infra/setup.sh run) writes it to dist/. Compiling TypeScript at each start
+// took most of a second.
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 
-register();
-await import("../src/main.ts");
+const main = new URL("../dist/main.js", import.meta.url);
+if (!existsSync(main)) {
+  const root = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
+  process.stderr.write(
+    `headroom: the CLI is not built (${fileURLToPath(main)} is missing): run npm run build in ${root}\n`,
+  );
+  process.exit(2);
+}
+await import(main.href);

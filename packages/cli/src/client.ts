@@ -8,19 +8,17 @@ import {
   BUCKETS,
   CLIENT_CREDENTIALS_FILE,
   connect,
-  DEFAULT_NATS_URL,
   decode,
-  type KV,
   type MessageType,
   type NatsConnection,
   NotAuthorizedError,
   readClientCredentials,
   request,
   storeKey,
-} from "@headroom/bus";
+} from "@headroom/bus/client";
 import { hostState } from "@headroom/host-state";
 import { VmiStatus } from "@headroom/proto";
-import { Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { formatSeconds } from "./duration.ts";
 import {
   CliError,
@@ -29,11 +27,6 @@ import {
   EXIT_USAGE,
   exitCodeForApiError,
 } from "./exit-codes.ts";
-
-export { DEFAULT_NATS_URL };
-
-/** Environment variable that names the server when --server is not given. */
-export const SERVER_ENV = "HEADROOM_NATS_URL";
 
 /** How long a request waits for its reply. */
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -82,7 +75,8 @@ export class HeadroomClient {
    * null when there is none (never written, or removed with the domain).
    */
   async readStatus(namespace: string, name: string): Promise<VmiStatus | null> {
-    this.#status ??= new Kvm(this.nc).open(BUCKETS.status);
+    // KV (and JetStream under it) is loaded by the commands that read statuses only.
+    this.#status ??= import("@nats-io/kv").then(({ Kvm }) => new Kvm(this.nc).open(BUCKETS.status));
     let bucket: KV;
     try {
       bucket = await this.#status;

@@ -1,7 +1,9 @@
 // A capacity event as the user sees it: a table row, and an object for
-// `-o json` (one per line) and `describe -o json|yaml`.
+// `-o json` (one per line) and `describe -o json|yaml`; and how `headroom
+// events` prints them.
 import { CapacityEventType, type ICapacityEvent } from "@headroom/proto";
-import { formatAge, visible } from "./output.ts";
+import { columnWidths, formatAge, formatRow, visible } from "./output.ts";
+import type { EventScope } from "./resources/events.ts";
 
 const TYPE_NAMES: Record<number, string> = {
   [CapacityEventType.CAPACITY_EVENT_TYPE_UNSPECIFIED]: "unknown",
@@ -100,4 +102,66 @@ export function describeEventRow(event: EventObject, nowMs: number): string[] {
 /** A message on one line, with no control character left for the terminal. */
 function oneLine(text: string): string {
   return visible(text.replace(/\s*[\r\n]+\s*/g, " "));
+}
+
+/** How `headroom events` prints the stored events, then each new one. */
+export interface Printer {
+  stored(events: ICapacityEvent[]): void;
+  next(event: ICapacityEvent): void;
+}
+
+export function jsonPrinter(write: (text: string) => void): Printer {
+  const line = (event: ICapacityEvent) => write(`${JSON.stringify(eventObject(event))}\n`);
+  return { stored: (events) => events.forEach(line), next: line };
+}
+
+/**
+ * The stored events as one table; with --follow, later ones are printed as
+ * they come in the columns the first rows set (as kubectl get --watch does),
+ * wide enough for the usual cells when there were none.
+ */
+export function tablePrinter(
+  write: (text: string) => void,
+  scope: EventScope,
+  follow: boolean,
+): Printer {
+  let widths: number[] = [];
+  let headerPrinted = false;
+  const print = (rows: string[][]) => {
+    const lines = headerPrinted ? rows : [EVENT_COLUMNS, ...rows];
+    headerPrinted = true;
+    write(`${lines.map((row) => formatRow(row, widths)).join("\n")}\n`);
+  };
+  return {
+    stored(events) {
+      const rows = events.map((event) => eventRow(eventObject(event)));
+      const typical = [
+        "2006-01-02T15:04:05Z",
+        scope.name === undefined ? "" : `${scope.namespace}/${scope.name}`,
+        "exhausted",
+        "<none>",
+        "<none>",
+      ];
+      widths = columnWidths(EVENT_COLUMNS, follow ? [...rows, typical] : rows);
+      if (rows.length > 0) {
+        print(rows);
+        return;
+      }
+      // As kubectl: nothing on stdout, so scripts see no events as empty.
+      const where =
+        scope.namespace === undefined
+          ? ""
+          : scope.name === undefined
+            ? ` in ${scope.namespace} namespace`
+            : ` for vmi/${scope.name} in ${scope.namespace} namespace`;
+      process.stderr.write(
+        follow
+          ? `No events yet${where}; waiting for new ones (Ctrl-C to stop).\n`
+          : `No events found${where}.\n`,
+      );
+    },
+    next(event) {
+      print([eventRow(eventObject(event))]);
+    },
+  };
 }

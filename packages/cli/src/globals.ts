@@ -4,7 +4,15 @@
 
 import { type HostState, hostState } from "@headroom/host-state";
 import { type Command, Option } from "commander";
-import { DEFAULT_NATS_URL, SERVER_ENV } from "./client.ts";
+
+/**
+ * @headroom/bus's DEFAULT_NATS_URL, repeated so that building the options
+ * (and --help) loads no NATS code; a test keeps the two equal.
+ */
+export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
+
+/** Environment variable that names the server when --server is not given. */
+export const SERVER_ENV = "HEADROOM_NATS_URL";
 
 export const DEFAULT_NAMESPACE = "default";
 

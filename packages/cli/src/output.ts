@@ -1,6 +1,10 @@
 // How commands print: kubectl-style tables, JSON, YAML, ages and sizes.
+import { createRequire } from "node:module";
 import { Option } from "commander";
-import { stringify } from "yaml";
+
+// yaml is loaded when YAML is printed: loading it always would cost every
+// command tens of milliseconds.
+const require = createRequire(import.meta.url);
 
 /** `-o` formats: a table by default; wide adds columns; json and yaml print objects. */
 export type OutputFormat = "table" | "wide" | "json" | "yaml";
@@ -44,6 +48,7 @@ export function formatJson(value: unknown): string {
 }
 
 export function formatYaml(value: unknown): string {
+  const { stringify } = require("yaml") as typeof import("yaml");
   // Long strings (manifests, reasons) stay on one line, as kubectl prints them.
   return stringify(value, { lineWidth: 0 });
 }

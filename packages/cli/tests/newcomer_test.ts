@@ -184,7 +184,7 @@ describe("a newcomer runs npm start, uses headroom from a second terminal, and s
 
     // Ctrl-C in terminal 1: SIGINT to its whole process group.
     const running = descendantsOf(npmStart.pid ?? -1);
-    expect(running.map((p) => p.cmdline).join("\n")).toMatch(/services\/launcher\/src\/main\.ts/);
+    expect(running.map((p) => p.cmdline).join("\n")).toMatch(/services\/launcher\/dist\/main\.js/);
     expect(running.map((p) => p.command)).toContain("nats-server");
     process.kill(-(npmStart.pid ?? 0), "SIGINT");
     let timer: NodeJS.Timeout | undefined;

@@ -14,7 +14,7 @@ import {
 } from "@headroom/bus";
 import { freePort, startNats } from "@headroom/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { natsSpec } from "../src/commands/up.ts";
+import { natsSpec } from "../src/up.ts";
 import { type Running, repoRoot, start } from "./run.ts";
 
 // The launcher picks KVM by booting a probe domain; TCG is forced so that this
@@ -146,7 +146,7 @@ describe("headroom up", () => {
     expect(natsExiting).toBeGreaterThan(validatorStopped);
     expect(run.stdout.trimEnd().endsWith("[up] stopped")).toBe(true);
 
-    // tsx's esbuild helpers end when their parent's pipe closes, a moment after it.
+    // Give anything that is still exiting a moment.
     const deadline = Date.now() + 5_000;
     while (children.some((child) => alive(child.pid)) && Date.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 100));

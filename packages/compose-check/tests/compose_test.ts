@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { freePort, repoRoot } from "@headroom/testing";
+import { DockerfileParser } from "dockerfile-ast";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   buildProblems,
@@ -119,6 +120,17 @@ describe("docker-compose.yml", () => {
     }
   });
 
+  it("runs the service compiled in the image, with plain node", () => {
+    const text = readFileSync(join(dockerDir, "service.Dockerfile"), "utf8");
+    // The raw arguments: dockerfile-ast's JSON strings lose their spaces.
+    const cmd = DockerfileParser.parse(text).getCMDs().at(-1)?.getArgumentsContent() ?? "[]";
+    expect(JSON.parse(cmd)).toEqual([
+      "sh",
+      "-c",
+      "exec node services/$HEADROOM_SERVICE/dist/main.js",
+    ]);
+  });
+
   it("has a .dockerignore that keeps the host's dependencies and build output out", () => {
     expect(
       dockerignoreProblems(project, [
@@ -126,6 +138,8 @@ describe("docker-compose.yml", () => {
         "packages/libvirt/node_modules",
         "packages/libvirt/build",
         "packages/proto/gen",
+        "packages/cli/dist",
+        "services/launcher/dist",
         ".turbo",
         ".git",
       ]),

@@ -1,7 +1,7 @@
 /**
  * Captures libvirt's real read-back XML for the test fixtures (needs libvirtd, qemu:///system):
  *
- *   node --import tsx packages/domain-xml/scripts/capture-fixtures.ts
+ *   node --conditions=headroom:source --import tsx packages/domain-xml/scripts/capture-fixtures.ts
  *
  * For q35 and pc it defines a domain with one virtio disk and two NICs, reads it back, adds
  * placeholders to that read-back, defines and reads back again, strips, redefines and reads back.

@@ -18,15 +18,17 @@ export interface ServiceProcess {
 }
 
 /**
- * Runs a TypeScript entrypoint (`node --import tsx <path>`, path relative to
- * the repository root) as a child process with `env` added to this process's
- * environment. Killed when the test process exits.
+ * Runs a TypeScript entrypoint (`node --conditions=headroom:source --import
+ * tsx <path>`, path relative to the repository root) as a child process with
+ * `env` added to this process's environment. The condition makes workspace
+ * packages resolve to their sources, as in vitest, not to their dist/ builds.
+ * Killed when the test process exits.
  */
 export function startService(path: string, env: Record<string, string> = {}): ServiceProcess {
   const root = repoRoot();
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", isAbsolute(path) ? path : join(root, path)],
+    ["--conditions=headroom:source", "--import", "tsx", isAbsolute(path) ? path : join(root, path)],
     {
       cwd: root,
       env: { ...process.env, ...env },

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { AnySchemaObject, ErrorObject } from "ajv/dist/2020.js";
+import type { AnySchemaObject, ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { child, formatPath, isObject, pointerSegments } from "./field-path.ts";
 import type { FieldError } from "./result.ts";
@@ -13,14 +13,29 @@ export const vmiSchema: AnySchemaObject = JSON.parse(readFileSync(VMI_SCHEMA_URL
 /** A document with more schema errors than this gets the first ones and a count of the rest. */
 export const MAX_REPORTED_ERRORS = 50;
 
-// Compiled once. allErrors reports every problem at once; the caller bounds the
-// document size, and list lengths are bounded by the schema. verbose gives each
-// error its parent schema, whose description names what a pattern expects.
-const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-const validateSchema = ajv.compile(vmiSchema);
+let compiled: ValidateFunction | undefined;
+
+/**
+ * The schema's validator, compiled at first use rather than at import: the
+ * compile takes a few hundred milliseconds that CLI commands which never
+ * validate should not pay. allErrors reports every problem at once; the caller
+ * bounds the document size, and list lengths are bounded by the schema.
+ * verbose gives each error its parent schema, whose description names what a
+ * pattern expects.
+ */
+function schemaValidator(): ValidateFunction {
+  compiled ??= new Ajv2020({
+    allErrors: true,
+    verbose: true,
+    strict: true,
+    allowUnionTypes: true,
+  }).compile(vmiSchema);
+  return compiled;
+}
 
 /** Checks the document against the schema; errors name field paths in plain words. */
 export function checkSchema(document: unknown): FieldError[] {
+  const validateSchema = schemaValidator();
   if (validateSchema(document)) return [];
   const errors: FieldError[] = [];
   const seen = new Set<string>();

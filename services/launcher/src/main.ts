@@ -1,4 +1,4 @@
-// Entrypoint: node --import tsx services/launcher/src/main.ts
+// Entrypoint: node services/launcher/dist/main.js (compiled by npm run build)
 // Env: HEADROOM_NATS_URL (default nats://127.0.0.1:4222), HEADROOM_LIBVIRT_URI
 // (default qemu:///system), HEADROOM_VIRT_TYPE (auto|kvm|qemu), HEADROOM_STATE_DIR,
 // HEADROOM_NODE_NAME, HEADROOM_LOG_LEVEL, HEADROOM_DETACH_TIMEOUT_MS (how long a

@@ -1,12 +1,8 @@
 import type { Command } from "commander";
-import { withClient } from "../client.ts";
 import { parseDuration } from "../duration.ts";
 import { CliError, EXIT_CODES_HELP } from "../exit-codes.ts";
 import { globalsOf, hostStateOf } from "../globals.ts";
-import { deleteImage } from "../resources/images.ts";
 import { KIND_NAMES, type Kind } from "../resources/kinds.ts";
-import { deleteNetwork } from "../resources/networks.ts";
-import { deleteVmi } from "../resources/vmis.ts";
 import { parseKind } from "./get.ts";
 
 interface DeleteOptions {
@@ -53,7 +49,11 @@ export function registerDelete(program: Command): void {
         );
       }
       switch (kind) {
-        case "vmi":
+        case "vmi": {
+          const [{ withClient }, { deleteVmi }] = await Promise.all([
+            import("../client.ts"),
+            import("../resources/vmis.ts"),
+          ]);
           process.exitCode = await withClient(globals, (client) =>
             deleteVmi(client, {
               namespace: globals.namespace,
@@ -64,14 +64,22 @@ export function registerDelete(program: Command): void {
             }),
           );
           return;
-        case "image":
+        }
+        case "image": {
+          const { deleteImage } = await import("../resources/images.ts");
           process.exitCode = await deleteImage(hostStateOf(globals).images, name, write);
           return;
-        case "network":
+        }
+        case "network": {
+          const [{ withClient }, { deleteNetwork }] = await Promise.all([
+            import("../client.ts"),
+            import("../resources/networks.ts"),
+          ]);
           process.exitCode = await withClient(globals, (client) =>
             deleteNetwork(client, name, write),
           );
           return;
+        }
       }
     });
 }

@@ -1,9 +1,8 @@
 import type { Command } from "commander";
-import { withClient } from "../client.ts";
+import { DESCRIBE_EVENTS } from "../constants.ts";
 import { CliError, EXIT_CODES_HELP } from "../exit-codes.ts";
 import { globalsOf } from "../globals.ts";
 import { type OutputFormat, outputOption } from "../output.ts";
-import { DESCRIBE_EVENTS, describeVmi } from "../resources/describe.ts";
 import type { Kind } from "../resources/kinds.ts";
 import { parseKind } from "./get.ts";
 
@@ -48,6 +47,10 @@ export function registerDescribe(program: Command): void {
         );
       }
       const globals = globalsOf(command);
+      const [{ withClient }, { describeVmi }] = await Promise.all([
+        import("../client.ts"),
+        import("../resources/describe.ts"),
+      ]);
       process.exitCode = await withClient(globals, (client) =>
         describeVmi(client, {
           namespace: globals.namespace,

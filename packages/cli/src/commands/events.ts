@@ -1,11 +1,7 @@
-import type { ICapacityEvent } from "@headroom/proto";
 import { type Command, Option } from "commander";
-import { withClient } from "../client.ts";
-import { EVENT_COLUMNS, eventObject, eventRow } from "../event-view.ts";
 import { CliError, EXIT_CODES_HELP, EXIT_OK } from "../exit-codes.ts";
 import { globalsOf } from "../globals.ts";
-import { columnWidths, formatRow } from "../output.ts";
-import { type EventScope, readEvents } from "../resources/events.ts";
+import type { EventScope } from "../resources/events.ts";
 
 interface EventsOptions {
   follow?: boolean;
@@ -61,6 +57,11 @@ export function registerEvents(program: Command): void {
             namespace: globals.namespace,
             ...(options.vmi === undefined ? {} : { name: options.vmi }),
           };
+      const [{ withClient }, { readEvents }, { jsonPrinter, tablePrinter }] = await Promise.all([
+        import("../client.ts"),
+        import("../resources/events.ts"),
+        import("../event-view.ts"),
+      ]);
       const write = (text: string) => process.stdout.write(text);
       const follow = Boolean(options.follow);
       const printer =
@@ -86,61 +87,4 @@ export function registerEvents(program: Command): void {
       // Ctrl-C is how --follow is meant to end.
       process.exitCode = EXIT_OK;
     });
-}
-
-interface Printer {
-  stored(events: ICapacityEvent[]): void;
-  next(event: ICapacityEvent): void;
-}
-
-function jsonPrinter(write: (text: string) => void): Printer {
-  const line = (event: ICapacityEvent) => write(`${JSON.stringify(eventObject(event))}\n`);
-  return { stored: (events) => events.forEach(line), next: line };
-}
-
-/**
- * The stored events as one table; with --follow, later ones are printed as
- * they come in the columns the first rows set (as kubectl get --watch does),
- * wide enough for the usual cells when there were none.
- */
-function tablePrinter(write: (text: string) => void, scope: EventScope, follow: boolean): Printer {
-  let widths: number[] = [];
-  let headerPrinted = false;
-  const print = (rows: string[][]) => {
-    const lines = headerPrinted ? rows : [EVENT_COLUMNS, ...rows];
-    headerPrinted = true;
-    write(`${lines.map((row) => formatRow(row, widths)).join("\n")}\n`);
-  };
-  return {
-    stored(events) {
-      const rows = events.map((event) => eventRow(eventObject(event)));
-      const typical = [
-        "2006-01-02T15:04:05Z",
-        scope.name === undefined ? "" : `${scope.namespace}/${scope.name}`,
-        "exhausted",
-        "<none>",
-        "<none>",
-      ];
-      widths = columnWidths(EVENT_COLUMNS, follow ? [...rows, typical] : rows);
-      if (rows.length > 0) {
-        print(rows);
-        return;
-      }
-      // As kubectl: nothing on stdout, so scripts see no events as empty.
-      const where =
-        scope.namespace === undefined
-          ? ""
-          : scope.name === undefined
-            ? ` in ${scope.namespace} namespace`
-            : ` for vmi/${scope.name} in ${scope.namespace} namespace`;
-      process.stderr.write(
-        follow
-          ? `No events yet${where}; waiting for new ones (Ctrl-C to stop).\n`
-          : `No events found${where}.\n`,
-      );
-    },
-    next(event) {
-      print([eventRow(eventObject(event))]);
-    },
-  };
 }

@@ -1,12 +1,8 @@
 import { type Command, InvalidArgumentError } from "commander";
-import { withClient } from "../client.ts";
 import { EXIT_CODES_HELP } from "../exit-codes.ts";
 import { globalsOf, hostStateOf } from "../globals.ts";
 import { type OutputFormat, outputOption } from "../output.ts";
-import { getImages } from "../resources/images.ts";
 import { KIND_NAMES, type Kind, kindOf } from "../resources/kinds.ts";
-import { getNetworks } from "../resources/networks.ts";
-import { getVmis } from "../resources/vmis.ts";
 
 interface GetOptions {
   output: OutputFormat;
@@ -51,8 +47,13 @@ export function registerGet(program: Command): void {
       const globals = globalsOf(command);
       const write = (text: string) => process.stdout.write(text);
       const output = options.output;
+      // Each kind loads only what it needs, when it runs (so does every command).
       switch (kind) {
-        case "vmi":
+        case "vmi": {
+          const [{ withClient }, { getVmis }] = await Promise.all([
+            import("../client.ts"),
+            import("../resources/vmis.ts"),
+          ]);
           process.exitCode = await withClient(globals, (client) =>
             getVmis(client, {
               namespace: globals.namespace,
@@ -63,18 +64,26 @@ export function registerGet(program: Command): void {
             }),
           );
           return;
-        case "image":
+        }
+        case "image": {
+          const { getImages } = await import("../resources/images.ts");
           process.exitCode = await getImages(hostStateOf(globals).images, {
             ...(name === undefined ? {} : { name }),
             output,
             write,
           });
           return;
-        case "network":
+        }
+        case "network": {
+          const [{ withClient }, { getNetworks }] = await Promise.all([
+            import("../client.ts"),
+            import("../resources/networks.ts"),
+          ]);
           process.exitCode = await withClient(globals, (client) =>
             getNetworks(client, { ...(name === undefined ? {} : { name }), output, write }),
           );
           return;
+        }
       }
     });
 }

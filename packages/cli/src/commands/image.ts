@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { EXIT_CODES_HELP } from "../exit-codes.ts";
 import { globalsOf, hostStateOf } from "../globals.ts";
-import { addImage } from "../resources/images.ts";
 
 const HELP_AFTER = `
 Images live in this host's image store, under --state-dir (default
@@ -34,6 +33,7 @@ export function registerImage(program: Command): void {
     .addHelpText("after", `\n${EXIT_CODES_HELP}`)
     .action(async (ref: string, path: string, _options: unknown, command: Command) => {
       const globals = globalsOf(command);
+      const { addImage } = await import("../resources/images.ts");
       process.exitCode = await addImage(hostStateOf(globals).images, ref, path, (text) =>
         process.stdout.write(text),
       );

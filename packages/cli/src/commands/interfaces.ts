@@ -1,9 +1,8 @@
 import type { Command } from "commander";
-import { withClient } from "../client.ts";
+import { POD_NETWORK } from "../constants.ts";
 import { parseDuration } from "../duration.ts";
 import { EXIT_CODES_HELP } from "../exit-codes.ts";
 import { globalsOf } from "../globals.ts";
-import { addInterface, POD_NETWORK, removeInterface } from "../resources/interfaces.ts";
 
 interface AddOptions {
   name: string;
@@ -71,6 +70,10 @@ export function registerInterfaces(program: Command): void {
     .action(async (vmi: string, options: AddOptions, command: Command) => {
       const globals = globalsOf(command);
       const timeoutMs = parseDuration(options.timeout);
+      const [{ withClient }, { addInterface }] = await Promise.all([
+        import("../client.ts"),
+        import("../resources/interfaces.ts"),
+      ]);
       process.exitCode = await withClient(globals, (client) =>
         addInterface(client, {
           namespace: globals.namespace,
@@ -99,6 +102,10 @@ export function registerInterfaces(program: Command): void {
     .action(async (vmi: string, options: RemoveOptions, command: Command) => {
       const globals = globalsOf(command);
       const timeoutMs = parseDuration(options.timeout);
+      const [{ withClient }, { removeInterface }] = await Promise.all([
+        import("../client.ts"),
+        import("../resources/interfaces.ts"),
+      ]);
       process.exitCode = await withClient(globals, (client) =>
         removeInterface(client, {
           namespace: globals.namespace,

@@ -1,8 +1,6 @@
 import type { Command } from "commander";
-import { withClient } from "../client.ts";
 import { EXIT_CODES_HELP } from "../exit-codes.ts";
 import { globalsOf } from "../globals.ts";
-import { createNetwork } from "../resources/networks.ts";
 
 interface CreateOptions {
   bridge: string;
@@ -39,6 +37,10 @@ export function registerNetwork(program: Command): void {
     .addHelpText("after", `\n${EXIT_CODES_HELP}`)
     .action(async (name: string, options: CreateOptions, command: Command) => {
       const globals = globalsOf(command);
+      const [{ withClient }, { createNetwork }] = await Promise.all([
+        import("../client.ts"),
+        import("../resources/networks.ts"),
+      ]);
       process.exitCode = await withClient(globals, (client) =>
         createNetwork(client, name, options.bridge, (text) => process.stdout.write(text)),
       );

@@ -1,13 +1,6 @@
-import {
-  type Capacity,
-  DocumentError,
-  parseDocument,
-  type ValidationResult,
-  validateVmi,
-} from "@headroom/vmi";
+import type { Capacity, ValidationResult } from "@headroom/vmi";
 import { type Command, Option } from "commander";
 import { CliError, EXIT_INVALID, EXIT_OK } from "../exit-codes.ts";
-import { readInput } from "../read-input.ts";
 
 interface ValidateOptions {
   filename: string;
@@ -46,6 +39,10 @@ export function registerValidate(program: Command): void {
 }
 
 async function runValidate(options: ValidateOptions): Promise<number> {
+  const [{ DocumentError, parseDocument, validateVmi }, { readInput }] = await Promise.all([
+    import("@headroom/vmi"),
+    import("../read-input.ts"),
+  ]);
   const { text, source } = await readInput(options.filename);
   let doc: unknown;
   try {

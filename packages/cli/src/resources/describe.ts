@@ -1,16 +1,14 @@
 // `describe vmi NAME`: the stored VMI (validator), the live view of its domain
 // (launcher) and its last capacity events (event stream), together.
-import { API_SUBJECTS } from "@headroom/bus";
+import { API_SUBJECTS } from "@headroom/bus/client";
 import { DescribeReply, DescribeRequest } from "@headroom/proto";
 import type { HeadroomClient } from "../client.ts";
+import { DESCRIBE_EVENTS } from "../constants.ts";
 import { type CapacitySource, formatDescription, vmiDescription } from "../describe-view.ts";
 import { CliError, EXIT_INVALID, EXIT_OK, EXIT_UNREACHABLE } from "../exit-codes.ts";
 import { formatJson, formatYaml, type OutputFormat } from "../output.ts";
 import { lastEventsOf } from "./events.ts";
 import { getVmi } from "./vmis.ts";
-
-/** As many events as kubectl describe shows. */
-export const DESCRIBE_EVENTS = 10;
 
 export interface DescribeVmiOptions {
   namespace: string;

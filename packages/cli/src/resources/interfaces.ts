@@ -2,7 +2,7 @@
 // request into the VMI's next generation (headroom.api.v1.vmi.addinterface /
 // removeinterface); the launcher carries it out and its status tells how it
 // went, which is waited for here.
-import { API_SUBJECTS } from "@headroom/bus";
+import { API_SUBJECTS } from "@headroom/bus/client";
 import {
   AddInterfaceRequest,
   type ICapacityStatus,
@@ -14,14 +14,12 @@ import {
   RemoveInterfaceRequest,
 } from "@headroom/proto";
 import type { HeadroomClient } from "../client.ts";
+import { POD_NETWORK } from "../constants.ts";
 import { formatSeconds } from "../duration.ts";
 import { CliError, EXIT_INVALID, EXIT_OK, EXIT_UNREACHABLE } from "../exit-codes.ts";
 
 /** How often the wait for the launcher's word asks again. */
 const POLL_MS = 200;
-
-/** The network name that stands for the pod network (masquerade) instead of an attachment. */
-export const POD_NETWORK = "pod";
 
 /** "capacity: 5 requested, 4 in use, 1 free" */
 export function capacitySummary(capacity: ICapacityStatus | null | undefined): string {

@@ -1,6 +1,6 @@
 // Network attachments (a multus networkName and the host bridge its
 // interfaces join), through the network API the domain composer serves.
-import { API_SUBJECTS } from "@headroom/bus";
+import { API_SUBJECTS } from "@headroom/bus/client";
 import {
   CreateNetworkReply,
   CreateNetworkRequest,

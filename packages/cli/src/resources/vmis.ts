@@ -1,6 +1,6 @@
 // VirtualMachineInstances through the validator's API: get, list, delete, and
 // waiting for the launcher to report on them.
-import { API_SUBJECTS } from "@headroom/bus";
+import { API_SUBJECTS } from "@headroom/bus/client";
 import {
   DeleteReply,
   DeleteRequest,

@@ -1,0 +1,384 @@
+// What `headroom up` does: NATS, libvirtd and the services, supervised until
+// Ctrl-C. commands/up.ts registers the command and loads this when it runs.
+import { execFile, spawnSync } from "node:child_process";
+import { createWriteStream, existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import {
+  connect,
+  DEFAULT_NATS_URL,
+  ensureCredentials,
+  type NatsConnection,
+  type NatsCredentials,
+  NotAuthorizedError,
+  readCredentials,
+  SERVICE_NAMES,
+  SERVICE_USERS,
+  serverEnv,
+  userEnv,
+} from "@headroom/bus";
+import type { HostState } from "@headroom/host-state";
+import { type ProcessSpec, Supervisor } from "@headroom/supervisor";
+import { CliError, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE } from "./exit-codes.ts";
+import { DEFAULT_STATE_DIR } from "./globals.ts";
+import { readableLogLine } from "./log-line.ts";
+import { repoRoot } from "./repo-root.ts";
+
+/** The services `up` runs, in start order (stopped in reverse), with their micro service names. */
+const SERVICES = [
+  { dir: "validator", micro: SERVICE_NAMES.validator },
+  { dir: "domain-composer", micro: SERVICE_NAMES.composer },
+  { dir: "launcher", micro: SERVICE_NAMES.launcher },
+] as const;
+
+const NATS_READY_MS = 20_000;
+const SERVICES_READY_MS = 60_000;
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+
+/** Runs headroom on this host until Ctrl-C or SIGTERM; returns the exit code. */
+export async function runUp(url: string, state: HostState): Promise<number> {
+  const root = repoRoot();
+  await makeDir(state.logs);
+  const logFile = createWriteStream(join(state.logs, "up.log"), { flags: "a" });
+  const say = (line: string) => {
+    process.stdout.write(`${readableLogLine(line)}\n`);
+    logFile.write(`${new Date().toISOString()} ${line}\n`);
+  };
+  const supervisor = new Supervisor({ write: say });
+
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) return;
+    say(`[up] ${signal}: stopping`);
+    stop.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const stopped = new Promise<void>((resolve) =>
+    stop.signal.addEventListener("abort", () => resolve(), { once: true }),
+  );
+  // Should this process die without stopping them, take the children along.
+  const killChildren = () => {
+    for (const name of ["nats", ...SERVICES.map((service) => service.dir)]) {
+      const pid = supervisor.pid(name);
+      if (pid) process.kill(pid, "SIGKILL");
+    }
+  };
+  process.once("exit", killChildren);
+
+  try {
+    const { started: startedNats, credentials } = await ensureNats(
+      url,
+      state,
+      root,
+      supervisor,
+      say,
+      stop.signal,
+    );
+    if (stop.signal.aborted) return EXIT_OK;
+    await ensureLibvirt(root, say);
+    if (stop.signal.aborted) return EXIT_OK;
+
+    const started: (typeof SERVICES)[number][] = [];
+    for (const service of SERVICES) {
+      // The compiled service, as npm run build writes it: plain node starts it at once.
+      const main = join(root, "services", service.dir, "dist", "main.js");
+      if (!existsSync(main)) {
+        say(
+          `[up] warning: services/${service.dir}/dist/main.js is missing (npm run build makes it); running without it`,
+        );
+        continue;
+      }
+      supervisor.start({
+        name: service.dir,
+        command: process.execPath,
+        args: [main],
+        cwd: root,
+        env: {
+          ...process.env,
+          HEADROOM_NATS_URL: url,
+          HEADROOM_STATE_DIR: state.root,
+          ...(credentials ? userEnv(credentials, SERVICE_USERS[service.dir]) : {}),
+        },
+      });
+      started.push(service);
+    }
+
+    const missing = await waitForServices(url, credentials, started, stop.signal);
+    if (stop.signal.aborted) return EXIT_OK;
+    for (const service of missing) {
+      say(`[up] warning: the ${service.dir} is not answering yet; see its lines above`);
+    }
+    process.stdout.write(
+      banner(url, startedNats, credentials !== undefined, state, started, missing),
+    );
+    await stopped;
+    return EXIT_OK;
+  } finally {
+    await supervisor.stop();
+    process.off("exit", killChildren);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    say("[up] stopped");
+    await new Promise<void>((resolve) => logFile.end(resolve));
+  }
+}
+
+/**
+ * Uses the NATS server at `url`, or starts one there. Returns whether it was
+ * started here, and the credentials of headroom's users (none for a server
+ * that was already running without them in <state-dir>/secrets).
+ */
+async function ensureNats(
+  url: string,
+  state: HostState,
+  root: string,
+  supervisor: Supervisor,
+  say: (line: string) => void,
+  signal: AbortSignal,
+): Promise<{ started: boolean; credentials: NatsCredentials | undefined }> {
+  const known = await readCredentials(state.secrets).catch((error: Error) => {
+    throw new CliError(error.message, EXIT_USAGE);
+  });
+  const running = await natsAnswers(url, known);
+  if (running === "refuses") {
+    throw new CliError(
+      `a NATS server at ${url} refuses headroom's client login from ${state.secrets}: ` +
+        "it was started with other passwords, or is not headroom's; stop it, or use --nats-url with another port",
+      EXIT_UNREACHABLE,
+    );
+  }
+  if (running === "answers") {
+    say(`[up] using the NATS server at ${url}`);
+    return { started: false, credentials: known };
+  }
+  const { host, port } = localAddress(url);
+  if (spawnSync("nats-server", ["--version"]).error) {
+    throw new CliError(
+      `nothing answers at ${url} and nats-server is not installed: run bash infra/setup.sh`,
+      EXIT_UNREACHABLE,
+    );
+  }
+  await makeDir(state.nats);
+  const credentials = await ensureCredentials(state.secrets).catch((error: Error) => {
+    throw new CliError(`cannot keep NATS passwords in ${state.secrets}: ${error.message}`);
+  });
+  const spec = natsSpec(root, host, port, state.nats, serverEnv(credentials));
+  say(
+    `[up] starting nats-server on ${host}:${port} with ${spec.conf}, ` +
+      `JetStream store ${state.nats}, passwords in ${state.secrets}`,
+  );
+  supervisor.start(spec);
+  const deadline = Date.now() + NATS_READY_MS;
+  while (!signal.aborted) {
+    if ((await natsAnswers(url, credentials)) === "answers") break;
+    if (Date.now() > deadline) {
+      throw new CliError(
+        `nats-server did not answer at ${url} within ${NATS_READY_MS / 1000} s; see its lines above`,
+        EXIT_UNREACHABLE,
+      );
+    }
+    await sleep(200, signal);
+  }
+  return { started: true, credentials };
+}
+
+/**
+ * nats-server with JetStream on host:port. It runs in a session of its own
+ * (setsid), so a Ctrl-C in the terminal reaches `up` and not the server: `up`
+ * stops the services first, and the server only after them.
+ */
+export function natsSpec(
+  root: string,
+  host: string,
+  port: number,
+  storeDir: string,
+  passwords: Record<string, string>,
+  env: NodeJS.ProcessEnv = process.env,
+): ProcessSpec & { conf: string } {
+  const tls = Boolean(env.HEADROOM_NATS_TLS_SERVER_CERT && env.HEADROOM_NATS_TLS_SERVER_KEY);
+  const conf = join(root, "infra", "nats", tls ? "tls.conf" : "headroom.conf");
+  if (!existsSync(conf)) {
+    throw new CliError(
+      `${conf} is missing: headroom's NATS configuration is part of the repository`,
+    );
+  }
+  // The configuration takes its store directory and passwords from the environment.
+  const args = ["-c", conf, "-a", host, "-p", String(port)];
+  const setsid = spawnSync("setsid", ["--version"]).error === undefined;
+  return {
+    name: "nats",
+    command: setsid ? "setsid" : "nats-server",
+    args: setsid ? ["nats-server", ...args] : args,
+    cwd: root,
+    env: { ...env, ...passwords, HEADROOM_NATS_STORE_DIR: storeDir },
+    conf,
+  };
+}
+
+/** Host and port of the first server in `url`, when it is on this host (loopback). */
+export function localAddress(url: string): { host: string; port: number } {
+  const first = url.split(",")[0]?.trim() ?? "";
+  let parsed: URL;
+  try {
+    parsed = new URL(first.includes("://") ? first : `nats://${first}`);
+  } catch {
+    throw new CliError(`--nats-url ${url} is not a NATS URL`);
+  }
+  if (!LOOPBACK.has(parsed.hostname)) {
+    throw new CliError(
+      `nothing answers at ${url}, and headroom starts nats-server only on this host's loopback (127.0.0.1)`,
+      EXIT_UNREACHABLE,
+    );
+  }
+  const host =
+    parsed.hostname === "localhost" ? "127.0.0.1" : parsed.hostname.replace(/^\[|\]$/g, "");
+  return { host, port: parsed.port ? Number(parsed.port) : 4222 };
+}
+
+/** Whether a NATS server at `url` lets headroom's client in, refuses it, or is not there. */
+async function natsAnswers(
+  url: string,
+  credentials: NatsCredentials | undefined,
+): Promise<"answers" | "refuses" | "absent"> {
+  let nc: NatsConnection;
+  try {
+    nc = await connectAsClient(url, credentials);
+  } catch (error) {
+    return error instanceof NotAuthorizedError ? "refuses" : "absent";
+  }
+  await nc.close().catch(() => {});
+  return "answers";
+}
+
+function connectAsClient(url: string, credentials: NatsCredentials | undefined) {
+  return connect({
+    name: "headroom-up",
+    servers: url.split(","),
+    ...(credentials ? { user: "client", pass: credentials.client } : {}),
+  });
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Starts virtlogd/libvirtd with infra/daemons.sh when libvirtd does not answer. */
+async function ensureLibvirt(root: string, say: (line: string) => void): Promise<void> {
+  const uri = process.env.HEADROOM_LIBVIRT_URI || "qemu:///system";
+  try {
+    await execFileAsync("virsh", ["-c", uri, "version"], { timeout: 15_000 });
+    return;
+  } catch {
+    // Not answering: start it below.
+  }
+  say(`[up] libvirtd does not answer on ${uri}; starting it (infra/daemons.sh)`);
+  try {
+    const { stdout, stderr } = await execFileAsync(
+      "bash",
+      [join(root, "infra", "daemons.sh"), "--quiet"],
+      { timeout: 60_000 },
+    );
+    for (const line of `${stdout}${stderr}`.split("\n").filter(Boolean)) say(`[daemons] ${line}`);
+  } catch (error) {
+    const output = error as { stdout?: string; stderr?: string; message: string };
+    const text = `${output.stdout ?? ""}${output.stderr ?? ""}`.trim() || output.message;
+    for (const line of text.split("\n")) say(`[daemons] ${line}`);
+    say("[up] warning: libvirtd is not running; the launcher cannot run VMs until it is");
+  }
+}
+
+/**
+ * Waits until each started service answers $SRV.PING, at most
+ * SERVICES_READY_MS; returns those that did not.
+ */
+async function waitForServices<Service extends { micro: string }>(
+  url: string,
+  credentials: NatsCredentials | undefined,
+  services: readonly Service[],
+  signal: AbortSignal,
+): Promise<Service[]> {
+  let nc: NatsConnection;
+  try {
+    nc = await connectAsClient(url, credentials);
+  } catch {
+    return [...services];
+  }
+  try {
+    const waiting = new Set(services);
+    const deadline = Date.now() + SERVICES_READY_MS;
+    while (waiting.size > 0 && Date.now() < deadline && !signal.aborted) {
+      for (const service of [...waiting]) {
+        try {
+          await nc.request(`$SRV.PING.${service.micro}`, undefined, { timeout: 1000 });
+          waiting.delete(service);
+        } catch {
+          // Not up yet.
+        }
+      }
+      if (waiting.size > 0) await sleep(250, signal);
+    }
+    return [...waiting];
+  } finally {
+    await nc.close().catch(() => {});
+  }
+}
+
+function banner(
+  url: string,
+  startedNats: boolean,
+  withPasswords: boolean,
+  state: HostState,
+  started: readonly { dir: string }[],
+  missing: readonly { dir: string }[],
+): string {
+  const services = started
+    .map((service) =>
+      missing.includes(service) ? `${service.dir} (not answering yet)` : service.dir,
+    )
+    .join(", ");
+  const nats = startedNats
+    ? `${url} (started here, store ${state.nats})`
+    : `${url} (already running)`;
+  // The commands below reach this headroom only with the same server and state directory.
+  const server = url === DEFAULT_NATS_URL ? "" : ` --server ${url}`;
+  const stateDir = state.root === DEFAULT_STATE_DIR ? "" : ` --state-dir ${state.root}`;
+  return `
+headroom is up
+  NATS      ${nats}
+  services  ${services || "none"}
+  state     ${state.root}
+${withPasswords ? `  login     ${join(state.secrets, "client.env")} (the CLI's NATS user)\n` : ""}  log       ${join(state.logs, "up.log")}
+
+Next, from ${repoRoot()}:
+  npx headroom${server}${stateDir} network create headroom-bridge --bridge hr-br0
+  npx headroom${server}${stateDir} apply -f examples/vmi-seed.yaml --wait
+  npx headroom${server}${stateDir} get vmi
+  npx headroom${stateDir} logs vmi-iface-request-example -f
+  npx headroom --help
+
+Ctrl-C stops headroom.
+`;
+}
+
+async function makeDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw new CliError(
+      `cannot create ${dir}: ${(error as Error).message}; choose another state directory with --state-dir`,
+      EXIT_USAGE,
+    );
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
