@@ -20,6 +20,7 @@ import { roundTo } from "./lib/stats.ts";
 import { markdownTable } from "./lib/table.ts";
 
 const BENCHES = [
+  "startup",
   "throughput",
   "validation-nats",
   "launch-direct",
