@@ -1,16 +1,8 @@
 // headroom touches only the domains it defined. A domain someone defined by
 // hand under the name a VMI would get (<namespace>_<name>) survives the VMI's
 // apply, its failure and its deletion, unchanged; the VMI fails saying why.
-import { API_SUBJECTS, request } from "@headroom/bus";
 import { domainNameOf } from "@headroom/host-state";
-import {
-  CapacityEventType,
-  DeleteReply,
-  DeleteRequest,
-  DescribeReply,
-  DescribeRequest,
-  Phase,
-} from "@headroom/proto";
+import { CapacityEventType, Phase } from "@headroom/proto";
 import { useStack } from "@headroom/test-stack/vitest";
 import { afterAll, describe, expect, it } from "vitest";
 
@@ -50,23 +42,8 @@ describe("a domain headroom did not define", () => {
     expect(during?.uuid).toBe(handmade.uuid);
     expect(await during?.getXmlDesc({ inactive: true })).toBe(before);
 
-    const described = await request(
-      stack.nc,
-      API_SUBJECTS.describe,
-      DescribeRequest,
-      { namespace: stack.namespace, name },
-      DescribeReply,
-    );
-    expect(described.found).toBe(false);
-
-    const deleted = await request(
-      stack.nc,
-      API_SUBJECTS.delete,
-      DeleteRequest,
-      { namespace: stack.namespace, name },
-      DeleteReply,
-    );
-    expect(deleted.deleted).toBe(true);
+    expect((await stack.describe(name)).found).toBe(false);
+    expect((await stack.delete(name)).deleted).toBe(true);
     // The launcher has carried out the deletion once it reported the VMI released.
     const deadline = Date.now() + 60_000;
     while ((await stack.capacityEvents(name)).at(-1)?.type !== RELEASED) {
