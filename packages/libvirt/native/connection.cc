@@ -106,6 +106,7 @@ Napi::Function ConnectionWrap::DefineClass(Napi::Env env) {
           InstanceMethod<&ConnectionWrap::GetHostname>("getHostname"),
           InstanceMethod<&ConnectionWrap::DefineXml>("defineXml"),
           InstanceMethod<&ConnectionWrap::CreateXml>("createXml"),
+          InstanceMethod<&ConnectionWrap::CreateNetworkXml>("createNetworkXml"),
           InstanceMethod<&ConnectionWrap::LookupByName>("lookupByName"),
           InstanceMethod<&ConnectionWrap::LookupByUuid>("lookupByUuid"),
           InstanceMethod<&ConnectionWrap::ListAllDomains>("listAllDomains"),
@@ -247,6 +248,27 @@ Napi::Value ConnectionWrap::GetVersion(const Napi::CallbackInfo& info) {
         return static_cast<double>(version);
       },
       NumberValue);
+}
+
+// Starts a transient network and returns its name; the handle is not kept,
+// since headroom only ever creates networks to get their bridge.
+Napi::Value ConnectionWrap::CreateNetworkXml(const Napi::CallbackInfo& info) {
+  std::string xml = StringArgument(info, 0, "xml");
+  return Task<std::string>::Start(
+      info.Env(),
+      [state = state_, xml](Failure& failure) -> std::string {
+        ConnectionRef conn = state->Borrow(failure);
+        if (!conn) return "";
+        virNetworkPtr network = virNetworkCreateXML(conn.get(), xml.c_str());
+        if (network == nullptr) {
+          failure.CaptureLastError();
+          return "";
+        }
+        std::string name(virNetworkGetName(network));
+        virNetworkFree(network);
+        return name;
+      },
+      StringValue);
 }
 
 Napi::Value ConnectionWrap::GetHostname(const Napi::CallbackInfo& info) {

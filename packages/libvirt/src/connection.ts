@@ -226,6 +226,15 @@ export class Connection {
     return new Domain(await settle(this.#handle().createXml(xml, flags)));
   }
 
+  /**
+   * Creates and starts a transient network (virNetworkCreateXML) and resolves
+   * with its name. Rejects with ErrorCode.OPERATION_FAILED ("already exists")
+   * when one of that name is there.
+   */
+  async createNetworkXml(xml: string): Promise<string> {
+    return settle(this.#handle().createNetworkXml(xml));
+  }
+
   /** Rejects with code ErrorCode.NO_DOMAIN when there is no such domain. */
   async lookupByName(name: string): Promise<Domain> {
     return new Domain(await settle(this.#handle().lookupByName(name)));

@@ -60,6 +60,7 @@ export interface NativeConnection {
   getHostname(): Promise<string>;
   defineXml(xml: string, flags: number): Promise<NativeDomain>;
   createXml(xml: string, flags: number): Promise<NativeDomain>;
+  createNetworkXml(xml: string): Promise<string>;
   lookupByName(name: string): Promise<NativeDomain>;
   lookupByUuid(uuid: string): Promise<NativeDomain>;
   listAllDomains(flags: number): Promise<NativeDomain[]>;

@@ -1,7 +1,11 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Connection, type LifecycleEvent } from "../src/mod.ts";
+import { Connection, ErrorCode, isLibvirtError, type LifecycleEvent } from "../src/mod.ts";
 import { DomainJanitor, domainXml, EventRecorder, uniqueName } from "./helpers.ts";
 
+const run = promisify(execFile);
 const janitor = new DomainJanitor();
 let connection: Connection;
 
@@ -137,5 +141,24 @@ describe("domain lifecycle", () => {
     expect(typeof probed.usable).toBe("boolean");
     expect(probed.reason).not.toBe("");
     expect(await connection.findDomain(uniqueName("kvm-probe"))).toBeUndefined();
+  });
+});
+
+describe("networks", () => {
+  it("creates a transient network, whose bridge appears on the host, once", async () => {
+    // Bridge names are at most 15 characters.
+    const bridge = `hrt${process.pid.toString(36)}${Date.now().toString(36).slice(-5)}`;
+    const name = `headroom-test-${bridge}`;
+    const xml = `<network><name>${name}</name><bridge name="${bridge}" stp="off" delay="0"/></network>`;
+    try {
+      expect(await connection.createNetworkXml(xml)).toBe(name);
+      expect(existsSync(`/sys/class/net/${bridge}/bridge`)).toBe(true);
+      const again = await connection.createNetworkXml(xml).catch((error) => error);
+      expect(isLibvirtError(again, ErrorCode.OPERATION_FAILED)).toBe(true);
+      expect(again.message).toMatch(`network '${name}' already exists`);
+    } finally {
+      await run("virsh", ["-c", "qemu:///system", "net-destroy", name]).catch(() => undefined);
+    }
+    expect(existsSync(`/sys/class/net/${bridge}`)).toBe(false);
   });
 });
