@@ -17,6 +17,13 @@ import {
 import { basename, dirname, join, sep } from "node:path";
 import { promisify } from "node:util";
 import {
+  createQcow2,
+  type DiskFormat,
+  DiskFormatError,
+  inspectDisk,
+  requireSelfContained,
+} from "@headroom/disk-format";
+import {
   ImageFileNotFoundError,
   ImageNotFoundError,
   ImagePathError,
@@ -223,26 +230,21 @@ export function openImageStore(dir: string = defaultImageStoreDir()): ImageStore
   ): Promise<Overlay> {
     const backingPath = await diskOf(ref);
     const backingFormat = await detectDiskFormat(backingPath);
-    if (!options.replace && (await exists(destPath))) {
-      throw new OverlayError(
-        `overlay ${destPath} already exists; remove it or pass replace to start from a clean disk`,
-      );
-    }
+    const virtualSizeBytes = (await inspectDisk(backingPath)).virtualSizeBytes;
+    if (options.replace) await rm(destPath, { force: true });
     try {
-      await run("qemu-img", [
-        "create",
-        "-q",
-        "-f",
-        "qcow2",
-        "-F",
-        backingFormat,
-        "-b",
-        backingPath,
-        destPath,
-      ]);
+      await createQcow2(destPath, {
+        virtualSizeBytes,
+        backing: { path: backingPath, format: backingFormat },
+      });
     } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") {
+        throw new OverlayError(
+          `overlay ${destPath} already exists; remove it or pass replace to start from a clean disk`,
+        );
+      }
       throw new OverlayError(
-        `qemu-img could not create overlay ${destPath} on ${backingPath}: ${errorText(error)}`,
+        `could not create overlay ${destPath} on ${backingPath}: ${errorText(error)}`,
       );
     }
     return { path: destPath, backingPath, backingFormat };
@@ -278,6 +280,7 @@ export function openImageStore(dir: string = defaultImageStoreDir()): ImageStore
         await run("cp", [...copyArgs, source, join(stagingRoot, basename(source))]);
       }
       const { files, sizeBytes } = await normaliseTree(stagingRoot);
+      await checkDisks(stagingRoot, sourcePath);
       const manifest: Manifest = {
         schema: 1,
         ref,
@@ -382,20 +385,29 @@ export function openImageStore(dir: string = defaultImageStoreDir()): ImageStore
 }
 
 /**
- * The format to give qemu-img's -F for a backing disk: by extension for .qcow2
- * and .raw, otherwise as qemu-img detects it (".img" files are often qcow2).
+ * The format of a disk image, read from its content (a ".img" is often
+ * qcow2, and a ".raw" may hold a qcow2 header). Throws DiskFormatError for a
+ * disk that names a file outside itself or is of another format.
  */
-export async function detectDiskFormat(path: string): Promise<string> {
-  if (path.endsWith(".qcow2")) return "qcow2";
-  if (path.endsWith(".raw")) return "raw";
-  try {
-    const { stdout } = await run("qemu-img", ["info", "--output=json", "--", path]);
-    const format = (JSON.parse(stdout) as { format?: unknown }).format;
-    if (typeof format === "string" && format.length > 0) return format;
-  } catch (error) {
-    throw new OverlayError(`qemu-img could not read disk ${path}: ${errorText(error)}`);
+export async function detectDiskFormat(path: string): Promise<DiskFormat> {
+  const info = await inspectDisk(path);
+  requireSelfContained(path, info);
+  return info.format;
+}
+
+/** Refuses an image whose disks (the files under /disk/) read anything outside themselves. */
+async function checkDisks(root: string, sourcePath: string): Promise<void> {
+  for (const entry of await readdirOrEmpty(join(root, "disk"))) {
+    const path = join(root, "disk", entry);
+    if (!(await lstat(path)).isFile()) continue;
+    try {
+      await detectDiskFormat(path);
+    } catch (error) {
+      if (!(error instanceof DiskFormatError)) throw error;
+      const why = error.message.slice(`disk ${path} `.length);
+      throw new ImageSourceError(`${sourcePath}: disk /disk/${entry} ${why}`);
+    }
   }
-  throw new OverlayError(`qemu-img reported no format for disk ${path}`);
 }
 
 /** Splits "/boot/vmlinuz" into ["boot", "vmlinuz"], refusing anything that could climb out. */

@@ -308,21 +308,76 @@ describe("diskOf and createOverlay", () => {
     expect(overlay.backingFormat).toBe("raw");
   });
 
-  it("reports the qemu-img failure when the overlay cannot be written", async () => {
+  it("says why when the overlay cannot be written", async () => {
     await store.add(TINY_GUEST_REF, await makeSource("guest", "1"));
     await expect(
       store.createOverlay(TINY_GUEST_REF, join(work, "no-such-dir", "o.qcow2")),
-    ).rejects.toThrow(/^qemu-img could not create overlay .*no-such-dir\/o\.qcow2 on /);
+    ).rejects.toThrow(/^could not create overlay .*no-such-dir\/o\.qcow2 on .*ENOENT/);
   });
 
-  it("detects disk formats by extension, or by asking qemu-img", async () => {
-    const qcow2AsImg = join(work, "cirros.img");
-    await run("qemu-img", ["create", "-q", "-f", "qcow2", qcow2AsImg, "1M"]);
-    expect(await detectDiskFormat(qcow2AsImg)).toBe("qcow2");
-    expect(await detectDiskFormat("/nowhere/x.raw")).toBe("raw");
-    await expect(detectDiskFormat(join(work, "missing.img"))).rejects.toThrow(
-      /qemu-img could not read disk/,
+  it("detects disk formats by content, whatever the name", async () => {
+    const qcow2AsRaw = join(work, "cirros.raw");
+    await run("qemu-img", ["create", "-q", "-f", "qcow2", qcow2AsRaw, "1M"]);
+    expect(await detectDiskFormat(qcow2AsRaw)).toBe("qcow2");
+    const rawAsQcow2 = join(work, "plain.qcow2");
+    await writeFile(rawAsQcow2, Buffer.alloc(4096));
+    expect(await detectDiskFormat(rawAsQcow2)).toBe("raw");
+    await expect(detectDiskFormat(join(work, "missing.img"))).rejects.toMatchObject({
+      code: "ENOENT",
+    });
+  });
+});
+
+describe("images are checked by content when added", () => {
+  async function imageWithDisk(name: string, ...qemuImgArgs: string[]): Promise<string> {
+    const source = join(work, name);
+    await mkdir(join(source, "disk"), { recursive: true });
+    await run("qemu-img", [
+      "create",
+      "-q",
+      ...qemuImgArgs.map((arg) => arg.replace("DISK", join(source, "disk", "disk.img"))),
+    ]);
+    return source;
+  }
+
+  it.each([
+    [
+      "a backing file on the host",
+      ["-f", "qcow2", "-F", "raw", "-b", "/etc/shadow", "DISK", "1M"],
+      'names a backing file ("/etc/shadow")',
+    ],
+    [
+      "an external data file",
+      ["-f", "qcow2", "-o", "data_file=/tmp/headroom-elsewhere.raw", "DISK", "1M"],
+      "keeps its data in an external file",
+    ],
+    [
+      "another format",
+      ["-f", "vmdk", "DISK", "1M"],
+      "is a vmdk image; headroom takes qcow2 and raw disks only",
+    ],
+  ])("refuses a disk with %s, and stores nothing", async (_what, args, why) => {
+    const source = await imageWithDisk(`bad-${args[1]}-${args.length}`, ...args);
+    const added = store.add("example/bad", source);
+    await expect(added).rejects.toBeInstanceOf(ImageSourceError);
+    await expect(store.add("example/bad", source)).rejects.toThrow(
+      `${source}: disk /disk/disk.img ${why}`,
     );
+    expect(await store.list()).toEqual([]);
+    expect(await readdir(join(storeDir, "objects")).catch(() => [])).toEqual([]);
+    expect(await readdir(join(storeDir, "tmp")).catch(() => [])).toEqual([]);
+  });
+
+  it("takes self-contained qcow2 and raw disks", async () => {
+    await store.add(
+      "example/qcow2",
+      await imageWithDisk("good-qcow2", "-f", "qcow2", "DISK", "1M"),
+    );
+    await store.add("example/raw", await imageWithDisk("good-raw", "-f", "raw", "DISK", "1M"));
+    expect((await store.list()).map((image) => image.ref)).toEqual([
+      "example/qcow2",
+      "example/raw",
+    ]);
   });
 });
 

@@ -34,7 +34,7 @@ export interface AcceptedVmi {
  * with its message. Any other error is taken as passing trouble and thrown on.
  */
 export interface HostLookups {
-  /** The disk of an image (`/disk/*`) and the format qemu-img's -F needs for it. */
+  /** The disk of an image (`/disk/*`) and its format, read from its content. */
   diskOf(image: string): Promise<{ path: string; format: string }>;
   /** The host path of a file inside an image. */
   fileOf(image: string, pathInImage: string): Promise<string>;
