@@ -145,7 +145,7 @@ async function direct(host: BenchHost, planned: Planned) {
   // What the launcher does on the host before launchDomain, timed apart.
   const prepStarted = performance.now();
   await ensureDiskFile({ path: spec.disk.replace(/\.qcow2$/, "-prep.qcow2"), ...planned.disk });
-  await ensureBridge(planned.bridge);
+  await ensureBridge(host.conn, planned.bridge);
   const prepMs = performance.now() - prepStarted;
   try {
     const started = performance.now();

@@ -11,6 +11,7 @@ export {
 } from "./compose.ts";
 export { domainSpecFromVmi, type HostPlacement } from "./from_vmi.ts";
 export { interfaceXmlByAlias, pinInterface } from "./hotplug.ts";
+export { bridgeNetworkXml } from "./network.ts";
 export { OWNER_XMLNS, ownerOf, withOwner } from "./owner.ts";
 export {
   addPlaceholders,

@@ -1,9 +1,16 @@
-import { execFile } from "node:child_process";
-import { access, chmod, mkdir } from "node:fs/promises";
+// What a domain needs on this host before it can start, made in-process: no
+// child process on the launch path (qemu-img and ip cost milliseconds each).
+import { access, chmod, mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { promisify } from "node:util";
-
-const run = promisify(execFile);
+import {
+  createQcow2,
+  type DiskFormat,
+  DiskFormatError,
+  inspectDisk,
+  requireSelfContained,
+} from "@headroom/disk-format";
+import { bridgeNetworkXml } from "@headroom/domain-xml";
+import type { Connection } from "@headroom/libvirt";
 
 /** A disk file a domain needs on this host before it can start. */
 export type DiskFile =
@@ -18,46 +25,119 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
+ * The backing image, checked by its bytes before a guest is given it: the
+ * format the plan says, and nothing outside itself.
+ */
+async function checkedBacking(disk: {
+  backingPath: string;
+  backingFormat: string;
+}): Promise<DiskFormat> {
+  const info = await inspectDisk(disk.backingPath);
+  requireSelfContained(disk.backingPath, info);
+  if (info.format !== disk.backingFormat) {
+    throw new DiskFormatError(
+      disk.backingPath,
+      `is ${info.format}, not ${disk.backingFormat} as planned`,
+    );
+  }
+  return info.format;
+}
+
+/** A disk kept from an earlier launch must still be the one headroom made. */
+async function checkKept(disk: DiskFile): Promise<void> {
+  const info = await inspectDisk(disk.path);
+  if (info.format !== "qcow2")
+    throw new DiskFormatError(disk.path, `is ${info.format}, not the qcow2 headroom made`);
+  if ("backingPath" in disk) {
+    if (info.backingFile !== disk.backingPath || info.backingFormat !== disk.backingFormat) {
+      throw new DiskFormatError(
+        disk.path,
+        `reads ${JSON.stringify(info.backingFile ?? null)}, not its image ${disk.backingPath}`,
+      );
+    }
+    requireSelfContained(disk.path, { ...info, backingFile: undefined });
+  } else {
+    requireSelfContained(disk.path, info);
+  }
+}
+
+/**
  * Creates a disk file unless it exists: a qcow2 overlay on a read-only image
  * (the image is never written) or a blank qcow2. Kept on redelivery, so a
- * relaunch does not wipe what the guest wrote.
+ * relaunch does not wipe what the guest wrote; either way its backing chain
+ * is checked before a guest may read it.
  */
 export async function ensureDiskFile(disk: DiskFile): Promise<"created" | "kept"> {
-  if (await exists(disk.path)) return "kept";
+  const backing =
+    "backingPath" in disk
+      ? { path: disk.backingPath, format: await checkedBacking(disk) }
+      : undefined;
+  if (await exists(disk.path)) {
+    await checkKept(disk);
+    return "kept";
+  }
   const dir = dirname(disk.path);
   await mkdir(dir, { recursive: true });
   // QEMU runs as its own user and must reach the file.
   await chmod(dir, 0o755);
-  const args =
-    "backingPath" in disk
-      ? ["create", "-q", "-f", "qcow2", "-F", disk.backingFormat, "-b", disk.backingPath, disk.path]
-      : ["create", "-q", "-f", "qcow2", disk.path, String(disk.blankSizeBytes)];
-  await run("qemu-img", args);
-  return "created";
+  const virtualSizeBytes = backing
+    ? (await inspectDisk(backing.path)).virtualSizeBytes
+    : (disk as { blankSizeBytes: number }).blankSizeBytes;
+  try {
+    await createQcow2(disk.path, { virtualSizeBytes, backing });
+    return "created";
+  } catch (error) {
+    // Another launch of the same plan made it meanwhile.
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    await checkKept(disk);
+    return "kept";
+  }
 }
 
 // Linux interface names: 1–15 characters; these are the only ones headroom makes.
 const BRIDGE_NAME = /^[A-Za-z0-9_-]{1,15}$/;
+const IFF_UP = 0x1;
 
-/** Creates a host Linux bridge with no uplink unless it exists, and brings it up. */
-export async function ensureBridge(name: string): Promise<"created" | "kept"> {
+/** The libvirt network that holds a bridge headroom made. */
+export function bridgeNetworkName(bridge: string): string {
+  return `headroom-bridge-${bridge}`;
+}
+
+type LinkState = "absent" | "bridge-up" | "bridge-down" | "not-a-bridge";
+
+async function linkState(name: string): Promise<LinkState> {
+  const sys = `/sys/class/net/${name}`;
+  if (!(await exists(sys))) return "absent";
+  if (!(await exists(`${sys}/bridge`))) return "not-a-bridge";
+  const flags = Number.parseInt((await readFile(`${sys}/flags`, "utf8")).trim(), 16);
+  return flags & IFF_UP ? "bridge-up" : "bridge-down";
+}
+
+/**
+ * Makes sure a host bridge is there and up. A missing one is created as a
+ * transient libvirt network with no uplink (libvirt makes the bridge and
+ * brings it up; it goes at reboot); one that is there but is not a bridge, or
+ * is down, belongs to someone else and is left as it is, with an error.
+ */
+export async function ensureBridge(conn: Connection, name: string): Promise<"created" | "kept"> {
   if (!BRIDGE_NAME.test(name)) throw new Error(`"${name}" is not a bridge name headroom creates`);
-  const present = await run("ip", ["link", "show", "dev", name]).then(
-    () => true,
-    () => false,
-  );
-  if (!present) {
-    await run("ip", ["link", "add", "name", name, "type", "bridge"]).catch(async (error) => {
+  let state = await linkState(name);
+  if (state === "absent") {
+    try {
+      await conn.createNetworkXml(bridgeNetworkXml(bridgeNetworkName(name), name));
+      return "created";
+    } catch (error) {
       // Another launch created it meanwhile.
-      if (
-        !(await run("ip", ["link", "show", "dev", name]).then(
-          () => true,
-          () => false,
-        ))
-      )
-        throw error;
-    });
+      state = await linkState(name);
+      if (state === "absent") throw error;
+    }
   }
-  await run("ip", ["link", "set", "dev", name, "up"]);
-  return present ? "kept" : "created";
+  if (state === "not-a-bridge")
+    throw new Error(`host interface ${name} exists and is not a bridge`);
+  if (state === "bridge-down") {
+    throw new Error(
+      `host bridge ${name} is down; headroom does not change bridges it did not make (ip link set dev ${name} up)`,
+    );
+  }
+  return "kept";
 }

@@ -1,6 +1,6 @@
 // @headroom/launch: bring a planned domain to life with room for its NICs.
 
-export { type DiskFile, ensureBridge, ensureDiskFile } from "./host.ts";
+export { bridgeNetworkName, type DiskFile, ensureBridge, ensureDiskFile } from "./host.ts";
 export { attachNic, DetachTimeoutError, detachNic, NoRoomError } from "./hotplug.ts";
 export {
   ForeignDomainError,

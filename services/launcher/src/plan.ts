@@ -37,7 +37,7 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
   const previous = await ctx.readStatus(key);
   let launched: LaunchResult;
   try {
-    await prepareHost(plan, log);
+    await prepareHost(ctx.libvirt(), plan, log);
     launched = await launchDomain(
       ctx.libvirt(),
       {

@@ -4,6 +4,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Logger } from "@headroom/bus";
 import { type DiskFile, ensureBridge, ensureDiskFile, LaunchError } from "@headroom/launch";
+import type { Connection } from "@headroom/libvirt";
 import type { DomainPlan } from "@headroom/proto";
 
 function diskFilesOf(plan: DomainPlan): DiskFile[] {
@@ -15,7 +16,7 @@ function diskFilesOf(plan: DomainPlan): DiskFile[] {
   });
 }
 
-export async function prepareHost(plan: DomainPlan, log: Logger): Promise<void> {
+export async function prepareHost(conn: Connection, plan: DomainPlan, log: Logger): Promise<void> {
   for (const file of diskFilesOf(plan)) {
     await ensureDiskFile(file).catch((error) => {
       throw new LaunchError(`prepare disk ${file.path}`, error);
@@ -26,7 +27,7 @@ export async function prepareHost(plan: DomainPlan, log: Logger): Promise<void> 
     await mkdir(dirname(plan.consoleLogPath), { recursive: true });
   }
   for (const bridge of plan.bridges) {
-    const outcome = await ensureBridge(bridge).catch((error) => {
+    const outcome = await ensureBridge(conn, bridge).catch((error) => {
       throw new LaunchError(`prepare bridge ${bridge}`, error);
     });
     if (outcome === "created") log.info({ bridge }, "host bridge created");
