@@ -107,6 +107,7 @@ Napi::Function ConnectionWrap::DefineClass(Napi::Env env) {
           InstanceMethod<&ConnectionWrap::DefineXml>("defineXml"),
           InstanceMethod<&ConnectionWrap::CreateXml>("createXml"),
           InstanceMethod<&ConnectionWrap::CreateNetworkXml>("createNetworkXml"),
+          InstanceMethod<&ConnectionWrap::DestroyNetwork>("destroyNetwork"),
           InstanceMethod<&ConnectionWrap::LookupByName>("lookupByName"),
           InstanceMethod<&ConnectionWrap::LookupByUuid>("lookupByUuid"),
           InstanceMethod<&ConnectionWrap::ListAllDomains>("listAllDomains"),
@@ -269,6 +270,26 @@ Napi::Value ConnectionWrap::CreateNetworkXml(const Napi::CallbackInfo& info) {
         return name;
       },
       StringValue);
+}
+
+// Stops a network by name; a transient one is gone after.
+Napi::Value ConnectionWrap::DestroyNetwork(const Napi::CallbackInfo& info) {
+  std::string name = StringArgument(info, 0, "name");
+  return Task<Nothing>::Start(
+      info.Env(),
+      [state = state_, name](Failure& failure) -> Nothing {
+        ConnectionRef conn = state->Borrow(failure);
+        if (!conn) return {};
+        virNetworkPtr network = virNetworkLookupByName(conn.get(), name.c_str());
+        if (network == nullptr) {
+          failure.CaptureLastError();
+          return {};
+        }
+        if (virNetworkDestroy(network) < 0) failure.CaptureLastError();
+        virNetworkFree(network);
+        return {};
+      },
+      Undefined);
 }
 
 Napi::Value ConnectionWrap::GetHostname(const Napi::CallbackInfo& info) {

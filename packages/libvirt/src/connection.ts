@@ -235,6 +235,11 @@ export class Connection {
     return settle(this.#handle().createNetworkXml(xml));
   }
 
+  /** Stops a network (virNetworkDestroy); rejects with ErrorCode.NO_NETWORK when there is none. */
+  async destroyNetwork(name: string): Promise<void> {
+    return settle(this.#handle().destroyNetwork(name));
+  }
+
   /** Rejects with code ErrorCode.NO_DOMAIN when there is no such domain. */
   async lookupByName(name: string): Promise<Domain> {
     return new Domain(await settle(this.#handle().lookupByName(name)));

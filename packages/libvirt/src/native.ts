@@ -61,6 +61,7 @@ export interface NativeConnection {
   defineXml(xml: string, flags: number): Promise<NativeDomain>;
   createXml(xml: string, flags: number): Promise<NativeDomain>;
   createNetworkXml(xml: string): Promise<string>;
+  destroyNetwork(name: string): Promise<void>;
   lookupByName(name: string): Promise<NativeDomain>;
   lookupByUuid(uuid: string): Promise<NativeDomain>;
   listAllDomains(flags: number): Promise<NativeDomain[]>;

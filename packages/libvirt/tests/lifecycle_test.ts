@@ -145,7 +145,7 @@ describe("domain lifecycle", () => {
 });
 
 describe("networks", () => {
-  it("creates a transient network, whose bridge appears on the host, once", async () => {
+  it("creates a transient network, whose bridge appears on the host, once, and destroys it", async () => {
     // Bridge names are at most 15 characters.
     const bridge = `hrt${process.pid.toString(36)}${Date.now().toString(36).slice(-5)}`;
     const name = `headroom-test-${bridge}`;
@@ -156,9 +156,12 @@ describe("networks", () => {
       const again = await connection.createNetworkXml(xml).catch((error) => error);
       expect(isLibvirtError(again, ErrorCode.OPERATION_FAILED)).toBe(true);
       expect(again.message).toMatch(`network '${name}' already exists`);
+      await connection.destroyNetwork(name);
+      expect(existsSync(`/sys/class/net/${bridge}`)).toBe(false);
+      const gone = await connection.destroyNetwork(name).catch((error) => error);
+      expect(isLibvirtError(gone, ErrorCode.NO_NETWORK)).toBe(true);
     } finally {
       await run("virsh", ["-c", "qemu:///system", "net-destroy", name]).catch(() => undefined);
     }
-    expect(existsSync(`/sys/class/net/${bridge}`)).toBe(false);
   });
 });
