@@ -52,9 +52,7 @@ export async function virsh(...args: string[]): Promise<string> {
   return (await run("virsh", ["-c", URI, ...args])).stdout;
 }
 
-export async function deleteBridge(bridge: string): Promise<void> {
-  await run("ip", ["link", "del", "dev", bridge]).catch(() => {});
-}
+export { deleteBridge } from "@headroom/test-stack";
 
 /** A fresh state directory QEMU (running as its own user) can read. */
 export function privateStateDir(): Promise<string> {

@@ -10,7 +10,7 @@ import {
   requireSelfContained,
 } from "@headroom/disk-format";
 import { bridgeNetworkXml } from "@headroom/domain-xml";
-import type { Connection } from "@headroom/libvirt";
+import { type Connection, ErrorCode, isLibvirtError } from "@headroom/libvirt";
 
 /** A disk file a domain needs on this host before it can start. */
 export type DiskFile =
@@ -113,6 +113,21 @@ async function linkState(name: string): Promise<LinkState> {
   return flags & IFF_UP ? "bridge-up" : "bridge-down";
 }
 
+async function createBridgeNetwork(conn: Connection, bridge: string): Promise<void> {
+  const network = bridgeNetworkName(bridge);
+  const xml = bridgeNetworkXml(network, bridge);
+  try {
+    await conn.createNetworkXml(xml);
+  } catch (error) {
+    // Ours, but its bridge was deleted by hand (the network outlives it): start it again.
+    const exists =
+      isLibvirtError(error, ErrorCode.OPERATION_FAILED) && /already exists/.test(error.message);
+    if (!exists || (await linkState(bridge)) !== "absent") throw error;
+    await conn.destroyNetwork(network).catch(() => undefined);
+    await conn.createNetworkXml(xml);
+  }
+}
+
 /**
  * Makes sure a host bridge is there and up. A missing one is created as a
  * transient libvirt network with no uplink (libvirt makes the bridge and
@@ -124,7 +139,7 @@ export async function ensureBridge(conn: Connection, name: string): Promise<"cre
   let state = await linkState(name);
   if (state === "absent") {
     try {
-      await conn.createNetworkXml(bridgeNetworkXml(bridgeNetworkName(name), name));
+      await createBridgeNetwork(conn, name);
       return "created";
     } catch (error) {
       // Another launch created it meanwhile.

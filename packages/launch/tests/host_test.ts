@@ -128,6 +128,15 @@ describe("ensureBridge", () => {
     expect(await ensureBridge(conn, bridge)).toBe("kept");
   });
 
+  it("makes its bridge again when someone deleted it by hand", async () => {
+    const bridge = unique("r");
+    made.push(bridge);
+    expect(await ensureBridge(conn, bridge)).toBe("created");
+    await run("ip", ["link", "del", "dev", bridge]);
+    expect(await ensureBridge(conn, bridge)).toBe("created");
+    expect(existsSync(`/sys/class/net/${bridge}/bridge`)).toBe(true);
+  });
+
   it("leaves what it did not make as it is: a bridge that is down, an interface that is no bridge", async () => {
     const down = unique("d");
     made.push(down);

@@ -8,6 +8,7 @@ export {
   type VmiOutcome,
 } from "./crash.ts";
 export {
+  deleteBridge,
   type Manifest,
   privateStateDir,
   SEED_NETWORK,

@@ -26,6 +26,7 @@ import {
   userEnv,
 } from "@headroom/bus";
 import { domainNameOf, type HostState, hostState } from "@headroom/host-state";
+import { bridgeNetworkName } from "@headroom/launch";
 import { Connection } from "@headroom/libvirt";
 import {
   ApplyReply,
@@ -204,7 +205,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await nc?.close().catch(() => {});
     await nats?.stop().catch(() => {});
     // Only the launcher makes bridges (for the VMIs' bridged interfaces).
-    if (withLibvirt) await run("ip", ["link", "del", "dev", bridge]).catch(() => {});
+    if (withLibvirt) await deleteBridge(bridge);
     if (stateDir) await rm(stateDir, { recursive: true, force: true });
   };
 
@@ -377,4 +378,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await stop();
     throw error;
   }
+}
+
+/** Deletes a bridge the launcher made: its transient libvirt network, and the bridge with it. */
+export async function deleteBridge(bridge: string): Promise<void> {
+  await run("virsh", ["-c", "qemu:///system", "net-destroy", bridgeNetworkName(bridge)]).catch(
+    () => {},
+  );
+  await run("ip", ["link", "del", "dev", bridge]).catch(() => {});
 }
