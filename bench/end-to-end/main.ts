@@ -7,7 +7,7 @@
 //     processes (@headroom/test-stack). Timed from sending the apply request to the launcher's
 //     status write with phase Running arriving here (a NATS subscription, no polling). Each
 //     VMI is deleted through the API afterwards and the run waits for its released event.
-// B — direct: launchDomain (@headroom/launch) in this process on the XML the composer
+// B — direct: launchDomain (@headroom/domain-manager) in this process on the XML the composer
 //     planned for A (name, UUID, disk and console paths changed), from the call to its return.
 // C — hand-written root ports: the same XML plus bare pcie-root-port controllers, one
 //     define and start; as many ports as it takes to leave B's free slots.
@@ -16,9 +16,9 @@
 // A's time is split at the messages the services publish on the way, and at the launcher's
 // log line that ends launchDomain.
 import { loadavg } from "node:os";
+import { ensureBridge, ensureDiskFile, launchDomain } from "@headroom/domain-manager";
 import { type NicModel, withVirtType } from "@headroom/domain-xml";
 import { domainNameOf } from "@headroom/host-state";
-import { ensureBridge, ensureDiskFile, launchDomain } from "@headroom/launch";
 import type { DomainPlan } from "@headroom/proto";
 import { type Stack, startStack } from "@headroom/test-stack";
 import { DOMParser, type Element, XMLSerializer } from "@xmldom/xmldom";

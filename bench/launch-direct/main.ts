@@ -14,6 +14,7 @@
 // the timed launches. Launches alternate A B B A … so drift hits both alike. Also times the
 // XML-only work of a launch (compose, add, strip, protect, topology) on libvirt's real XML.
 import { loadavg } from "node:os";
+import { launchDomain } from "@headroom/domain-manager";
 import {
   addPlaceholders,
   composeDomain,
@@ -25,7 +26,6 @@ import {
   readTopology,
   stripPlaceholders,
 } from "@headroom/domain-xml";
-import { launchDomain } from "@headroom/launch";
 import type { Connection } from "@headroom/libvirt";
 import { benchArgs, integer } from "../lib/args.ts";
 import { type BenchHost, withBenchHost } from "../lib/guest.ts";

@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { chooseVirtType, removeDomain } from "@headroom/domain-manager";
 import type { DomainSpec, MachineFamily, VirtType } from "@headroom/domain-xml";
 import { openImageStore, TINY_GUEST_CMDLINE, TINY_GUEST_REF } from "@headroom/images";
-import { chooseVirtType, removeDomain } from "@headroom/launch";
 import { Connection } from "@headroom/libvirt";
 
 const run = promisify(execFile);

@@ -11,8 +11,8 @@
 // the end (timed), also on failure and Ctrl-C. Domains are named hrbench-scale-<pid>-….
 import { randomUUID } from "node:crypto";
 import { loadavg } from "node:os";
+import { launchDomain, removeDomain } from "@headroom/domain-manager";
 import { composeDomain } from "@headroom/domain-xml";
-import { launchDomain, removeDomain } from "@headroom/launch";
 import type { Connection } from "@headroom/libvirt";
 import { benchArgs, integer } from "../lib/args.ts";
 import { withBenchHost } from "../lib/guest.ts";

@@ -12,9 +12,9 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { dirname } from "node:path";
+import { attachNic, launchDomain } from "@headroom/domain-manager";
 import { composeDomain, type MachineFamily, nicXml } from "@headroom/domain-xml";
 import { waitForGuestReport } from "@headroom/images";
-import { attachNic, launchDomain } from "@headroom/launch";
 import { benchArgs, integer, integers, someOf, text } from "../lib/args.ts";
 import { type BenchHost, withBenchHost } from "../lib/guest.ts";
 import {

@@ -10,7 +10,7 @@ export {
   USER_ALIAS_PREFIX,
 } from "./compose.ts";
 export { domainSpecFromVmi, type HostPlacement } from "./from_vmi.ts";
-export { interfaceXmlByAlias, pinInterface } from "./hotplug.ts";
+export { interfaceXmlByAlias, pinInterface } from "./interface_xml.ts";
 export { bridgeNetworkXml } from "./network.ts";
 export { OWNER_XMLNS, ownerOf, withOwner } from "./owner.ts";
 export {

@@ -25,8 +25,8 @@ import {
   toJetStream,
   userEnv,
 } from "@headroom/bus";
+import { bridgeNetworkName } from "@headroom/domain-manager";
 import { domainNameOf, type HostState, hostState } from "@headroom/host-state";
-import { bridgeNetworkName } from "@headroom/launch";
 import { Connection } from "@headroom/libvirt";
 import {
   ApplyReply,

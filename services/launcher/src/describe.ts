@@ -1,7 +1,7 @@
 // headroom.api.v1.vmi.describe: capacity and interfaces read from the live domain.
 import { ApiError, errorText, storeKey } from "@headroom/bus";
+import { inspectRunning, isHeadroomDomain } from "@headroom/domain-manager";
 import { domainNameOf } from "@headroom/host-state";
-import { inspectRunning, isHeadroomDomain } from "@headroom/launch";
 import type { DescribeRequest, IDescribeReply } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 import { statusOf } from "./events.ts";

@@ -1,7 +1,7 @@
 // Capacity events and the Running status they go with: how a domain's live
 // view becomes what others read.
 import { capacitySubject, decode, encode, STREAMS } from "@headroom/bus";
-import type { RunningView } from "@headroom/launch";
+import type { RunningView } from "@headroom/domain-manager";
 import { CapacityEvent, type ICapacity, type IVmiStatus } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 import { CapacityEventType, capacityEvent, runningStatus } from "./records.ts";

@@ -1,13 +1,14 @@
 // Bringing a running domain's NICs in line with its plan: attach what the plan
 // has and the domain lacks, detach what the domain has and the plan dropped.
-import { interfacesOf, interfaceXmlByAlias, NIC_ALIAS_PREFIX } from "@headroom/domain-xml";
+
 import {
   attachNic,
   DetachTimeoutError,
   detachNic,
   NoRoomError,
   type RunningView,
-} from "@headroom/launch";
+} from "@headroom/domain-manager";
+import { interfacesOf, interfaceXmlByAlias, NIC_ALIAS_PREFIX } from "@headroom/domain-xml";
 import type { Connection, Domain } from "@headroom/libvirt";
 
 export type InterfaceChange =

@@ -7,9 +7,9 @@
 // HEADROOM_LAUNCHER_CONCURRENCY (VMIs worked on at once; default 4 per CPU),
 // HEADROOM_NATS_USER/_PASSWORD (its NATS login, "launcher" under headroom up).
 import { connect, createLogger, SERVICE_NAMES } from "@headroom/bus";
+import { chooseVirtType } from "@headroom/domain-manager";
 import { hostState } from "@headroom/host-state";
 import { openImageStore } from "@headroom/images";
-import { chooseVirtType } from "@headroom/launch";
 import { startLauncher } from "./launcher.ts";
 import { ReconnectingConnection } from "./reconnect.ts";
 

@@ -1,7 +1,7 @@
 // Reporting what a later generation changed on a running domain: one capacity
 // event per NIC attached, detached or refused, and the status that follows.
 import type { Logger } from "@headroom/bus";
-import { inspectRunning, type RunningView } from "@headroom/launch";
+import { inspectRunning, type RunningView } from "@headroom/domain-manager";
 import type { Domain } from "@headroom/libvirt";
 import { exhaustedMessage, InterfaceState, type IVmiStatus } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";

@@ -2,8 +2,8 @@
 // the room its VMI asked for; a later one brings a running domain's NICs in
 // line with the plan. Each ends in a status and capacity events.
 import { errorText, type Logger, storeKey } from "@headroom/bus";
+import { type LaunchResult, launchDomain } from "@headroom/domain-manager";
 import { DEFAULT_NIC_MODEL, NIC_MODELS, type NicModel, withVirtType } from "@headroom/domain-xml";
-import { type LaunchResult, launchDomain } from "@headroom/launch";
 import { type DomainPlan, type IVmiStatus, Phase } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 import {

@@ -3,7 +3,7 @@
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Logger } from "@headroom/bus";
-import { type DiskFile, ensureBridge, ensureDiskFile, LaunchError } from "@headroom/launch";
+import { type DiskFile, ensureBridge, ensureDiskFile, LaunchError } from "@headroom/domain-manager";
 import type { Connection } from "@headroom/libvirt";
 import type { DomainPlan } from "@headroom/proto";
 

@@ -1,7 +1,7 @@
 // An addinterface the validator refused for lack of room becomes an
 // "exhausted" capacity event, counted from this host's live domain.
 import { PermanentError, storeKey } from "@headroom/bus";
-import { inspectRunning, isHeadroomDomain } from "@headroom/launch";
+import { inspectRunning, isHeadroomDomain } from "@headroom/domain-manager";
 import { exhaustedMessage, type InterfaceRefused, Phase } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 import { CapacityEventType, publishEvent, statusOf } from "./events.ts";

@@ -2,8 +2,8 @@
 // status cleared and its room given back (a released event).
 import { rm } from "node:fs/promises";
 import { errorText, PermanentError, storeKey } from "@headroom/bus";
+import { isHeadroomDomain, removeDomain } from "@headroom/domain-manager";
 import { domainNameOf } from "@headroom/host-state";
-import { isHeadroomDomain, removeDomain } from "@headroom/launch";
 import type { IVmiStatus, VmiDeleted } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 import { CapacityEventType, publishEvent } from "./events.ts";

@@ -3,7 +3,7 @@
 // lets go; each one it releases is reported as the unplug would have been.
 
 import { parseStoreKey } from "@headroom/bus";
-import { inspectRunning, isHeadroomDomain } from "@headroom/launch";
+import { inspectRunning, isHeadroomDomain } from "@headroom/domain-manager";
 import { InterfaceState, Phase } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 import { detachUnwanted, type InterfaceChange, vmiNicNames } from "./interfaces.ts";

@@ -29,7 +29,7 @@ afterAll(() => {
 
 /** Writes the files (path → content) into a fresh directory; returns its path. */
 function tree(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), "headroom-compose-check-"));
+  const dir = mkdtempSync(join(tmpdir(), "headroom-docker-compose-check-"));
   made.push(dir);
   for (const [path, content] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });

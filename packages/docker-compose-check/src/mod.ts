@@ -1,4 +1,4 @@
-// @headroom/compose-check: static checks of docker-compose.yml and the
+// @headroom/docker-compose-check: static checks of docker-compose.yml and the
 // Dockerfiles it builds, for CI machines that have no Docker engine.
 export {
   buildProblems,

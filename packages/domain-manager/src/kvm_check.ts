@@ -10,14 +10,14 @@ import {
   waitForGuestReport,
 } from "@headroom/images";
 import type { Connection, Domain } from "@headroom/libvirt";
-import { type LaunchLog, removeDomain } from "./launch.ts";
 import {
   type CacheKey,
   firstLine,
   readBootId,
   readCachedCheck,
   writeCachedCheck,
-} from "./virt_type_cache.ts";
+} from "./kvm_check_cache.ts";
+import { type LaunchLog, removeDomain } from "./launch.ts";
 
 export interface VirtTypeChoice {
   virtType: VirtType;

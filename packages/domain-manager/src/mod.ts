@@ -1,7 +1,7 @@
-// @headroom/launch: bring a planned domain to life with room for its NICs.
+// @headroom/domain-manager: bring a planned domain to life with room for its NICs.
 
 export { bridgeNetworkName, type DiskFile, ensureBridge, ensureDiskFile } from "./host.ts";
-export { attachNic, DetachTimeoutError, detachNic, NoRoomError } from "./hotplug.ts";
+export { chooseVirtType, type VirtTypeChoice, type VirtTypeOptions } from "./kvm_check.ts";
 export {
   ForeignDomainError,
   inspectRunning,
@@ -14,4 +14,4 @@ export {
   type RunningView,
   removeDomain,
 } from "./launch.ts";
-export { chooseVirtType, type VirtTypeChoice, type VirtTypeOptions } from "./virt_type.ts";
+export { attachNic, DetachTimeoutError, detachNic, NoRoomError } from "./nic_hotplug.ts";
