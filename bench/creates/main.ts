@@ -1,19 +1,23 @@
 // Creates per second end to end: VMIs applied through the services until every one runs,
-// with one launcher, at a few concurrencies.
+// with one launcher, at a few concurrencies; then the same with the launcher defining the
+// domains without starting them (HEADROOM_LAUNCHER_DEFINE_ONLY), which shows the control plane
+// without the guests' boot competing for the CPU.
 //
-//   node --import tsx bench/creates/main.ts [--vmis 16] [--concurrency 1,4,16] [--quick] [--json PATH]
+//   node --import tsx bench/creates/main.ts [--vmis 16] [--concurrency 1,4,16]
+//        [--modes start,define-only] [--quick] [--json PATH]
 //
 // For each concurrency C: K VMIs (the seed example with kubevirt.io/interface 8: q35, two
 // NICs, the tiny guest) are applied with at most C waiting for Running at a time — a new
 // apply goes out when one before it reports Running. Timed from the first apply to the last
 // Running (the launcher's status write, seen through a NATS subscription); each VMI's own
 // time is its apply to its Running. Then all K are deleted through the API and the level
-// ends when every released event has arrived. Guests keep booting and idling under the
+// ends when every released event has arrived. In define-only mode a create ends at the
+// launcher's reserved event (the domain defined with its room; there is no Running). Guests keep booting and idling under the
 // virtualization type chooseVirtType picked while the next ones launch, as on a real host.
 import { freemem, loadavg } from "node:os";
 import { type Manifest, type Stack, startStack } from "@headroom/test-stack";
-import { benchArgs, integer, integers } from "../lib/args.ts";
-import { withBenchHost } from "../lib/guest.ts";
+import { benchArgs, integer, integers, someOf } from "../lib/args.ts";
+import { type BenchHost, withBenchHost } from "../lib/guest.ts";
 import { describeMachine, finishMachine, machineLine, writeResult } from "../lib/machine.ts";
 import { cpuSeconds, libvirtdPid, pidsMatching } from "../lib/proc.ts";
 import { roundTo, type Summary, summarize } from "../lib/stats.ts";
@@ -26,20 +30,28 @@ const args = benchArgs({
   flags: {
     vmis: integer({ full: 16, quick: 4 }),
     concurrency: integers({ full: [1, 4, 16], quick: [1, 4] }),
+    modes: someOf(["start", "define-only"] as const),
   },
 });
-const { vmis, concurrency: levels, json: jsonPath } = args;
+const { vmis, concurrency: levels, modes, json: jsonPath } = args;
+type Mode = (typeof modes)[number];
 const CAPACITY = 8;
 const GiB = 1024 ** 3;
 
-/** Applies `name` and resolves with its uid and ms from the apply to its Running. */
-async function create(stack: Stack, watch: PipelineWatch, name: string, manifest: Manifest) {
+/** Applies `name` and resolves with its uid and ms from the apply to its Running (or reserved). */
+async function create(
+  stack: Stack,
+  watch: PipelineWatch,
+  mode: Mode,
+  name: string,
+  manifest: Manifest,
+) {
   const started = performance.now();
   const reply = await stack.apply(manifest);
   const uid = reply.accepted?.uid;
   if (!uid) throw new Error(`apply of ${name} not accepted: ${JSON.stringify(reply.toJSON())}`);
-  const running = await watch.next(name, "running", uid, 300_000);
-  return { uid, ms: running.at - started };
+  const done = await watch.next(name, mode === "start" ? "running" : "reserved", uid, 300_000);
+  return { uid, ms: done.at - started };
 }
 
 /** Deletes every VMI through the API, all at once, and waits for their released events. */
@@ -56,6 +68,7 @@ async function deleteAll(stack: Stack, watch: PipelineWatch, created: Map<string
 }
 
 interface Level {
+  mode: Mode;
   concurrency: number;
   vmis: number;
   seconds: number;
@@ -78,21 +91,31 @@ const result = await withBenchHost("creates", async (host) => {
   const machine = await describeMachine(host.conn);
   console.log(`creates on ${machineLine(machine)}`);
   console.log(`virtualization: ${host.virtType} (${host.virtTypeReason})`);
-  const namespace = `${host.namePrefix}ns`;
+  const results: Level[] = [];
+  for (const mode of modes) results.push(...(await runMode(host, mode)));
+  return { machine: finishMachine(machine), virtType: host.virtType, levels: results };
+});
+
+async function runMode(host: BenchHost, mode: Mode): Promise<Level[]> {
+  const namespace = `${host.namePrefix}${mode === "start" ? "s" : "d"}`;
   // No logins: the watch subscribes to the services' own subjects, which no user may.
   const stack = await startStack({
     namespace,
     logins: false,
-    env: { HEADROOM_VIRT_TYPE: host.virtType },
+    env: {
+      HEADROOM_VIRT_TYPE: host.virtType,
+      ...(mode === "define-only" ? { HEADROOM_LAUNCHER_DEFINE_ONLY: "1" } : {}),
+    },
   });
   host.onClose(() => stack.stop());
   const watch = await watchPipeline(stack.nc, namespace);
-  console.log(`stack up: nats-server, validator, domain-composer, one launcher`);
+  console.log(`${mode}: stack up: nats-server, validator, domain-composer, one launcher`);
 
   // Warm-up: the services' first create and delete.
   const warm = await create(
     stack,
     watch,
+    mode,
     "warm-up",
     await stack.seedManifest("warm-up", { request: CAPACITY }),
   );
@@ -122,7 +145,7 @@ const result = await withBenchHost("creates", async (host) => {
     const started = performance.now();
     const worker = async () => {
       for (let name = pending.shift(); name !== undefined; name = pending.shift()) {
-        const done = await create(stack, watch, name, manifests.get(name) as Manifest);
+        const done = await create(stack, watch, mode, name, manifests.get(name) as Manifest);
         created.set(name, done.uid);
         latencies.push(done.ms);
         byName.set(name, done.ms);
@@ -149,6 +172,7 @@ const result = await withBenchHost("creates", async (host) => {
       deleteSeconds = (performance.now() - deleting) / 1000;
     }
     const level: Level = {
+      mode,
       concurrency,
       vmis,
       seconds: roundTo(seconds, 2),
@@ -173,14 +197,15 @@ const result = await withBenchHost("creates", async (host) => {
     };
     results.push(level);
     console.log(
-      `concurrency ${concurrency}: ${vmis} VMIs Running in ${level.seconds} s ` +
+      `${mode}, concurrency ${concurrency}: ${vmis} VMIs ${mode === "start" ? "Running" : "defined"} in ${level.seconds} s ` +
         `(${level.createsPerSecond}/s), per VMI median ${level.latencyMs.median} ms, ` +
         `p95 ${level.latencyMs.p95} ms; deleted in ${level.deleteSeconds} s`,
     );
   }
   await watch.close();
-  return { machine: finishMachine(machine), virtType: host.virtType, levels: results };
-});
+  await stack.stop();
+  return results;
+}
 
 const seconds = roundTo((performance.now() - wallStarted) / 1000, 1);
 const report = {
@@ -197,24 +222,27 @@ const report = {
 };
 
 console.log(
-  `\ncreates end to end (define + start), one launcher, ${vmis} VMIs per level, ` +
-    `${result.virtType === "kvm" ? "KVM" : "TCG"}\n`,
+  `\ncreates end to end, one launcher, ${vmis} VMIs per level, ` +
+    `${result.virtType === "kvm" ? "KVM" : "TCG"}; start: defined and started, until Running; ` +
+    "define-only: defined with their room, until the reserved event\n",
 );
 console.log(
   markdownTable(
     [
+      "mode",
       "concurrency",
       "VMIs",
-      "all Running s",
+      "all done s",
       "creates/s",
       "per VMI median ms",
       "p95 ms",
       "delete all s",
-      "free GiB before → all running",
+      "free GiB before → all done",
       "CPU % guests / launcher / libvirtd / others",
       "max load",
     ],
     result.levels.map((l) => [
+      l.mode,
       String(l.concurrency),
       String(l.vmis),
       l.seconds.toFixed(1),

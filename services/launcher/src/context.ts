@@ -35,6 +35,12 @@ export interface LauncherOptions {
   unplugRetryMs?: number;
   /** Plans of different VMIs carried out at once (default: 4 per CPU, at least 4). */
   concurrency?: number;
+  /**
+   * Define each domain with its room and never start it; its status stays
+   * Scheduled. For measuring the control plane without guests competing for
+   * the CPU (the benchmarks); later generations' NIC changes are not applied.
+   */
+  defineOnly?: boolean;
   version?: string;
 }
 
@@ -44,6 +50,7 @@ export interface LauncherContext {
   node: string;
   now: () => number;
   detachTimeoutMs: number;
+  defineOnly: boolean;
   state: HostState;
   js: JetStreamClient;
   buckets: Buckets;
@@ -72,6 +79,7 @@ export function launcherContext(
     node: options.node ?? hostname(),
     now: options.now ?? Date.now,
     detachTimeoutMs: options.detachTimeoutMs ?? 30_000,
+    defineOnly: options.defineOnly ?? false,
     state: hostState(options.env),
     js: toJetStream(nc),
     buckets,

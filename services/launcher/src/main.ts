@@ -5,6 +5,7 @@
 // guest gets to release an unplugged NIC, default 30000), HEADROOM_UNPLUG_RETRY_MS
 // (when to ask a guest again for a NIC it kept, doubling to 15 min; default 60000),
 // HEADROOM_LAUNCHER_CONCURRENCY (VMIs worked on at once; default 4 per CPU),
+// HEADROOM_LAUNCHER_DEFINE_ONLY=1 (define domains, never start them: benchmarks),
 // HEADROOM_NATS_USER/_PASSWORD (its NATS login, "launcher" under headroom up).
 import { connect, createLogger, SERVICE_NAMES } from "@headroom/bus";
 import { chooseVirtType } from "@headroom/domain-manager";
@@ -45,6 +46,7 @@ try {
     ...(detachTimeoutMs ? { detachTimeoutMs } : {}),
     ...(unplugRetryMs ? { unplugRetryMs } : {}),
     ...(concurrency ? { concurrency } : {}),
+    defineOnly: process.env.HEADROOM_LAUNCHER_DEFINE_ONLY === "1",
     ...(process.env.HEADROOM_NODE_NAME ? { node: process.env.HEADROOM_NODE_NAME } : {}),
   });
   log.info("launcher ready");

@@ -46,6 +46,7 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
         baseXml: withVirtType(plan.domainXml, ctx.virtType),
         placeholders: plan.placeholderCount,
         placeholderModel: placeholderModelOf(plan),
+        start: !ctx.defineOnly,
       },
       (message, fields) => log.info(fields ?? {}, message),
     );
@@ -141,6 +142,7 @@ async function reportLaunched(
   log: Logger,
 ): Promise<void> {
   const status: IVmiStatus = statusOf(ctx, facts, launched, launched.controllersAdded);
+  if (ctx.defineOnly) status.phase = Phase.PHASE_SCHEDULED;
   await publishEvent(
     ctx,
     plan,
@@ -151,6 +153,8 @@ async function reportLaunched(
   await ctx.putStatus(storeKey(plan.namespace, plan.name), status);
   log.info(
     { free: status.capacity?.free, controllersAdded: status.capacity?.controllersAdded },
-    "running; capacity reserved",
+    ctx.defineOnly
+      ? "defined, not started (define-only); capacity reserved"
+      : "running; capacity reserved",
   );
 }
