@@ -172,8 +172,8 @@ export async function startComposer(
   /** A message that kept failing (NATS trouble): the VMI fails rather than waiting silently. */
   const giveUp = async (msg: JsMsg, error: unknown) => {
     if (error instanceof DecodeError) return;
-    const accepted = decode(VmiAccepted, msg.data);
-    const vmi = { ...accepted, generation: Number(accepted.generation) };
+    const { namespace, name, uid, generation } = decode(VmiAccepted, msg.data);
+    const vmi = { namespace, name, uid, generation: Number(generation) };
     const reason = `the domain could not be composed: ${errorText(error)}`;
     await publishPlan(failedPlan(vmi, "", reason));
   };
