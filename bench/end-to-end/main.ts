@@ -280,11 +280,11 @@ const split = {
   },
   applyReply: { what: "apply request sent → apply reply received", ...stage((m) => m.reply) },
   composer: {
-    what: "VmiAccepted → DomainPlan published (fetch, KV read, compose, Scheduled status, publish)",
+    what: "VmiAccepted → DomainPlan published (fetch, KV read, compose, publish)",
     ...stage((m) => m.plan - m.accepted),
   },
   launcher: {
-    what: "DomainPlan → launchDomain returned in the launcher (fetch, KV reads, disk overlay, bridge, launchDomain); from its log line, whole ms",
+    what: "DomainPlan → launchDomain returned in the launcher (fetch, KV reads, Scheduled status, disk overlay, bridge, launchDomain); from its log line, whole ms",
     ...stage((m) => m.launchDone - m.plan),
   },
   report: {

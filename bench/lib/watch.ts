@@ -4,7 +4,7 @@
  * like any other), stamped with `performance.now()` when they arrive here.
  *
  * - `accepted`: the validator's VmiAccepted (headroom.pipeline.accepted.<ns>.<name>)
- * - `scheduled`: the composer's status write (KV headroom-status, phase Scheduled)
+ * - `scheduled`: the launcher's status write on taking a plan (KV headroom-status, phase Scheduled)
  * - `plan`: the composer's DomainPlan (headroom.pipeline.plan.<ns>.<name>)
  * - `reserved`, `released`, …: the launcher's capacity events (headroom.capacity.<ns>.<name>)
  * - `running`, `failed`: the launcher's status write (KV headroom-status)

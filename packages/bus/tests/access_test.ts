@@ -3,7 +3,7 @@
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { VmiAccepted, VmiStatus } from "@headroom/proto";
+import { Phase, VmiAccepted, VmiStatus } from "@headroom/proto";
 import { type NatsServer, startNats } from "@headroom/testing";
 import { AckPolicy, jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -274,16 +274,43 @@ describe("each service", () => {
     await expectRejected(buckets.networks.put("bridge", new Uint8Array([1])));
   });
 
-  it("the composer writes plans, networks and statuses, not VMIs, accepted hand-offs or events", async () => {
+  it("the composer writes plans and networks, not statuses, VMIs, accepted hand-offs or events", async () => {
     const js = jetstream(as("composer"));
     await js.publish(planSubject("access", "ok"), "plan");
     const buckets = await ensureBuckets(as("composer"));
     await buckets.networks.put("bridge", new Uint8Array([1]));
-    await buckets.status.put(storeKey("access", "ok"), new Uint8Array([1]));
+    await expectRejected(buckets.status.put(storeKey("access", "ok"), new Uint8Array([1])));
     await expectRejected(js.publish(acceptedSubject("access", "ok"), "accepted"));
     await expectRejected(js.publish(capacitySubject("access", "ok"), "event"));
     await expectRejected(buckets.vmis.put(storeKey("access", "ok"), new Uint8Array([1])));
     await expectRejected(js.publish(refusedSubject("access", "ok"), "refused"));
+  });
+
+  it("the composer can neither write nor read a status: the launcher is the status bucket's one writer", async () => {
+    const key = storeKey("access", "composed");
+    const owned = (await ensureBuckets(as("launcher"))).status;
+    const revision = await owned.put(
+      key,
+      VmiStatus.encode({ uid: "u1", phase: Phase.PHASE_RUNNING }).finish(),
+    );
+    const forged = VmiStatus.encode({
+      uid: "u1",
+      phase: Phase.PHASE_FAILED,
+      reason: "forged",
+    }).finish();
+    const status = (await ensureBuckets(as("composer"))).status;
+    await expectRejected(status.put(key, forged));
+    await expectRejected(status.update(key, forged, revision));
+    await expectRejected(status.create(storeKey("access", "composed-new"), forged));
+    await expectRejected(status.delete(key));
+    await expectRejected(status.purge(key));
+    await expectRejected(status.get(key));
+    await expectRejected(jetstream(as("composer")).publish(`$KV.${BUCKETS.status}.${key}`, forged));
+    await expectPublishRefused("composer", `$KV.${BUCKETS.status}.${key}`);
+    const entry = await owned.get(key);
+    expect(entry?.revision).toBe(revision);
+    expect(VmiStatus.decode(entry?.value ?? new Uint8Array()).phase).toBe(Phase.PHASE_RUNNING);
+    expect(await owned.get(storeKey("access", "composed-new"))).toBeNull();
   });
 
   it("the composer lists the VMIs' keys, to refuse deleting a network in use", async () => {

@@ -229,6 +229,29 @@ describe("headroom.v1 messages", () => {
     expect(reply.rejected ?? null).toBeNull();
   });
 
+  it("carries a compose failure in a plan without a domain", () => {
+    const failed = proto.DomainPlan.decode(
+      proto.DomainPlan.encode({
+        namespace: "default",
+        name: "vm1",
+        uid: "3f2c",
+        generation: 2,
+        domainName: "default_vm1",
+        composeFailure: "spec.volumes[0].containerDisk.image: image x is not in the image store",
+      }).finish(),
+    );
+    expect(failed.composeFailure).toBe(
+      "spec.volumes[0].containerDisk.image: image x is not in the image store",
+    );
+    expect(failed.generation).toBe(2);
+    expect(failed.domainXml).toBe("");
+    // A plan composed as before has none.
+    const composed = proto.DomainPlan.decode(
+      proto.DomainPlan.encode(samples.DomainPlan as proto.IDomainPlan).finish(),
+    );
+    expect(composed.composeFailure).toBe("");
+  });
+
   it("throws on bytes that are not protobuf", () => {
     expect(() =>
       proto.ApplyRequest.decode(new TextEncoder().encode("this is not protobuf")),

@@ -1,6 +1,8 @@
 // The domain composer: turns accepted VMIs into domain plans, and serves the
-// network attachment API. Decisions come from compose_plan.ts, status.ts and
-// network_rules.ts; this file does the I/O (NATS, KV, the image store).
+// network attachment API. Decisions come from compose_plan.ts and
+// network_rules.ts; this file does the I/O (NATS, KV, the image store). A VMI
+// that cannot be composed is handed on too, as a plan that carries the
+// reason: the launcher alone writes statuses.
 import {
   API_SUBJECTS,
   ApiError,
@@ -42,12 +44,10 @@ import {
   type ICreateNetworkReply,
   type IDeleteNetworkReply,
   type IListNetworksReply,
-  type IVmiStatus,
   ListNetworksReply,
   ListNetworksRequest,
   NetworkAttachment,
   VmiAccepted,
-  VmiStatus,
 } from "@headroom/proto";
 import type { Vmi } from "@headroom/vmi";
 import {
@@ -63,7 +63,6 @@ import {
   networksUsedBy,
   notFoundMessage,
 } from "./network_rules.ts";
-import { failedStatus, mayReplaceStatus, scheduledStatus } from "./status.ts";
 
 export interface ComposerOptions {
   log: Logger;
@@ -102,7 +101,7 @@ export async function startComposer(
   const js = toJetStream(nc);
   await ensureStreams(js);
   const buckets = await ensureBuckets(js);
-  const { vmis, status, networks } = buckets;
+  const { vmis, networks } = buckets;
 
   const lookups: HostLookups = {
     async diskOf(image) {
@@ -118,28 +117,8 @@ export async function startComposer(
     consoleLog: state.consoleLog,
   };
 
-  /** Writes `next` unless the stored status is further along (compare-and-set). */
-  const writeStatus = (key: string, next: IVmiStatus): Promise<boolean> =>
-    retryCompareAndSet(
-      async () => {
-        const entry = await status.get(key);
-        let current: VmiStatus | null = null;
-        if (entry?.operation === "PUT") {
-          try {
-            current = decode(VmiStatus, entry.value);
-          } catch {
-            log.warn({ key }, "unreadable status replaced");
-          }
-        }
-        if (!mayReplaceStatus(current, next)) return false;
-        if (entry) await status.update(key, encode(VmiStatus, next), entry.revision);
-        else await status.create(key, encode(VmiStatus, next));
-        return true;
-      },
-      { gaveUp: () => new Error(`status ${key} kept changing while it was written`) },
-    );
-
-  const publishPlan = async (plan: ComposedPlan) => {
+  /** Publishes a plan; true when the stream already had it (composed again). */
+  const publishPlan = async (plan: ComposedPlan | FailedPlan) => {
     const ack = await js.publish(planSubject(plan.namespace, plan.name), encode(DomainPlan, plan), {
       msgID: planMsgId(plan.uid, plan.generation),
     });
@@ -171,21 +150,12 @@ export async function startComposer(
       manifestJson: accepted.manifestJson,
     };
     const result = await composePlan(input, lookups);
-    const facts = { uid, generation, nowMs: now() };
     if (!result.ok) {
-      const written = await writeStatus(
-        key,
-        failedStatus({ ...facts, domainName: result.domainName }, result.reason),
-      );
-      vlog.warn({ reason: result.reason, statusWritten: written }, "vmi cannot be composed");
+      const duplicate = await publishPlan(failedPlan(input, result.domainName, result.reason));
+      vlog.warn({ reason: result.reason, duplicate }, "vmi cannot be composed; failure handed on");
       return;
     }
     const { plan } = result;
-    // Status first: a launcher cannot have reported on a plan not yet published.
-    const written = await writeStatus(
-      key,
-      scheduledStatus({ ...facts, domainName: plan.domainName }),
-    );
     const duplicate = await publishPlan(plan);
     vlog.info(
       {
@@ -194,7 +164,6 @@ export async function startComposer(
         disks: plan.diskFiles.length,
         bridges: plan.bridges,
         duplicate,
-        statusWritten: written,
       },
       duplicate ? "plan composed again; already published" : "plan published",
     );
@@ -203,20 +172,10 @@ export async function startComposer(
   /** A message that kept failing (NATS trouble): the VMI fails rather than waiting silently. */
   const giveUp = async (msg: JsMsg, error: unknown) => {
     if (error instanceof DecodeError) return;
-    const accepted = decode(VmiAccepted, msg.data);
+    const { namespace, name, uid, generation } = decode(VmiAccepted, msg.data);
+    const vmi = { namespace, name, uid, generation: Number(generation) };
     const reason = `the domain could not be composed: ${errorText(error)}`;
-    await writeStatus(
-      storeKey(accepted.namespace, accepted.name),
-      failedStatus(
-        {
-          uid: accepted.uid,
-          generation: Number(accepted.generation),
-          domainName: "",
-          nowMs: now(),
-        },
-        reason,
-      ),
-    );
+    await publishPlan(failedPlan(vmi, "", reason));
   };
 
   const createNetwork = async (
@@ -357,6 +316,20 @@ export async function startComposer(
       await loop.stop();
     },
   };
+}
+
+/** The plan of a generation that cannot be composed: whose it is, and why. */
+type FailedPlan = Pick<ComposedPlan, "namespace" | "name" | "uid" | "generation" | "domainName"> & {
+  composeFailure: string;
+};
+
+function failedPlan(
+  vmi: { namespace: string; name: string; uid: string; generation: number },
+  domainName: string,
+  reason: string,
+): FailedPlan {
+  const { namespace, name, uid, generation } = vmi;
+  return { namespace, name, uid, generation, domainName, composeFailure: reason };
 }
 
 /** The stored VMI record, or null once deleted. */

@@ -37,10 +37,3 @@ export {
   networksUsedBy,
   notFoundMessage,
 } from "./network_rules.ts";
-export {
-  type CurrentStatus,
-  failedStatus,
-  mayReplaceStatus,
-  type StatusFacts,
-  scheduledStatus,
-} from "./status.ts";

@@ -58,6 +58,13 @@ async function planFor(name: string) {
   return waitFor(`a plan for ${NS}/${name}`, () => lastPlan(h, NS, name));
 }
 
+/** The plan that hands a VMI on as one that cannot be composed. */
+async function failedPlanFor(name: string) {
+  const found = await planFor(name);
+  expect(found.plan.composeFailure, "the plan carries no compose failure").not.toBe("");
+  return found;
+}
+
 async function virtXmlValidate(xml: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "composer-xml-"));
   try {
@@ -70,7 +77,7 @@ async function virtXmlValidate(xml: string): Promise<string> {
 }
 
 describe("an accepted VMI", () => {
-  it("becomes a DomainPlan the launcher can carry out, and the VMI is SCHEDULED", async () => {
+  it("becomes a DomainPlan the launcher can carry out, and the composer writes no status", async () => {
     const uid = newUid();
     await accept(h, seedNamed("seed"), { uid });
     const { plan, msgId } = await planFor("seed");
@@ -88,6 +95,7 @@ describe("an accepted VMI", () => {
     expect(plan.placeholderModel).toBe("virtio-non-transitional");
     expect(plan.bridges).toEqual([BRIDGE]);
     expect(plan.consoleLogPath).toBe(join(vmDir, "console.log"));
+    expect(plan.composeFailure).toBe("");
 
     expect(plan.diskFiles).toHaveLength(1);
     const disk = plan.diskFiles[0];
@@ -109,12 +117,9 @@ describe("an accepted VMI", () => {
     expect(xml).toContain(`<source bridge="${BRIDGE}"/>`);
     expect(await virtXmlValidate(xml)).toContain("validates");
 
-    const status = await statusOf(h, NS, "seed");
-    expect(status?.phase).toBe(Phase.PHASE_SCHEDULED);
-    expect(status?.uid).toBe(uid);
-    expect(status?.observedGeneration).toBe(1);
-    expect(status?.domainName).toBe(`${NS}_seed`);
     await consumed(h, NS, "seed");
+    // Scheduled is the launcher's to write, once it takes the plan.
+    expect(await statusOf(h, NS, "seed")).toBeNull();
   });
 
   it("delivered again composes again but publishes one plan", async () => {
@@ -135,7 +140,7 @@ describe("an accepted VMI", () => {
     );
     expect(await countOn(h, planSubject(NS, "again"))).toBe(1);
     expect((await lastPlan(h, NS, "again"))?.plan.domainXml).toBe(first.plan.domainXml);
-    expect((await statusOf(h, NS, "again"))?.phase).toBe(Phase.PHASE_SCHEDULED);
+    expect(await statusOf(h, NS, "again")).toBeNull();
   });
 
   it("fails when its image is not in the store, with the store's message, and is not retried", async () => {
@@ -144,17 +149,21 @@ describe("an accepted VMI", () => {
       doc.spec.volumes[0].containerDisk.image = "headroom/absent";
     });
     await accept(h, vmi, { uid });
-    const status = await waitFor("a FAILED status", async () => {
-      const s = await statusOf(h, NS, "no-image");
-      return s?.phase === Phase.PHASE_FAILED ? s : null;
-    });
-    expect(status.reason).toContain(
+    const { plan, msgId } = await failedPlanFor("no-image");
+    expect(plan.composeFailure).toContain(
       `spec.volumes[0].containerDisk.image: image headroom/absent is not in the image store at ${h.state.images}; add it with: headroom image add headroom/absent PATH`,
     );
-    expect(status.uid).toBe(uid);
-    expect(status.observedGeneration).toBe(1);
+    expect(plan.uid).toBe(uid);
+    expect(plan.generation).toBe(1);
+    expect(msgId).toBe(`${uid}:1:plan`);
+    expect(plan.domainName).toBe(`${NS}_no-image`);
+    // Nothing for a launcher to define.
+    expect(plan.domainXml).toBe("");
+    expect(plan.diskFiles).toEqual([]);
+    expect(plan.placeholderCount).toBe(0);
     await consumed(h, NS, "no-image");
-    expect(await countOn(h, planSubject(NS, "no-image"))).toBe(0);
+    expect(await countOn(h, planSubject(NS, "no-image"))).toBe(1);
+    expect(await statusOf(h, NS, "no-image")).toBeNull();
     const attempts = h.composers.map((c) => c.logs().split(`"vmi":"${NS}/no-image"`).length - 1);
     expect(attempts.reduce((a, b) => a + b, 0)).toBe(1);
   });
@@ -163,19 +172,20 @@ describe("an accepted VMI", () => {
     const vmi = seedNamed("no-net", (doc) => {
       doc.spec.networks[1].multus.networkName = "nowhere";
     });
-    await accept(h, vmi, { uid: newUid() });
-    const status = await waitFor("a FAILED status", async () => {
-      const s = await statusOf(h, NS, "no-net");
-      return s?.phase === Phase.PHASE_FAILED ? s : null;
-    });
-    expect(status.reason).toContain(
+    const uid = newUid();
+    await accept(h, vmi, { uid });
+    const { plan } = await failedPlanFor("no-net");
+    expect(plan.composeFailure).toContain(
       "network attachment 'nowhere' does not exist; create it with: headroom network create nowhere --bridge BRIDGE",
     );
+    expect(plan.uid).toBe(uid);
+    expect(plan.domainXml).toBe("");
     await consumed(h, NS, "no-net");
-    expect(await countOn(h, planSubject(NS, "no-net"))).toBe(0);
+    expect(await countOn(h, planSubject(NS, "no-net"))).toBe(1);
+    expect(await statusOf(h, NS, "no-net")).toBeNull();
   });
 
-  it("never moves the status back from RUNNING, and plans a later generation", async () => {
+  it("leaves a RUNNING status alone, and plans a later generation", async () => {
     const uid = newUid();
     const vmi = seedNamed("running");
     const record = await accept(h, vmi, { uid });
@@ -210,7 +220,7 @@ describe("an accepted VMI", () => {
     expect(second.plan.capacity).toMatchObject({ requested: 5, interfaces: 3, effective: 5 });
     expect(second.plan.placeholderCount).toBe(2);
     expect(await countOn(h, planSubject(NS, "running"))).toBe(2);
-    // The running domain's status stays until the launcher reports on generation 2.
+    // The running domain's status is the launcher's until it reports on generation 2.
     expect(await statusOf(h, NS, "running")).toMatchObject({
       phase: Phase.PHASE_RUNNING,
       observedGeneration: 1,
@@ -252,7 +262,7 @@ describe("an accepted VMI", () => {
     expect(await countOn(h, planSubject(NS, "replaced"))).toBe(1);
     expect(await countOn(h, planSubject(NS, "moved"))).toBe(1);
     expect((await lastPlan(h, NS, "moved"))?.plan.generation).toBe(2);
-    expect(await statusOf(h, NS, "moved")).toMatchObject({ uid, observedGeneration: 2 });
+    expect(await statusOf(h, NS, "moved")).toBeNull();
   });
 
   it("that is garbage is refused for good, and composing goes on", async () => {
@@ -276,7 +286,7 @@ describe("two composer replicas", () => {
       const { plan } = await planFor(name);
       expect(plan.name).toBe(name);
       expect(await countOn(h, planSubject(NS, name))).toBe(1);
-      expect((await statusOf(h, NS, name))?.phase).toBe(Phase.PHASE_SCHEDULED);
+      expect(plan.composeFailure).toBe("");
     }
     const after = h.composers.map((c) => c.logs().split('"plan published"').length - 1);
     const handled = after.map((count, i) => count - (before[i] ?? 0));

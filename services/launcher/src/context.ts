@@ -4,11 +4,14 @@ import { hostname } from "node:os";
 import {
   type Buckets,
   DecodeError,
+  decode,
   encode,
   type JetStreamClient,
+  type KV,
   type Logger,
   type NatsConnection,
   readEntry,
+  retryCompareAndSet,
   toJetStream,
 } from "@headroom/bus";
 import type { VirtType } from "@headroom/domain-xml";
@@ -17,6 +20,7 @@ import type { Connection } from "@headroom/libvirt";
 import { type IVmiStatus, VmiAccepted, VmiStatus } from "@headroom/proto";
 import { KeyedQueue } from "./keyed_queue.ts";
 import type { LibvirtLink } from "./reconnect.ts";
+import { mayReplaceStatus } from "./status.ts";
 
 export interface LauncherOptions {
   log: Logger;
@@ -62,6 +66,11 @@ export interface LauncherContext {
   libvirtLost(): Promise<boolean>;
   readStatus(key: string): Promise<IVmiStatus | null>;
   putStatus(key: string, status: IVmiStatus): Promise<unknown>;
+  /**
+   * Writes `status` unless the stored one is further along (mayReplaceStatus),
+   * by compare-and-set; true when it was written.
+   */
+  advanceStatus(key: string, status: IVmiStatus): Promise<boolean>;
   /** The VMI as stored now (its record, never its manifest), or null once it is deleted. */
   readStored(key: string): Promise<VmiAccepted | null>;
 }
@@ -104,6 +113,7 @@ export function launcherContext(
       }
     },
     putStatus: (key, status) => buckets.status.put(key, encode(VmiStatus, status)),
+    advanceStatus: (key, status) => advanceStatus(buckets.status, key, status, options.log),
     // The stored VMI decides whether a plan is current: unreadable, the plan
     // waits (retried) rather than being dropped for good.
     readStored: async (key) => {
@@ -115,4 +125,30 @@ export function launcherContext(
       }
     },
   };
+}
+
+async function advanceStatus(
+  bucket: KV,
+  key: string,
+  next: IVmiStatus,
+  log: Logger,
+): Promise<boolean> {
+  return retryCompareAndSet(
+    async () => {
+      const entry = await bucket.get(key);
+      let current: VmiStatus | null = null;
+      if (entry?.operation === "PUT") {
+        try {
+          current = decode(VmiStatus, entry.value);
+        } catch {
+          log.warn({ key }, "unreadable status replaced");
+        }
+      }
+      if (!mayReplaceStatus(current, next)) return false;
+      if (entry) await bucket.update(key, encode(VmiStatus, next), entry.revision);
+      else await bucket.create(key, encode(VmiStatus, next));
+      return true;
+    },
+    { gaveUp: () => new Error(`status ${key} kept changing while it was written`) },
+  );
 }

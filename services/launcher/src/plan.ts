@@ -1,6 +1,7 @@
 // Carrying out a DomainPlan: the first generation launches the domain with
 // the room its VMI asked for; a later one brings a running domain's NICs in
-// line with the plan. Each ends in a status and capacity events.
+// line with the plan. Each ends in a status and capacity events. A plan that
+// carries a compose failure only ends in a Failed status.
 import { errorText, type Logger, storeKey } from "@headroom/bus";
 import { type LaunchResult, launchDomain } from "@headroom/domain-manager";
 import { DEFAULT_NIC_MODEL, NIC_MODELS, type NicModel, withVirtType } from "@headroom/domain-xml";
@@ -17,7 +18,7 @@ import { reconcileInterfaces } from "./interfaces.ts";
 import { reportNicChanges } from "./nic_changes.ts";
 import { prepareHost } from "./prepare_host.ts";
 import { LibvirtUnavailableError } from "./reconnect.ts";
-import { failedStatus } from "./records.ts";
+import { failedStatus, scheduledStatus } from "./records.ts";
 
 /** What a plan's execution leaves to do afterwards. */
 export interface PlanOutcome {
@@ -33,8 +34,23 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
   const key = storeKey(namespace, name);
   const log = ctx.log.child({ vmi: `${namespace}/${name}`, uid, generation });
   if (!(await isCurrent(ctx, plan, log))) return NOTHING_LEFT;
+  if (plan.composeFailure) {
+    await reportComposeFailure(ctx, plan, log);
+    return NOTHING_LEFT;
+  }
 
   const previous = await ctx.readStatus(key);
+  // Taken: Scheduled on this node until the launch reports (never over Running).
+  await ctx.advanceStatus(
+    key,
+    scheduledStatus({
+      uid,
+      generation,
+      domainName: plan.domainName,
+      node: ctx.node,
+      nowMs: ctx.now(),
+    }),
+  );
   let launched: LaunchResult;
   try {
     await prepareHost(ctx.libvirt(), plan, log);
@@ -127,6 +143,30 @@ async function isCurrent(ctx: LauncherContext, plan: DomainPlan, log: Logger): P
     return false;
   }
   return true;
+}
+
+/**
+ * A generation the composer could not compose: Failed with its reason, and
+ * nothing on the host changes; a domain of an earlier generation keeps
+ * running as it is. No node: no host took the generation.
+ */
+async function reportComposeFailure(
+  ctx: LauncherContext,
+  plan: DomainPlan,
+  log: Logger,
+): Promise<void> {
+  const base = {
+    uid: plan.uid,
+    generation: Number(plan.generation),
+    domainName: plan.domainName,
+    node: "",
+    nowMs: ctx.now(),
+  };
+  const written = await ctx.advanceStatus(
+    storeKey(plan.namespace, plan.name),
+    failedStatus(base, plan.composeFailure),
+  );
+  log.warn({ reason: plan.composeFailure, statusWritten: written }, "vmi cannot be composed");
 }
 
 /**

@@ -62,19 +62,29 @@ export function runningStatus(facts: RunningFacts): IVmiStatus {
   };
 }
 
-export function failedStatus(
-  base: { uid: string; generation: number; domainName: string; node: string; nowMs: number },
-  reason: string,
-): IVmiStatus {
+export interface StatusBase {
+  uid: string;
+  generation: number;
+  domainName: string;
+  node: string;
+  nowMs: number;
+}
+
+/** A plan taken by this host's launcher, its domain not launched yet. */
+export function scheduledStatus(base: StatusBase): IVmiStatus {
   return {
-    phase: Phase.PHASE_FAILED,
-    reason,
+    phase: Phase.PHASE_SCHEDULED,
+    reason: "",
     node: base.node,
     uid: base.uid,
     observedGeneration: base.generation,
     domainName: base.domainName,
     updatedUnixMs: base.nowMs,
   };
+}
+
+export function failedStatus(base: StatusBase, reason: string): IVmiStatus {
+  return { ...scheduledStatus(base), phase: Phase.PHASE_FAILED, reason };
 }
 
 export function capacityEvent(

@@ -1,5 +1,7 @@
 // The create path end to end: the seed's VMI goes in through the API and comes
-// out a running domain with room for its interfaces, counted from the guest.
+// out a running domain with room for its interfaces, counted from the guest. A
+// VMI the composer cannot compose reaches the launcher as a plan that carries
+// the reason, and the launcher reports it Failed with that reason.
 import { access } from "node:fs/promises";
 import { API_SUBJECTS, request } from "@headroom/bus";
 import {
@@ -110,6 +112,36 @@ describe("capacity requests around the interface count", () => {
   });
 });
 
+describe("a running VMI's next generation that cannot be composed", () => {
+  it("is Failed with the composer's reason, and the running domain is left as it was", async () => {
+    const name = "req-32";
+    const running = await stack.settled(name);
+    expect(running.status?.phase).toBe(Phase.PHASE_RUNNING);
+    const devicesBefore = pciAddressesOf(await stack.liveXml(name));
+    const vmi = await stack.seedManifest(name, { request: 32 });
+    vmi.spec.domain.devices.interfaces.push({ name: "third", bridge: {} });
+    vmi.spec.networks.push({ name: "third", multus: { networkName: "nowhere" } });
+    const reply = await stack.apply(vmi);
+    expect(reply.accepted?.outcome).toBe(Outcome.OUTCOME_UPDATED);
+    const generation = Number(reply.accepted?.generation);
+    expect(generation).toBe(Number(running.generation) + 1);
+
+    const record = await stack.settled(name, generation);
+    expect(record.status?.phase).toBe(Phase.PHASE_FAILED);
+    expect(record.status?.reason).toBe(
+      "spec.networks[2].multus.networkName: network attachment 'nowhere' does not exist; create it with: headroom network create nowhere --bridge BRIDGE",
+    );
+    expect(record.status?.observedGeneration).toBe(generation);
+    expect(record.status?.node).toBe("");
+    const domain = await stack.conn.findDomain(domainNameOf(stack.namespace, name));
+    expect(await domain?.isActive()).toBe(true);
+    expect(pciAddressesOf(await stack.liveXml(name))).toEqual(devicesBefore);
+    expect((await stack.capacityEvents(name)).map((e) => e.type)).toEqual([
+      CapacityEventType.CAPACITY_EVENT_TYPE_RESERVED,
+    ]);
+  });
+});
+
 describe("a VMI that cannot be launched", () => {
   it("is Failed with a reason that names the missing image, and no domain is left", async () => {
     const vmi = await stack.seedManifest("no-image");
@@ -118,6 +150,11 @@ describe("a VMI that cannot be launched", () => {
     const record = await stack.settled("no-image");
     expect(record.status?.phase).toBe(Phase.PHASE_FAILED);
     expect(record.status?.reason).toContain("example.org/missing:1");
+    // The composer's words, as the launcher reports them; no host took the VMI.
+    expect(record.status?.reason).toBe(
+      `spec.volumes[0].containerDisk.image: image example.org/missing:1 is not in the image store at ${stack.state.images}; add it with: headroom image add example.org/missing:1 PATH`,
+    );
+    expect(record.status?.node).toBe("");
     expect(await stack.conn.findDomain(domainNameOf(stack.namespace, "no-image"))).toBeUndefined();
   });
 

@@ -1,26 +1,31 @@
 import { Phase } from "@headroom/proto";
 import { describe, expect, it } from "vitest";
-import { failedStatus, mayReplaceStatus, scheduledStatus } from "../src/mod.ts";
+import { failedStatus, scheduledStatus } from "../src/records.ts";
+import { mayReplaceStatus } from "../src/status.ts";
 
-const facts = { uid: "u1", generation: 2, domainName: "ns_vm", nowMs: 1000 };
-const scheduled = scheduledStatus(facts);
-const failed = failedStatus(facts, "image x is not in the image store");
+const base = { uid: "u1", generation: 2, domainName: "ns_vm", node: "host-a", nowMs: 1000 };
+const scheduled = scheduledStatus(base);
+const failed = failedStatus({ ...base, node: "" }, "image x is not in the image store");
 
 describe("scheduledStatus and failedStatus", () => {
-  it("carry the uid, generation and domain name", () => {
+  it("carry the uid, generation, domain name and node", () => {
     expect(scheduled).toEqual({
       phase: Phase.PHASE_SCHEDULED,
       reason: "",
+      node: "host-a",
       uid: "u1",
       observedGeneration: 2,
       domainName: "ns_vm",
       updatedUnixMs: 1000,
     });
-    expect(failed).toMatchObject({
+    expect(failed).toEqual({
       phase: Phase.PHASE_FAILED,
       reason: "image x is not in the image store",
+      node: "",
       uid: "u1",
       observedGeneration: 2,
+      domainName: "ns_vm",
+      updatedUnixMs: 1000,
     });
   });
 });
@@ -51,7 +56,7 @@ describe("mayReplaceStatus", () => {
     expect(mayReplaceStatus(at(Phase.PHASE_SCHEDULED, 2), failed)).toBe(true);
     expect(mayReplaceStatus(at(Phase.PHASE_RUNNING, 2), scheduled)).toBe(false);
     expect(mayReplaceStatus(at(Phase.PHASE_RUNNING, 2), failed)).toBe(false);
-    // The launcher's failure (or an earlier one) for this generation stays.
+    // The launch's failure (or an earlier one) for this generation stays.
     expect(mayReplaceStatus(at(Phase.PHASE_FAILED, 2), scheduled)).toBe(false);
     expect(mayReplaceStatus(at(Phase.PHASE_FAILED, 2), failed)).toBe(false);
   });

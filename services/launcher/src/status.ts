@@ -1,30 +1,7 @@
-// The VmiStatus the composer writes, and when it may write it: a redelivered
-// or late message must never move a VMI's status backwards.
+// When a status the launcher writes on taking a plan (Scheduled, or Failed
+// for a generation that could not be composed) may replace the stored one: a
+// redelivered or late plan must never move a VMI's status backwards.
 import { type IVmiStatus, Phase } from "@headroom/proto";
-
-export interface StatusFacts {
-  uid: string;
-  generation: number;
-  domainName: string;
-  nowMs: number;
-}
-
-/** Composed and handed to the launchers. */
-export function scheduledStatus(facts: StatusFacts): IVmiStatus {
-  return {
-    phase: Phase.PHASE_SCHEDULED,
-    reason: "",
-    uid: facts.uid,
-    observedGeneration: facts.generation,
-    domainName: facts.domainName,
-    updatedUnixMs: facts.nowMs,
-  };
-}
-
-/** Cannot be composed; `reason` in plain words. */
-export function failedStatus(facts: StatusFacts, reason: string): IVmiStatus {
-  return { ...scheduledStatus(facts), phase: Phase.PHASE_FAILED, reason };
-}
 
 /** The parts of the stored status the decision reads. */
 export interface CurrentStatus {
@@ -34,7 +11,7 @@ export interface CurrentStatus {
 }
 
 // Phases that only say "on its way"; anything else for this generation is
-// the launcher's word (or an earlier failure) and stays.
+// the launch's outcome (or an earlier failure) and stays.
 const PROVISIONAL = new Set<Phase | null | undefined>([
   undefined,
   null,
@@ -44,12 +21,12 @@ const PROVISIONAL = new Set<Phase | null | undefined>([
 ]);
 
 /**
- * Whether `next` (SCHEDULED or FAILED, from the composer) may replace
+ * Whether `next` (SCHEDULED, or FAILED from a compose failure) may replace
  * `current`. Never over a newer generation of the same VMI; for the same
  * generation only over a provisional phase. SCHEDULED never replaces RUNNING
  * of the same VMI at all: a running VMI's later generation (interfaces added
- * or removed) is carried out by the launcher on the running domain, and the
- * launcher's RUNNING status (capacity, interfaces) stays until it reports.
+ * or removed) is carried out on the running domain, and its RUNNING status
+ * (capacity, interfaces) stays until that is done.
  * A status of another uid belongs to a deleted VMI of the same name.
  */
 export function mayReplaceStatus(current: CurrentStatus | null, next: IVmiStatus): boolean {

@@ -1,0 +1,287 @@
+// The status the launcher writes when it takes a plan, over a real nats-server
+// under the shipped permissions (the launcher's login), with a stand-in for
+// libvirt that records every call: Scheduled on this node before libvirt is
+// asked anything; for a plan carrying a compose failure, Failed with the
+// composer's reason and libvirt never asked; and never a step backwards.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  type Buckets,
+  connect,
+  createLogger,
+  encode,
+  ensureBuckets,
+  ensureCredentials,
+  ensureStreams,
+  type NatsConnection,
+  serverEnv,
+  storeKey,
+} from "@headroom/bus";
+import type { Connection } from "@headroom/libvirt";
+import { DomainPlan, type IDomainPlan, type IVmiStatus, Phase, VmiAccepted } from "@headroom/proto";
+import { type NatsServer, startNats } from "@headroom/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LauncherContext, launcherContext } from "../src/context.ts";
+import { executePlan } from "../src/plan.ts";
+
+const NS = "plans";
+const NODE = "node-test";
+const IMAGE_REASON =
+  "spec.volumes[0].containerDisk.image: image headroom/absent is not in the image store at /var/lib/headroom/images; add it with: headroom image add headroom/absent PATH";
+const NETWORK_REASON =
+  "spec.networks[2].multus.networkName: network attachment 'nowhere' does not exist; create it with: headroom network create nowhere --bridge BRIDGE";
+
+let secrets = "";
+let stateDir = "";
+let nats: NatsServer;
+let launcher: NatsConnection;
+let validator: NatsConnection;
+let buckets: Buckets;
+let vmis: Buckets["vmis"];
+
+beforeAll(async () => {
+  secrets = await mkdtemp(join(tmpdir(), "headroom-plan-status-"));
+  stateDir = await mkdtemp(join(tmpdir(), "headroom-plan-state-"));
+  const credentials = await ensureCredentials(join(secrets, "secrets"));
+  nats = await startNats({ configFile: "infra/nats/headroom.conf", env: serverEnv(credentials) });
+  const login = (user: "launcher" | "validator") =>
+    connect({ name: `plan-status-${user}`, servers: nats.url, user, pass: credentials[user] });
+  launcher = await login("launcher");
+  validator = await login("validator");
+  await ensureStreams(launcher);
+  buckets = await ensureBuckets(launcher);
+  vmis = (await ensureBuckets(validator)).vmis;
+}, 60_000);
+
+afterAll(async () => {
+  await launcher?.close();
+  await validator?.close();
+  await nats?.stop();
+  if (secrets) await rm(secrets, { recursive: true, force: true });
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+});
+
+/**
+ * A libvirt connection that records every call. findDomain (the first call of
+ * a launch) waits until `refuse` is called and then fails with its message;
+ * anything else fails at once.
+ */
+function recordingLibvirt() {
+  const calls: string[] = [];
+  let asked: () => void = () => {};
+  const firstCall = new Promise<void>((resolve) => {
+    asked = resolve;
+  });
+  let refuse: (message: string) => void = () => {};
+  const refused = new Promise<never>((_resolve, reject) => {
+    refuse = (message) => reject(new Error(message));
+  });
+  refused.catch(() => {});
+  const conn = new Proxy(
+    {},
+    {
+      get: (_target, method) => {
+        // Not a promise: awaiting the connection must not call anything.
+        if (method === "then") return undefined;
+        return () => {
+          calls.push(String(method));
+          asked();
+          if (method === "isAlive") return Promise.resolve(true);
+          if (method === "findDomain") return refused;
+          return Promise.reject(new Error(`unexpected libvirt call ${String(method)}`));
+        };
+      },
+    },
+  ) as Connection;
+  return { conn, calls, firstCall, refuse };
+}
+
+function contextWith(conn: Connection): LauncherContext {
+  const log = createLogger("plan-status-test", { level: "silent" });
+  return launcherContext(launcher, conn, buckets, {
+    log,
+    virtType: "qemu",
+    node: NODE,
+    env: { HEADROOM_STATE_DIR: stateDir },
+  });
+}
+
+/** Stores the VMI record as the validator does; the launcher checks plans against it. */
+async function store(name: string, uid: string, generation: number): Promise<void> {
+  await vmis.put(
+    storeKey(NS, name),
+    encode(VmiAccepted, { namespace: NS, name, uid, generation, manifestJson: "{}" }),
+  );
+}
+
+function planOf(name: string, uid: string, generation: number, extra: IDomainPlan = {}) {
+  return DomainPlan.create({
+    namespace: NS,
+    name,
+    uid,
+    generation,
+    domainName: `${NS}_${name}`,
+    ...extra,
+  });
+}
+
+async function statusOf(ctx: LauncherContext, name: string): Promise<IVmiStatus | null> {
+  return ctx.readStatus(storeKey(NS, name));
+}
+
+function runningStatus(uid: string, generation: number, name: string): IVmiStatus {
+  return {
+    phase: Phase.PHASE_RUNNING,
+    node: NODE,
+    uid,
+    observedGeneration: generation,
+    domainName: `${NS}_${name}`,
+    capacity: { requested: 5, interfaces: 2, effective: 5, free: 3, controllersAdded: 3, inUse: 2 },
+  };
+}
+
+describe("a plan the launcher carries out", () => {
+  it("is Scheduled on this node before libvirt is asked anything; the launch's outcome follows", async () => {
+    const uid = "00000000-0000-4000-8000-000000000001";
+    await store("taken", uid, 1);
+    const libvirt = recordingLibvirt();
+    const ctx = contextWith(libvirt.conn);
+    const plan = planOf("taken", uid, 1, {
+      domainUuid: uid,
+      domainXml: `<domain type="kvm"><name>${NS}_taken</name></domain>`,
+    });
+    const done = executePlan(ctx, plan);
+    await libvirt.firstCall;
+    expect(libvirt.calls).toEqual(["findDomain"]);
+    expect(await statusOf(ctx, "taken")).toMatchObject({
+      phase: Phase.PHASE_SCHEDULED,
+      reason: "",
+      node: NODE,
+      uid,
+      observedGeneration: 1,
+      domainName: `${NS}_taken`,
+    });
+
+    libvirt.refuse("libvirt refused it in this test");
+    expect(await done).toEqual({ kept: [] });
+    expect(await statusOf(ctx, "taken")).toMatchObject({
+      phase: Phase.PHASE_FAILED,
+      reason: "libvirt refused it in this test",
+      node: NODE,
+      uid,
+      observedGeneration: 1,
+    });
+  });
+});
+
+describe("a plan that carries a compose failure", () => {
+  it("makes the VMI Failed with the composer's reason, and libvirt is never asked", async () => {
+    const uid = "00000000-0000-4000-8000-000000000002";
+    await store("no-image", uid, 1);
+    const libvirt = recordingLibvirt();
+    const ctx = contextWith(libvirt.conn);
+    await executePlan(ctx, planOf("no-image", uid, 1, { composeFailure: IMAGE_REASON }));
+    expect(await statusOf(ctx, "no-image")).toMatchObject({
+      phase: Phase.PHASE_FAILED,
+      reason: IMAGE_REASON,
+      // No host took this generation.
+      node: "",
+      uid,
+      observedGeneration: 1,
+      domainName: `${NS}_no-image`,
+    });
+    expect(libvirt.calls).toEqual([]);
+  });
+
+  it("fails a running VMI's next generation and leaves its domain alone", async () => {
+    const uid = "00000000-0000-4000-8000-000000000003";
+    const libvirt = recordingLibvirt();
+    const ctx = contextWith(libvirt.conn);
+    await ctx.putStatus(storeKey(NS, "grown"), runningStatus(uid, 1, "grown"));
+    await store("grown", uid, 2);
+    await executePlan(ctx, planOf("grown", uid, 2, { composeFailure: NETWORK_REASON }));
+    expect(await statusOf(ctx, "grown")).toMatchObject({
+      phase: Phase.PHASE_FAILED,
+      reason: NETWORK_REASON,
+      uid,
+      observedGeneration: 2,
+    });
+    expect(libvirt.calls).toEqual([]);
+  });
+
+  it("never replaces what a launch reported for the same generation", async () => {
+    const uid = "00000000-0000-4000-8000-000000000004";
+    const libvirt = recordingLibvirt();
+    const ctx = contextWith(libvirt.conn);
+    const running = runningStatus(uid, 1, "ran");
+    await ctx.putStatus(storeKey(NS, "ran"), running);
+    await store("ran", uid, 1);
+    // Composed once and launched; composed again later (after the duplicate window), it failed.
+    await executePlan(ctx, planOf("ran", uid, 1, { composeFailure: IMAGE_REASON }));
+    expect(await statusOf(ctx, "ran")).toMatchObject(running);
+    expect(libvirt.calls).toEqual([]);
+  });
+
+  it("is dropped when a newer generation is stored, and the status stays", async () => {
+    const uid = "00000000-0000-4000-8000-000000000005";
+    const libvirt = recordingLibvirt();
+    const ctx = contextWith(libvirt.conn);
+    const running = runningStatus(uid, 2, "moved");
+    await ctx.putStatus(storeKey(NS, "moved"), running);
+    await store("moved", uid, 3);
+    await executePlan(ctx, planOf("moved", uid, 2, { composeFailure: IMAGE_REASON }));
+    expect(await statusOf(ctx, "moved")).toMatchObject(running);
+    expect(libvirt.calls).toEqual([]);
+  });
+});
+
+describe("the launcher's compare-and-set of a status it takes a plan with", () => {
+  it("never puts Scheduled over Running of the same VMI, nor anything over a newer generation", async () => {
+    const ctx = contextWith(recordingLibvirt().conn);
+    const uid = "00000000-0000-4000-8000-000000000006";
+    const key = storeKey(NS, "steady");
+    const running = runningStatus(uid, 2, "steady");
+    await ctx.putStatus(key, running);
+    const scheduled = (generation: number, of = uid): IVmiStatus => ({
+      phase: Phase.PHASE_SCHEDULED,
+      uid: of,
+      observedGeneration: generation,
+      node: NODE,
+    });
+    // The same generation delivered again, and the running VMI's next generation.
+    expect(await ctx.advanceStatus(key, scheduled(2))).toBe(false);
+    expect(await ctx.advanceStatus(key, scheduled(3))).toBe(false);
+    // A failure of an older generation.
+    expect(
+      await ctx.advanceStatus(key, {
+        phase: Phase.PHASE_FAILED,
+        reason: "late",
+        uid,
+        observedGeneration: 1,
+      }),
+    ).toBe(false);
+    expect(await ctx.readStatus(key)).toMatchObject(running);
+    // A VMI created again under the same name starts afresh.
+    const other = "00000000-0000-4000-8000-000000000007";
+    expect(await ctx.advanceStatus(key, scheduled(1, other))).toBe(true);
+    expect(await ctx.readStatus(key)).toMatchObject({
+      phase: Phase.PHASE_SCHEDULED,
+      uid: other,
+      observedGeneration: 1,
+    });
+  });
+
+  it("writes where no status is, and replaces one that does not decode", async () => {
+    const ctx = contextWith(recordingLibvirt().conn);
+    const uid = "00000000-0000-4000-8000-000000000008";
+    const fresh = storeKey(NS, "fresh");
+    const next: IVmiStatus = { phase: Phase.PHASE_SCHEDULED, uid, observedGeneration: 1 };
+    expect(await ctx.advanceStatus(fresh, next)).toBe(true);
+    expect(await ctx.readStatus(fresh)).toMatchObject(next);
+    const garbled = storeKey(NS, "garbled");
+    await buckets.status.put(garbled, Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]));
+    expect(await ctx.advanceStatus(garbled, next)).toBe(true);
+    expect(await ctx.readStatus(garbled)).toMatchObject(next);
+  });
+});
