@@ -97,6 +97,7 @@ export async function ensureDiskFile(disk: DiskFile): Promise<"created" | "kept"
 // Linux interface names: 1–15 characters; these are the only ones headroom makes.
 const BRIDGE_NAME = /^[A-Za-z0-9_-]{1,15}$/;
 const IFF_UP = 0x1;
+const BRIDGE_UP_WAIT_MS = 1_000;
 
 /** The libvirt network that holds a bridge headroom made. */
 export function bridgeNetworkName(bridge: string): string {
@@ -128,27 +129,46 @@ async function createBridgeNetwork(conn: Connection, bridge: string): Promise<vo
   }
 }
 
+// Launches that need the same bridge at once share one check.
+const bridgesInHand = new Map<string, Promise<"created" | "kept">>();
+
 /**
  * Makes sure a host bridge is there and up. A missing one is created as a
  * transient libvirt network with no uplink (libvirt makes the bridge and
  * brings it up; it goes at reboot); one that is there but is not a bridge, or
- * is down, belongs to someone else and is left as it is, with an error.
+ * stays down, belongs to someone else and is left as it is, with an error.
  */
-export async function ensureBridge(conn: Connection, name: string): Promise<"created" | "kept"> {
-  if (!BRIDGE_NAME.test(name)) throw new Error(`"${name}" is not a bridge name headroom creates`);
+export function ensureBridge(conn: Connection, name: string): Promise<"created" | "kept"> {
+  if (!BRIDGE_NAME.test(name)) {
+    return Promise.reject(new Error(`"${name}" is not a bridge name headroom creates`));
+  }
+  let inHand = bridgesInHand.get(name);
+  if (!inHand) {
+    inHand = checkOrCreateBridge(conn, name).finally(() => bridgesInHand.delete(name));
+    bridgesInHand.set(name, inHand);
+  }
+  return inHand;
+}
+
+async function checkOrCreateBridge(conn: Connection, name: string): Promise<"created" | "kept"> {
   let state = await linkState(name);
   if (state === "absent") {
     try {
       await createBridgeNetwork(conn, name);
       return "created";
     } catch (error) {
-      // Another launch created it meanwhile.
+      // Another process created it meanwhile.
       state = await linkState(name);
       if (state === "absent") throw error;
     }
   }
   if (state === "not-a-bridge")
     throw new Error(`host interface ${name} exists and is not a bridge`);
+  // A bridge libvirt is making for another process is down for a moment.
+  for (let waited = 0; state === "bridge-down" && waited < BRIDGE_UP_WAIT_MS; waited += 50) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    state = await linkState(name);
+  }
   if (state === "bridge-down") {
     throw new Error(
       `host bridge ${name} is down; headroom does not change bridges it did not make (ip link set dev ${name} up)`,

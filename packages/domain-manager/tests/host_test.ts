@@ -121,8 +121,9 @@ describe("ensureBridge", () => {
   it("creates a missing bridge once, up, and keeps it after", async () => {
     const bridge = unique("c");
     made.push(bridge);
+    // Asked at once, they share one check: the bridge was created for all of them.
     const outcomes = await Promise.all([1, 2, 3].map(() => ensureBridge(conn, bridge)));
-    expect(outcomes.filter((outcome) => outcome === "created")).toHaveLength(1);
+    expect(outcomes).toEqual(["created", "created", "created"]);
     expect(existsSync(`/sys/class/net/${bridge}/bridge`)).toBe(true);
     expect(Number.parseInt(readFileSync(`/sys/class/net/${bridge}/flags`, "utf8"), 16) & 1).toBe(1);
     expect(await ensureBridge(conn, bridge)).toBe("kept");
@@ -146,6 +147,16 @@ describe("ensureBridge", () => {
     await expect(ensureBridge(conn, "lo")).rejects.toThrow(
       "host interface lo exists and is not a bridge",
     );
+  });
+
+  it("waits a moment for a bridge someone else is bringing up", async () => {
+    const coming = unique("u");
+    made.push(coming);
+    await run("ip", ["link", "add", "name", coming, "type", "bridge"]);
+    const ensured = ensureBridge(conn, coming);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await run("ip", ["link", "set", "dev", coming, "up"]);
+    expect(await ensured).toBe("kept");
   });
 
   it("refuses a name that is not a bridge name", async () => {
