@@ -25,6 +25,7 @@ const BENCHES = [
   "validation-nats",
   "launch-direct",
   "end-to-end",
+  "end-to-end-define-only",
   "scale",
   "slot-cost",
   // Its guests keep both cores busy for a while: after the timing-sensitive ones.
@@ -39,8 +40,22 @@ const args = benchArgs({
 });
 const selected = BENCHES.filter((name) => args.only.includes(name));
 
+// A run of another benchmark's script with other flags.
+const VARIANTS: Partial<Record<Bench, { script: string; flags: string[] }>> = {
+  "end-to-end-define-only": { script: "end-to-end", flags: ["--define-only"] },
+};
+
+function scriptOf(bench: Bench): string {
+  return `bench/${VARIANTS[bench]?.script ?? bench}/main.ts`;
+}
+
 function argsOf(bench: Bench): string[] {
   if (bench === "libvirt-memory") return args.quick ? ["--rounds", "1000"] : [];
+  const variant = VARIANTS[bench];
+  if (variant) {
+    const json = args.quick ? [] : ["--json", `bench/results/${bench}.json`];
+    return [...variant.flags, ...(args.quick ? ["--quick"] : []), ...json];
+  }
   return args.quick ? ["--quick"] : [];
 }
 
@@ -59,7 +74,7 @@ function runBench(bench: Bench, capture: boolean): Promise<{ code: number; stdou
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", repoPath(`bench/${bench}/main.ts`), ...argsOf(bench)],
+      ["--import", "tsx", repoPath(scriptOf(bench)), ...argsOf(bench)],
       { cwd: repoPath("."), stdio: ["inherit", capture ? "pipe" : "inherit", "inherit"] },
     );
     current = child;

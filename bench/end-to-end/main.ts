@@ -1,7 +1,7 @@
 // headroom through its services against the same libvirt work done directly, on the real
 // libvirtd, side by side.
 //
-//   node --import tsx bench/end-to-end/main.ts [--launches 15] [--quick] [--json PATH]
+//   node --import tsx bench/end-to-end/main.ts [--launches 15] [--define-only] [--quick] [--json PATH]
 //
 // A — through the services: nats-server, validator, domain-composer and launcher as child
 //     processes (@headroom/test-stack). Timed from sending the apply request to the launcher's
@@ -22,7 +22,7 @@ import { domainNameOf } from "@headroom/host-state";
 import type { DomainPlan } from "@headroom/proto";
 import { type Stack, startStack } from "@headroom/test-stack";
 import { DOMParser, type Element, XMLSerializer } from "@xmldom/xmldom";
-import { benchArgs, integer } from "../lib/args.ts";
+import { benchArgs, integer, toggle } from "../lib/args.ts";
 import { type BenchHost, withBenchHost } from "../lib/guest.ts";
 import { describeMachine, finishMachine, machineLine, writeResult } from "../lib/machine.ts";
 import { portsForFreeSlots, withRootPorts } from "../lib/root-ports.ts";
@@ -33,9 +33,15 @@ import { type PipelineWatch, watchPipeline } from "../lib/watch.ts";
 const args = benchArgs({
   script: "bench/end-to-end/main.ts",
   json: "bench/results/end-to-end.json",
-  flags: { launches: integer({ full: 15, quick: 3 }) },
+  flags: { launches: integer({ full: 15, quick: 3 }), defineOnly: toggle() },
 });
-const { launches, json: jsonPath } = args;
+const { launches, defineOnly, json: jsonPath } = args;
+// With --define-only nothing starts: A's launcher runs with HEADROOM_LAUNCHER_DEFINE_ONLY and
+// is timed to its reserved event, B is launchDomain({ start: false }), C a define alone. No
+// guest boots, so what is left is the control plane, without TCG's noise.
+const DONE_STAGE = defineOnly ? "reserved" : "running";
+const DONE = defineOnly ? "reserved" : "Running";
+const DONE_LINE = defineOnly ? '"domain defined, not started"' : '"domain running"';
 
 const CAPACITY = 8;
 const ORDERS = [
@@ -84,7 +90,7 @@ function launchDoneAt(launcherLogs: string, domain: string): number | undefined 
   const lines = launcherLogs.split("\n");
   for (let i = lines.length - 1; i >= 0; i--) {
     const line = lines[i] as string;
-    if (!line.includes('"domain running"') || !line.includes(`"${domain}"`)) continue;
+    if (!line.includes(DONE_LINE) || !line.includes(`"${domain}"`)) continue;
     const parsed = JSON.parse(line) as { time?: number; domain?: string };
     if (parsed.domain === domain) return parsed.time;
   }
@@ -98,7 +104,7 @@ async function throughServices(stack: Stack, watch: PipelineWatch, name: string)
   const replied = performance.now();
   const uid = reply.accepted?.uid;
   if (!uid) throw new Error(`apply of ${name} not accepted: ${JSON.stringify(reply.toJSON())}`);
-  const running = await watch.next(name, "running", uid);
+  const running = await watch.next(name, DONE_STAGE, uid);
   const at = async (stage: Parameters<PipelineWatch["next"]>[1]) =>
     (await watch.next(name, stage, uid, 10_000)).at - started;
   const domain = domainNameOf(stack.namespace, name);
@@ -155,6 +161,7 @@ async function direct(host: BenchHost, planned: Planned) {
       baseXml: spec.xml,
       placeholders: planned.placeholders,
       placeholderModel: planned.model,
+      start: !defineOnly,
     });
     const ms = performance.now() - started;
     const removing = performance.now();
@@ -171,7 +178,7 @@ async function handWritten(host: BenchHost, planned: Planned, ports: number) {
   try {
     const started = performance.now();
     const domain = await host.conn.defineXml(withRootPorts(spec.xml, ports), { validate: true });
-    await domain.create();
+    if (!defineOnly) await domain.create();
     return performance.now() - started;
   } finally {
     await host.remove(spec.name);
@@ -188,12 +195,15 @@ const result = await withBenchHost("end-to-end", async (host) => {
   const stack = await startStack({
     namespace,
     logins: false,
-    env: { HEADROOM_VIRT_TYPE: host.virtType },
+    env: {
+      HEADROOM_VIRT_TYPE: host.virtType,
+      ...(defineOnly ? { HEADROOM_LAUNCHER_DEFINE_ONLY: "1" } : {}),
+    },
   });
   host.onClose(() => stack.stop());
   const watch = await watchPipeline(stack.nc, namespace);
   console.log(
-    `stack up: nats-server, validator, domain-composer, launcher; namespace ${namespace}`,
+    `${defineOnly ? "define-only; " : ""}stack up: nats-server, validator, domain-composer, launcher; namespace ${namespace}`,
   );
 
   // Warm-up: the services' first request, and the plan B and C launch.
@@ -377,7 +387,7 @@ console.log(
   markdownTable(
     ["side", "free slots", "median ms", "p95 ms", "min–max ms"],
     [
-      row("A: headroom services, apply → Running", a, "—"),
+      row(`A: headroom services, apply → ${DONE}`, a, "—"),
       row("B: launchDomain direct, same XML", b, String(result.freeSlots.direct)),
       row(
         `C: ${result.ports} hand-written root ports (1 define, start)`,
@@ -403,7 +413,7 @@ console.log(
       ["request → apply reply", split.applyReply],
       ["VmiAccepted → DomainPlan (composer)", split.composer],
       ["DomainPlan → launchDomain returned (launcher)", split.launcher],
-      ["launchDomain returned → status Running", split.report],
+      [`launchDomain returned → ${DONE}`, split.report],
       ["  of which reserved event → status Running", split.reservedToRunning],
       ["(B: launchDomain alone)", b],
       ["(host prep: overlay + bridge, measured here)", prep],
