@@ -33,9 +33,9 @@ import { type PipelineWatch, watchPipeline } from "../lib/watch.ts";
 const args = benchArgs({
   script: "bench/end-to-end/main.ts",
   json: "bench/results/end-to-end.json",
-  flags: { launches: integer({ full: 15, quick: 3 }), defineOnly: toggle() },
+  flags: { launches: integer({ full: 15, quick: 3 }), "define-only": toggle() },
 });
-const { launches, defineOnly, json: jsonPath } = args;
+const { launches, "define-only": defineOnly, json: jsonPath } = args;
 // With --define-only nothing starts: A's launcher runs with HEADROOM_LAUNCHER_DEFINE_ONLY and
 // is timed to its reserved event, B is launchDomain({ start: false }), C a define alone. No
 // guest boots, so what is left is the control plane, without TCG's noise.
