@@ -4,8 +4,8 @@ import { access, chmod, mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import {
   createQcow2,
-  type DiskFormat,
   DiskFormatError,
+  type DiskInfo,
   inspectDisk,
   requireSelfContained,
 } from "@headroom/disk-format";
@@ -31,7 +31,7 @@ async function exists(path: string): Promise<boolean> {
 async function checkedBacking(disk: {
   backingPath: string;
   backingFormat: string;
-}): Promise<DiskFormat> {
+}): Promise<DiskInfo> {
   const info = await inspectDisk(disk.backingPath);
   requireSelfContained(disk.backingPath, info);
   if (info.format !== disk.backingFormat) {
@@ -40,7 +40,7 @@ async function checkedBacking(disk: {
       `is ${info.format}, not ${disk.backingFormat} as planned`,
     );
   }
-  return info.format;
+  return info;
 }
 
 /** A disk kept from an earlier launch must still be the one headroom made. */
@@ -68,10 +68,7 @@ async function checkKept(disk: DiskFile): Promise<void> {
  * is checked before a guest may read it.
  */
 export async function ensureDiskFile(disk: DiskFile): Promise<"created" | "kept"> {
-  const backing =
-    "backingPath" in disk
-      ? { path: disk.backingPath, format: await checkedBacking(disk) }
-      : undefined;
+  const image = "backingPath" in disk ? await checkedBacking(disk) : undefined;
   if (await exists(disk.path)) {
     await checkKept(disk);
     return "kept";
@@ -80,11 +77,15 @@ export async function ensureDiskFile(disk: DiskFile): Promise<"created" | "kept"
   await mkdir(dir, { recursive: true });
   // QEMU runs as its own user and must reach the file.
   await chmod(dir, 0o755);
-  const virtualSizeBytes = backing
-    ? (await inspectDisk(backing.path)).virtualSizeBytes
-    : (disk as { blankSizeBytes: number }).blankSizeBytes;
+  const options =
+    "backingPath" in disk && image
+      ? {
+          virtualSizeBytes: image.virtualSizeBytes,
+          backing: { path: disk.backingPath, format: image.format },
+        }
+      : { virtualSizeBytes: (disk as { blankSizeBytes: number }).blankSizeBytes };
   try {
-    await createQcow2(disk.path, { virtualSizeBytes, backing });
+    await createQcow2(disk.path, options);
     return "created";
   } catch (error) {
     // Another launch of the same plan made it meanwhile.
