@@ -1,27 +1,12 @@
 // @headroom/bus: how every headroom service talks over NATS. Programs that
-// only call the API import "@headroom/bus/client" (src/client.ts) instead.
+// only call the API import "@headroom/bus/client" (src/client.ts) instead;
+// this entry is that one plus what services need beyond it.
 
 // The NATS types services handle, so they need no direct dependency for them.
 export type { JetStreamClient, JsMsg, PubAck } from "@nats-io/jetstream";
 export type { KV, KvEntry } from "@nats-io/kv";
 export type { Service } from "@nats-io/services";
-export type { Msg, MsgHdrs, NatsConnection } from "@nats-io/transport-node";
-export {
-  DecodeError,
-  decode,
-  EncodeError,
-  encode,
-  type InitOf,
-  type MessageOf,
-  type MessageType,
-  typeName,
-} from "./codec.ts";
-export {
-  type ConnectOptions,
-  connect,
-  DEFAULT_NATS_URL,
-  NotAuthorizedError,
-} from "./connect.ts";
+export * from "./client.ts";
 export {
   type ConsumeOptions,
   type ConsumerLoop,
@@ -29,14 +14,11 @@ export {
   type MessageHandler,
 } from "./consume.ts";
 export {
-  CLIENT_CREDENTIALS_FILE,
   ensureCredentials,
   generateCredentials,
   NATS_USERS,
-  type NatsCredentials,
   type NatsUser,
   passwordVariable,
-  readClientCredentials,
   readCredentials,
   SERVER_CREDENTIALS_FILE,
   SERVICE_USERS,
@@ -44,9 +26,7 @@ export {
   userEnv,
 } from "./credentials.ts";
 export {
-  ApiError,
   ERROR_STATUS,
-  type ErrorCode,
   errorCodeFromStatus,
   errorText,
   PermanentError,
@@ -64,7 +44,6 @@ export {
   toJetStream,
 } from "./jetstream.ts";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
-export { type RequestOptions, request } from "./request.ts";
 export {
   type Endpoint,
   endpoint,
@@ -74,25 +53,15 @@ export {
   startMicroService,
 } from "./service.ts";
 export {
-  API_SUBJECTS,
   acceptedSubject,
-  BUCKETS,
-  CAPACITY_FILTER,
-  capacitySubject,
   DURABLES,
   deletedMsgId,
   deletedSubject,
-  fromSubjectToken,
   generationMsgId,
   MAX_REQUEST_BYTES,
   PIPELINE_FILTERS,
-  parseStoreKey,
   planMsgId,
   planSubject,
   QUEUE_GROUP,
   refusedSubject,
-  SERVICE_NAMES,
-  STREAMS,
-  storeKey,
-  subjectToken,
 } from "./subjects.ts";
