@@ -1,5 +1,5 @@
 import { open } from "node:fs/promises";
-import { MAX_DOCUMENT_BYTES } from "@headroom/vmi";
+import { DocumentError, MAX_DOCUMENT_BYTES, parseDocument } from "@headroom/vmi";
 import { CliError } from "./exit-codes.ts";
 
 export interface InputText {
@@ -27,6 +27,17 @@ export async function readInput(file: string): Promise<InputText> {
     throw new CliError(`cannot read ${file}: ${reason(error)}`);
   } finally {
     await handle.close();
+  }
+}
+
+/** Reads `-f FILE` and parses it as one YAML or JSON document; a bad one is a CliError. */
+export async function readDocument(file: string): Promise<{ doc: unknown; source: string }> {
+  const { text, source } = await readInput(file);
+  try {
+    return { doc: parseDocument(text, source), source };
+  } catch (error) {
+    if (error instanceof DocumentError) throw new CliError(error.message);
+    throw error;
   }
 }
 

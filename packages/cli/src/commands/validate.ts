@@ -1,6 +1,6 @@
 import type { Capacity, ValidationResult } from "@headroom/vmi";
 import { type Command, Option } from "commander";
-import { CliError, EXIT_INVALID, EXIT_OK } from "../exit-codes.ts";
+import { EXIT_INVALID, EXIT_OK } from "../exit-codes.ts";
 
 interface ValidateOptions {
   filename: string;
@@ -39,18 +39,11 @@ export function registerValidate(program: Command): void {
 }
 
 async function runValidate(options: ValidateOptions): Promise<number> {
-  const [{ DocumentError, parseDocument, validateVmi }, { readInput }] = await Promise.all([
+  const [{ validateVmi }, { readDocument }] = await Promise.all([
     import("@headroom/vmi"),
     import("../read-input.ts"),
   ]);
-  const { text, source } = await readInput(options.filename);
-  let doc: unknown;
-  try {
-    doc = parseDocument(text, source);
-  } catch (error) {
-    if (error instanceof DocumentError) throw new CliError(error.message);
-    throw error;
-  }
+  const { doc, source } = await readDocument(options.filename);
   const result = validateVmi(doc);
   const output = options.output === "json" ? asJson(result) : asText(result, source);
   process.stdout.write(`${output}\n`);

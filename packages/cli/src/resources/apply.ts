@@ -8,12 +8,12 @@ import {
   type IFieldError,
   Outcome,
 } from "@headroom/proto";
-import { DocumentError, parseDocument, validateVmi } from "@headroom/vmi";
+import { validateVmi } from "@headroom/vmi";
 import { withClient } from "../client.ts";
 import { parseDuration } from "../duration.ts";
 import { CliError, EXIT_INVALID, EXIT_OK, EXIT_USAGE } from "../exit-codes.ts";
 import type { GlobalOptions } from "../globals.ts";
-import { readInput } from "../read-input.ts";
+import { readDocument } from "../read-input.ts";
 import { waitForRunning } from "./vmis.ts";
 
 export interface ApplyOptions {
@@ -28,14 +28,7 @@ export async function runApply(options: ApplyOptions, globals: GlobalOptions): P
   if (options.wait && options.dryRun) {
     throw new CliError("--wait and --dry-run do not go together: a dry run starts nothing");
   }
-  const { text, source } = await readInput(options.filename);
-  let doc: unknown;
-  try {
-    doc = parseDocument(text, source);
-  } catch (error) {
-    if (error instanceof DocumentError) throw new CliError(error.message);
-    throw error;
-  }
+  const { doc, source } = await readDocument(options.filename);
   applyNamespace(doc, globals);
 
   // The same checks the validator runs, here first: no round trip for a typo.
