@@ -3,7 +3,8 @@ export class DiskFormatError extends Error {
   override name = "DiskFormatError";
   constructor(
     readonly path: string,
-    why: string,
+    /** The message without the path, for callers that name the disk their own way. */
+    readonly why: string,
   ) {
     super(`disk ${path} ${why}`);
   }

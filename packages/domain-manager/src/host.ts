@@ -5,8 +5,8 @@ import { dirname } from "node:path";
 import {
   createQcow2,
   DiskFormatError,
-  type DiskInfo,
   inspectDisk,
+  type Qcow2Options,
   requireSelfContained,
 } from "@headroom/disk-format";
 import { bridgeNetworkXml } from "@headroom/domain-xml";
@@ -25,22 +25,25 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * The backing image, checked by its bytes before a guest is given it: the
- * format the plan says, and nothing outside itself.
+ * An overlay on the backing image, checked by its bytes before a guest is
+ * given it: the format the plan says, and nothing outside itself.
  */
-async function checkedBacking(disk: {
+async function overlayOn(disk: {
   backingPath: string;
   backingFormat: string;
-}): Promise<DiskInfo> {
-  const info = await inspectDisk(disk.backingPath);
-  requireSelfContained(disk.backingPath, info);
-  if (info.format !== disk.backingFormat) {
+}): Promise<Qcow2Options> {
+  const image = await inspectDisk(disk.backingPath);
+  requireSelfContained(disk.backingPath, image);
+  if (image.format !== disk.backingFormat) {
     throw new DiskFormatError(
       disk.backingPath,
-      `is ${info.format}, not ${disk.backingFormat} as planned`,
+      `is ${image.format}, not ${disk.backingFormat} as planned`,
     );
   }
-  return info;
+  return {
+    virtualSizeBytes: image.virtualSizeBytes,
+    backing: { path: disk.backingPath, format: image.format },
+  };
 }
 
 /** A disk kept from an earlier launch must still be the one headroom made. */
@@ -68,7 +71,8 @@ async function checkKept(disk: DiskFile): Promise<void> {
  * is checked before a guest may read it.
  */
 export async function ensureDiskFile(disk: DiskFile): Promise<"created" | "kept"> {
-  const image = "backingPath" in disk ? await checkedBacking(disk) : undefined;
+  const options: Qcow2Options =
+    "backingPath" in disk ? await overlayOn(disk) : { virtualSizeBytes: disk.blankSizeBytes };
   if (await exists(disk.path)) {
     await checkKept(disk);
     return "kept";
@@ -77,13 +81,6 @@ export async function ensureDiskFile(disk: DiskFile): Promise<"created" | "kept"
   await mkdir(dir, { recursive: true });
   // QEMU runs as its own user and must reach the file.
   await chmod(dir, 0o755);
-  const options =
-    "backingPath" in disk && image
-      ? {
-          virtualSizeBytes: image.virtualSizeBytes,
-          backing: { path: disk.backingPath, format: image.format },
-        }
-      : { virtualSizeBytes: (disk as { blankSizeBytes: number }).blankSizeBytes };
   try {
     await createQcow2(disk.path, options);
     return "created";

@@ -20,6 +20,7 @@ import {
   createQcow2,
   type DiskFormat,
   DiskFormatError,
+  type DiskInfo,
   inspectDisk,
   requireSelfContained,
 } from "@headroom/disk-format";
@@ -229,8 +230,7 @@ export function openImageStore(dir: string = defaultImageStoreDir()): ImageStore
     options: CreateOverlayOptions = {},
   ): Promise<Overlay> {
     const backingPath = await diskOf(ref);
-    const backingFormat = await detectDiskFormat(backingPath);
-    const virtualSizeBytes = (await inspectDisk(backingPath)).virtualSizeBytes;
+    const { format: backingFormat, virtualSizeBytes } = await inspectSelfContained(backingPath);
     if (options.replace) await rm(destPath, { force: true });
     try {
       await createQcow2(destPath, {
@@ -390,9 +390,13 @@ export function openImageStore(dir: string = defaultImageStoreDir()): ImageStore
  * disk that names a file outside itself or is of another format.
  */
 export async function detectDiskFormat(path: string): Promise<DiskFormat> {
+  return (await inspectSelfContained(path)).format;
+}
+
+async function inspectSelfContained(path: string): Promise<DiskInfo> {
   const info = await inspectDisk(path);
   requireSelfContained(path, info);
-  return info.format;
+  return info;
 }
 
 /** Refuses an image whose disks (the files under /disk/) read anything outside themselves. */
@@ -404,8 +408,7 @@ async function checkDisks(root: string, sourcePath: string): Promise<void> {
       await detectDiskFormat(path);
     } catch (error) {
       if (!(error instanceof DiskFormatError)) throw error;
-      const why = error.message.slice(`disk ${path} `.length);
-      throw new ImageSourceError(`${sourcePath}: disk /disk/${entry} ${why}`);
+      throw new ImageSourceError(`${sourcePath}: disk /disk/${entry} ${error.why}`);
     }
   }
 }
