@@ -102,18 +102,15 @@ export function volumeFilePath(vmDir: string, volume: string): string {
   return join(vmDir, `${volume}.qcow2`);
 }
 
+type Looked<T> = { value: T } | { problem: string };
+
 /** Runs an image lookup; an image store refusal becomes a problem of `field`. */
-async function imageLookup<T>(
-  field: string,
-  problems: string[],
-  lookup: () => Promise<T>,
-): Promise<T | undefined> {
+async function imageLookup<T>(field: string, lookup: () => Promise<T>): Promise<Looked<T>> {
   try {
-    return await lookup();
+    return { value: await lookup() };
   } catch (error) {
     if (!(error instanceof ImageStoreError)) throw error;
-    problems.push(`${field}: ${error.message}`);
-    return undefined;
+    return { problem: `${field}: ${error.message}` };
   }
 }
 
@@ -150,6 +147,125 @@ function safeDomainName(namespace: string, name: string): string {
   }
 }
 
+/** Where a VMI's volumes, kernel and networks are on this host, or what is missing. */
+interface Placement {
+  volumes: HostPlacement["volumes"];
+  diskFiles: PlannedDiskFile[];
+  kernel?: HostPlacement["kernel"];
+  bridgesByNetwork: Record<string, string>;
+  bridges: string[];
+  /** In the order of the spec: volumes, kernel, networks. */
+  problems: string[];
+}
+
+// The lookups read files and the network bucket; they run at once, since
+// each waits on I/O and none depends on another.
+async function placeOnHost(vmi: Vmi, vmDir: string, host: HostLookups): Promise<Placement> {
+  const [disks, kernel, networks] = await Promise.all([
+    placeVolumes(vmi, vmDir, host),
+    placeKernel(vmi, host),
+    placeNetworks(vmi, host),
+  ]);
+  return {
+    ...disks,
+    ...(kernel.kernel ? { kernel: kernel.kernel } : {}),
+    ...networks,
+    problems: [...disks.problems, ...kernel.problems, ...networks.problems],
+  };
+}
+
+type Volume = Vmi["spec"]["volumes"][number];
+
+async function placeVolumes(vmi: Vmi, vmDir: string, host: HostLookups) {
+  const placed = await Promise.all(
+    vmi.spec.volumes.map((volume, i) => placeVolume(volume, i, vmDir, host)),
+  );
+  const volumes: HostPlacement["volumes"] = {};
+  const diskFiles: PlannedDiskFile[] = [];
+  const problems: string[] = [];
+  for (const one of placed) {
+    if ("problem" in one) {
+      problems.push(one.problem);
+      continue;
+    }
+    diskFiles.push(one.value);
+    // Both are qcow2 files of the VMI's own: an overlay on the image, or blank.
+    volumes[one.value.volumeName] = { path: one.value.path, format: "qcow2" };
+  }
+  return { volumes, diskFiles, problems };
+}
+
+async function placeVolume(
+  volume: Volume,
+  i: number,
+  vmDir: string,
+  host: HostLookups,
+): Promise<Looked<PlannedDiskFile>> {
+  const path = volumeFilePath(vmDir, volume.name);
+  if (volume.containerDisk) {
+    const image = volume.containerDisk.image;
+    const disk = await imageLookup(`spec.volumes[${i}].containerDisk.image`, () =>
+      host.diskOf(image),
+    );
+    if ("problem" in disk) return disk;
+    const { path: backingPath, format: backingFormat } = disk.value;
+    return { value: { volumeName: volume.name, path, backingPath, backingFormat } };
+  }
+  if (volume.emptyDisk) {
+    const size = toBytes(volume.emptyDisk.capacity);
+    if (!size.ok) return { problem: `spec.volumes[${i}].emptyDisk.capacity: ${size.reason}` };
+    return { value: { volumeName: volume.name, path, blankSizeBytes: Number(size.bytes) } };
+  }
+  return { problem: `spec.volumes[${i}]: has neither containerDisk nor emptyDisk` };
+}
+
+async function placeKernel(
+  vmi: Vmi,
+  host: HostLookups,
+): Promise<{ kernel?: HostPlacement["kernel"]; problems: string[] }> {
+  const kernelBoot = vmi.spec.domain.firmware?.kernelBoot;
+  if (!kernelBoot) return { problems: [] };
+  const { image, kernelPath, initrdPath } = kernelBoot.container;
+  const field = "spec.domain.firmware.kernelBoot.container";
+  const [kernelFile, initrdFile] = await Promise.all([
+    imageLookup(`${field}.kernelPath`, () => host.fileOf(image, kernelPath)),
+    initrdPath === undefined
+      ? undefined
+      : imageLookup(`${field}.initrdPath`, () => host.fileOf(image, initrdPath)),
+  ]);
+  const problems = [kernelFile, initrdFile].flatMap((looked) =>
+    looked && "problem" in looked ? [looked.problem] : [],
+  );
+  if ("problem" in kernelFile || (initrdFile && "problem" in initrdFile)) return { problems };
+  const initrd = initrdFile && "value" in initrdFile ? { initrdPath: initrdFile.value } : {};
+  return { kernel: { kernelPath: kernelFile.value, ...initrd }, problems };
+}
+
+async function placeNetworks(vmi: Vmi, host: HostLookups) {
+  const looked = await Promise.all(
+    vmi.spec.networks.map(async (network, i) => {
+      if (!network.multus) return null;
+      const attachment = network.multus.networkName;
+      const bridge = await host.bridgeOf(attachment);
+      return { i, attachment, bridge };
+    }),
+  );
+  const bridgesByNetwork: Record<string, string> = {};
+  const bridges: string[] = [];
+  const problems: string[] = [];
+  for (const one of looked) {
+    if (!one) continue;
+    const { i, attachment, bridge } = one;
+    if (bridge === null) {
+      problems.push(`spec.networks[${i}].multus.networkName: ${missingNetworkMessage(attachment)}`);
+      continue;
+    }
+    bridgesByNetwork[attachment] = bridge;
+    if (!bridges.includes(bridge)) bridges.push(bridge);
+  }
+  return { bridgesByNetwork, bridges, problems };
+}
+
 /**
  * Composes the DomainPlan of one accepted VMI: validates it again, places its
  * volumes, kernel, networks and console on the host, and composes the domain
@@ -166,68 +282,11 @@ export async function composePlan(
   const { vmi, capacity } = checked;
   const { namespace, name } = vmi.metadata;
   const vmDir = host.vmDir(namespace, name);
-  const problems: string[] = [];
-
-  const volumes: HostPlacement["volumes"] = {};
-  const diskFiles: PlannedDiskFile[] = [];
-  for (const [i, volume] of vmi.spec.volumes.entries()) {
-    const path = volumeFilePath(vmDir, volume.name);
-    if (volume.containerDisk) {
-      const field = `spec.volumes[${i}].containerDisk.image`;
-      const image = volume.containerDisk.image;
-      const disk = await imageLookup(field, problems, () => host.diskOf(image));
-      if (!disk) continue;
-      diskFiles.push({
-        volumeName: volume.name,
-        path,
-        backingPath: disk.path,
-        backingFormat: disk.format,
-      });
-    } else if (volume.emptyDisk) {
-      const size = toBytes(volume.emptyDisk.capacity);
-      if (!size.ok) {
-        problems.push(`spec.volumes[${i}].emptyDisk.capacity: ${size.reason}`);
-        continue;
-      }
-      diskFiles.push({ volumeName: volume.name, path, blankSizeBytes: Number(size.bytes) });
-    } else {
-      problems.push(`spec.volumes[${i}]: has neither containerDisk nor emptyDisk`);
-      continue;
-    }
-    // Both are qcow2 files of the VMI's own: an overlay on the image, or blank.
-    volumes[volume.name] = { path, format: "qcow2" };
-  }
-
-  let kernel: HostPlacement["kernel"];
-  const kernelBoot = vmi.spec.domain.firmware?.kernelBoot;
-  if (kernelBoot) {
-    const { image, kernelPath, initrdPath } = kernelBoot.container;
-    const field = "spec.domain.firmware.kernelBoot.container";
-    const kernelFile = await imageLookup(`${field}.kernelPath`, problems, () =>
-      host.fileOf(image, kernelPath),
-    );
-    const initrdFile =
-      initrdPath === undefined
-        ? undefined
-        : await imageLookup(`${field}.initrdPath`, problems, () => host.fileOf(image, initrdPath));
-    if (kernelFile !== undefined)
-      kernel = { kernelPath: kernelFile, ...(initrdFile ? { initrdPath: initrdFile } : {}) };
-  }
-
-  const bridgesByNetwork: Record<string, string> = {};
-  const bridges: string[] = [];
-  for (const [i, network] of vmi.spec.networks.entries()) {
-    if (!network.multus) continue;
-    const attachment = network.multus.networkName;
-    const bridge = await host.bridgeOf(attachment);
-    if (bridge === null) {
-      problems.push(`spec.networks[${i}].multus.networkName: ${missingNetworkMessage(attachment)}`);
-      continue;
-    }
-    bridgesByNetwork[attachment] = bridge;
-    if (!bridges.includes(bridge)) bridges.push(bridge);
-  }
-
+  const { volumes, diskFiles, kernel, bridgesByNetwork, bridges, problems } = await placeOnHost(
+    vmi,
+    vmDir,
+    host,
+  );
   if (problems.length > 0) return { ok: false, reason: problems.join("; "), domainName };
 
   const consoleLogPath = host.consoleLog(namespace, name);

@@ -130,7 +130,19 @@ export async function startComposer(
     const generation = Number(accepted.generation);
     const key = storeKey(namespace, name);
     const vlog = log.child({ vmi: `${namespace}/${name}`, uid, generation, attempt });
-    const stored = await readStoredVmi(vmis, key);
+    const input: AcceptedVmi = {
+      namespace,
+      name,
+      uid,
+      generation,
+      manifestJson: accepted.manifestJson,
+    };
+    // Composing only reads; it runs while the stored VMI is read, and its
+    // result is dropped when the VMI changed meanwhile.
+    const [stored, result] = await Promise.all([
+      readStoredVmi(vmis, key),
+      composePlan(input, lookups),
+    ]);
     if (stored?.uid !== uid) {
       vlog.info("accepted VMI dropped: it was deleted or replaced meanwhile");
       return;
@@ -142,14 +154,6 @@ export async function startComposer(
       );
       return;
     }
-    const input: AcceptedVmi = {
-      namespace,
-      name,
-      uid,
-      generation,
-      manifestJson: accepted.manifestJson,
-    };
-    const result = await composePlan(input, lookups);
     if (!result.ok) {
       const duplicate = await publishPlan(failedPlan(input, result.domainName, result.reason));
       vlog.warn({ reason: result.reason, duplicate }, "vmi cannot be composed; failure handed on");
