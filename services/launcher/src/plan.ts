@@ -33,15 +33,17 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
   const generation = Number(plan.generation);
   const key = storeKey(namespace, name);
   const log = ctx.log.child({ vmi: `${namespace}/${name}`, uid, generation });
-  if (!(await isCurrent(ctx, plan, log))) return NOTHING_LEFT;
+  const [current, previous] = await Promise.all([isCurrent(ctx, plan, log), ctx.readStatus(key)]);
+  if (!current) return NOTHING_LEFT;
   if (plan.composeFailure) {
     await reportComposeFailure(ctx, plan, log);
     return NOTHING_LEFT;
   }
 
-  const previous = await ctx.readStatus(key);
-  // Taken: Scheduled on this node until the launch reports (never over Running).
-  await ctx.advanceStatus(
+  // Taken: Scheduled on this node (never over Running). Written while the
+  // domain is launched, and done before any later status is: a failed write
+  // sends the plan round again, as a crash would.
+  const scheduling = ctx.advanceStatus(
     key,
     scheduledStatus({
       uid,
@@ -51,22 +53,10 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
       nowMs: ctx.now(),
     }),
   );
-  let launched: LaunchResult;
-  try {
-    await prepareHost(ctx.libvirt(), plan, log);
-    launched = await launchDomain(
-      ctx.libvirt(),
-      {
-        domainName: plan.domainName,
-        domainUuid: plan.domainUuid,
-        baseXml: withVirtType(plan.domainXml, ctx.virtType),
-        placeholders: plan.placeholderCount,
-        placeholderModel: placeholderModelOf(plan),
-        start: !ctx.defineOnly,
-      },
-      (message, fields) => log.info(fields ?? {}, message),
-    );
-  } catch (error) {
+  const [scheduled, launch] = await Promise.allSettled([scheduling, launchOnHost(ctx, plan, log)]);
+  if (scheduled.status === "rejected") throw scheduled.reason;
+  if (launch.status === "rejected") {
+    const error = launch.reason;
     // libvirtd went away mid-launch: not the plan's fault; JetStream retries
     // it once the connection is back.
     if (error instanceof LibvirtUnavailableError || (await ctx.libvirtLost())) throw error;
@@ -76,6 +66,7 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
     await ctx.putStatus(key, failedStatus(base, reason));
     return NOTHING_LEFT;
   }
+  const launched = launch.value;
 
   const facts: PlanFacts = {
     uid,
@@ -120,6 +111,26 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
   );
   await ctx.putStatus(key, reported.status);
   return { kept: reported.kept };
+}
+
+async function launchOnHost(
+  ctx: LauncherContext,
+  plan: DomainPlan,
+  log: Logger,
+): Promise<LaunchResult> {
+  await prepareHost(ctx.libvirt(), plan, log);
+  return launchDomain(
+    ctx.libvirt(),
+    {
+      domainName: plan.domainName,
+      domainUuid: plan.domainUuid,
+      baseXml: withVirtType(plan.domainXml, ctx.virtType),
+      placeholders: plan.placeholderCount,
+      placeholderModel: placeholderModelOf(plan),
+      start: !ctx.defineOnly,
+    },
+    (message, fields) => log.info(fields ?? {}, message),
+  );
 }
 
 function placeholderModelOf(plan: DomainPlan): NicModel {

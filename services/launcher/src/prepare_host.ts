@@ -16,20 +16,22 @@ function diskFilesOf(plan: DomainPlan): DiskFile[] {
   });
 }
 
+// Each file and bridge is its own: they are made at once.
 export async function prepareHost(conn: Connection, plan: DomainPlan, log: Logger): Promise<void> {
-  for (const file of diskFilesOf(plan)) {
-    await ensureDiskFile(file).catch((error) => {
+  const disks = diskFilesOf(plan).map((file) =>
+    ensureDiskFile(file).catch((error) => {
       throw new LaunchError(`prepare disk ${file.path}`, error);
-    });
-  }
-  if (plan.consoleLogPath) {
-    // virtlogd writes the console log; QEMU never reads it.
-    await mkdir(dirname(plan.consoleLogPath), { recursive: true });
-  }
-  for (const bridge of plan.bridges) {
+    }),
+  );
+  // virtlogd writes the console log; QEMU never reads it.
+  const consoleDir = plan.consoleLogPath
+    ? mkdir(dirname(plan.consoleLogPath), { recursive: true })
+    : undefined;
+  const bridges = plan.bridges.map(async (bridge) => {
     const outcome = await ensureBridge(conn, bridge).catch((error) => {
       throw new LaunchError(`prepare bridge ${bridge}`, error);
     });
     if (outcome === "created") log.info({ bridge }, "host bridge created");
-  }
+  });
+  await Promise.all([...disks, consoleDir, ...bridges]);
 }

@@ -142,7 +142,7 @@ function runningStatus(uid: string, generation: number, name: string): IVmiStatu
 }
 
 describe("a plan the launcher carries out", () => {
-  it("is Scheduled on this node before libvirt is asked anything; the launch's outcome follows", async () => {
+  it("is Scheduled on this node while libvirt works on it; the launch's outcome follows", async () => {
     const uid = "00000000-0000-4000-8000-000000000001";
     await store("taken", uid, 1);
     const libvirt = recordingLibvirt();
@@ -154,6 +154,11 @@ describe("a plan the launcher carries out", () => {
     const done = executePlan(ctx, plan);
     await libvirt.firstCall;
     expect(libvirt.calls).toEqual(["findDomain"]);
+    // libvirt holds its answer until refuse(): the Scheduled write, made
+    // beside the launch, must land while the launch is still waiting.
+    await expect
+      .poll(async () => (await statusOf(ctx, "taken"))?.phase)
+      .toBe(Phase.PHASE_SCHEDULED);
     expect(await statusOf(ctx, "taken")).toMatchObject({
       phase: Phase.PHASE_SCHEDULED,
       reason: "",
