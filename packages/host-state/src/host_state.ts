@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 
 /** The files headroom keeps on one host, all under one state directory. */
@@ -17,6 +18,8 @@ export interface HostState {
   /** Per-VMI files: disk overlays and the serial console log. */
   vmDir(namespace: string, name: string): string;
   consoleLog(namespace: string, name: string): string;
+  /** The disk file of a volume: `<vmDir>/<volume>.qcow2` (an overlay on its image, or blank). */
+  volumeFile(namespace: string, name: string, volume: string): string;
 }
 
 // Namespaces and names are DNS-1123 labels once validated; a path part that is
@@ -41,10 +44,31 @@ export function hostState(env: NodeJS.ProcessEnv = process.env): HostState {
     virtTypeCache: join(root, "virt-type.json"),
     vmDir,
     consoleLog: (namespace, name) => join(vmDir(namespace, name), "console.log"),
+    volumeFile: (namespace, name, volume) =>
+      join(vmDir(namespace, name), `${label("volume", volume)}.qcow2`),
   };
 }
 
 /** The libvirt domain name of a VMI: `<namespace>_<name>` (`_` never appears in either). */
 export function domainNameOf(namespace: string, name: string): string {
   return `${label("namespace", namespace)}_${label("name", name)}`;
+}
+
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** Namespace of the name-based (version 5) UUIDs made from uids that are not UUIDs. */
+const UID_NAMESPACE = Buffer.from("4f1c2c3e8b5d4d6a9a0e6b2f3c1d7e90", "hex");
+
+/**
+ * The libvirt domain UUID of a VMI: its uid when that is a UUID (the
+ * validator makes them so), else a version 5 UUID of the uid. The same uid
+ * always gives the same UUID, so a redelivered VMI composes the same domain.
+ */
+export function domainUuidOf(uid: string): string {
+  if (UUID.test(uid)) return uid.toLowerCase();
+  const hash = createHash("sha1").update(UID_NAMESPACE).update(uid, "utf8").digest();
+  const bytes = hash.subarray(0, 16);
+  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x50;
+  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
+  const hex = bytes.toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { domainNameOf, hostState } from "../src/mod.ts";
+import { domainNameOf, domainUuidOf, hostState } from "../src/mod.ts";
 
 describe("hostState", () => {
   it("defaults to /var/lib/headroom", () => {
@@ -27,5 +27,32 @@ describe("domainNameOf", () => {
   it("joins namespace and name with an underscore", () => {
     expect(domainNameOf("lab", "web-1")).toBe("lab_web-1");
     expect(() => domainNameOf("lab", "a_b")).toThrow();
+  });
+});
+
+describe("domainUuidOf", () => {
+  const uid = "3f8e9a52-1c2d-4e5f-8a9b-0c1d2e3f4a5b";
+
+  it("is the uid itself when the uid is a UUID", () => {
+    expect(domainUuidOf(uid.toUpperCase())).toBe(uid);
+  });
+
+  it("derives a stable version 5 UUID from any other uid", () => {
+    const uuid = domainUuidOf("vmi-uid-1");
+    expect(uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(domainUuidOf("vmi-uid-1")).toBe(uuid);
+    expect(domainUuidOf("vmi-uid-2")).not.toBe(uuid);
+  });
+});
+
+describe("volumeFile", () => {
+  const state = hostState({ HEADROOM_STATE_DIR: "/s" });
+
+  it("is <vmDir>/<volume>.qcow2", () => {
+    expect(state.volumeFile("ns", "vm", "root")).toBe("/s/vms/ns/vm/root.qcow2");
+  });
+
+  it("refuses a volume name that is not a DNS-1123 label", () => {
+    expect(() => state.volumeFile("ns", "vm", "../../etc/x")).toThrow(/volume/);
   });
 });

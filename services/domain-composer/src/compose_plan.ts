@@ -1,8 +1,6 @@
 // One accepted VMI → the DomainPlan a launcher carries out. Everything the
 // host knows (image store, network attachments, state directory) comes in
 // through HostLookups, so this decides without touching NATS or the disk.
-import { createHash } from "node:crypto";
-import { join } from "node:path";
 import { errorText } from "@headroom/bus";
 import {
   composeDomain,
@@ -12,7 +10,7 @@ import {
   type HostPlacement,
   placeholderCount,
 } from "@headroom/domain-xml";
-import { domainNameOf } from "@headroom/host-state";
+import { domainNameOf, domainUuidOf } from "@headroom/host-state";
 import { ImageStoreError } from "@headroom/images";
 import type { ICapacity } from "@headroom/proto";
 import { toBytes } from "@headroom/quantity";
@@ -40,9 +38,9 @@ export interface HostLookups {
   fileOf(image: string, pathInImage: string): Promise<string>;
   /** The host bridge of a network attachment; null when there is no such attachment. */
   bridgeOf(network: string): Promise<string | null>;
-  /** The VMI's own directory on the host (disk overlays, console log). */
-  vmDir(namespace: string, name: string): string;
   consoleLog(namespace: string, name: string): string;
+  /** The disk file of a VMI's volume (its overlay on the image, or a blank disk). */
+  volumeFile(namespace: string, name: string, volume: string): string;
 }
 
 /** A DiskFile of the plan: an overlay on an image's disk, or a blank qcow2. */
@@ -77,30 +75,6 @@ export type ComposeResult =
 
 /** The virt type composed in; the launcher sets the one its host can run. */
 const COMPOSED_VIRT_TYPE = "kvm";
-
-const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-/** Namespace of the name-based (version 5) UUIDs made from uids that are not UUIDs. */
-const UID_NAMESPACE = Buffer.from("4f1c2c3e8b5d4d6a9a0e6b2f3c1d7e90", "hex");
-
-/**
- * The libvirt domain UUID of a VMI: its uid when that is a UUID (the
- * validator makes them so), else a version 5 UUID of the uid. The same uid
- * always gives the same UUID, so a redelivered VMI composes the same domain.
- */
-export function domainUuidOf(uid: string): string {
-  if (UUID.test(uid)) return uid.toLowerCase();
-  const hash = createHash("sha1").update(UID_NAMESPACE).update(uid, "utf8").digest();
-  const bytes = hash.subarray(0, 16);
-  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x50;
-  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
-  const hex = bytes.toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-/** The host file of a volume's disk: `<vmDir>/<volume>.qcow2` (volume names are DNS labels). */
-export function volumeFilePath(vmDir: string, volume: string): string {
-  return join(vmDir, `${volume}.qcow2`);
-}
 
 type Looked<T> = { value: T } | { problem: string };
 
@@ -160,9 +134,9 @@ interface Placement {
 
 // The lookups read files and the network bucket; they run at once, since
 // each waits on I/O and none depends on another.
-async function placeOnHost(vmi: Vmi, vmDir: string, host: HostLookups): Promise<Placement> {
+async function placeOnHost(vmi: Vmi, host: HostLookups): Promise<Placement> {
   const [disks, kernel, networks] = await Promise.all([
-    placeVolumes(vmi, vmDir, host),
+    placeVolumes(vmi, host),
     placeKernel(vmi, host),
     placeNetworks(vmi, host),
   ]);
@@ -176,9 +150,9 @@ async function placeOnHost(vmi: Vmi, vmDir: string, host: HostLookups): Promise<
 
 type Volume = Vmi["spec"]["volumes"][number];
 
-async function placeVolumes(vmi: Vmi, vmDir: string, host: HostLookups) {
+async function placeVolumes(vmi: Vmi, host: HostLookups) {
   const placed = await Promise.all(
-    vmi.spec.volumes.map((volume, i) => placeVolume(volume, i, vmDir, host)),
+    vmi.spec.volumes.map((volume, i) => placeVolume(vmi, volume, i, host)),
   );
   const volumes: HostPlacement["volumes"] = {};
   const diskFiles: PlannedDiskFile[] = [];
@@ -196,12 +170,13 @@ async function placeVolumes(vmi: Vmi, vmDir: string, host: HostLookups) {
 }
 
 async function placeVolume(
+  vmi: Vmi,
   volume: Volume,
   i: number,
-  vmDir: string,
   host: HostLookups,
 ): Promise<Looked<PlannedDiskFile>> {
-  const path = volumeFilePath(vmDir, volume.name);
+  const { namespace, name } = vmi.metadata;
+  const path = host.volumeFile(namespace, name, volume.name);
   if (volume.containerDisk) {
     const image = volume.containerDisk.image;
     const disk = await imageLookup(`spec.volumes[${i}].containerDisk.image`, () =>
@@ -281,10 +256,8 @@ export async function composePlan(
   if (typeof checked === "string") return { ok: false, reason: checked, domainName };
   const { vmi, capacity } = checked;
   const { namespace, name } = vmi.metadata;
-  const vmDir = host.vmDir(namespace, name);
   const { volumes, diskFiles, kernel, bridgesByNetwork, bridges, problems } = await placeOnHost(
     vmi,
-    vmDir,
     host,
   );
   if (problems.length > 0) return { ok: false, reason: problems.join("; "), domainName };

@@ -113,8 +113,8 @@ export async function startComposer(
       const stored = await readNetwork(networks, name);
       return stored?.attachment.bridge || null;
     },
-    vmDir: state.vmDir,
     consoleLog: state.consoleLog,
+    volumeFile: state.volumeFile,
   };
 
   /** Publishes a plan; true when the stream already had it (composed again). */

@@ -21,10 +21,8 @@ export {
   type ComposedPlan,
   type ComposeResult,
   composePlan,
-  domainUuidOf,
   type HostLookups,
   type PlannedDiskFile,
-  volumeFilePath,
 } from "./compose_plan.ts";
 export { type Composer, type ComposerOptions, startComposer } from "./composer.ts";
 export {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { interfacesOf, stripPlaceholders } from "@headroom/domain-xml";
 import { describe, expect, it } from "vitest";
-import { type ComposeResult, composePlan, domainUuidOf, volumeFilePath } from "../src/mod.ts";
+import { type ComposeResult, composePlan } from "../src/mod.ts";
 import { accepted, fakeHost, SEED_NETWORK, SEED_UID, seedVmi } from "./fixtures.ts";
 
 const run = promisify(execFile);
@@ -232,24 +232,5 @@ describe("composePlan failures", () => {
       throw new Error("TIMEOUT");
     };
     await expect(composePlan(accepted(seedVmi()), host)).rejects.toThrow("TIMEOUT");
-  });
-});
-
-describe("domainUuidOf", () => {
-  it("is the uid itself when the uid is a UUID", () => {
-    expect(domainUuidOf(SEED_UID.toUpperCase())).toBe(SEED_UID);
-  });
-
-  it("derives a stable version 5 UUID from any other uid", () => {
-    const uuid = domainUuidOf("vmi-uid-1");
-    expect(uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(domainUuidOf("vmi-uid-1")).toBe(uuid);
-    expect(domainUuidOf("vmi-uid-2")).not.toBe(uuid);
-  });
-});
-
-describe("volumeFilePath", () => {
-  it("is <vmDir>/<volume>.qcow2", () => {
-    expect(volumeFilePath("/s/vms/ns/vm", "root")).toBe("/s/vms/ns/vm/root.qcow2");
   });
 });

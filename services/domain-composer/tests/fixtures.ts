@@ -83,7 +83,7 @@ export function fakeHost(): FakeHost {
     async bridgeOf(name) {
       return bridges.get(name) ?? null;
     },
-    vmDir: (namespace, name) => `/state/vms/${namespace}/${name}`,
+    volumeFile: (namespace, name, volume) => `/state/vms/${namespace}/${name}/${volume}.qcow2`,
     consoleLog: (namespace, name) => `/state/vms/${namespace}/${name}/console.log`,
   };
 }
