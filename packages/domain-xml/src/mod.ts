@@ -9,6 +9,7 @@ export {
   nicXml,
   USER_ALIAS_PREFIX,
 } from "./compose.ts";
+export { type ComposedAllowance, composedDomainProblems } from "./composed_check.ts";
 export { domainSpecFromVmi, type HostPlacement } from "./from_vmi.ts";
 export { interfaceXmlByAlias, pinInterface } from "./interface_xml.ts";
 export { bridgeNetworkXml } from "./network.ts";

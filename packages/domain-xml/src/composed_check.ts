@@ -1,0 +1,189 @@
+// What domain XML handed to the launcher may hold: exactly the elements and
+// attributes composeDomain writes, with every file and bridge from the places
+// the caller allows. Whoever holds the composer's login can publish a plan, and
+// the launcher defines it as root: without this check a plan could give a guest
+// a host block device, a host file as its disk, or a QEMU command line.
+import type { Element } from "@xmldom/xmldom";
+import { DISK_ALIAS_PREFIX, NIC_ALIAS_PREFIX } from "./compose.ts";
+import { NIC_MODELS } from "./spec.ts";
+import { DomainXmlError, parseDomain } from "./xml.ts";
+
+/** What a composed domain may name besides its fixed shape. */
+export interface ComposedAllowance {
+  /** The domain's `<name>` and `<uuid>`. */
+  name: string;
+  uuid: string;
+  /** Files a `<disk>` may use as its source. */
+  diskFiles: readonly string[];
+  /** Whether a `<kernel>` or `<initrd>` may be this file. */
+  bootFile: (path: string) => boolean;
+  /** Host bridges an `<interface type="bridge">` may join. */
+  bridges: readonly string[];
+  /** The one file a serial console may log to. */
+  consoleLog: string;
+}
+
+type Check = (value: string) => boolean;
+
+/** An element as headroom composes it; anything not listed is refused. */
+interface Rule {
+  attrs?: Record<string, Check>;
+  /** Text content; without it only whitespace is allowed. */
+  text?: Check;
+  children?: Record<string, Rule>;
+}
+
+const oneOf =
+  (...values: readonly string[]): Check =>
+  (value) =>
+    values.includes(value);
+const matches =
+  (pattern: RegExp): Check =>
+  (value) =>
+    pattern.test(value);
+const anyText: Check = () => true;
+const count = matches(/^[0-9]{1,12}$/);
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const ALIAS_TAIL = "[A-Za-z0-9_-]+$";
+
+function rulesFor(allowed: ComposedAllowance): Rule {
+  const disk: Rule = {
+    attrs: { type: oneOf("file"), device: oneOf("disk") },
+    children: {
+      driver: { attrs: { name: oneOf("qemu"), type: oneOf("qcow2", "raw") } },
+      source: { attrs: { file: (path) => allowed.diskFiles.includes(path) } },
+      target: {
+        attrs: { dev: matches(/^(vd|sd)[a-z]{1,3}$/), bus: oneOf("virtio", "sata", "scsi") },
+      },
+      readonly: {},
+      alias: { attrs: { name: matches(new RegExp(`^${DISK_ALIAS_PREFIX}${ALIAS_TAIL}`)) } },
+    },
+  };
+  const nic: Rule = {
+    attrs: { type: oneOf("user", "bridge") },
+    children: {
+      mac: { attrs: { address: matches(MAC) } },
+      source: { attrs: { bridge: (bridge) => allowed.bridges.includes(bridge) } },
+      model: { attrs: { type: oneOf(...NIC_MODELS) } },
+      alias: { attrs: { name: matches(new RegExp(`^${NIC_ALIAS_PREFIX}${ALIAS_TAIL}`)) } },
+    },
+  };
+  return {
+    attrs: { type: oneOf("kvm", "qemu") },
+    children: {
+      name: { text: (name) => name === allowed.name },
+      uuid: { text: (uuid) => uuid === allowed.uuid.toLowerCase() },
+      title: { text: anyText },
+      description: { text: anyText },
+      memory: { attrs: { unit: oneOf("KiB") }, text: count },
+      vcpu: { attrs: { placement: oneOf("static") }, text: count },
+      os: {
+        children: {
+          type: {
+            attrs: { arch: oneOf("x86_64"), machine: matches(/^[a-z0-9][a-z0-9._-]{0,63}$/) },
+            text: oneOf("hvm"),
+          },
+          kernel: { text: allowed.bootFile },
+          initrd: { text: allowed.bootFile },
+          cmdline: { text: anyText },
+          boot: { attrs: { dev: oneOf("hd") } },
+        },
+      },
+      features: { children: { acpi: {}, apic: {} } },
+      clock: { attrs: { offset: oneOf("utc") } },
+      on_poweroff: { text: oneOf("destroy") },
+      on_reboot: { text: oneOf("restart") },
+      on_crash: { text: oneOf("destroy") },
+      devices: {
+        children: {
+          disk,
+          controller: {
+            attrs: {
+              type: oneOf("usb", "scsi"),
+              model: oneOf("none", "virtio-scsi"),
+              index: oneOf("0"),
+            },
+          },
+          interface: nic,
+          serial: {
+            attrs: { type: oneOf("pty") },
+            children: {
+              log: { attrs: { file: (file) => file === allowed.consoleLog, append: oneOf("on") } },
+              target: { attrs: { port: oneOf("0") } },
+            },
+          },
+          console: {
+            attrs: { type: oneOf("pty") },
+            children: { target: { attrs: { type: oneOf("serial"), port: oneOf("0") } } },
+          },
+          rng: {
+            attrs: { model: oneOf("virtio") },
+            children: {
+              backend: { attrs: { model: oneOf("random") }, text: oneOf("/dev/urandom") },
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+const ELEMENT_NODE = 1;
+const TEXT_NODE = 3;
+
+/** A value as a message shows it: quoted, escaped, and cut short. */
+function shown(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+}
+
+function checkElement(element: Element, rule: Rule, path: string, problems: string[]): void {
+  for (const attr of Array.from(element.attributes)) {
+    const check = rule.attrs?.[attr.name];
+    if (!check) problems.push(`${path}: attribute ${attr.name} is not one headroom composes`);
+    else if (!check(attr.value))
+      problems.push(`${path}@${attr.name}: ${shown(attr.value)} is not allowed`);
+  }
+  let text = "";
+  for (const node of Array.from(element.childNodes)) {
+    if (node.nodeType === TEXT_NODE) {
+      text += node.nodeValue ?? "";
+      continue;
+    }
+    if (node.nodeType !== ELEMENT_NODE) {
+      problems.push(
+        `${path}: holds a node of type ${node.nodeType}; only elements and text are allowed`,
+      );
+      continue;
+    }
+    const child = node as Element;
+    const childRule = rule.children?.[child.tagName];
+    const childPath = `${path}/${child.tagName}`;
+    if (!childRule) problems.push(`${childPath}: not an element headroom composes`);
+    else checkElement(child, childRule, childPath, problems);
+  }
+  if (rule.text) {
+    if (!rule.text(text)) problems.push(`${path}: ${shown(text)} is not allowed`);
+  } else if (text.trim() !== "") {
+    problems.push(`${path}: holds text ${shown(text.trim())} where none belongs`);
+  }
+}
+
+/**
+ * Every way `xml` departs from what composeDomain writes for `allowed`, one
+ * message each naming the element (`domain/devices/hostdev`); empty when none.
+ */
+export function composedDomainProblems(xml: string, allowed: ComposedAllowance): string[] {
+  let domain: Element;
+  try {
+    const parsed = parseDomain(xml);
+    domain = parsed.domain;
+    // A DOCTYPE could declare entities; composed XML never has one.
+    if (parsed.doc.doctype) return ["domain: has a DOCTYPE, which headroom never composes"];
+  } catch (error) {
+    if (error instanceof DomainXmlError) return [error.message];
+    throw error;
+  }
+  const problems: string[] = [];
+  checkElement(domain, rulesFor(allowed), "domain", problems);
+  return problems;
+}

@@ -1,0 +1,197 @@
+// composedDomainProblems: what composeDomain writes passes; each thing a forged
+// plan could slip in (a host device, a host file, a QEMU command line, another
+// domain's identity) is named and refused.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  type ComposedAllowance,
+  composeDomain,
+  composedDomainProblems,
+  type DomainSpec,
+} from "../src/mod.ts";
+import { fixtureSpec } from "./fixture_spec.ts";
+
+function allowanceFor(spec: DomainSpec): ComposedAllowance {
+  return {
+    name: spec.name,
+    uuid: spec.uuid,
+    diskFiles: spec.disks.map((disk) => disk.sourceFile),
+    bootFile: (path) => path.startsWith("/var/lib/headroom/boot/"),
+    bridges: spec.interfaces.flatMap((nic) => (nic.kind === "bridge" && nic.bridge ? [nic.bridge] : [])),
+    consoleLog: spec.serialConsoleLogPath ?? "",
+  };
+}
+
+const spec = fixtureSpec("q35", "default_fixture");
+const composed = composeDomain(spec);
+const allowed = allowanceFor(spec);
+
+/** The composed XML with `from` replaced by `to` (from must occur). */
+function forged(from: string, to: string): string {
+  expect(composed).toContain(from);
+  return composed.replace(from, to);
+}
+
+describe("composedDomainProblems", () => {
+  it("passes what composeDomain writes, on q35 and pc, with and without kernel boot", () => {
+    for (const machine of ["q35", "pc"] as const) {
+      const base = fixtureSpec(machine, "default_fixture");
+      const variants: DomainSpec[] = [
+        base,
+        { ...base, kernelBoot: undefined, rng: false, serialConsoleLogPath: undefined },
+        {
+          ...base,
+          disks: [
+            ...base.disks,
+            { name: "data", bus: "scsi", sourceFile: "/var/lib/headroom/d.qcow2", format: "raw" },
+            {
+              name: "ro",
+              bus: "sata",
+              sourceFile: "/var/lib/headroom/r.qcow2",
+              format: "qcow2",
+              readonly: true,
+            },
+          ],
+          interfaces: [
+            { name: "a", kind: "user", model: "e1000e", mac: "52:54:00:AA:BB:CC" },
+            { name: "b", kind: "bridge", bridge: "hrbr0", model: "virtio" },
+          ],
+        },
+      ];
+      for (const variant of variants)
+        expect(composedDomainProblems(composeDomain(variant), allowanceFor(variant))).toEqual([]);
+    }
+  });
+
+  it("passes any composed title and description, whatever their text", () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (title, description) => {
+        const xml = composeDomain({ ...spec, title: title.replace(/\0/g, ""), description: "" });
+        const withDescription = composeDomain({
+          ...spec,
+          description: description.replace(/\0/g, ""),
+        });
+        expect(composedDomainProblems(xml, allowed)).toEqual([]);
+        expect(composedDomainProblems(withDescription, allowed)).toEqual([]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  const attacks: [string, string, RegExp][] = [
+    [
+      "a host block device as a disk",
+      forged('<disk type="file" device="disk">', '<disk type="block" device="disk">'),
+      /domain\/devices\/disk@type: "block" is not allowed/,
+    ],
+    [
+      "a host file as a disk's source",
+      forged('file="/var/lib/headroom/disks/rootdisk.qcow2"', 'file="/etc/shadow"'),
+      /domain\/devices\/disk\/source@file: "\/etc\/shadow" is not allowed/,
+    ],
+    [
+      "a source device instead of a file",
+      forged('<source file="/var/lib/headroom/disks/rootdisk.qcow2"/>', '<source dev="/dev/sda"/>'),
+      /domain\/devices\/disk\/source: attribute dev is not one headroom composes/,
+    ],
+    [
+      "a host PCI device",
+      forged(
+        "<devices>",
+        '<devices><hostdev mode="subsystem" type="pci"><source><address bus="0x01" slot="0x00" function="0x0"/></source></hostdev>',
+      ),
+      /domain\/devices\/hostdev: not an element headroom composes/,
+    ],
+    [
+      "a QEMU command line",
+      forged(
+        '<domain type="qemu">',
+        '<domain type="qemu" xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0"><qemu:commandline><qemu:arg value="-evil"/></qemu:commandline>',
+      ),
+      /attribute xmlns:qemu is not one headroom composes/,
+    ],
+    [
+      "a shared host directory",
+      forged(
+        "<devices>",
+        '<devices><filesystem type="mount"><source dir="/"/><target dir="root"/></filesystem>',
+      ),
+      /domain\/devices\/filesystem: not an element headroom composes/,
+    ],
+    [
+      "another VMI's domain name",
+      forged("<name>default_fixture</name>", "<name>prod_db</name>"),
+      /domain\/name: "prod_db" is not allowed/,
+    ],
+    ["another UUID", forged(spec.uuid, "00000000-0000-4000-8000-000000000009"), /domain\/uuid: /],
+    [
+      "a kernel from outside the image store",
+      forged("/var/lib/headroom/boot/vmlinuz", "/boot/vmlinuz-host"),
+      /domain\/os\/kernel: "\/boot\/vmlinuz-host" is not allowed/,
+    ],
+    [
+      "a bridge the plan does not name",
+      forged('bridge="hrbr0"', 'bridge="br-prod"'),
+      /domain\/devices\/interface\/source@bridge: "br-prod" is not allowed/,
+    ],
+    [
+      "a network interface of another type",
+      forged('<interface type="user">', '<interface type="direct">'),
+      /domain\/devices\/interface@type: "direct" is not allowed/,
+    ],
+    [
+      "a console log written elsewhere",
+      forged('file="/var/log/headroom/fixture-serial.log"', 'file="/etc/cron.d/evil"'),
+      /domain\/devices\/serial\/log@file: "\/etc\/cron.d\/evil" is not allowed/,
+    ],
+    [
+      "an rng reading a host device",
+      forged("/dev/urandom", "/dev/sda"),
+      /domain\/devices\/rng\/backend: "\/dev\/sda" is not allowed/,
+    ],
+    [
+      "a security label turned off",
+      forged("</devices>", '</devices><seclabel type="none"/>'),
+      /domain\/seclabel: not an element headroom composes/,
+    ],
+    [
+      "a forged owner mark",
+      forged(
+        "<name>",
+        '<metadata><owner xmlns="https://headroom.dev/xmlns/owner/v1">x</owner></metadata><name>',
+      ),
+      /domain\/metadata: not an element headroom composes/,
+    ],
+    [
+      "a DOCTYPE",
+      `<?xml version="1.0"?><!DOCTYPE domain [<!ENTITY x "y">]>${composed.replace(/^<\?xml[^>]*\?>/, "")}`,
+      /DOCTYPE/,
+    ],
+    [
+      "a comment",
+      forged("<devices>", "<devices><!-- hidden -->"),
+      /domain\/devices: holds a node of type 8/,
+    ],
+    [
+      "text between devices",
+      forged("<devices>", "<devices>stray"),
+      /domain\/devices: holds text "stray"/,
+    ],
+    ["XML that does not parse", "<domain><name>", /not well-formed/],
+  ];
+
+  it.each(attacks)("refuses %s, naming it", (_what, xml, named) => {
+    const problems = composedDomainProblems(xml, allowed);
+    expect(problems.join("\n")).toMatch(named);
+  });
+
+  it("shows a hostile value escaped and cut short", () => {
+    const problems = composedDomainProblems(
+      forged("<name>default_fixture</name>", `<name>\u001b[31m${"x".repeat(500)}</name>`),
+      allowed,
+    );
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain("\\u001b[31m");
+    expect((problems[0] as string).length).toBeLessThan(200);
+  });
+});
