@@ -16,6 +16,7 @@ import {
 } from "./events.ts";
 import { reconcileInterfaces } from "./interfaces.ts";
 import { reportNicChanges } from "./nic_changes.ts";
+import { planProblems } from "./plan_check.ts";
 import { prepareHost } from "./prepare_host.ts";
 import { LibvirtUnavailableError } from "./reconnect.ts";
 import { failedStatus, scheduledStatus } from "./records.ts";
@@ -36,7 +37,14 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
   const [current, previous] = await Promise.all([isCurrent(ctx, plan, log), ctx.readStatus(key)]);
   if (!current) return NOTHING_LEFT;
   if (plan.composeFailure) {
-    await reportComposeFailure(ctx, plan, log);
+    await reportUnlaunchable(ctx, plan, plan.composeFailure, log);
+    log.warn({ reason: plan.composeFailure }, "vmi cannot be composed");
+    return NOTHING_LEFT;
+  }
+  const problems = await planProblems(plan, ctx.state);
+  if (problems.length > 0) {
+    await reportUnlaunchable(ctx, plan, `the plan was refused: ${problems.join("; ")}`, log);
+    log.error({ problems }, "plan refused: it is not what headroom composes for this VMI");
     return NOTHING_LEFT;
   }
 
@@ -157,13 +165,15 @@ async function isCurrent(ctx: LauncherContext, plan: DomainPlan, log: Logger): P
 }
 
 /**
- * A generation the composer could not compose: Failed with its reason, and
- * nothing on the host changes; a domain of an earlier generation keeps
- * running as it is. No node: no host took the generation.
+ * A generation that cannot be launched (the composer could not compose it, or
+ * its plan was refused): Failed with the reason, and nothing on the host
+ * changes; a domain of an earlier generation keeps running as it is. No node:
+ * no host took the generation.
  */
-async function reportComposeFailure(
+async function reportUnlaunchable(
   ctx: LauncherContext,
   plan: DomainPlan,
+  reason: string,
   log: Logger,
 ): Promise<void> {
   const base = {
@@ -175,9 +185,9 @@ async function reportComposeFailure(
   };
   const written = await ctx.advanceStatus(
     storeKey(plan.namespace, plan.name),
-    failedStatus(base, plan.composeFailure),
+    failedStatus(base, reason),
   );
-  log.warn({ reason: plan.composeFailure, statusWritten: written }, "vmi cannot be composed");
+  if (!written) log.info("status not written: a later one is stored");
 }
 
 /**

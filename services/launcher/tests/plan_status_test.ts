@@ -1,8 +1,9 @@
 // The status the launcher writes when it takes a plan, over a real nats-server
 // under the shipped permissions (the launcher's login), with a stand-in for
-// libvirt that records every call: Scheduled on this node before libvirt is
-// asked anything; for a plan carrying a compose failure, Failed with the
-// composer's reason and libvirt never asked; and never a step backwards.
+// libvirt that records every call: Scheduled on this node while libvirt works;
+// for a plan carrying a compose failure, or a forged one, Failed with the
+// reason and libvirt never asked; and never a step backwards.
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +19,7 @@ import {
   serverEnv,
   storeKey,
 } from "@headroom/bus";
+import { hostState } from "@headroom/host-state";
 import type { Connection } from "@headroom/libvirt";
 import { DomainPlan, type IDomainPlan, type IVmiStatus, Phase, VmiAccepted } from "@headroom/proto";
 import { type NatsServer, startNats } from "@headroom/testing";
@@ -239,6 +241,73 @@ describe("a plan that carries a compose failure", () => {
     expect(await statusOf(ctx, "moved")).toMatchObject(running);
     expect(libvirt.calls).toEqual([]);
   });
+});
+
+describe("a plan that is not what headroom composes for its VMI", () => {
+  const hostile = "/etc/cron.d/headroom-forged";
+  const forgeries: [string, (name: string) => IDomainPlan, RegExp][] = [
+    [
+      "another VMI's domain name",
+      () => ({ domainName: "prod_db" }),
+      /domainName "prod_db" is not the VMI's \(plans_forged-0\)/,
+    ],
+    [
+      "a disk file outside the VMI's directory",
+      () => ({ diskFiles: [{ volumeName: "root", path: hostile, blankSizeBytes: 1 << 20 }] }),
+      /diskFiles\[0\]\.path "\/etc\/cron\.d\/headroom-forged" is not the volume's file/,
+    ],
+    [
+      "a host file as a disk's backing image",
+      (name) => ({
+        diskFiles: [
+          {
+            volumeName: "root",
+            path: hostState({ HEADROOM_STATE_DIR: stateDir }).volumeFile(NS, name, "root"),
+            backingPath: "/etc/shadow",
+            backingFormat: "raw",
+          },
+        ],
+      }),
+      /diskFiles\[0\]\.backingPath "\/etc\/shadow" is not a file in the image store/,
+    ],
+    [
+      "a host device in the domain",
+      (name) => ({
+        domainXml: `<domain type="kvm"><name>${NS}_${name}</name><devices><hostdev mode="subsystem" type="pci"/></devices></domain>`,
+      }),
+      /domainXml: domain\/devices\/hostdev: not an element headroom composes/,
+    ],
+    [
+      "a console log written elsewhere",
+      () => ({ consoleLogPath: hostile }),
+      /consoleLogPath "\/etc\/cron\.d\/headroom-forged" is not the VMI's console log/,
+    ],
+    [
+      "a bridge that is not an interface name",
+      () => ({ bridges: ["../../x"] }),
+      /bridges: "..\/..\/x"/,
+    ],
+  ];
+
+  it.each(forgeries.map((forgery, i) => [forgery[0], i, forgery[1], forgery[2]] as const))(
+    "refuses %s: Failed with the reason, libvirt never asked, nothing made",
+    async (_what, i, forge, named) => {
+      const name = `forged-${i}`;
+      const uid = `00000000-0000-4000-8000-0000000001${String(i).padStart(2, "0")}`;
+      await store(name, uid, 1);
+      const libvirt = recordingLibvirt();
+      const ctx = contextWith(libvirt.conn);
+      const plan = planOf(name, uid, 1, { domainUuid: uid, ...forge(name) });
+      expect(await executePlan(ctx, plan)).toEqual({ kept: [] });
+      const status = await statusOf(ctx, name);
+      expect(status).toMatchObject({ phase: Phase.PHASE_FAILED, uid, observedGeneration: 1 });
+      expect(status?.reason).toMatch(/^the plan was refused: /);
+      expect(status?.reason).toMatch(named);
+      expect(libvirt.calls).toEqual([]);
+      expect(existsSync(hostile)).toBe(false);
+      expect(existsSync(hostState({ HEADROOM_STATE_DIR: stateDir }).vmDir(NS, name))).toBe(false);
+    },
+  );
 });
 
 describe("the launcher's compare-and-set of a status it takes a plan with", () => {

@@ -1,0 +1,121 @@
+// A plan is checked before anything on the host changes. Whoever holds the
+// composer's login can publish one, and the launcher acts as root: every name,
+// file and bridge in a plan must be the ones headroom derives for its VMI, and
+// its domain XML what the composer composes (composedDomainProblems).
+import { realpath } from "node:fs/promises";
+import { sep } from "node:path";
+import { composedDomainProblems, MAX_PLACEHOLDERS, NIC_MODELS } from "@headroom/domain-xml";
+import { domainNameOf, domainUuidOf, type HostState } from "@headroom/host-state";
+import type { DomainPlan, IDiskFile } from "@headroom/proto";
+
+// Linux interface names: at most 15 bytes, no "/" or blanks.
+const BRIDGE = /^[A-Za-z0-9_.-]{1,15}$/;
+const BACKING_FORMATS = ["qcow2", "raw"];
+// The validator takes emptyDisk capacities from 1 MiB to 1 TiB.
+const MAX_BLANK_BYTES = 2 ** 40;
+
+/** A value as a message shows it: quoted, escaped, and cut short. */
+function shown(value: unknown): string {
+  const text = String(value);
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
+}
+
+/** Every way `plan` departs from what headroom would compose for its VMI; empty when none. */
+export async function planProblems(plan: DomainPlan, state: HostState): Promise<string[]> {
+  const { namespace, name } = plan;
+  let domainName: string;
+  try {
+    domainName = domainNameOf(namespace, name);
+  } catch (error) {
+    return [
+      `the plan's VMI ${shown(`${namespace}/${name}`)} has no valid name: ${(error as Error).message}`,
+    ];
+  }
+  const uuid = domainUuidOf(plan.uid);
+  const problems: string[] = [];
+  if (plan.domainName !== domainName)
+    problems.push(`domainName ${shown(plan.domainName)} is not the VMI's (${domainName})`);
+  if (plan.domainUuid.toLowerCase() !== uuid)
+    problems.push(`domainUuid ${shown(plan.domainUuid)} is not the VMI's (${uuid})`);
+  if (plan.placeholderCount > MAX_PLACEHOLDERS)
+    problems.push(`placeholderCount ${plan.placeholderCount} is over ${MAX_PLACEHOLDERS}`);
+  if (plan.placeholderModel !== "" && !NIC_MODELS.includes(plan.placeholderModel as never))
+    problems.push(
+      `placeholderModel ${shown(plan.placeholderModel)} is not one of ${NIC_MODELS.join(", ")}`,
+    );
+  if (plan.consoleLogPath !== "" && plan.consoleLogPath !== state.consoleLog(namespace, name))
+    problems.push(`consoleLogPath ${shown(plan.consoleLogPath)} is not the VMI's console log`);
+  for (const bridge of plan.bridges) {
+    if (!BRIDGE.test(bridge) || bridge === "." || bridge === "..")
+      problems.push(`bridges: ${shown(bridge)} is not a Linux interface name`);
+  }
+  const images = await realpathOrNull(state.images);
+  for (const [i, file] of plan.diskFiles.entries())
+    problems.push(...(await diskFileProblems(`diskFiles[${i}]`, file, plan, state, images)));
+
+  const bootFiles: string[] = [];
+  problems.push(
+    ...composedDomainProblems(plan.domainXml, {
+      name: domainName,
+      uuid,
+      diskFiles: plan.diskFiles.map((file) => file.path ?? ""),
+      bootFile: (path) => {
+        bootFiles.push(path);
+        return true;
+      },
+      bridges: plan.bridges,
+      consoleLog: plan.consoleLogPath,
+    }).map((problem) => `domainXml: ${problem}`),
+  );
+  for (const path of bootFiles) {
+    if (!(await inImageStore(path, images)))
+      problems.push(`domainXml: boot file ${shown(path)} is not a file in the image store`);
+  }
+  return problems;
+}
+
+async function diskFileProblems(
+  field: string,
+  file: IDiskFile,
+  plan: DomainPlan,
+  state: HostState,
+  images: string | null,
+): Promise<string[]> {
+  let expected: string;
+  try {
+    expected = state.volumeFile(plan.namespace, plan.name, file.volumeName ?? "");
+  } catch (error) {
+    return [`${field}.volumeName: ${(error as Error).message}`];
+  }
+  const problems: string[] = [];
+  if (file.path !== expected)
+    problems.push(`${field}.path ${shown(file.path)} is not the volume's file (${expected})`);
+  if (file.backingPath) {
+    if (!BACKING_FORMATS.includes(file.backingFormat ?? ""))
+      problems.push(`${field}.backingFormat ${shown(file.backingFormat)} is not qcow2 or raw`);
+    if (!(await inImageStore(file.backingPath, images)))
+      problems.push(
+        `${field}.backingPath ${shown(file.backingPath)} is not a file in the image store`,
+      );
+  } else {
+    const size = Number(file.blankSizeBytes ?? 0);
+    if (!Number.isSafeInteger(size) || size <= 0 || size > MAX_BLANK_BYTES)
+      problems.push(`${field}.blankSizeBytes ${shown(size)} is not between 1 byte and 1 TiB`);
+  }
+  return problems;
+}
+
+/** Whether `path` is, once every link is followed, a file inside the image store. */
+async function inImageStore(path: string, images: string | null): Promise<boolean> {
+  if (images === null || !path.startsWith("/")) return false;
+  const real = await realpathOrNull(path);
+  return real?.startsWith(images + sep) ?? false;
+}
+
+async function realpathOrNull(path: string): Promise<string | null> {
+  try {
+    return await realpath(path);
+  } catch {
+    return null;
+  }
+}
