@@ -43,8 +43,11 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
   }
   const problems = await planProblems(plan, ctx.state);
   if (problems.length > 0) {
-    await reportUnlaunchable(ctx, plan, `the plan was refused: ${problems.join("; ")}`, log);
-    log.error({ problems }, "plan refused: it is not what headroom composes for this VMI");
+    await reportUnlaunchable(ctx, plan, refusal(problems), log);
+    log.error(
+      { problems: problems.slice(0, 50), count: problems.length },
+      "plan refused: it is not what headroom composes for this VMI",
+    );
     return NOTHING_LEFT;
   }
 
@@ -139,6 +142,15 @@ async function launchOnHost(
     },
     (message, fields) => log.info(fields ?? {}, message),
   );
+}
+
+// A forged plan can hold any number of problems; a status stays small.
+const PROBLEMS_SHOWN = 10;
+
+function refusal(problems: string[]): string {
+  const shown = problems.slice(0, PROBLEMS_SHOWN).join("; ");
+  const more = problems.length - PROBLEMS_SHOWN;
+  return `the plan was refused: ${shown}${more > 0 ? `; and ${more} more` : ""}`;
 }
 
 function placeholderModelOf(plan: DomainPlan): NicModel {

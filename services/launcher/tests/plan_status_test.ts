@@ -244,7 +244,8 @@ describe("a plan that carries a compose failure", () => {
 });
 
 describe("a plan that is not what headroom composes for its VMI", () => {
-  const hostile = "/etc/cron.d/headroom-forged";
+  // Outside the state dir; a launcher that obeyed would write its disk here.
+  const hostile = join(tmpdir(), `headroom-forged-${process.pid}.qcow2`);
   const forgeries: [string, (name: string) => IDomainPlan, RegExp][] = [
     [
       "another VMI's domain name",
@@ -254,7 +255,7 @@ describe("a plan that is not what headroom composes for its VMI", () => {
     [
       "a disk file outside the VMI's directory",
       () => ({ diskFiles: [{ volumeName: "root", path: hostile, blankSizeBytes: 1 << 20 }] }),
-      /diskFiles\[0\]\.path "\/etc\/cron\.d\/headroom-forged" is not the volume's file/,
+      /diskFiles\[0\]\.path ".*headroom-forged-\d+\.qcow2" is not the volume's file/,
     ],
     [
       "a host file as a disk's backing image",
@@ -280,12 +281,19 @@ describe("a plan that is not what headroom composes for its VMI", () => {
     [
       "a console log written elsewhere",
       () => ({ consoleLogPath: hostile }),
-      /consoleLogPath "\/etc\/cron\.d\/headroom-forged" is not the VMI's console log/,
+      /consoleLogPath ".*headroom-forged-\d+\.qcow2" is not the VMI's console log/,
     ],
     [
       "a bridge that is not an interface name",
       () => ({ bridges: ["../../x"] }),
       /bridges: "..\/..\/x"/,
+    ],
+    [
+      "ten thousand host devices, ten of them shown and the rest counted",
+      (name) => ({
+        domainXml: `<domain type="kvm"><name>${NS}_${name}</name><devices>${"<hostdev/>".repeat(10_000)}</devices></domain>`,
+      }),
+      /^the plan was refused: (domainXml: domain\/devices\/hostdev: not an element headroom composes; ){10}and 9990 more$/,
     ],
   ];
 
