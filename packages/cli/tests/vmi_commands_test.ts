@@ -13,7 +13,14 @@ import {
   request,
   storeKey,
 } from "@headroom/bus";
-import { GetReply, GetRequest, type IVmiStatus, Phase, VmiStatus } from "@headroom/proto";
+import {
+  GetReply,
+  GetRequest,
+  type IVmiStatus,
+  Phase,
+  VmiAccepted,
+  VmiStatus,
+} from "@headroom/proto";
 import {
   freePort,
   type NatsServer,
@@ -399,6 +406,35 @@ describe("headroom get vmi", () => {
     const yaml = await headroom([...server, "-n", "listing", "get", "vmi", "-o", "yaml"]);
     expect(yaml.code).toBe(0);
     expect(parse(yaml.stdout)).toEqual(list);
+  });
+
+  it("lists more VMIs than one reply can hold, page by page", async () => {
+    // 2,000 seed records (about 3 MB) written as the validator stores them.
+    const namespace = "crowded";
+    const manifest = JSON.parse(vmi("x"));
+    for (let i = 0; i < 2_000; i += 200) {
+      await Promise.all(
+        Array.from({ length: 200 }, (_, j) => {
+          const name = `vm-${String(i + j).padStart(4, "0")}`;
+          const manifestJson = JSON.stringify({ ...manifest, metadata: { namespace, name } });
+          const record = { namespace, name, uid: `uid-${i + j}`, generation: 1, manifestJson };
+          return buckets.vmis.put(storeKey(namespace, name), encode(VmiAccepted, record));
+        }),
+      );
+    }
+    const json = await headroom([...server, "-n", namespace, "get", "vmi", "-o", "json"]);
+    expect(json.stderr).toBe("");
+    const names = JSON.parse(json.stdout).items.map(
+      (item: { metadata: { name: string } }) => item.metadata.name,
+    );
+    expect(names).toHaveLength(2_000);
+    expect(names[0]).toBe("vm-0000");
+    expect(names.at(-1)).toBe("vm-1999");
+    const table = await headroom([...server, "get", "vmi", "-A"]);
+    expect(table.code).toBe(0);
+    expect(table.stdout.split("\n").filter((line) => line.startsWith("crowded "))).toHaveLength(
+      2_000,
+    );
   });
 
   it("exits 1 for a VMI that does not exist", async () => {

@@ -32,14 +32,15 @@ import {
   GetRequest,
   type IApplyReply,
   InterfaceReply,
-  type IVmiRecord,
   ListReply,
   ListRequest,
   RemoveInterfaceRequest,
   VmiDeleted,
+  VmiRecord,
 } from "@headroom/proto";
 import { checkManifest } from "./apply.ts";
 import { addInterface, removeInterface } from "./interfaces.ts";
+import { fitPage, keysAfter, pageLimit } from "./list_page.ts";
 import { identify, readStatus, readStored, toRecord } from "./records.ts";
 import { type StoreDeps, storeOnce } from "./store.ts";
 
@@ -133,17 +134,24 @@ export async function startValidator(
 
   const list = async (request: ListRequest, log: Logger) => {
     const filter = request.namespace ? `${subjectToken(request.namespace)}.*` : ">";
-    const keys: string[] = [];
-    for await (const key of await vmis.keys(filter)) keys.push(key);
+    const all: string[] = [];
+    for await (const key of await vmis.keys(filter)) all.push(key);
+    const keys = keysAfter(all, request.continueToken);
+    const wanted = keys.slice(0, pageLimit(request.limit));
     const records = await Promise.all(
-      keys.map(async (key) => {
+      wanted.map(async (key) => {
         const stored = await readStored(vmis, key);
-        return stored ? toRecord(stored, await readStatus(status, key, log)) : null;
+        return stored
+          ? { key, record: toRecord(stored, await readStatus(status, key, log)) }
+          : null;
       }),
     );
-    const found = records.filter((record): record is IVmiRecord => record !== null);
-    found.sort((a, b) => compare(a.namespace, b.namespace) || compare(a.name, b.name));
-    return { vmis: found };
+    const found = records.filter((entry) => entry !== null);
+    const { page, cut } = fitPage(found, (entry) => VmiRecord.encode(entry.record).finish().length);
+    const more = cut || keys.length > wanted.length;
+    // Every VMI asked for went away meanwhile: go on after them.
+    const last = page.at(-1)?.key ?? wanted.at(-1) ?? "";
+    return { vmis: page.map((entry) => entry.record), continueToken: more ? last : "" };
   };
 
   const micro = await startMicroService(nc, {
@@ -199,8 +207,4 @@ export async function startValidator(
   });
 
   return { micro, buckets, stop: () => micro.stop() };
-}
-
-function compare(a: string | null | undefined, b: string | null | undefined): number {
-  return (a ?? "").localeCompare(b ?? "");
 }

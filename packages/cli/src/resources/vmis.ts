@@ -46,6 +46,23 @@ export async function getVmi(
   return reply.found && reply.vmi ? reply.vmi : null;
 }
 
+/** Every VMI of a namespace ("" for all), page by page. */
+export async function listVmis(client: HeadroomClient, namespace: string): Promise<IVmiRecord[]> {
+  const records: IVmiRecord[] = [];
+  let continueToken = "";
+  do {
+    const page = await client.call(
+      API_SUBJECTS.list,
+      ListRequest,
+      { namespace, continueToken },
+      ListReply,
+    );
+    records.push(...page.vmis);
+    continueToken = page.continueToken;
+  } while (continueToken !== "");
+  return records;
+}
+
 /** `get vmi [NAME]`: a table, or the objects as JSON/YAML. */
 export async function getVmis(client: HeadroomClient, options: GetVmisOptions): Promise<number> {
   const now = options.now ?? Date.now;
@@ -55,8 +72,7 @@ export async function getVmis(client: HeadroomClient, options: GetVmisOptions): 
     if (!record) throw new CliError(`vmi/${options.name} not found`, EXIT_INVALID);
     records = [record];
   } else {
-    const namespace = options.allNamespaces ? "" : options.namespace;
-    records = (await client.call(API_SUBJECTS.list, ListRequest, { namespace }, ListReply)).vmis;
+    records = await listVmis(client, options.allNamespaces ? "" : options.namespace);
   }
 
   if (options.output === "json" || options.output === "yaml") {
