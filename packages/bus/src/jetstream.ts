@@ -16,6 +16,8 @@ import { BUCKETS, CAPACITY_FILTER, PIPELINE_FILTERS, STREAMS } from "./subjects.
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 24 * 60 * MINUTE_MS;
+const KIB = 1024;
+const MIB = 1024 * KIB;
 
 /** The streams headroom needs, as created by ensureStreams. */
 export const STREAM_CONFIGS: Array<Partial<StreamConfig> & { name: string }> = [
@@ -30,7 +32,9 @@ export const STREAM_CONFIGS: Array<Partial<StreamConfig> & { name: string }> = [
     duplicate_window: nanos(2 * MINUTE_MS),
     // Refuse new work rather than silently drop old work when full.
     discard: DiscardPolicy.New,
-    max_bytes: 256 * 1024 * 1024,
+    max_bytes: 256 * MIB,
+    // A plan carries domain XML made from a manifest of up to 1 MiB.
+    max_msg_size: 2 * MIB,
     num_replicas: 1,
   },
   {
@@ -42,16 +46,29 @@ export const STREAM_CONFIGS: Array<Partial<StreamConfig> & { name: string }> = [
     duplicate_window: nanos(2 * MINUTE_MS),
     max_age: nanos(30 * DAY_MS),
     max_msgs_per_subject: 10_000,
+    // Bounded in bytes too, so events can never fill JetStream's store (the
+    // oldest go first); an event is a status snapshot, far under 64 KiB.
+    max_bytes: 256 * MIB,
+    max_msg_size: 64 * KIB,
     discard: DiscardPolicy.Old,
     num_replicas: 1,
   },
 ];
 
-/** KV bucket history (revisions kept per key). */
-const BUCKET_HISTORY: Record<string, number> = {
-  [BUCKETS.vmis]: 10,
-  [BUCKETS.status]: 1,
-  [BUCKETS.networks]: 5,
+/**
+ * Each bucket's revisions kept per key and its bounds: a full bucket refuses
+ * writes to itself alone, never fills JetStream's whole store. A VMI record
+ * holds a manifest of up to MAX_REQUEST_BYTES (1 MiB). nats-server reserves
+ * every stream's max_bytes: with the streams they add up to 968 MiB, inside
+ * the 1 GB file store of infra/nats/headroom.conf.
+ */
+export const BUCKET_LIMITS: Record<
+  string,
+  { history: number; maxBytes: number; maxValueSize: number }
+> = {
+  [BUCKETS.vmis]: { history: 10, maxBytes: 384 * MIB, maxValueSize: 2 * MIB },
+  [BUCKETS.status]: { history: 1, maxBytes: 64 * MIB, maxValueSize: 256 * KIB },
+  [BUCKETS.networks]: { history: 5, maxBytes: 8 * MIB, maxValueSize: 4 * KIB },
 };
 
 export type Buckets = { [K in keyof typeof BUCKETS]: KV };
@@ -100,8 +117,18 @@ async function ensureStream(
 /** Creates (or opens) every headroom KV bucket. */
 export async function ensureBuckets(js: NatsConnection | JetStreamClient): Promise<Buckets> {
   const kvm = new Kvm(toJetStream(js));
-  const open = (name: string) =>
-    kvm.create(name, { history: BUCKET_HISTORY[name] ?? 1, storage: StorageType.File });
+  // An existing bucket is opened as it is (services may create buckets, not change them).
+  const open = (name: string) => {
+    const { history, maxBytes, maxValueSize } = BUCKET_LIMITS[
+      name
+    ] as (typeof BUCKET_LIMITS)[string];
+    return kvm.create(name, {
+      history,
+      max_bytes: maxBytes,
+      maxValueSize,
+      storage: StorageType.File,
+    });
+  };
   const [vmis, status, networks] = await Promise.all([
     open(BUCKETS.vmis),
     open(BUCKETS.status),

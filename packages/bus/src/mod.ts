@@ -32,6 +32,7 @@ export {
   PermanentError,
 } from "./errors.ts";
 export {
+  BUCKET_LIMITS,
   type Buckets,
   type CompareAndSetOptions,
   ensureBuckets,

@@ -5,6 +5,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   acceptedSubject,
+  BUCKET_LIMITS,
   BUCKETS,
   connect,
   decode,
@@ -89,5 +90,36 @@ describe("ensureBuckets", () => {
     expect(isWrongLastSequence(stale)).toBe(true);
     await buckets.vmis.update("ns.vm", new Uint8Array([4]), revision);
     expect(Array.from((await buckets.vmis.get("ns.vm"))?.value ?? [])).toEqual([4]);
+  });
+});
+
+describe("bounds", () => {
+  it("give every stream and bucket a byte limit and a message size limit", async () => {
+    await ensureStreams(nc);
+    await ensureBuckets(nc);
+    const jsm = await jetstreamManager(nc);
+    const names = [...Object.values(STREAMS), ...Object.values(BUCKETS).map((b) => `KV_${b}`)];
+    for (const name of names) {
+      const { config } = await jsm.streams.info(name);
+      expect({ name, bytes: config.max_bytes > 0, size: config.max_msg_size > 0 }).toEqual({
+        name,
+        bytes: true,
+        size: true,
+      });
+    }
+  });
+
+  it("refuse an oversized value in one bucket, and the others still take writes", async () => {
+    const buckets = await ensureBuckets(nc);
+    const limit = BUCKET_LIMITS[BUCKETS.status]?.maxValueSize ?? 0;
+    const refused = await buckets.status
+      .put("ns.big", new Uint8Array(limit + 1))
+      .catch((error: Error) => error);
+    expect(refused).toBeInstanceOf(Error);
+    expect(String((refused as Error).message)).toMatch(/message size exceeds maximum/i);
+    expect(await buckets.status.get("ns.big")).toBeNull();
+    await buckets.status.put("ns.small", new Uint8Array(limit));
+    await buckets.vmis.put("ns.after", new Uint8Array([1]));
+    expect(Array.from((await buckets.vmis.get("ns.after"))?.value ?? [])).toEqual([1]);
   });
 });
