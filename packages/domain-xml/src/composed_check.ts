@@ -21,6 +21,8 @@ export interface ComposedAllowance {
   bridges: readonly string[];
   /** The one file a serial console may log to. */
   consoleLog: string;
+  /** How many `<interface>` elements the VMI declares. */
+  interfaces: number;
 }
 
 type Check = (value: string) => boolean;
@@ -185,5 +187,10 @@ export function composedDomainProblems(xml: string, allowed: ComposedAllowance):
   }
   const problems: string[] = [];
   checkElement(domain, rulesFor(allowed), "domain", problems);
+  const nics = domain.getElementsByTagName("interface").length;
+  if (nics !== allowed.interfaces)
+    problems.push(
+      `domain/devices: ${nics} interfaces where the VMI declares ${allowed.interfaces}`,
+    );
   return problems;
 }

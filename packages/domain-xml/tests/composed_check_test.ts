@@ -17,8 +17,11 @@ function allowanceFor(spec: DomainSpec): ComposedAllowance {
     uuid: spec.uuid,
     diskFiles: spec.disks.map((disk) => disk.sourceFile),
     bootFile: (path) => path.startsWith("/var/lib/headroom/boot/"),
-    bridges: spec.interfaces.flatMap((nic) => (nic.kind === "bridge" && nic.bridge ? [nic.bridge] : [])),
+    bridges: spec.interfaces.flatMap((nic) =>
+      nic.kind === "bridge" && nic.bridge ? [nic.bridge] : [],
+    ),
     consoleLog: spec.serialConsoleLogPath ?? "",
+    interfaces: spec.interfaces.length,
   };
 }
 
@@ -178,6 +181,11 @@ describe("composedDomainProblems", () => {
       /domain\/devices: holds text "stray"/,
     ],
     ["XML that does not parse", "<domain><name>", /not well-formed/],
+    [
+      "an interface the VMI does not declare",
+      forged("<devices>", '<devices><interface type="user"><model type="virtio"/></interface>'),
+      /domain\/devices: 3 interfaces where the VMI declares 2/,
+    ],
   ];
 
   it.each(attacks)("refuses %s, naming it", (_what, xml, named) => {

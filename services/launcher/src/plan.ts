@@ -5,7 +5,7 @@
 import { errorText, type Logger, storeKey } from "@headroom/bus";
 import { type LaunchResult, launchDomain } from "@headroom/domain-manager";
 import { DEFAULT_NIC_MODEL, NIC_MODELS, type NicModel, withVirtType } from "@headroom/domain-xml";
-import { type DomainPlan, type IVmiStatus, Phase } from "@headroom/proto";
+import { type DomainPlan, type IVmiStatus, Phase, type VmiAccepted } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 import {
   CapacityEventType,
@@ -34,14 +34,14 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
   const generation = Number(plan.generation);
   const key = storeKey(namespace, name);
   const log = ctx.log.child({ vmi: `${namespace}/${name}`, uid, generation });
-  const [current, previous] = await Promise.all([isCurrent(ctx, plan, log), ctx.readStatus(key)]);
-  if (!current) return NOTHING_LEFT;
+  const [stored, previous] = await Promise.all([ctx.readStored(key), ctx.readStatus(key)]);
+  if (!isCurrent(plan, stored, log)) return NOTHING_LEFT;
   if (plan.composeFailure) {
     await reportUnlaunchable(ctx, plan, plan.composeFailure, log);
     log.warn({ reason: plan.composeFailure }, "vmi cannot be composed");
     return NOTHING_LEFT;
   }
-  const problems = await planProblems(plan, ctx.state);
+  const problems = await planProblems(plan, ctx.state, stored.capacity);
   if (problems.length > 0) {
     await reportUnlaunchable(ctx, plan, refusal(problems), log);
     log.error(
@@ -159,8 +159,11 @@ function placeholderModelOf(plan: DomainPlan): NicModel {
 }
 
 /** A plan overtaken by a delete or a newer generation is dropped. */
-async function isCurrent(ctx: LauncherContext, plan: DomainPlan, log: Logger): Promise<boolean> {
-  const stored = await ctx.readStored(storeKey(plan.namespace, plan.name));
+function isCurrent(
+  plan: DomainPlan,
+  stored: VmiAccepted | null,
+  log: Logger,
+): stored is VmiAccepted {
   const generation = Number(plan.generation);
   if (stored?.uid !== plan.uid || Number(stored.generation) < generation) {
     log.info("plan dropped: the VMI was deleted or replaced meanwhile");

@@ -4,9 +4,14 @@
 // its domain XML what the composer composes (composedDomainProblems).
 import { realpath } from "node:fs/promises";
 import { sep } from "node:path";
-import { composedDomainProblems, MAX_PLACEHOLDERS, NIC_MODELS } from "@headroom/domain-xml";
+import {
+  composedDomainProblems,
+  MAX_PLACEHOLDERS,
+  NIC_MODELS,
+  placeholderCount,
+} from "@headroom/domain-xml";
 import { domainNameOf, domainUuidOf, type HostState } from "@headroom/host-state";
-import type { DomainPlan, IDiskFile } from "@headroom/proto";
+import type { DomainPlan, ICapacity, IDiskFile } from "@headroom/proto";
 
 // Linux interface names: at most 15 bytes, no "/" or blanks.
 const BRIDGE = /^[A-Za-z0-9_.-]{1,15}$/;
@@ -20,8 +25,16 @@ function shown(value: unknown): string {
   return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
 }
 
-/** Every way `plan` departs from what headroom would compose for its VMI; empty when none. */
-export async function planProblems(plan: DomainPlan, state: HostState): Promise<string[]> {
+/**
+ * Every way `plan` departs from what headroom would compose for its VMI;
+ * empty when none. `capacity` is the VMI's as the validator stored it: the
+ * room a VMI gets comes from there, not from the plan's author.
+ */
+export async function planProblems(
+  plan: DomainPlan,
+  state: HostState,
+  capacity: ICapacity | null | undefined,
+): Promise<string[]> {
   const { namespace, name } = plan;
   let domainName: string;
   try {
@@ -37,8 +50,7 @@ export async function planProblems(plan: DomainPlan, state: HostState): Promise<
     problems.push(`domainName ${shown(plan.domainName)} is not the VMI's (${domainName})`);
   if (plan.domainUuid.toLowerCase() !== uuid)
     problems.push(`domainUuid ${shown(plan.domainUuid)} is not the VMI's (${uuid})`);
-  if (plan.placeholderCount > MAX_PLACEHOLDERS)
-    problems.push(`placeholderCount ${plan.placeholderCount} is over ${MAX_PLACEHOLDERS}`);
+  problems.push(...roomProblems(plan, capacity));
   if (plan.placeholderModel !== "" && !NIC_MODELS.includes(plan.placeholderModel as never))
     problems.push(
       `placeholderModel ${shown(plan.placeholderModel)} is not one of ${NIC_MODELS.join(", ")}`,
@@ -65,12 +77,33 @@ export async function planProblems(plan: DomainPlan, state: HostState): Promise<
       },
       bridges: plan.bridges,
       consoleLog: plan.consoleLogPath,
+      interfaces: capacity?.interfaces ?? 0,
     }).map((problem) => `domainXml: ${problem}`),
   );
   for (const path of bootFiles) {
     if (!(await inImageStore(path, images)))
       problems.push(`domainXml: boot file ${shown(path)} is not a file in the image store`);
   }
+  return problems;
+}
+
+function roomProblems(plan: DomainPlan, capacity: ICapacity | null | undefined): string[] {
+  const requested = capacity?.requested ?? null;
+  const interfaces = capacity?.interfaces ?? 0;
+  const wanted = placeholderCount(requested, interfaces);
+  const problems: string[] = [];
+  if (plan.placeholderCount !== wanted || wanted > MAX_PLACEHOLDERS)
+    problems.push(
+      `placeholderCount ${plan.placeholderCount} is not the VMI's ` +
+        `(${wanted}: ${requested ?? "none"} requested, ${interfaces} interfaces)`,
+    );
+  const planned = plan.capacity;
+  if (
+    (planned?.requested ?? null) !== requested ||
+    (planned?.interfaces ?? 0) !== interfaces ||
+    (planned?.effective ?? 0) !== (capacity?.effective ?? 0)
+  )
+    problems.push("capacity is not the VMI's as the validator accepted it");
   return problems;
 }
 

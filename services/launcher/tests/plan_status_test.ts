@@ -21,7 +21,14 @@ import {
 } from "@headroom/bus";
 import { hostState } from "@headroom/host-state";
 import type { Connection } from "@headroom/libvirt";
-import { DomainPlan, type IDomainPlan, type IVmiStatus, Phase, VmiAccepted } from "@headroom/proto";
+import {
+  DomainPlan,
+  type ICapacity,
+  type IDomainPlan,
+  type IVmiStatus,
+  Phase,
+  VmiAccepted,
+} from "@headroom/proto";
 import { type NatsServer, startNats } from "@headroom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LauncherContext, launcherContext } from "../src/context.ts";
@@ -110,10 +117,15 @@ function contextWith(conn: Connection): LauncherContext {
 }
 
 /** Stores the VMI record as the validator does; the launcher checks plans against it. */
-async function store(name: string, uid: string, generation: number): Promise<void> {
+async function store(
+  name: string,
+  uid: string,
+  generation: number,
+  capacity: ICapacity = {},
+): Promise<void> {
   await vmis.put(
     storeKey(NS, name),
-    encode(VmiAccepted, { namespace: NS, name, uid, generation, manifestJson: "{}" }),
+    encode(VmiAccepted, { namespace: NS, name, uid, generation, manifestJson: "{}", capacity }),
   );
 }
 
@@ -246,11 +258,38 @@ describe("a plan that carries a compose failure", () => {
 describe("a plan that is not what headroom composes for its VMI", () => {
   // Outside the state dir; a launcher that obeyed would write its disk here.
   const hostile = join(tmpdir(), `headroom-forged-${process.pid}.qcow2`);
+  // The VMI as the validator stored it: 8 interfaces asked for, 2 declared.
+  const ROOM: ICapacity = { requested: 8, interfaces: 2, effective: 8 };
+  const twoNics = (name: string) =>
+    `<domain type="kvm"><name>${NS}_${name}</name><devices><interface type="user"/><interface type="user"/></devices></domain>`;
   const forgeries: [string, (name: string) => IDomainPlan, RegExp][] = [
+    [
+      "no room where the VMI asked for it",
+      (name) => ({ capacity: ROOM, placeholderCount: 0, domainXml: twoNics(name) }),
+      /placeholderCount 0 is not the VMI's \(6: 8 requested, 2 interfaces\)/,
+    ],
+    [
+      "a capacity of its own",
+      (name) => ({
+        capacity: { requested: 2, interfaces: 2, effective: 2 },
+        placeholderCount: 6,
+        domainXml: twoNics(name),
+      }),
+      /capacity is not the VMI's as the validator accepted it/,
+    ],
+    [
+      "an interface the VMI does not declare",
+      (name) => ({
+        capacity: ROOM,
+        placeholderCount: 6,
+        domainXml: twoNics(name).replace("<devices>", '<devices><interface type="user"/>'),
+      }),
+      /domainXml: domain\/devices: 3 interfaces where the VMI declares 2/,
+    ],
     [
       "another VMI's domain name",
       () => ({ domainName: "prod_db" }),
-      /domainName "prod_db" is not the VMI's \(plans_forged-0\)/,
+      /domainName "prod_db" is not the VMI's \(plans_forged-\d+\)/,
     ],
     [
       "a disk file outside the VMI's directory",
@@ -291,7 +330,7 @@ describe("a plan that is not what headroom composes for its VMI", () => {
     [
       "ten thousand host devices, ten of them shown and the rest counted",
       (name) => ({
-        domainXml: `<domain type="kvm"><name>${NS}_${name}</name><devices>${"<hostdev/>".repeat(10_000)}</devices></domain>`,
+        domainXml: twoNics(name).replace("<devices>", `<devices>${"<hostdev/>".repeat(10_000)}`),
       }),
       /^the plan was refused: (domainXml: domain\/devices\/hostdev: not an element headroom composes; ){10}and 9990 more$/,
     ],
@@ -302,10 +341,16 @@ describe("a plan that is not what headroom composes for its VMI", () => {
     async (_what, i, forge, named) => {
       const name = `forged-${i}`;
       const uid = `00000000-0000-4000-8000-0000000001${String(i).padStart(2, "0")}`;
-      await store(name, uid, 1);
+      await store(name, uid, 1, ROOM);
       const libvirt = recordingLibvirt();
       const ctx = contextWith(libvirt.conn);
-      const plan = planOf(name, uid, 1, { domainUuid: uid, ...forge(name) });
+      const plan = planOf(name, uid, 1, {
+        domainUuid: uid,
+        capacity: ROOM,
+        placeholderCount: 6,
+        domainXml: twoNics(name),
+        ...forge(name),
+      });
       expect(await executePlan(ctx, plan)).toEqual({ kept: [] });
       const status = await statusOf(ctx, name);
       expect(status).toMatchObject({ phase: Phase.PHASE_FAILED, uid, observedGeneration: 1 });
