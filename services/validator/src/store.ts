@@ -12,6 +12,8 @@ export interface StoreDeps {
   vmis: KV;
   status: KV;
   now: () => number;
+  /** Why `namespace` takes no new VMI (its quota is used up), or null. */
+  namespaceFull: (namespace: string) => string | null;
 }
 
 export async function storeOnce(
@@ -47,13 +49,19 @@ export async function storeOnce(
       if (!dryRun) await republishIfUnseen(js, status, plan.record, log);
       return acceptedReply(plan.record, Outcome.OUTCOME_UNCHANGED, dryRun);
     }
-    case "create":
+    case "create": {
+      const full = deps.namespaceFull(checked.namespace);
+      if (full) {
+        log.info({ key, reason: full }, "apply rejected: namespace quota");
+        return { rejected: { errors: [{ field: "metadata.namespace", message: full }] } };
+      }
       // A dry run assigns no uid.
       if (dryRun) return acceptedReply({ ...plan.record, uid: "" }, Outcome.OUTCOME_CREATED, true);
       await vmis.create(key, encode(VmiAccepted, plan.record));
       await publishAccepted(js, plan.record);
       log.info({ key, uid: plan.record.uid, generation: 1 }, "vmi created");
       return acceptedReply(plan.record, Outcome.OUTCOME_CREATED, false);
+    }
     case "update":
       if (dryRun) return acceptedReply(plan.record, Outcome.OUTCOME_UPDATED, true);
       await vmis.update(key, encode(VmiAccepted, plan.record), plan.revision);

@@ -41,8 +41,11 @@ import {
 import { checkManifest } from "./apply.ts";
 import { addInterface, removeInterface } from "./interfaces.ts";
 import { fitPage, keysAfter, pageLimit } from "./list_page.ts";
+import { watchNamespaceCounts } from "./namespace_counts.ts";
 import { identify, readStatus, readStored, toRecord } from "./records.ts";
 import { type StoreDeps, storeOnce } from "./store.ts";
+
+export const DEFAULT_MAX_VMIS_PER_NAMESPACE = 1_000;
 
 export interface ValidatorOptions {
   log: Logger;
@@ -52,6 +55,8 @@ export interface ValidatorOptions {
   maxRequestBytes?: number;
   /** Clock, for tests. */
   now?: () => number;
+  /** VMIs one namespace may hold (default 1,000; 0 for no limit). */
+  maxVmisPerNamespace?: number;
 }
 
 export interface Validator {
@@ -70,7 +75,14 @@ export async function startValidator(
   await ensureStreams(js);
   const buckets = await ensureBuckets(js);
   const { vmis, status } = buckets;
-  const deps: StoreDeps = { js, vmis, status, now: options.now ?? Date.now };
+  const quota = options.maxVmisPerNamespace ?? DEFAULT_MAX_VMIS_PER_NAMESPACE;
+  const counts = await watchNamespaceCounts(vmis, options.log);
+  const namespaceFull = (namespace: string) =>
+    quota > 0 && counts.count(namespace) >= quota
+      ? `namespace ${JSON.stringify(namespace)} already holds ${quota} VMIs, the most one may hold ` +
+        "(HEADROOM_MAX_VMIS_PER_NAMESPACE); delete one first"
+      : null;
+  const deps: StoreDeps = { js, vmis, status, now: options.now ?? Date.now, namespaceFull };
 
   const apply = async (request: ApplyRequest, log: Logger): Promise<IApplyReply> => {
     const checked = checkManifest(request.manifestJson);
@@ -206,5 +218,12 @@ export async function startValidator(
     ],
   });
 
-  return { micro, buckets, stop: () => micro.stop() };
+  return {
+    micro,
+    buckets,
+    async stop() {
+      await micro.stop();
+      counts.stop();
+    },
+  };
 }
