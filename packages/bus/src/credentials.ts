@@ -6,7 +6,7 @@
 //   client.env  HEADROOM_NATS_USER=client and its password, for the CLI and other
 //               clients; the one file to share (e.g. with a group) to let others in.
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseEnv } from "node:util";
 
@@ -37,11 +37,17 @@ export function generateCredentials(): NatsCredentials {
   return Object.fromEntries(NATS_USERS.map((user) => [user, password()])) as NatsCredentials;
 }
 
-/** Reads the credentials in a secrets directory; undefined when there are none yet. */
+/**
+ * Reads the credentials in a secrets directory; undefined when there are none
+ * yet. The directory and nats.env must be this user's and private: a password
+ * file others could read or replace is refused, saying how to fix it.
+ */
 export async function readCredentials(dir: string): Promise<NatsCredentials | undefined> {
   const file = join(dir, SERVER_CREDENTIALS_FILE);
   const values = await readEnvFile(file);
   if (!values) return undefined;
+  await mustBePrivate(dir, 0o022, "chmod go-w");
+  await mustBePrivate(file, 0o077, "chmod 600");
   const entries = NATS_USERS.map((user) => {
     const password = values[passwordVariable(user)];
     if (!password) throw new Error(`${file} has no ${passwordVariable(user)}`);
@@ -111,6 +117,24 @@ export function userEnv(
   user: NatsUser,
 ): { HEADROOM_NATS_USER: string; HEADROOM_NATS_PASSWORD: string } {
   return { HEADROOM_NATS_USER: user, HEADROOM_NATS_PASSWORD: credentials[user] };
+}
+
+/** Refuses `path` unless this user owns it and none of `forbidden`'s mode bits are set. */
+async function mustBePrivate(path: string, forbidden: number, fix: string): Promise<void> {
+  const info = await stat(path);
+  const uid = process.getuid?.();
+  if (uid !== undefined && info.uid !== uid) {
+    throw new Error(
+      `${path} belongs to uid ${info.uid}, not to this user (uid ${uid}): headroom keeps its passwords only in files of its own`,
+    );
+  }
+  const mode = info.mode & 0o777;
+  if (mode & forbidden) {
+    const what = forbidden === 0o077 ? "readable by others" : "writable by others";
+    throw new Error(
+      `${path} is ${what} (mode ${mode.toString(8).padStart(4, "0")}): run ${fix} ${path}`,
+    );
+  }
 }
 
 async function readEnvFile(file: string): Promise<Record<string, string | undefined> | undefined> {

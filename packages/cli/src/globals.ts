@@ -19,6 +19,8 @@ export const DEFAULT_NAMESPACE = "default";
 export interface GlobalOptions {
   /** NATS URL of headroom: --server, else $HEADROOM_NATS_URL, else the default. */
   server: string;
+  /** Whether --server was given on the command line. */
+  serverGiven: boolean;
   namespace: string;
   /** True when the user wrote -n/--namespace (apply then insists the manifest agrees). */
   namespaceGiven: boolean;
@@ -52,6 +54,7 @@ export function globalsOf(command: Command): GlobalOptions {
   const options = root.opts<{ server: string; namespace: string; stateDir: string }>();
   return {
     server: options.server,
+    serverGiven: root.getOptionValueSource("server") === "cli",
     namespace: options.namespace,
     namespaceGiven: root.getOptionValueSource("namespace") === "cli",
     stateDir: options.stateDir,

@@ -3,6 +3,7 @@
 import { execFile, spawnSync } from "node:child_process";
 import { createWriteStream, existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
+import { createConnection } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import {
@@ -36,8 +37,12 @@ const NATS_READY_MS = 20_000;
 const SERVICES_READY_MS = 60_000;
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
-/** Runs headroom on this host until Ctrl-C or SIGTERM; returns the exit code. */
-export async function runUp(url: string, state: HostState): Promise<number> {
+/**
+ * Runs headroom on this host until Ctrl-C or SIGTERM; returns the exit code.
+ * `named`: the user named the NATS URL on the command line, so a server that
+ * already answers there may be used.
+ */
+export async function runUp(url: string, state: HostState, named: boolean): Promise<number> {
   const root = repoRoot();
   await makeDir(state.logs);
   const logFile = createWriteStream(join(state.logs, "up.log"), { flags: "a" });
@@ -69,7 +74,7 @@ export async function runUp(url: string, state: HostState): Promise<number> {
 
   try {
     const { started: startedNats, credentials } = await ensureNats(
-      url,
+      { url, named },
       state,
       root,
       supervisor,
@@ -128,10 +133,12 @@ export async function runUp(url: string, state: HostState): Promise<number> {
 /**
  * Uses the NATS server at `url`, or starts one there. Returns whether it was
  * started here, and the credentials of headroom's users (none for a server
- * that was already running without them in <state-dir>/secrets).
+ * that was already running without them in <state-dir>/secrets). A server
+ * already there is used only when the user named it: otherwise anything could
+ * listen on the default port and collect the passwords.
  */
 async function ensureNats(
-  url: string,
+  { url, named }: { url: string; named: boolean },
   state: HostState,
   root: string,
   supervisor: Supervisor,
@@ -141,7 +148,16 @@ async function ensureNats(
   const known = await readCredentials(state.secrets).catch((error: Error) => {
     throw new CliError(error.message, EXIT_USAGE);
   });
-  const running = await natsAnswers(url, known);
+  if (!named && (await listens(localAddress(url)))) {
+    throw new CliError(
+      `something already listens at ${url}, and headroom up did not start it: headroom sends ` +
+        "its passwords only to a NATS server it starts, or to one you name with --nats-url. " +
+        "Stop it (a headroom up that was killed can leave its nats-server running), " +
+        "or name it if it is yours",
+      EXIT_UNREACHABLE,
+    );
+  }
+  const running = named ? await natsAnswers(url, known) : "absent";
   if (running === "refuses") {
     throw new CliError(
       `a NATS server at ${url} refuses headroom's client login from ${state.secrets}: ` +
@@ -235,6 +251,21 @@ export function localAddress(url: string): { host: string; port: number } {
   const host =
     parsed.hostname === "localhost" ? "127.0.0.1" : parsed.hostname.replace(/^\[|\]$/g, "");
   return { host, port: parsed.port ? Number(parsed.port) : 4222 };
+}
+
+/** Whether anything accepts a TCP connection at host:port (no NATS login is tried). */
+function listens({ host, port }: { host: string; port: number }): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    socket.setTimeout(2_000);
+    const done = (answer: boolean) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.once("connect", () => done(true));
+    socket.once("timeout", () => done(false));
+    socket.once("error", () => done(false));
+  });
 }
 
 /** Whether a NATS server at `url` lets headroom's client in, refuses it, or is not there. */

@@ -3,10 +3,12 @@
 // nothing running.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   connect,
+  ensureCredentials,
   type NatsConnection,
   NotAuthorizedError,
   readClientCredentials,
@@ -155,11 +157,11 @@ describe("headroom up", () => {
     expect(readFileSync(join(stateDir, "logs", "up.log"), "utf8")).toContain("[up] stopped");
   });
 
-  it("uses a NATS server that already answers and leaves it running", async () => {
+  it("uses a NATS server that already answers when --server names it, and leaves it running", async () => {
     const nats = await startNats({ jetstream: true });
     stateDir = await mkdtemp(join(tmpdir(), "headroom-cli-up-"));
     try {
-      up = start(["up", "--state-dir", stateDir], { ...ENV, HEADROOM_NATS_URL: nats.url });
+      up = start(["--server", nats.url, "up", "--state-dir", stateDir], ENV);
       await up.waitForOutput(BANNER, 90_000);
       expect(up.stdout()).toContain(`[up] using the NATS server at ${nats.url}`);
       expect(up.stdout()).toContain(`NATS      ${nats.url} (already running)`);
@@ -172,6 +174,44 @@ describe("headroom up", () => {
       expect(await answers(nats.url)).toBe(true);
     } finally {
       await nats.stop();
+    }
+  });
+});
+
+describe("headroom up and a server it did not start", () => {
+  it("refuses one it was not told to use, before sending any password", async () => {
+    // Stands in for anything listening where headroom's server would go: it
+    // records what a client sends it.
+    const port = await freePort();
+    const received: string[] = [];
+    const rogue = createServer((socket) => {
+      socket.write(
+        'INFO {"server_id":"rogue","version":"2.10.0","auth_required":true,"max_payload":1048576}\r\n',
+      );
+      socket.on("data", (chunk) => received.push(chunk.toString()));
+      socket.on("error", () => {}); // the probe hangs up at once
+    });
+    await new Promise<void>((resolve) => rogue.listen(port, "127.0.0.1", resolve));
+    stateDir = await mkdtemp(join(tmpdir(), "headroom-cli-up-"));
+    // Passwords from an earlier start, which a login would send.
+    const { client } = await ensureCredentials(join(stateDir, "secrets"));
+    try {
+      // Set in the environment, as a shell profile might: not named on the command line.
+      up = start(["up", "--state-dir", stateDir], {
+        ...ENV,
+        HEADROOM_NATS_URL: `nats://127.0.0.1:${port}`,
+      });
+      const run = await up.done;
+      expect(run.code).toBe(3);
+      expect(run.stderr).toContain(
+        `something already listens at nats://127.0.0.1:${port}, and headroom up did not start it`,
+      );
+      expect(run.stderr.replace(/\s+/g, " ")).toContain("or to one you name with --nats-url");
+      expect(run.stdout).not.toContain("validator ready");
+      expect(received.join("")).not.toContain(client);
+      expect(received.join("")).not.toMatch(/CONNECT/);
+    } finally {
+      await new Promise<void>((resolve) => rogue.close(() => resolve()));
     }
   });
 });
