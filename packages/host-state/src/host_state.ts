@@ -26,8 +26,13 @@ export interface HostState {
 // not one would be a bug upstream, so refuse it rather than build a path with it.
 const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+/** Whether `value` is a DNS-1123 label, as VMI namespaces, names, volumes and interfaces are. */
+export function isDnsLabel(value: string): boolean {
+  return LABEL.test(value);
+}
+
 function label(what: string, value: string): string {
-  if (!LABEL.test(value)) throw new Error(`${what} "${value}" is not a DNS-1123 label`);
+  if (!isDnsLabel(value)) throw new Error(`${what} "${value}" is not a DNS-1123 label`);
   return value;
 }
 

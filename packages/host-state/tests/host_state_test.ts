@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { domainNameOf, domainUuidOf, hostState } from "../src/mod.ts";
+import { domainNameOf, domainUuidOf, hostState, isDnsLabel } from "../src/mod.ts";
 
 describe("hostState", () => {
   it("defaults to /var/lib/headroom", () => {
@@ -54,5 +54,13 @@ describe("volumeFile", () => {
 
   it("refuses a volume name that is not a DNS-1123 label", () => {
     expect(() => state.volumeFile("ns", "vm", "../../etc/x")).toThrow(/volume/);
+  });
+});
+
+describe("isDnsLabel", () => {
+  it("takes 1 to 63 lower-case letters, digits and inner hyphens", () => {
+    for (const ok of ["a", "eth0", "web-1", "a".repeat(63)]) expect(isDnsLabel(ok)).toBe(true);
+    for (const bad of ["", "-a", "a-", "A", "a_b", "a.b", "a".repeat(64), "x".repeat(600_000)])
+      expect(isDnsLabel(bad)).toBe(false);
   });
 });

@@ -2,19 +2,18 @@
 // "exhausted" capacity event, counted from this host's live domain.
 import { PermanentError, storeKey } from "@headroom/bus";
 import { inspectRunning, isHeadroomDomain } from "@headroom/domain-manager";
+import { isDnsLabel } from "@headroom/host-state";
 import { exhaustedMessage, type InterfaceRefused, Phase } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 import { CapacityEventType, publishEvent, statusOf } from "./events.ts";
-
-/** An interface name a VMI can have (a DNS label): the validator checked it, and so does the launcher. */
-const INTERFACE_NAME = /^(?=.{1,63}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/;
 
 export async function recordRefusal(
   ctx: LauncherContext,
   refused: InterfaceRefused,
 ): Promise<void> {
   const { namespace, name, uid, interfaceName } = refused;
-  if (!INTERFACE_NAME.test(interfaceName))
+  // The validator checked the name; a message from the pipeline is checked again.
+  if (!isDnsLabel(interfaceName))
     throw new PermanentError(
       `refusal names no interface a VMI can have (${interfaceName.length} characters)`,
     );
