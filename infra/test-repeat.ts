@@ -4,6 +4,7 @@
 //
 //   npm run test:repeat -- 20 packages/libvirt
 //   npm run test:repeat -- 5                    # the whole suite, 5 times
+//   npm run test:repeat -- 5 --load packages/cli # with one CPU core kept busy throughout
 //
 // Each run takes the test files in an order of its own, shuffled by a seed
 // (printed, passed to vitest as --sequence.seed), so a test that depends on
@@ -12,14 +13,14 @@
 // Tests inside a file keep their order (several tell one story step by step).
 // Property tests print their own fast-check seed in the error, which the
 // report keeps.
-import { spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
 const usage =
-  "usage: npm run test:repeat -- N [PROJECT...]   (PROJECT as in vitest.config.ts, e.g. packages/libvirt)";
+  "usage: npm run test:repeat -- N [--load] [PROJECT...]   (PROJECT as in vitest.config.ts, e.g. packages/libvirt)";
 
 interface Failure {
   run: number;
@@ -44,15 +45,41 @@ interface FileResult {
   assertionResults: AssertionResult[];
 }
 
-function parse(): { runs: number; projects: string[] } {
-  const { positionals } = parseArgs({ allowPositionals: true, strict: true });
-  const [count, ...projects] = positionals;
+function parse(): { runs: number; projects: string[]; load: boolean } {
+  const parsed = (() => {
+    try {
+      const options = { load: { type: "boolean" } } as const;
+      return parseArgs({ allowPositionals: true, strict: true, options });
+    } catch (error) {
+      console.error(`${(error as Error).message}\n${usage}`);
+      process.exit(2);
+    }
+  })();
+  const [count, ...projects] = parsed.positionals;
   const runs = Number(count);
   if (!Number.isInteger(runs) || runs < 1) {
     console.error(usage);
     process.exit(2);
   }
-  return { runs, projects };
+  return { runs, projects, load: parsed.values.load ?? false };
+}
+
+/**
+ * A process that keeps one CPU core busy (pinned to the last core with
+ * taskset when there is one), for runs under load: timing that only holds on
+ * an idle machine shows up.
+ */
+function startLoad(): ChildProcess {
+  const busy = [process.execPath, "-e", "for (;;) {}"];
+  const pinned = spawnSync("taskset", ["--version"]).error === undefined;
+  const core = String(Math.max(0, availableParallelism() - 1));
+  const hog = pinned
+    ? spawn("taskset", ["-c", core, ...busy], { stdio: "ignore" })
+    : spawn(busy[0] as string, busy.slice(1), { stdio: "ignore" });
+  console.log(
+    `test:repeat: under load: pid ${hog.pid} keeps ${pinned ? `core ${core}` : "one core"} busy`,
+  );
+  return hog;
 }
 
 /** The first lines of an error, enough to tell failures apart; fast-check's seed line kept. */
@@ -140,13 +167,15 @@ function report(failures: Failure[], runs: number): void {
   }
 }
 
-const { runs, projects } = parse();
+const { runs, projects, load } = parse();
 const dir = mkdtempSync(join(tmpdir(), "headroom-test-repeat-"));
+const hog = load ? startLoad() : undefined;
 try {
   const failures: Failure[] = [];
   for (let run = 1; run <= runs; run++) failures.push(...runOnce(run, runs, projects, dir));
   report(failures, runs);
   process.exitCode = failures.length === 0 ? 0 : 1;
 } finally {
+  hog?.kill("SIGKILL");
   rmSync(dir, { recursive: true, force: true });
 }
