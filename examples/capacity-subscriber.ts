@@ -6,15 +6,20 @@
 //   node --import tsx examples/capacity-subscriber.ts [namespace [name]]
 import { CapacityEvent, CapacityEventType } from "@headroom/proto";
 import { jetstream } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 
 const [namespace = "*", name = "*"] = process.argv.slice(2);
 const user = process.env.HEADROOM_NATS_USER;
+const seed = process.env.HEADROOM_NATS_SEED;
 const nc = await connect({
   servers: process.env.HEADROOM_NATS_URL ?? "nats://127.0.0.1:4222",
-  // The client user may read replies only on its own inbox prefix.
-  ...(user
-    ? { user, pass: process.env.HEADROOM_NATS_PASSWORD, inboxPrefix: `_INBOX_${user}` }
+  // The login is an NKEY: the seed signs the server's challenge. The client
+  // user may read replies only on its own inbox prefix.
+  ...(user && seed
+    ? {
+        authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)),
+        inboxPrefix: `_INBOX_${user}`,
+      }
     : {}),
 });
 // An ordered consumer: no state on the server, replays the stream in order.

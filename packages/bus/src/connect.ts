@@ -4,6 +4,7 @@ import {
   type ConnectionOptions,
   type NatsConnection,
   connect as natsConnect,
+  nkeyAuthenticator,
 } from "@nats-io/transport-node";
 import type { Logger } from "./logger.ts";
 
@@ -14,9 +15,10 @@ export interface ConnectOptions {
   name: string;
   /** Default: HEADROOM_NATS_URL (comma-separated) or nats://127.0.0.1:4222. */
   servers?: string | string[];
-  /** Default: HEADROOM_NATS_USER / HEADROOM_NATS_PASSWORD. */
+  /** Which of headroom's users this is (it names the reply prefix). Default: HEADROOM_NATS_USER. */
   user?: string;
-  pass?: string;
+  /** The user's NKEY seed ("SU…"), signed with at login. Default: HEADROOM_NATS_SEED. */
+  seed?: string;
   /**
    * Prefix of this connection's reply subjects. Default: HEADROOM_NATS_INBOX_PREFIX,
    * else `_INBOX_<user>` with a user (infra/nats/headroom.conf lets each user
@@ -37,14 +39,13 @@ export interface ConnectOptions {
 /**
  * Connects to NATS. Reconnects forever, waiting 250 ms at first and up to 5 s
  * as an outage goes on. TLS when HEADROOM_NATS_TLS_CA, _CERT or _KEY name
- * files. A server that refuses the user or password rejects with
- * NotAuthorizedError.
+ * files. A server that refuses the login rejects with NotAuthorizedError.
  */
 export async function connect(options: ConnectOptions): Promise<NatsConnection> {
   const env = options.env ?? process.env;
   const servers = options.servers ?? (env.HEADROOM_NATS_URL || DEFAULT_NATS_URL).split(",");
   const user = options.user ?? env.HEADROOM_NATS_USER;
-  const pass = options.pass ?? env.HEADROOM_NATS_PASSWORD;
+  const seed = options.seed ?? env.HEADROOM_NATS_SEED;
   const tls = tlsFromEnv(env);
   const inboxPrefix =
     options.inboxPrefix ??
@@ -63,7 +64,8 @@ export async function connect(options: ConnectOptions): Promise<NatsConnection> 
       if (outageStart === 0) outageStart = now;
       return Math.min(5000, 250 + (now - outageStart) / 4) + Math.random() * 100;
     },
-    ...(user ? { user, pass } : {}),
+    // The server sends a nonce and checks its signature: the seed never leaves.
+    ...(seed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)) } : {}),
     ...(inboxPrefix ? { inboxPrefix } : {}),
     ...(tls ? { tls } : {}),
   };
@@ -73,9 +75,9 @@ export async function connect(options: ConnectOptions): Promise<NatsConnection> 
   } catch (error) {
     if (isAuthorizationError(error)) {
       throw new NotAuthorizedError(
-        user
-          ? `NATS refused user "${user}": wrong password, or not a user of this server`
-          : "NATS wants a user and password: set HEADROOM_NATS_USER and HEADROOM_NATS_PASSWORD",
+        seed
+          ? `NATS refused user "${user ?? "?"}": its key is not one of this server's users`
+          : "NATS wants a login: set HEADROOM_NATS_USER and HEADROOM_NATS_SEED",
         { cause: error },
       );
     }

@@ -1,14 +1,18 @@
-// The NATS users of infra/nats/headroom.conf and their passwords. Each service
+// The NATS users of infra/nats/headroom.conf and their keys. Each service
 // connects as its own user, and the CLI (or any client) as "client"; the server
-// config gives each only the subjects it needs. Passwords are random and kept
-// in a secrets directory (0700) as two env-format files (0600):
-//   nats.env    every password, as nats-server reads them (HEADROOM_NATS_PASSWORD_<USER>)
-//   client.env  HEADROOM_NATS_USER=client and its password, for the CLI and other
+// config gives each only the subjects it needs. Logins are NKEYs: the server
+// knows each user's public key and checks a signature of its challenge, so it
+// never learns a secret, and a server that is not headroom's learns nothing
+// reusable either. The seeds (the secrets) are random and kept in a secrets
+// directory (0700) as two env-format files (0600):
+//   nats.env    every public key (HEADROOM_NATS_NKEY_<USER>, what nats-server
+//               reads) and every seed (HEADROOM_NATS_SEED_<USER>, for the services)
+//   client.env  HEADROOM_NATS_USER=client and its seed, for the CLI and other
 //               clients; the one file to share (e.g. with a group) to let others in.
-import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseEnv } from "node:util";
+import { createUser, fromSeed } from "@nats-io/nkeys";
 
 export const SERVER_CREDENTIALS_FILE = "nats.env";
 export const CLIENT_CREDENTIALS_FILE = "client.env";
@@ -16,6 +20,7 @@ export const CLIENT_CREDENTIALS_FILE = "client.env";
 export const NATS_USERS = ["validator", "composer", "launcher", "client"] as const;
 export type NatsUser = (typeof NATS_USERS)[number];
 
+/** Each user's NKEY seed ("SU…"), the secret it logs in with. */
 export type NatsCredentials = Record<NatsUser, string>;
 
 /** The NATS user each service (by its directory under services/) connects as. */
@@ -25,22 +30,30 @@ export const SERVICE_USERS = {
   launcher: "launcher",
 } as const satisfies Record<string, NatsUser>;
 
-/** The environment variable infra/nats/headroom.conf reads a user's password from. */
-export function passwordVariable(user: NatsUser): string {
-  return `HEADROOM_NATS_PASSWORD_${user.toUpperCase()}`;
+/** The environment variable infra/nats/headroom.conf reads a user's public key from. */
+export function nkeyVariable(user: NatsUser): string {
+  return `HEADROOM_NATS_NKEY_${user.toUpperCase()}`;
+}
+
+/** The variable of nats.env that holds a user's seed. */
+export function seedVariable(user: NatsUser): string {
+  return `HEADROOM_NATS_SEED_${user.toUpperCase()}`;
+}
+
+/** The public key ("U…") of a user seed. */
+export function publicKeyOf(seed: string): string {
+  return fromSeed(new TextEncoder().encode(seed)).getPublicKey();
 }
 
 export function generateCredentials(): NatsCredentials {
-  // nats-server parses a variable's value as config: a value that starts with
-  // a digit is read as a number. A letter first and hex after stays a string.
-  const password = () => `hr${randomBytes(24).toString("hex")}`;
-  return Object.fromEntries(NATS_USERS.map((user) => [user, password()])) as NatsCredentials;
+  const seed = () => new TextDecoder().decode(createUser().getSeed());
+  return Object.fromEntries(NATS_USERS.map((user) => [user, seed()])) as NatsCredentials;
 }
 
 /**
  * Reads the credentials in a secrets directory; undefined when there are none
- * yet. The directory and nats.env must be this user's and private: a password
- * file others could read or replace is refused, saying how to fix it.
+ * yet. The directory and nats.env must be this user's and private: a key file
+ * others could read or replace is refused, saying how to fix it.
  */
 export async function readCredentials(dir: string): Promise<NatsCredentials | undefined> {
   const file = join(dir, SERVER_CREDENTIALS_FILE);
@@ -48,32 +61,38 @@ export async function readCredentials(dir: string): Promise<NatsCredentials | un
   if (!values) return undefined;
   await mustBePrivate(dir, 0o022, "chmod go-w");
   await mustBePrivate(file, 0o077, "chmod 600");
+  if (!values[seedVariable("client")] && values.HEADROOM_NATS_PASSWORD_CLIENT) {
+    throw new Error(
+      `${file} holds passwords from an earlier headroom, which now logs in with NKEYs: ` +
+        `remove ${dir} and start again to make keys (hand out the new client.env)`,
+    );
+  }
   const entries = NATS_USERS.map((user) => {
-    const password = values[passwordVariable(user)];
-    if (!password) throw new Error(`${file} has no ${passwordVariable(user)}`);
-    return [user, password];
+    const seed = values[seedVariable(user)];
+    if (!seed) throw new Error(`${file} has no ${seedVariable(user)}`);
+    return [user, seed];
   });
   return Object.fromEntries(entries) as NatsCredentials;
 }
 
-/** User and password from a secrets directory's client.env; undefined when it does not exist. */
+/** User and seed from a secrets directory's client.env; undefined when it does not exist. */
 export async function readClientCredentials(
   dir: string,
-): Promise<{ user: string; pass: string } | undefined> {
+): Promise<{ user: string; seed: string } | undefined> {
   const file = join(dir, CLIENT_CREDENTIALS_FILE);
   const values = await readEnvFile(file);
   if (!values) return undefined;
   const user = values.HEADROOM_NATS_USER;
-  const pass = values.HEADROOM_NATS_PASSWORD;
-  if (!user || !pass) {
-    throw new Error(`${file} must set HEADROOM_NATS_USER and HEADROOM_NATS_PASSWORD`);
+  const seed = values.HEADROOM_NATS_SEED;
+  if (!user || !seed) {
+    throw new Error(`${file} must set HEADROOM_NATS_USER and HEADROOM_NATS_SEED`);
   }
-  return { user, pass };
+  return { user, seed };
 }
 
 /**
  * The credentials in the secrets directory `dir`, made when there are none
- * yet: random passwords, files 0600 in a 0700 directory.
+ * yet: random seeds, files 0600 in a 0700 directory.
  */
 export async function ensureCredentials(dir: string): Promise<NatsCredentials> {
   const existing = await readCredentials(dir);
@@ -86,11 +105,14 @@ export async function ensureCredentials(dir: string): Promise<NatsCredentials> {
     // "wx": never overwrite; a concurrent first start loses and reads the winner's file.
     await writeFile(join(dir, name), lines.join("\n"), { mode: 0o600, flag: "wx" });
   };
+  const seeds = Object.fromEntries(
+    NATS_USERS.map((user) => [seedVariable(user), credentials[user]]),
+  );
   try {
     await write(
       SERVER_CREDENTIALS_FILE,
-      "# Passwords of headroom's NATS users, read by infra/nats/headroom.conf. Keep private.",
-      serverEnv(credentials),
+      "# headroom's NATS logins: public keys for infra/nats/headroom.conf, and the seeds. Keep private.",
+      { ...serverEnv(credentials), ...seeds },
     );
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
@@ -106,17 +128,19 @@ export async function ensureCredentials(dir: string): Promise<NatsCredentials> {
   return credentials;
 }
 
-/** What nats-server needs in its environment to load infra/nats/headroom.conf. */
+/** What nats-server needs in its environment to load infra/nats/headroom.conf: public keys only. */
 export function serverEnv(credentials: NatsCredentials): Record<string, string> {
-  return Object.fromEntries(NATS_USERS.map((user) => [passwordVariable(user), credentials[user]]));
+  return Object.fromEntries(
+    NATS_USERS.map((user) => [nkeyVariable(user), publicKeyOf(credentials[user])]),
+  );
 }
 
 /** What a process connecting as `user` needs in its environment (read by connect()). */
 export function userEnv(
   credentials: NatsCredentials,
   user: NatsUser,
-): { HEADROOM_NATS_USER: string; HEADROOM_NATS_PASSWORD: string } {
-  return { HEADROOM_NATS_USER: user, HEADROOM_NATS_PASSWORD: credentials[user] };
+): { HEADROOM_NATS_USER: string; HEADROOM_NATS_SEED: string } {
+  return { HEADROOM_NATS_USER: user, HEADROOM_NATS_SEED: credentials[user] };
 }
 
 /** Refuses `path` unless this user owns it and none of `forbidden`'s mode bits are set. */
@@ -125,7 +149,7 @@ async function mustBePrivate(path: string, forbidden: number, fix: string): Prom
   const uid = process.getuid?.();
   if (uid !== undefined && info.uid !== uid) {
     throw new Error(
-      `${path} belongs to uid ${info.uid}, not to this user (uid ${uid}): headroom keeps its passwords only in files of its own`,
+      `${path} belongs to uid ${info.uid}, not to this user (uid ${uid}): headroom keeps its keys only in files of its own`,
     );
   }
   const mode = info.mode & 0o777;

@@ -18,10 +18,12 @@ export {
   generateCredentials,
   NATS_USERS,
   type NatsUser,
-  passwordVariable,
+  nkeyVariable,
+  publicKeyOf,
   readCredentials,
   SERVER_CREDENTIALS_FILE,
   SERVICE_USERS,
+  seedVariable,
   serverEnv,
   userEnv,
 } from "./credentials.ts";

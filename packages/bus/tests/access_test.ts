@@ -7,6 +7,7 @@ import { Phase, VmiAccepted, VmiStatus } from "@headroom/proto";
 import { type NatsServer, startNats } from "@headroom/testing";
 import { AckPolicy, jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
+import { connect as natsConnect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   acceptedSubject,
@@ -17,6 +18,7 @@ import {
   ensureBuckets,
   ensureCredentials,
   ensureStreams,
+  generateCredentials,
   type NatsConnection,
   type NatsCredentials,
   type NatsUser,
@@ -107,7 +109,7 @@ beforeAll(async () => {
         name: `access-${user}`,
         servers: nats.url,
         user,
-        pass: credentials[user],
+        seed: credentials[user],
       }),
     );
   }
@@ -132,20 +134,29 @@ describe("credentials", () => {
     expect((await stat(join(dir, "client.env"))).mode & 0o777).toBe(0o600);
     expect(await readCredentials(dir)).toEqual(credentials);
     expect(await ensureCredentials(dir)).toEqual(credentials);
-    expect(await readClientCredentials(dir)).toEqual({ user: "client", pass: credentials.client });
+    expect(await readClientCredentials(dir)).toEqual({ user: "client", seed: credentials.client });
     expect(new Set(Object.values(credentials)).size).toBe(4);
+    // The server is given public keys only: no seed is in its environment.
+    const server = Object.values(serverEnv(credentials));
+    expect(server.every((key) => /^U[A-Z2-7]{55}$/.test(key))).toBe(true);
+    for (const seed of Object.values(credentials)) {
+      expect(seed).toMatch(/^SU[A-Z2-7]{56}$/);
+      expect(server).not.toContain(seed);
+    }
     expect(await readCredentials(join(secrets, "nowhere"))).toBeUndefined();
   });
 });
 
 describe("logging in", () => {
-  it("refuses a wrong password, an unknown user and no user at all", async () => {
-    const attempt = (user?: string, pass?: string) =>
-      connect({ name: "intruder", servers: nats.url, user, pass, env: {} });
-    await expect(attempt("client", "guess")).rejects.toThrow(NotAuthorizedError);
-    await expect(attempt("client", "guess")).rejects.toThrow(/refused user "client"/);
-    await expect(attempt("root", credentials.client)).rejects.toThrow(NotAuthorizedError);
-    await expect(attempt()).rejects.toThrow(/HEADROOM_NATS_USER and HEADROOM_NATS_PASSWORD/);
+  it("refuses a key the server does not know, a password, and no login at all", async () => {
+    const attempt = (user?: string, seed?: string) =>
+      connect({ name: "intruder", servers: nats.url, user, seed, env: {} });
+    const stranger = generateCredentials().client;
+    await expect(attempt("client", stranger)).rejects.toThrow(NotAuthorizedError);
+    await expect(attempt("client", stranger)).rejects.toThrow(/refused user "client"/);
+    await expect(attempt()).rejects.toThrow(/HEADROOM_NATS_USER and HEADROOM_NATS_SEED/);
+    const password = natsConnect({ servers: nats.url, user: "client", pass: credentials.client });
+    await expect(password).rejects.toThrow(/authorization/i);
   });
 });
 

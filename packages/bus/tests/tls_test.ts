@@ -87,7 +87,7 @@ afterAll(async () => {
 const login = (ca?: string) => ({
   HEADROOM_NATS_URL: nats.url,
   HEADROOM_NATS_USER: "client",
-  HEADROOM_NATS_PASSWORD: credentials.client,
+  HEADROOM_NATS_SEED: credentials.client,
   ...(ca ? { HEADROOM_NATS_TLS_CA: ca } : {}),
 });
 

@@ -119,16 +119,16 @@ export class HeadroomClient {
 }
 
 /**
- * Where the CLI's NATS user and password come from: HEADROOM_NATS_USER and
- * HEADROOM_NATS_PASSWORD when set, else <state-dir>/secrets/client.env (made
- * by `headroom up`), else none (a server without authentication).
+ * Where the CLI's NATS user and key come from: HEADROOM_NATS_USER and
+ * HEADROOM_NATS_SEED when set, else <state-dir>/secrets/client.env (made by
+ * `headroom up`), else none (a server without authentication).
  */
 export async function clientCredentials(
   stateDir: string,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<{ user?: string; pass?: string; from: string }> {
+): Promise<{ user?: string; seed?: string; from: string }> {
   if (env.HEADROOM_NATS_USER) {
-    return { from: "HEADROOM_NATS_USER and HEADROOM_NATS_PASSWORD" };
+    return { from: "HEADROOM_NATS_USER and HEADROOM_NATS_SEED" };
   }
   const secrets = hostState({ HEADROOM_STATE_DIR: stateDir }).secrets;
   const file = join(secrets, CLIENT_CREDENTIALS_FILE);
@@ -141,7 +141,7 @@ export async function clientCredentials(
     // E.g. another user's state directory: the server says whether it needs a login.
     missing = (error as Error).message;
   }
-  return { from: `${file} (${missing}) or HEADROOM_NATS_USER and HEADROOM_NATS_PASSWORD` };
+  return { from: `${file} (${missing}) or HEADROOM_NATS_USER and HEADROOM_NATS_SEED` };
 }
 
 /** Connects to the NATS server at --server (comma-separated for several) as the client user. */
@@ -165,7 +165,7 @@ export async function connectClient(globals: {
   const credentials = await clientCredentials(globals.stateDir);
   try {
     const nc = await Promise.race([
-      connect({ name: "headroom-cli", servers, user: credentials.user, pass: credentials.pass }),
+      connect({ name: "headroom-cli", servers, user: credentials.user, seed: credentials.seed }),
       timeout,
     ]);
     return new HeadroomClient(nc, url);
@@ -174,7 +174,7 @@ export async function connectClient(globals: {
     if (error instanceof NotAuthorizedError) {
       throw new CliError(
         `headroom at ${url} refused to let this client in (${error.message}); ` +
-          `the CLI takes its user and password from ${credentials.from}`,
+          `the CLI takes its user and key from ${credentials.from}`,
         EXIT_UNREACHABLE,
       );
     }

@@ -135,7 +135,7 @@ export async function runUp(url: string, state: HostState, named: boolean): Prom
  * started here, and the credentials of headroom's users (none for a server
  * that was already running without them in <state-dir>/secrets). A server
  * already there is used only when the user named it: otherwise anything could
- * listen on the default port and collect the passwords.
+ * listen on the default port and pose as headroom's server.
  */
 async function ensureNats(
   { url, named }: { url: string; named: boolean },
@@ -151,7 +151,7 @@ async function ensureNats(
   if (!named && (await listens(localAddress(url)))) {
     throw new CliError(
       `something already listens at ${url}, and headroom up did not start it: headroom sends ` +
-        "its passwords only to a NATS server it starts, or to one you name with --nats-url. " +
+        "its logins only to a NATS server it starts, or to one you name with --nats-url. " +
         "Stop it (a headroom up that was killed can leave its nats-server running), " +
         "or name it if it is yours",
       EXIT_UNREACHABLE,
@@ -161,7 +161,7 @@ async function ensureNats(
   if (running === "refuses") {
     throw new CliError(
       `a NATS server at ${url} refuses headroom's client login from ${state.secrets}: ` +
-        "it was started with other passwords, or is not headroom's; stop it, or use --nats-url with another port",
+        "it was started with other keys, or is not headroom's; stop it, or use --nats-url with another port",
       EXIT_UNREACHABLE,
     );
   }
@@ -178,12 +178,12 @@ async function ensureNats(
   }
   await makeDir(state.nats);
   const credentials = await ensureCredentials(state.secrets).catch((error: Error) => {
-    throw new CliError(`cannot keep NATS passwords in ${state.secrets}: ${error.message}`);
+    throw new CliError(`cannot keep NATS keys in ${state.secrets}: ${error.message}`);
   });
   const spec = natsSpec(root, host, port, state.nats, serverEnv(credentials));
   say(
     `[up] starting nats-server on ${host}:${port} with ${spec.conf}, ` +
-      `JetStream store ${state.nats}, passwords in ${state.secrets}`,
+      `JetStream store ${state.nats}, keys in ${state.secrets}`,
   );
   supervisor.start(spec);
   const deadline = Date.now() + NATS_READY_MS;
@@ -210,7 +210,7 @@ export function natsSpec(
   host: string,
   port: number,
   storeDir: string,
-  passwords: Record<string, string>,
+  publicKeys: Record<string, string>,
   env: NodeJS.ProcessEnv = process.env,
 ): ProcessSpec & { conf: string } {
   const tls = Boolean(env.HEADROOM_NATS_TLS_SERVER_CERT && env.HEADROOM_NATS_TLS_SERVER_KEY);
@@ -220,7 +220,7 @@ export function natsSpec(
       `${conf} is missing: headroom's NATS configuration is part of the repository`,
     );
   }
-  // The configuration takes its store directory and passwords from the environment.
+  // The configuration takes its store directory and users' public keys from the environment.
   const args = ["-c", conf, "-a", host, "-p", String(port)];
   const setsid = spawnSync("setsid", ["--version"]).error === undefined;
   return {
@@ -228,7 +228,7 @@ export function natsSpec(
     command: setsid ? "setsid" : "nats-server",
     args: setsid ? ["nats-server", ...args] : args,
     cwd: root,
-    env: { ...env, ...passwords, HEADROOM_NATS_STORE_DIR: storeDir },
+    env: { ...env, ...publicKeys, HEADROOM_NATS_STORE_DIR: storeDir },
     conf,
   };
 }
@@ -287,7 +287,7 @@ function connectAsClient(url: string, credentials: NatsCredentials | undefined) 
   return connect({
     name: "headroom-up",
     servers: url.split(","),
-    ...(credentials ? { user: "client", pass: credentials.client } : {}),
+    ...(credentials ? { user: "client", seed: credentials.client } : {}),
   });
 }
 
@@ -357,7 +357,7 @@ async function waitForServices<Service extends { micro: string }>(
 function banner(
   url: string,
   startedNats: boolean,
-  withPasswords: boolean,
+  withLogins: boolean,
   state: HostState,
   started: readonly { dir: string }[],
   missing: readonly { dir: string }[],
@@ -378,7 +378,7 @@ headroom is up
   NATS      ${nats}
   services  ${services || "none"}
   state     ${state.root}
-${withPasswords ? `  login     ${join(state.secrets, "client.env")} (the CLI's NATS user)\n` : ""}  log       ${join(state.logs, "up.log")}
+${withLogins ? `  login     ${join(state.secrets, "client.env")} (the CLI's NATS user)\n` : ""}  log       ${join(state.logs, "up.log")}
 
 Next, from ${repoRoot()}:
   npx headroom${server}${stateDir} network create headroom-bridge --bridge hr-br0

@@ -223,13 +223,13 @@ describe("natsSpec", () => {
       "127.0.0.1",
       4333,
       "/store",
-      { HEADROOM_NATS_PASSWORD_CLIENT: "p" },
+      { HEADROOM_NATS_NKEY_CLIENT: "U…" },
       {},
     );
     expect(plain.conf).toBe(join(repoRoot, "infra", "nats", "headroom.conf"));
     expect(plain.args.slice(-6)).toEqual(["-c", plain.conf, "-a", "127.0.0.1", "-p", "4333"]);
     expect(plain.env).toMatchObject({
-      HEADROOM_NATS_PASSWORD_CLIENT: "p",
+      HEADROOM_NATS_NKEY_CLIENT: "U…",
       HEADROOM_NATS_STORE_DIR: "/store",
     });
     const tlsEnv = {

@@ -30,11 +30,21 @@ const dockerDir = join(root, "infra/docker");
 const project = loadCompose(composeFile);
 const services = project.doc.services;
 
-/** What infra/docker/secrets.sh puts in .env, for compose to fill in. */
-const PASSWORDS: Record<string, string> = Object.fromEntries(
-  ["VALIDATOR", "COMPOSER", "LAUNCHER", "CLIENT"].map((user) => [
-    `HEADROOM_NATS_PASSWORD_${user}`,
-    `hrtest${user.toLowerCase()}`,
+/**
+ * What infra/docker/secrets.sh puts in .env, for compose to fill in: public
+ * keys (real ones, made for this test: nats-server checks them) and seeds
+ * (stand-ins: no service logs in here).
+ */
+const PUBLIC_KEYS: Record<string, string> = {
+  VALIDATOR: "UCFSRUJQWR67Z4CZJDZCG5VQCAI7WKZSDTQUVS47NHKKUF3GBLCM6NFY",
+  COMPOSER: "UAY2OMSOSZ2N3ZZM5MIWR5M44VZJS6NFNPG5FUEOPGZCR2T5665CRH42",
+  LAUNCHER: "UDQJYLNWH6HAOTTTTTAOHRN2MJBYL3CW2OI4QB3F6G3QLEGEFJRWFG4J",
+  CLIENT: "UACZDSCGLR2NFNBJO3W6QDXA6ABTF452FLLWSYQBTCBTMV2XN36OBS5O",
+};
+const KEYS: Record<string, string> = Object.fromEntries(
+  Object.entries(PUBLIC_KEYS).flatMap(([user, key]) => [
+    [`HEADROOM_NATS_NKEY_${user}`, key],
+    [`HEADROOM_NATS_SEED_${user}`, `SUtest${user}`],
   ]),
 );
 
@@ -42,16 +52,16 @@ const PASSWORDS: Record<string, string> = Object.fromEntries(
 const HEADROOM_SERVICES = ["validator", "domain-composer", "launcher"];
 
 describe("docker-compose.yml", () => {
-  it("passes docker-compose config -q with the passwords secrets.sh writes, and stops without them", async () => {
+  it("passes docker-compose config -q with the keys secrets.sh writes, and stops without them", async () => {
     const result = await composeConfig([composeFile], {
       cwd: root,
-      env: { ...process.env, ...PASSWORDS },
+      env: { ...process.env, ...KEYS },
     });
     expect(result.ok, result.output).toBe(true);
     const bare = Object.fromEntries(
-      Object.entries(process.env).filter(([name]) => !name.startsWith("HEADROOM_NATS_PASSWORD")),
+      Object.entries(process.env).filter(([name]) => !/^HEADROOM_NATS_(NKEY|SEED)_/.test(name)),
     );
-    // A directory without .env, so compose sees no passwords at all.
+    // A directory without .env, so compose sees no keys at all.
     const elsewhere = await mkdtemp(join(tmpdir(), "headroom-compose-"));
     try {
       const without = await composeConfig([composeFile], { cwd: elsewhere, env: bare });
@@ -62,7 +72,7 @@ describe("docker-compose.yml", () => {
     }
   });
 
-  it("gives each headroom service its own NATS user and only its own password", () => {
+  it("gives each headroom service its own NATS user and only its own seed; the server only public keys", () => {
     const users: Record<string, string> = {
       validator: "validator",
       "domain-composer": "composer",
@@ -72,14 +82,21 @@ describe("docker-compose.yml", () => {
       const environment = services[name]?.environment as Record<string, string>;
       const user = users[name] as string;
       expect(environment.HEADROOM_NATS_USER, name).toBe(user);
-      expect(environment.HEADROOM_NATS_PASSWORD, name).toMatch(
-        new RegExp(`^\\$\\{HEADROOM_NATS_PASSWORD_${user.toUpperCase()}:\\?`),
+      expect(environment.HEADROOM_NATS_SEED, name).toMatch(
+        new RegExp(`^\\$\\{HEADROOM_NATS_SEED_${user.toUpperCase()}:\\?`),
       );
-      const mentions = JSON.stringify(services[name]).match(/HEADROOM_NATS_PASSWORD_[A-Z]+/g);
+      const mentions = JSON.stringify(services[name]).match(/HEADROOM_NATS_(SEED|NKEY)_[A-Z]+/g);
       expect(new Set(mentions), name).toEqual(
-        new Set([`HEADROOM_NATS_PASSWORD_${user.toUpperCase()}`]),
+        new Set([`HEADROOM_NATS_SEED_${user.toUpperCase()}`]),
       );
     }
+    const server = JSON.stringify(services.nats);
+    expect(server).not.toMatch(/HEADROOM_NATS_SEED/);
+    expect(new Set(server.match(/HEADROOM_NATS_NKEY_[A-Z]+/g))).toEqual(
+      new Set(
+        ["VALIDATOR", "COMPOSER", "LAUNCHER", "CLIENT"].map((u) => `HEADROOM_NATS_NKEY_${u}`),
+      ),
+    );
   });
 
   it("builds from contexts and Dockerfiles that exist, copying only files that exist", () => {
@@ -197,9 +214,9 @@ describe("the nats service's command line", () => {
     // Later flags win: the ports move off 4222/8222 so nothing else is disturbed.
     const args = [...command.map(onHost), "-p", String(port), "-m", String(monitorPort)];
     const env = { ...process.env };
-    // Compose fills ${NAME:?…} from .env; here from the test's passwords.
+    // Compose fills ${NAME:?…} from .env; here from the test's keys.
     const interpolate = (value: string) =>
-      value.replace(/\$\{(\w+):\?[^}]*\}/g, (_, name: string) => PASSWORDS[name] ?? "");
+      value.replace(/\$\{(\w+):\?[^}]*\}/g, (_, name: string) => KEYS[name] ?? "");
     for (const [name, value] of Object.entries(environment)) {
       env[name] = onHost(interpolate(value));
     }

@@ -101,7 +101,7 @@ export interface Stack {
   nc: NatsConnection;
   /** Environment of a process that connects as a client (the CLI): URL, and the client login. */
   clientEnv: Record<string, string>;
-  /** The users' passwords (in `<stateDir>/secrets`, where the CLI reads client.env); none without logins. */
+  /** The users' NKEY seeds (in `<stateDir>/secrets`, where the CLI reads client.env); none without logins. */
   credentials: NatsCredentials | undefined;
   /** The private state dir (HEADROOM_STATE_DIR of every service). */
   stateDir: string;
@@ -250,7 +250,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     nc = await connect({
       name: `stack-${namespace}`,
       servers: nats.url,
-      ...(credentials ? { user: "client", pass: credentials.client } : {}),
+      ...(credentials ? { user: "client", seed: credentials.client } : {}),
     });
     if (withLibvirt) conn = await Connection.open("qemu:///system");
     if (withNetwork) {

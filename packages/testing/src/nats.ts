@@ -19,7 +19,7 @@ export interface StartNatsOptions {
    * are still set here, `jetstream` and `maxPayload` are ignored.
    */
   configFile?: string;
-  /** More environment for the server, e.g. the passwords infra/nats/headroom.conf reads. */
+  /** More environment for the server, e.g. the public keys infra/nats/headroom.conf reads. */
   env?: Record<string, string>;
 }
 

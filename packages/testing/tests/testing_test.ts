@@ -47,13 +47,14 @@ describe("startNats", () => {
 
 describe("infra/nats/headroom.conf", () => {
   it("starts with JetStream, a 2 MB max_payload and authentication", async () => {
-    const passwords = Object.fromEntries(
-      ["VALIDATOR", "COMPOSER", "LAUNCHER", "CLIENT"].map((user) => [
-        `HEADROOM_NATS_PASSWORD_${user}`,
-        `secret-${user}`,
-      ]),
-    );
-    const nats = await startNats({ configFile: "infra/nats/headroom.conf", env: passwords });
+    // Users' public keys (NKEYs, made for this test; no seed is needed to start).
+    const keys = {
+      HEADROOM_NATS_NKEY_VALIDATOR: "UCFSRUJQWR67Z4CZJDZCG5VQCAI7WKZSDTQUVS47NHKKUF3GBLCM6NFY",
+      HEADROOM_NATS_NKEY_COMPOSER: "UAY2OMSOSZ2N3ZZM5MIWR5M44VZJS6NFNPG5FUEOPGZCR2T5665CRH42",
+      HEADROOM_NATS_NKEY_LAUNCHER: "UDQJYLNWH6HAOTTTTTAOHRN2MJBYL3CW2OI4QB3F6G3QLEGEFJRWFG4J",
+      HEADROOM_NATS_NKEY_CLIENT: "UACZDSCGLR2NFNBJO3W6QDXA6ABTF452FLLWSYQBTCBTMV2XN36OBS5O",
+    };
+    const nats = await startNats({ configFile: "infra/nats/headroom.conf", env: keys });
     try {
       expect(nats.logs()).toContain("Starting JetStream");
       expect(nats.logs()).toContain(nats.storeDir);
@@ -76,9 +77,9 @@ describe("infra/nats/headroom.conf", () => {
     }
   });
 
-  it("refuses to start without the passwords it names", async () => {
+  it("refuses to start without the public keys it names", async () => {
     await expect(startNats({ configFile: "infra/nats/headroom.conf" })).rejects.toThrow(
-      /HEADROOM_NATS_PASSWORD_VALIDATOR/,
+      /HEADROOM_NATS_NKEY_VALIDATOR/,
     );
   });
 });

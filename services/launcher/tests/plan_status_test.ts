@@ -55,7 +55,7 @@ beforeAll(async () => {
   const credentials = await ensureCredentials(join(secrets, "secrets"));
   nats = await startNats({ configFile: "infra/nats/headroom.conf", env: serverEnv(credentials) });
   const login = (user: "launcher" | "validator") =>
-    connect({ name: `plan-status-${user}`, servers: nats.url, user, pass: credentials[user] });
+    connect({ name: `plan-status-${user}`, servers: nats.url, user, seed: credentials[user] });
   launcher = await login("launcher");
   validator = await login("validator");
   await ensureStreams(launcher);

@@ -22,13 +22,13 @@ const NAMESPACES = ["paged-a", "paged-b"];
 
 /** Records as the validator stores them, each with a 2 KB manifest, written straight to KV. */
 beforeAll(async () => {
-  const pass = stack.credentials?.validator;
-  if (!pass) throw new Error("the stack runs without logins");
+  const seed = stack.credentials?.validator;
+  if (!seed) throw new Error("the stack runs without logins");
   const validator = await connect({
     name: "list-seeder",
     servers: stack.natsUrl,
     user: "validator",
-    pass,
+    seed,
   });
   try {
     const { vmis } = await ensureBuckets(validator);

@@ -9,16 +9,16 @@ interface UpOptions {
 const HELP_AFTER = `
 What "npm start" runs. In order:
   1. NATS: starts nats-server at --nats-url (loopback only) with JetStream,
-     its store under
-     <state-dir>/nats, with infra/nats/headroom.conf: one user per service and
-     one for clients, each allowed only its own subjects. Their passwords are
+     its store under <state-dir>/nats, with infra/nats/headroom.conf: one user
+     per service and one for clients, each allowed only its own subjects.
+     Logins are NKEYs (the server holds public keys only). The keys are
      made at first start in <state-dir>/secrets (nats.env for the server and
      services, client.env for the CLI, both readable by their owner only).
      With HEADROOM_NATS_TLS_SERVER_CERT and _KEY set, it uses
      infra/nats/tls.conf instead (TLS only; clients need HEADROOM_NATS_TLS_CA).
      A server that already answers there is used only when --nats-url or
      --server names it on the command line; otherwise up refuses to start
-     (it sends passwords only to a server it started or one you named).
+     (it logs in only to a server it started or one you named).
   2. libvirtd: starts virtlogd and libvirtd (infra/daemons.sh) when
      "virsh -c qemu:///system version" fails.
   3. The services validator, domain-composer and launcher, each restarted if
