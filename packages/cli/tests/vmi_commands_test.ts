@@ -352,6 +352,57 @@ describe("headroom get vmi", () => {
     expect(run.stdout).toMatch(/\nteam-a +in-a +Pending/);
   });
 
+  it("selects VMIs by label with -l, and shows their annotations with -o yaml", async () => {
+    const labelled = (name: string, labels: Record<string, string>) =>
+      vmi(name, (doc) => {
+        doc.metadata.namespace = "labelled";
+        doc.metadata.labels = labels;
+        doc.metadata.annotations = { "example.com/owner": `team ${name}` };
+      });
+    for (const [name, labels] of [
+      ["web-1", { app: "web", tier: "front" }],
+      ["web-2", { app: "web", tier: "back" }],
+      ["db-1", { app: "db" }],
+    ] as const) {
+      expect(
+        (await headroom([...server, "apply", "-f", "-"], {}, labelled(name, labels))).code,
+      ).toBe(0);
+    }
+    const names = async (...selector: string[]) => {
+      const run = await headroom([
+        ...server,
+        "-n",
+        "labelled",
+        "get",
+        "vmi",
+        ...selector,
+        "-o",
+        "json",
+      ]);
+      expect(run.stderr).toBe("");
+      return JSON.parse(run.stdout).items.map(
+        (item: { metadata: { name: string } }) => item.metadata.name,
+      );
+    };
+    expect(await names("-l", "app=web")).toEqual(["web-1", "web-2"]);
+    expect(await names("-l", "app=web,tier!=back")).toEqual(["web-1"]);
+    expect(await names("--selector", "app in (db, cache)")).toEqual(["db-1"]);
+    expect(await names("-l", "!tier")).toEqual(["db-1"]);
+
+    const yaml = await headroom([...server, "-n", "labelled", "get", "vmi", "db-1", "-o", "yaml"]);
+    expect(parse(yaml.stdout).metadata.annotations).toEqual({ "example.com/owner": "team db-1" });
+
+    const bad = await headroom([...server, "-n", "labelled", "get", "vmi", "-l", "app in (web"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("label_selector: unbalanced parentheses");
+    const both = await headroom([...server, "get", "vmi", "web-1", "-l", "app=web"]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("give a NAME or -l, not both");
+    const images = await headroom([...server, "get", "images", "-l", "app=web"]);
+    expect(images.code).toBe(2);
+    expect(images.stderr).toContain("-l selects VMIs by label; images have none");
+  });
+
   it("prints one VMI as Kubernetes would with -o json", async () => {
     const run = await headroom([...server, "get", "vmi", "beta", "-n", "listing", "-o", "json"]);
     expect(run.code).toBe(0);

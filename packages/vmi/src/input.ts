@@ -15,7 +15,12 @@ import type {
 export interface VmiInput {
   apiVersion: "kubevirt.io/v1";
   kind: "VirtualMachineInstance";
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   spec: {
     domain: DomainInput;
     networks?: NetworkInput[];

@@ -8,8 +8,19 @@ export {
 export { DocumentError, MAX_DOCUMENT_BYTES, parseDocument } from "./document.ts";
 export { type InterfaceToAdd, withInterfaceAdded, withInterfaceRemoved } from "./edit.ts";
 export type { Capacity, FieldError, ValidationResult } from "./result.ts";
-export { DEFAULT_GUEST_MEMORY, MAX_MEMORY_BYTES, MIN_MEMORY_BYTES } from "./rules.ts";
+export {
+  DEFAULT_GUEST_MEMORY,
+  MAX_ANNOTATIONS_BYTES,
+  MAX_MEMORY_BYTES,
+  MIN_MEMORY_BYTES,
+} from "./rules.ts";
 export { VMI_SCHEMA_URL, vmiSchema } from "./schema.ts";
+export {
+  matchesLabels,
+  parseLabelSelector,
+  type Requirement,
+  type SelectorResult,
+} from "./selector.ts";
 export type {
   Cpu,
   Devices,

@@ -17,6 +17,7 @@ export function normalize(input: VmiInput): Vmi {
       name: metadata.name,
       namespace: metadata.namespace ?? "default",
       ...(metadata.labels && { labels: { ...metadata.labels } }),
+      ...(metadata.annotations && { annotations: { ...metadata.annotations } }),
     },
     spec: {
       domain: normalizeDomain(spec.domain),

@@ -31,8 +31,12 @@ const VOLUMES = "spec.volumes";
 const REQUESTS = "spec.domain.resources.requests";
 const LIMITS = "spec.domain.resources.limits";
 
+/** As Kubernetes: all of a VMI's annotations, keys and values, in at most 256 KiB. */
+export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+
 export function checkRules(vmi: VmiInput): FieldError[] {
   return [
+    ...checkAnnotations(vmi),
     ...checkMachine(vmi),
     ...checkCpu(vmi),
     ...checkMemory(vmi),
@@ -41,6 +45,20 @@ export function checkRules(vmi: VmiInput): FieldError[] {
     ...checkNetworks(vmi),
     ...checkInterfaceNetworkPairs(vmi),
     ...checkDisksAndVolumes(vmi),
+  ];
+}
+
+function checkAnnotations(vmi: VmiInput): FieldError[] {
+  const annotations = vmi.metadata.annotations ?? {};
+  let bytes = 0;
+  for (const [key, value] of Object.entries(annotations))
+    bytes += Buffer.byteLength(key) + Buffer.byteLength(value);
+  if (bytes <= MAX_ANNOTATIONS_BYTES) return [];
+  return [
+    {
+      field: "metadata.annotations",
+      message: `metadata.annotations hold ${bytes} bytes; all of them together may hold at most ${MAX_ANNOTATIONS_BYTES} (256 KiB)`,
+    },
   ];
 }
 

@@ -28,6 +28,8 @@ export interface VmiMetadata {
   /** "default" when the document has none. */
   namespace: string;
   labels?: Record<string, string>;
+  /** Stored and shown; headroom acts on none. */
+  annotations?: Record<string, string>;
 }
 
 export interface VmiSpec {

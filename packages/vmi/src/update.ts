@@ -1,5 +1,5 @@
 /**
- * Immutability of an accepted VMI. What may change: labels, and the set of
+ * Immutability of an accepted VMI. What may change: labels, annotations, and the set of
  * interfaces with their networks (added or removed as pairs, to be hot-plugged).
  * Everything else stays as first accepted; quantities compare by value, so
  * "1Gi" may be re-applied as "1024Mi".

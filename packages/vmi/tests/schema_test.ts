@@ -77,7 +77,6 @@ describe("the document as a whole", () => {
 describe("fields KubeVirt has and headroom does not support", () => {
   it.each([
     ["status", (doc: Doc) => (doc.status = {})],
-    ["metadata.annotations", (doc: Doc) => (doc.metadata.annotations = { a: "b" })],
     ["metadata.resourceVersion", (doc: Doc) => (doc.metadata.resourceVersion = "7")],
     ["spec.nodeSelector", (doc: Doc) => (doc.spec.nodeSelector = {})],
     [

@@ -2,6 +2,7 @@
 // caller's token, at most `limit` VMIs and about MAX_PAGE_BYTES, so a reply
 // fits nats-server's payload limit however many VMIs there are.
 import { ApiError, parseStoreKey } from "@headroom/bus";
+import { matchesLabels, parseLabelSelector } from "@headroom/vmi";
 
 export const MAX_PAGE_VMIS = 500;
 export const MAX_PAGE_BYTES = 1024 * 1024;
@@ -33,20 +34,48 @@ export function keysAfter(keys: string[], continueToken: string): string[] {
   return named.filter((entry) => compareNamed(entry, after) > 0).map((entry) => entry.key);
 }
 
+/** Which labels a list request's selector takes; everything when it is empty. */
+export function labelFilter(
+  selector: string,
+): (labels: Record<string, string> | undefined) => boolean {
+  if (selector.trim() === "") return () => true;
+  const parsed = parseLabelSelector(selector);
+  if (!parsed.ok) throw new ApiError("BAD_REQUEST", `label_selector: ${parsed.message}`);
+  return (labels) => matchesLabels(labels, parsed.requirements);
+}
+
 /** How many VMIs a page may hold for a request's `limit` (0: the most). */
 export function pageLimit(limit: number): number {
   return limit > 0 && limit < MAX_PAGE_VMIS ? limit : MAX_PAGE_VMIS;
 }
 
 /**
- * The first items whose sizes fit MAX_PAGE_BYTES (always at least one), and
- * whether any were left out.
+ * Reads `keys` in order, `limit` at a time, into a page of at most `limit`
+ * items and about MAX_PAGE_BYTES (always at least one item). `read` gives
+ * null for a key to skip (deleted meanwhile, or not selected). The token is
+ * the last key the page used up, or "" when none are left.
  */
-export function fitPage<T>(items: T[], sizeOf: (item: T) => number): { page: T[]; cut: boolean } {
+export async function collectPage<T>(
+  keys: string[],
+  limit: number,
+  read: (key: string) => Promise<T | null>,
+  sizeOf: (item: T) => number,
+): Promise<{ items: T[]; continueToken: string }> {
+  const items: T[] = [];
   let bytes = 0;
-  for (const [i, item] of items.entries()) {
-    bytes += sizeOf(item);
-    if (bytes > MAX_PAGE_BYTES && i > 0) return { page: items.slice(0, i), cut: true };
+  let next = 0;
+  while (next < keys.length) {
+    const entries = await Promise.all(keys.slice(next, next + limit).map(read));
+    for (const entry of entries) {
+      if (entry !== null) {
+        const size = sizeOf(entry);
+        const full = items.length === limit || (items.length > 0 && bytes + size > MAX_PAGE_BYTES);
+        if (full) return { items, continueToken: keys[next - 1] as string };
+        items.push(entry);
+        bytes += size;
+      }
+      next++;
+    }
   }
-  return { page: items, cut: false };
+  return { items, continueToken: "" };
 }

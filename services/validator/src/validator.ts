@@ -40,7 +40,7 @@ import {
 } from "@headroom/proto";
 import { checkManifest } from "./apply.ts";
 import { addInterface, removeInterface } from "./interfaces.ts";
-import { fitPage, keysAfter, pageLimit } from "./list_page.ts";
+import { collectPage, keysAfter, labelFilter, pageLimit } from "./list_page.ts";
 import { watchNamespaceCounts } from "./namespace_counts.ts";
 import { identify, readStatus, readStored, toRecord } from "./records.ts";
 import { type StoreDeps, storeOnce } from "./store.ts";
@@ -145,25 +145,22 @@ export async function startValidator(
   };
 
   const list = async (request: ListRequest, log: Logger) => {
+    const selected = labelFilter(request.labelSelector);
     const filter = request.namespace ? `${subjectToken(request.namespace)}.*` : ">";
     const all: string[] = [];
     for await (const key of await vmis.keys(filter)) all.push(key);
-    const keys = keysAfter(all, request.continueToken);
-    const wanted = keys.slice(0, pageLimit(request.limit));
-    const records = await Promise.all(
-      wanted.map(async (key) => {
-        const stored = await readStored(vmis, key);
-        return stored
-          ? { key, record: toRecord(stored, await readStatus(status, key, log)) }
-          : null;
-      }),
+    const read = async (key: string) => {
+      const stored = await readStored(vmis, key);
+      if (!stored || !selected(stored.vmi.metadata.labels)) return null;
+      return toRecord(stored, await readStatus(status, key, log));
+    };
+    const page = await collectPage(
+      keysAfter(all, request.continueToken),
+      pageLimit(request.limit),
+      read,
+      (record) => VmiRecord.encode(record).finish().length,
     );
-    const found = records.filter((entry) => entry !== null);
-    const { page, cut } = fitPage(found, (entry) => VmiRecord.encode(entry.record).finish().length);
-    const more = cut || keys.length > wanted.length;
-    // Every VMI asked for went away meanwhile: go on after them.
-    const last = page.at(-1)?.key ?? wanted.at(-1) ?? "";
-    return { vmis: page.map((entry) => entry.record), continueToken: more ? last : "" };
+    return { vmis: page.items, continueToken: page.continueToken };
   };
 
   const micro = await startMicroService(nc, {

@@ -39,7 +39,9 @@ beforeAll(async () => {
           const n = i + j;
           const namespace = NAMESPACES[n % 2] as string;
           const name = `vm-${n}`;
-          const manifestJson = JSON.stringify({ metadata: { namespace, name }, padding });
+          // Every third VMI is labelled tier=gold.
+          const labels = n % 3 === 0 ? { tier: "gold" } : { tier: "plain" };
+          const manifestJson = JSON.stringify({ metadata: { namespace, name, labels }, padding });
           const record = { namespace, name, uid: `uid-${n}`, generation: 1, manifestJson };
           return vmis.put(storeKey(namespace, name), encode(VmiAccepted, record));
         }),
@@ -50,7 +52,7 @@ beforeAll(async () => {
   }
 }, 120_000);
 
-async function listAll(namespace: string, limit = 0) {
+async function listAll(namespace: string, limit = 0, labelSelector = "") {
   const names: string[] = [];
   const replies: number[] = [];
   let continueToken = "";
@@ -59,7 +61,7 @@ async function listAll(namespace: string, limit = 0) {
       stack.nc,
       API_SUBJECTS.list,
       ListRequest,
-      { namespace, limit, continueToken },
+      { namespace, limit, continueToken, labelSelector },
       ListReply,
     );
     replies.push(ListReply.encode(reply).finish().length);
@@ -90,6 +92,27 @@ describe("listing VMIs in pages", () => {
     expect(names.every((name) => name.startsWith("paged-b/"))).toBe(true);
     // 750 VMIs, 100 a page.
     expect(replies).toHaveLength(8);
+  });
+
+  it("keeps to the VMIs a label selector takes, across pages", async () => {
+    const gold = await listAll("", 100, "tier=gold");
+    expect(gold.names).toHaveLength(MANY / 3);
+    expect(gold.names).toEqual(sorted(gold.names));
+    expect(gold.names).toContain("paged-a/vm-0");
+    expect(gold.names).not.toContain("paged-b/vm-1");
+    const notGold = await listAll("paged-b", 0, "tier!=gold,tier");
+    expect(notGold.names).toHaveLength(MANY / 2 - MANY / 6);
+  });
+
+  it("refuses a label selector it cannot read, naming the field", async () => {
+    const asked = request(
+      stack.nc,
+      API_SUBJECTS.list,
+      ListRequest,
+      { namespace: "", labelSelector: "tier in (gold" },
+      ListReply,
+    );
+    await expect(asked).rejects.toThrow(/label_selector: unbalanced parentheses/);
   });
 
   it("refuses a continue token no reply gave, saying so", async () => {

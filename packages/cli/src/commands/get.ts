@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from "commander";
-import { EXIT_CODES_HELP } from "../exit-codes.ts";
+import { CliError, EXIT_CODES_HELP, EXIT_USAGE } from "../exit-codes.ts";
 import { globalsOf, hostStateOf } from "../globals.ts";
 import { type OutputFormat, outputOption } from "../output.ts";
 import { KIND_NAMES, type Kind, kindOf } from "../resources/kinds.ts";
@@ -7,6 +7,7 @@ import { KIND_NAMES, type Kind, kindOf } from "../resources/kinds.ts";
 interface GetOptions {
   output: OutputFormat;
   allNamespaces?: boolean;
+  selector?: string;
 }
 
 const HELP_AFTER = `
@@ -18,7 +19,9 @@ launcher has reported on yet is Pending. -o wide adds REQUESTED, IN-USE,
 CONTROLLERS (added by libvirt for the reserved room), NODE and REASON.
 -o json|yaml prints the VMI as Kubernetes would (metadata.uid,
 metadata.generation, and status.phase, status.capacity, status.interfaces);
-without NAME, a List.
+without NAME, a List. -l takes a label selector as kubectl does: app=web,
+app!=web, app (has the label), !app, app in (web,db), app notin (web,db);
+commas join requirements, and a VMI must meet them all.
 
 Images are read from this host's image store (--state-dir). Networks are
 listed with NAME, BRIDGE and AGE; -o json|yaml prints {name, bridge, createdAt}.
@@ -28,6 +31,7 @@ ${EXIT_CODES_HELP}
 Examples:
   headroom get vmi
   headroom get vmis -A -o wide
+  headroom get vmi -l app=web,tier!=db
   headroom get vmi web -o yaml
   headroom get images
   headroom get networks -o json`;
@@ -42,11 +46,20 @@ export function registerGet(program: Command): void {
     .argument("[name]", "just this one")
     .addOption(outputOption(["json", "yaml", "wide"]))
     .option("-A, --all-namespaces", "VMIs of every namespace")
+    .option("-l, --selector <selector>", "only VMIs whose labels match, e.g. app=web,tier!=db")
     .addHelpText("after", HELP_AFTER)
     .action(async (kind: Kind, name: string | undefined, options: GetOptions, command: Command) => {
       const globals = globalsOf(command);
       const write = (text: string) => process.stdout.write(text);
       const output = options.output;
+      const { selector } = options;
+      if (selector !== undefined && (kind !== "vmi" || name !== undefined))
+        throw new CliError(
+          kind === "vmi"
+            ? "-l selects VMIs by label: give a NAME or -l, not both"
+            : `-l selects VMIs by label; ${kind}s have none`,
+          EXIT_USAGE,
+        );
       // Each kind loads only what it needs, when it runs (so does every command).
       switch (kind) {
         case "vmi": {
@@ -59,6 +72,7 @@ export function registerGet(program: Command): void {
               namespace: globals.namespace,
               allNamespaces: Boolean(options.allNamespaces) && name === undefined,
               ...(name === undefined ? {} : { name }),
+              ...(selector === undefined ? {} : { selector }),
               output,
               write,
             }),

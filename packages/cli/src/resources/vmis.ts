@@ -32,6 +32,8 @@ export interface GetVmisOptions {
   namespace: string;
   allNamespaces: boolean;
   name?: string;
+  /** A label selector, as kubectl takes it; checked by the validator. */
+  selector?: string;
   output: OutputFormat;
   write: (text: string) => void;
   now?: () => number;
@@ -46,15 +48,19 @@ export async function getVmi(
   return reply.found && reply.vmi ? reply.vmi : null;
 }
 
-/** Every VMI of a namespace ("" for all), page by page. */
-export async function listVmis(client: HeadroomClient, namespace: string): Promise<IVmiRecord[]> {
+/** Every VMI of a namespace ("" for all) whose labels match, page by page. */
+export async function listVmis(
+  client: HeadroomClient,
+  namespace: string,
+  labelSelector = "",
+): Promise<IVmiRecord[]> {
   const records: IVmiRecord[] = [];
   let continueToken = "";
   do {
     const page = await client.call(
       API_SUBJECTS.list,
       ListRequest,
-      { namespace, continueToken },
+      { namespace, continueToken, labelSelector },
       ListReply,
     );
     records.push(...page.vmis);
@@ -72,7 +78,11 @@ export async function getVmis(client: HeadroomClient, options: GetVmisOptions): 
     if (!record) throw new CliError(`vmi/${options.name} not found`, EXIT_INVALID);
     records = [record];
   } else {
-    records = await listVmis(client, options.allNamespaces ? "" : options.namespace);
+    records = await listVmis(
+      client,
+      options.allNamespaces ? "" : options.namespace,
+      options.selector ?? "",
+    );
   }
 
   if (options.output === "json" || options.output === "yaml") {
