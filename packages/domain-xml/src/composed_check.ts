@@ -33,6 +33,9 @@ interface Rule {
   /** Text content; without it only whitespace is allowed. */
   text?: Check;
   children?: Record<string, Rule>;
+  /** Children that must be there (once); every child may be there once, but `repeats`. */
+  required?: readonly string[];
+  repeats?: readonly string[];
 }
 
 const oneOf =
@@ -52,7 +55,8 @@ function rulesFor(allowed: ComposedAllowance): Rule {
   const disk: Rule = {
     attrs: { type: oneOf("file"), device: oneOf("disk") },
     children: {
-      driver: { attrs: { name: oneOf("qemu"), type: oneOf("qcow2", "raw") } },
+      // A VMI's disks are its own qcow2 files (an overlay, or blank).
+      driver: { attrs: { name: oneOf("qemu"), type: oneOf("qcow2") } },
       source: { attrs: { file: (path) => allowed.diskFiles.includes(path) } },
       target: {
         attrs: { dev: matches(/^(vd|sd)[a-z]{1,3}$/), bus: oneOf("virtio", "sata", "scsi") },
@@ -72,6 +76,7 @@ function rulesFor(allowed: ComposedAllowance): Rule {
   };
   return {
     attrs: { type: oneOf("kvm", "qemu") },
+    required: ["name", "uuid", "memory", "vcpu", "os", "devices"],
     children: {
       name: { text: (name) => name === allowed.name },
       uuid: { text: (uuid) => uuid === allowed.uuid.toLowerCase() },
@@ -80,6 +85,7 @@ function rulesFor(allowed: ComposedAllowance): Rule {
       memory: { attrs: { unit: oneOf("KiB") }, text: count },
       vcpu: { attrs: { placement: oneOf("static") }, text: count },
       os: {
+        required: ["type"],
         children: {
           type: {
             attrs: { arch: oneOf("x86_64"), machine: matches(/^[a-z0-9][a-z0-9._-]{0,63}$/) },
@@ -97,6 +103,7 @@ function rulesFor(allowed: ComposedAllowance): Rule {
       on_reboot: { text: oneOf("restart") },
       on_crash: { text: oneOf("destroy") },
       devices: {
+        repeats: ["disk", "controller", "interface"],
         children: {
           disk,
           controller: {
@@ -133,19 +140,40 @@ function rulesFor(allowed: ComposedAllowance): Rule {
 const ELEMENT_NODE = 1;
 const TEXT_NODE = 3;
 
-/** A value as a message shows it: quoted, escaped, and cut short. */
+/** A value or name as a message shows it: quoted, escaped, and cut short. */
 function shown(value: string): string {
   return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+}
+
+/** What a node outside the root element is, in words. */
+function outside(node: { nodeType: number; nodeName: string }): string {
+  switch (node.nodeType) {
+    case 7:
+      return `the processing instruction <?${named(node.nodeName)} ...?>`;
+    case 8:
+      return "a comment";
+    case 10:
+      return "a DOCTYPE";
+    default:
+      return "text";
+  }
+}
+
+/** A tag or attribute name in a message: as written when it is a plain name, else shown(). */
+function named(name: string): string {
+  return /^[A-Za-z_][-A-Za-z0-9_.:]{0,40}$/.test(name) ? name : shown(name);
 }
 
 function checkElement(element: Element, rule: Rule, path: string, problems: string[]): void {
   for (const attr of Array.from(element.attributes)) {
     const check = rule.attrs?.[attr.name];
-    if (!check) problems.push(`${path}: attribute ${attr.name} is not one headroom composes`);
+    if (!check)
+      problems.push(`${path}: attribute ${named(attr.name)} is not one headroom composes`);
     else if (!check(attr.value))
       problems.push(`${path}@${attr.name}: ${shown(attr.value)} is not allowed`);
   }
   let text = "";
+  const seen = new Map<string, number>();
   for (const node of Array.from(element.childNodes)) {
     if (node.nodeType === TEXT_NODE) {
       text += node.nodeValue ?? "";
@@ -158,10 +186,23 @@ function checkElement(element: Element, rule: Rule, path: string, problems: stri
       continue;
     }
     const child = node as Element;
-    const childRule = rule.children?.[child.tagName];
-    const childPath = `${path}/${child.tagName}`;
-    if (!childRule) problems.push(`${childPath}: not an element headroom composes`);
-    else checkElement(child, childRule, childPath, problems);
+    const childRule = Object.hasOwn(rule.children ?? {}, child.tagName)
+      ? rule.children?.[child.tagName]
+      : undefined;
+    const childPath = `${path}/${named(child.tagName)}`;
+    if (!childRule) {
+      problems.push(`${childPath}: not an element headroom composes`);
+      continue;
+    }
+    seen.set(child.tagName, (seen.get(child.tagName) ?? 0) + 1);
+    checkElement(child, childRule, childPath, problems);
+  }
+  for (const [tag, times] of seen) {
+    if (times > 1 && !rule.repeats?.includes(tag))
+      problems.push(`${path}/${tag}: there ${times} times; headroom composes it once`);
+  }
+  for (const tag of rule.required ?? []) {
+    if (!seen.has(tag)) problems.push(`${path}/${tag}: missing; headroom always composes it`);
   }
   if (rule.text) {
     if (!rule.text(text)) problems.push(`${path}: ${shown(text)} is not allowed`);
@@ -179,8 +220,16 @@ export function composedDomainProblems(xml: string, allowed: ComposedAllowance):
   try {
     const parsed = parseDomain(xml);
     domain = parsed.domain;
-    // A DOCTYPE could declare entities; composed XML never has one.
-    if (parsed.doc.doctype) return ["domain: has a DOCTYPE, which headroom never composes"];
+    // composeDomain writes the root element alone. Anything beside it is
+    // refused: a DOCTYPE could declare entities, and an XML declaration could
+    // name an encoding libvirt would read differently from this parser.
+    for (const node of Array.from(parsed.doc.childNodes)) {
+      if (node === domain) continue;
+      if (node.nodeType === TEXT_NODE && (node.nodeValue ?? "").trim() === "") continue;
+      return [
+        `the document holds ${outside(node)} beside <domain>; headroom composes <domain> alone`,
+      ];
+    }
   } catch (error) {
     if (error instanceof DomainXmlError) return [error.message];
     throw error;

@@ -10,9 +10,10 @@ describe("withVirtType", () => {
     expect(out).not.toContain("kvm");
   });
 
-  it("returns the same text when the type is already right", () => {
-    const xml = "<domain type='qemu'><name>a</name></domain>";
-    expect(withVirtType(xml, "qemu")).toBe(xml);
+  it("writes the domain element anew from what it parsed, alone, also when the type is already right", () => {
+    const xml =
+      "<?xml version='1.0' encoding='UTF-7'?><domain type='qemu'><name>a+ADw-b</name></domain>";
+    expect(withVirtType(xml, "qemu")).toBe('<domain type="qemu"><name>a+ADw-b</name></domain>');
   });
 
   it("refuses XML that is not a domain", () => {

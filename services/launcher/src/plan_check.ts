@@ -39,10 +39,8 @@ export async function planProblems(
   let domainName: string;
   try {
     domainName = domainNameOf(namespace, name);
-  } catch (error) {
-    return [
-      `the plan's VMI ${shown(`${namespace}/${name}`)} has no valid name: ${(error as Error).message}`,
-    ];
+  } catch {
+    return [`the plan's VMI ${shown(`${namespace}/${name}`)} has no valid name (DNS-1123 labels)`];
   }
   const uuid = domainUuidOf(plan.uid);
   const problems: string[] = [];
@@ -117,8 +115,8 @@ async function diskFileProblems(
   let expected: string;
   try {
     expected = state.volumeFile(plan.namespace, plan.name, file.volumeName ?? "");
-  } catch (error) {
-    return [`${field}.volumeName: ${(error as Error).message}`];
+  } catch {
+    return [`${field}.volumeName ${shown(file.volumeName)} is not a DNS-1123 label`];
   }
   const problems: string[] = [];
   if (file.path !== expected)

@@ -83,8 +83,13 @@ export function scheduledStatus(base: StatusBase): IVmiStatus {
   };
 }
 
+/** A status stays small whatever it must say: a reason is cut at 4 KiB (a plan's author may be hostile). */
+export const MAX_REASON_CHARS = 4096;
+
 export function failedStatus(base: StatusBase, reason: string): IVmiStatus {
-  return { ...scheduledStatus(base), phase: Phase.PHASE_FAILED, reason };
+  const cut =
+    reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS)}… (cut)` : reason;
+  return { ...scheduledStatus(base), phase: Phase.PHASE_FAILED, reason: cut };
 }
 
 export function capacityEvent(

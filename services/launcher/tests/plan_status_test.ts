@@ -33,6 +33,7 @@ import { type NatsServer, startNats } from "@headroom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LauncherContext, launcherContext } from "../src/context.ts";
 import { executePlan } from "../src/plan.ts";
+import { planProblems } from "../src/plan_check.ts";
 
 const NS = "plans";
 const NODE = "node-test";
@@ -129,6 +130,13 @@ async function store(
   );
 }
 
+const NIC = '<interface type="user"><model type="virtio-non-transitional"/></interface>';
+
+/** A domain as composeDomain writes one, with `devices` inside <devices>. */
+function domainXmlOf(name: string, uid: string, devices = ""): string {
+  return `<domain type="kvm"><name>${NS}_${name}</name><uuid>${uid}</uuid><memory unit="KiB">131072</memory><vcpu placement="static">1</vcpu><os><type arch="x86_64" machine="q35">hvm</type></os><devices>${devices}</devices></domain>`;
+}
+
 function planOf(name: string, uid: string, generation: number, extra: IDomainPlan = {}) {
   return DomainPlan.create({
     namespace: NS,
@@ -163,7 +171,7 @@ describe("a plan the launcher carries out", () => {
     const ctx = contextWith(libvirt.conn);
     const plan = planOf("taken", uid, 1, {
       domainUuid: uid,
-      domainXml: `<domain type="kvm"><name>${NS}_taken</name></domain>`,
+      domainXml: domainXmlOf("taken", uid),
     });
     const done = executePlan(ctx, plan);
     await libvirt.firstCall;
@@ -213,6 +221,16 @@ describe("a plan that carries a compose failure", () => {
     expect(libvirt.calls).toEqual([]);
   });
 
+  it("keeps a reason too long for a status to its first 4 KiB", async () => {
+    const uid = "00000000-0000-4000-8000-000000000007";
+    await store("wordy", uid, 1);
+    const ctx = contextWith(recordingLibvirt().conn);
+    await executePlan(ctx, planOf("wordy", uid, 1, { composeFailure: "x".repeat(1 << 20) }));
+    const status = await statusOf(ctx, "wordy");
+    expect(status?.phase).toBe(Phase.PHASE_FAILED);
+    expect(status?.reason).toBe(`${"x".repeat(4096)}… (cut)`);
+  });
+
   it("fails a running VMI's next generation and leaves its domain alone", async () => {
     const uid = "00000000-0000-4000-8000-000000000003";
     const libvirt = recordingLibvirt();
@@ -260,30 +278,31 @@ describe("a plan that is not what headroom composes for its VMI", () => {
   const hostile = join(tmpdir(), `headroom-forged-${process.pid}.qcow2`);
   // The VMI as the validator stored it: 8 interfaces asked for, 2 declared.
   const ROOM: ICapacity = { requested: 8, interfaces: 2, effective: 8 };
-  const twoNics = (name: string) =>
-    `<domain type="kvm"><name>${NS}_${name}</name><devices><interface type="user"/><interface type="user"/></devices></domain>`;
-  const forgeries: [string, (name: string) => IDomainPlan, RegExp][] = [
+  const twoNics = (name: string, uid: string, more = "") =>
+    domainXmlOf(name, uid, `${NIC}${NIC}${more}`);
+  /** The plan as headroom composes it for the VMI; each forgery changes one thing. */
+  const basePlan = (name: string, uid: string, forged: IDomainPlan = {}) =>
+    planOf(name, uid, 1, {
+      domainUuid: uid,
+      capacity: ROOM,
+      placeholderCount: 6,
+      domainXml: twoNics(name, uid),
+      ...forged,
+    });
+  const forgeries: [string, (name: string, uid: string) => IDomainPlan, RegExp][] = [
     [
       "no room where the VMI asked for it",
-      (name) => ({ capacity: ROOM, placeholderCount: 0, domainXml: twoNics(name) }),
+      () => ({ placeholderCount: 0 }),
       /placeholderCount 0 is not the VMI's \(6: 8 requested, 2 interfaces\)/,
     ],
     [
       "a capacity of its own",
-      (name) => ({
-        capacity: { requested: 2, interfaces: 2, effective: 2 },
-        placeholderCount: 6,
-        domainXml: twoNics(name),
-      }),
+      () => ({ capacity: { requested: 2, interfaces: 2, effective: 2 } }),
       /capacity is not the VMI's as the validator accepted it/,
     ],
     [
       "an interface the VMI does not declare",
-      (name) => ({
-        capacity: ROOM,
-        placeholderCount: 6,
-        domainXml: twoNics(name).replace("<devices>", '<devices><interface type="user"/>'),
-      }),
+      (name, uid) => ({ domainXml: twoNics(name, uid, NIC) }),
       /domainXml: domain\/devices: 3 interfaces where the VMI declares 2/,
     ],
     [
@@ -312,9 +331,7 @@ describe("a plan that is not what headroom composes for its VMI", () => {
     ],
     [
       "a host device in the domain",
-      (name) => ({
-        domainXml: `<domain type="kvm"><name>${NS}_${name}</name><devices><hostdev mode="subsystem" type="pci"/></devices></domain>`,
-      }),
+      (name, uid) => ({ domainXml: twoNics(name, uid, '<hostdev mode="subsystem" type="pci"/>') }),
       /domainXml: domain\/devices\/hostdev: not an element headroom composes/,
     ],
     [
@@ -329,9 +346,7 @@ describe("a plan that is not what headroom composes for its VMI", () => {
     ],
     [
       "ten thousand host devices, ten of them shown and the rest counted",
-      (name) => ({
-        domainXml: twoNics(name).replace("<devices>", `<devices>${"<hostdev/>".repeat(10_000)}`),
-      }),
+      (name, uid) => ({ domainXml: twoNics(name, uid, "<hostdev/>".repeat(10_000)) }),
       /^the plan was refused: (domainXml: domain\/devices\/hostdev: not an element headroom composes; ){10}and 9990 more$/,
     ],
   ];
@@ -344,13 +359,7 @@ describe("a plan that is not what headroom composes for its VMI", () => {
       await store(name, uid, 1, ROOM);
       const libvirt = recordingLibvirt();
       const ctx = contextWith(libvirt.conn);
-      const plan = planOf(name, uid, 1, {
-        domainUuid: uid,
-        capacity: ROOM,
-        placeholderCount: 6,
-        domainXml: twoNics(name),
-        ...forge(name),
-      });
+      const plan = basePlan(name, uid, forge(name, uid));
       expect(await executePlan(ctx, plan)).toEqual({ kept: [] });
       const status = await statusOf(ctx, name);
       expect(status).toMatchObject({ phase: Phase.PHASE_FAILED, uid, observedGeneration: 1 });
@@ -361,6 +370,20 @@ describe("a plan that is not what headroom composes for its VMI", () => {
       expect(existsSync(hostState({ HEADROOM_STATE_DIR: stateDir }).vmDir(NS, name))).toBe(false);
     },
   );
+});
+
+describe("a plan as headroom composes it", () => {
+  it("passes the launcher's check: the forgeries above each change one thing of it", async () => {
+    const uid = "00000000-0000-4000-8000-000000000199";
+    const plan = planOf("honest", uid, 1, {
+      domainUuid: uid,
+      capacity: { requested: 8, interfaces: 2, effective: 8 },
+      placeholderCount: 6,
+      domainXml: domainXmlOf("honest", uid, `${NIC}${NIC}`),
+    });
+    const state = hostState({ HEADROOM_STATE_DIR: stateDir });
+    expect(await planProblems(plan, state, plan.capacity)).toEqual([]);
+  });
 });
 
 describe("the launcher's compare-and-set of a status it takes a plan with", () => {
