@@ -1,5 +1,5 @@
 // Entrypoint: node services/validator/dist/main.js (compiled by npm run build)
-// Env: HEADROOM_NATS_URL (default nats://127.0.0.1:4222), HEADROOM_NATS_USER/_PASSWORD,
+// Env: HEADROOM_NATS_URL (default nats://127.0.0.1:4222), HEADROOM_NATS_USER/_SEED,
 // HEADROOM_NATS_TLS_CA/_CERT/_KEY, HEADROOM_LOG_LEVEL, HEADROOM_MAX_VMIS_PER_NAMESPACE
 // (default 1000, 0 for no limit).
 import { readFileSync } from "node:fs";
@@ -38,6 +38,12 @@ try {
   };
   process.once("SIGINT", () => void stop("SIGINT"));
   process.once("SIGTERM", () => void stop("SIGTERM"));
+  // Stale counts would let the quota slip: exit, so the supervisor starts afresh.
+  void validator.lost.then(async (error) => {
+    log.fatal({ err: error }, "validator stopping: it no longer follows the VMI bucket");
+    await stop("lost");
+    process.exitCode = 1;
+  });
 } catch (error) {
   log.fatal({ err: error }, "validator could not start");
   process.exitCode = 1;

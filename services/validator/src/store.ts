@@ -12,8 +12,17 @@ export interface StoreDeps {
   vmis: KV;
   status: KV;
   now: () => number;
-  /** Why `namespace` takes no new VMI (its quota is used up), or null. */
-  namespaceFull: (namespace: string) => string | null;
+  /**
+   * Runs `create` unless the namespace's quota is used up; the refusal's
+   * words then, else null.
+   */
+  createWithinQuota: (
+    namespace: string,
+    name: string,
+    create: () => Promise<void>,
+  ) => Promise<string | null>;
+  /** Throws when the VMI bucket is too full to take new or changed VMIs (deletes still fit). */
+  requireRoom: () => Promise<void>;
 }
 
 export async function storeOnce(
@@ -41,6 +50,7 @@ export async function storeOnce(
           acceptedUnixMs: now(),
         };
         if (dryRun) return acceptedReply(retry, Outcome.OUTCOME_UPDATED, true);
+        await deps.requireRoom();
         await vmis.update(key, encode(VmiAccepted, retry), stored.revision);
         await publishAccepted(js, retry);
         log.info({ key, uid: retry.uid, generation: retry.generation }, "failed vmi retried");
@@ -50,20 +60,23 @@ export async function storeOnce(
       return acceptedReply(plan.record, Outcome.OUTCOME_UNCHANGED, dryRun);
     }
     case "create": {
-      const full = deps.namespaceFull(checked.namespace);
+      // A dry run assigns no uid.
+      if (dryRun) return acceptedReply({ ...plan.record, uid: "" }, Outcome.OUTCOME_CREATED, true);
+      await deps.requireRoom();
+      const full = await deps.createWithinQuota(checked.namespace, checked.name, async () => {
+        await vmis.create(key, encode(VmiAccepted, plan.record));
+      });
       if (full) {
         log.info({ key, reason: full }, "apply rejected: namespace quota");
         return { rejected: { errors: [{ field: "metadata.namespace", message: full }] } };
       }
-      // A dry run assigns no uid.
-      if (dryRun) return acceptedReply({ ...plan.record, uid: "" }, Outcome.OUTCOME_CREATED, true);
-      await vmis.create(key, encode(VmiAccepted, plan.record));
       await publishAccepted(js, plan.record);
       log.info({ key, uid: plan.record.uid, generation: 1 }, "vmi created");
       return acceptedReply(plan.record, Outcome.OUTCOME_CREATED, false);
     }
     case "update":
       if (dryRun) return acceptedReply(plan.record, Outcome.OUTCOME_UPDATED, true);
+      await deps.requireRoom();
       await vmis.update(key, encode(VmiAccepted, plan.record), plan.revision);
       await publishAccepted(js, plan.record);
       log.info({ key, uid: plan.record.uid, generation: plan.record.generation }, "vmi updated");

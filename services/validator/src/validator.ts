@@ -12,6 +12,7 @@ import {
   endpoint,
   ensureBuckets,
   ensureStreams,
+  type KV,
   type Logger,
   type MicroService,
   type NatsConnection,
@@ -47,6 +48,30 @@ import { type StoreDeps, storeOnce } from "./store.ts";
 
 export const DEFAULT_MAX_VMIS_PER_NAMESPACE = 1_000;
 
+// A full bucket refuses every new message, delete markers too: new and changed
+// VMIs stop short of it, so deleting always has room.
+const STORE_FULL_FRACTION = 0.9;
+const STORE_CHECK_MS = 5_000;
+
+/** Throws UNAVAILABLE while the VMI bucket is past `fraction` of its bytes; looks every 5 s. */
+function roomChecker(vmis: KV, fraction: number): () => Promise<void> {
+  let checkedAt = Number.NEGATIVE_INFINITY;
+  let full: { size: number; max: number } | null = null;
+  return async () => {
+    if (Date.now() - checkedAt > STORE_CHECK_MS) {
+      const { size, streamInfo } = await vmis.status();
+      const max = streamInfo.config.max_bytes;
+      full = max > 0 && size >= fraction * max ? { size, max } : null;
+      checkedAt = Date.now();
+    }
+    if (full)
+      throw new ApiError(
+        "UNAVAILABLE",
+        `the VMI store is full (${full.size} of ${full.max} bytes): delete VMIs you no longer need, then try again`,
+      );
+  };
+}
+
 export interface ValidatorOptions {
   log: Logger;
   /** Reported in $SRV.INFO. */
@@ -57,6 +82,8 @@ export interface ValidatorOptions {
   now?: () => number;
   /** VMIs one namespace may hold (default 1,000; 0 for no limit). */
   maxVmisPerNamespace?: number;
+  /** How full the VMI bucket may get before new and changed VMIs are refused (default 0.9). */
+  storeFullFraction?: number;
 }
 
 export interface Validator {
@@ -64,6 +91,8 @@ export interface Validator {
   buckets: Buckets;
   /** Stops taking requests and waits for those in flight. */
   stop(): Promise<void>;
+  /** Resolves if the namespace counts stop following the VMI bucket (the quota would go stale). */
+  lost: Promise<Error>;
 }
 
 /** Creates the streams and buckets if needed and starts serving. */
@@ -77,12 +106,23 @@ export async function startValidator(
   const { vmis, status } = buckets;
   const quota = options.maxVmisPerNamespace ?? DEFAULT_MAX_VMIS_PER_NAMESPACE;
   const counts = await watchNamespaceCounts(vmis, options.log);
-  const namespaceFull = (namespace: string) =>
-    quota > 0 && counts.count(namespace) >= quota
-      ? `namespace ${JSON.stringify(namespace)} already holds ${quota} VMIs, the most one may hold ` +
-        "(HEADROOM_MAX_VMIS_PER_NAMESPACE); delete one first"
-      : null;
-  const deps: StoreDeps = { js, vmis, status, now: options.now ?? Date.now, namespaceFull };
+  const createWithinQuota = async (
+    namespace: string,
+    name: string,
+    create: () => Promise<void>,
+  ): Promise<string | null> =>
+    (await counts.createWithin(namespace, name, quota, create))
+      ? null
+      : `namespace ${JSON.stringify(namespace)} already holds ${quota} VMIs, the most one may hold ` +
+        "(HEADROOM_MAX_VMIS_PER_NAMESPACE); delete one first";
+  const deps: StoreDeps = {
+    js,
+    vmis,
+    status,
+    now: options.now ?? Date.now,
+    createWithinQuota,
+    requireRoom: roomChecker(vmis, options.storeFullFraction ?? STORE_FULL_FRACTION),
+  };
 
   const apply = async (request: ApplyRequest, log: Logger): Promise<IApplyReply> => {
     const checked = checkManifest(request.manifestJson);
@@ -218,6 +258,7 @@ export async function startValidator(
   return {
     micro,
     buckets,
+    lost: counts.lost,
     async stop() {
       await micro.stop();
       counts.stop();

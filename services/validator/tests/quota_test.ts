@@ -44,6 +44,18 @@ describe("the quota of VMIs per namespace", () => {
     expect(Number(relabelled.accepted?.generation)).toBe(2);
   });
 
+  it("holds when creates race: of ten at once into the last place, one is created", async () => {
+    for (const name of ["r1", "r2"])
+      expect((await applyIn("race", name)).accepted?.uid).toBeTruthy();
+    const replies = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => applyIn("race", `late-${i}`)),
+    );
+    expect(replies.filter((reply) => reply.accepted?.uid).length).toBe(1);
+    expect(
+      replies.filter((reply) => reply.rejected?.errors?.[0]?.field === "metadata.namespace").length,
+    ).toBe(9);
+  });
+
   it("takes a new VMI once one is deleted", async () => {
     expect(await deleteIn("small", "b")).toBe(true);
     await expect
