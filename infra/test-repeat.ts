@@ -70,7 +70,11 @@ function parse(): { runs: number; projects: string[]; load: boolean } {
  * an idle machine shows up.
  */
 function startLoad(): ChildProcess {
-  const busy = [process.execPath, "-e", "for (;;) {}"];
+  // Busy, and gone once this process is (checked every few million turns).
+  const spin =
+    "const parent = process.ppid; for (let n = 1; ; n++) if (n % 5e6 === 0) " +
+    "try { process.kill(parent, 0); } catch { process.exit(0); }";
+  const busy = [process.execPath, "-e", spin];
   const pinned = spawnSync("taskset", ["--version"]).error === undefined;
   const core = String(Math.max(0, availableParallelism() - 1));
   const hog = pinned
@@ -120,7 +124,15 @@ function failuresOf(report: { testResults: FileResult[] }, run: number, seed: nu
   return failures;
 }
 
-function runOnce(run: number, runs: number, projects: string[], dir: string): Failure[] {
+/** The vitest run in progress, stopped with this process. */
+let current: ChildProcess | undefined;
+
+async function runOnce(
+  run: number,
+  runs: number,
+  projects: string[],
+  dir: string,
+): Promise<Failure[]> {
   const seed = Math.floor(Math.random() * 2 ** 31);
   const output = join(dir, `run-${run}.json`);
   const args = ["vitest", "run", "--sequence.shuffle.files", `--sequence.seed=${seed}`];
@@ -129,7 +141,11 @@ function runOnce(run: number, runs: number, projects: string[], dir: string): Fa
   for (const project of projects) args.push("--project", project);
   const started = Date.now();
   console.log(`test:repeat: run ${run}/${runs}, seed ${seed}`);
-  const result = spawnSync("npx", args, { stdio: "inherit" });
+  const result = await new Promise<{ status: number | null; signal: string | null }>((resolve) => {
+    current = spawn("npx", args, { stdio: "inherit" });
+    current.once("exit", (status, signal) => resolve({ status, signal }));
+  });
+  current = undefined;
   const seconds = ((Date.now() - started) / 1000).toFixed(0);
   let report: { testResults: FileResult[]; numPassedTests: number; numFailedTests: number };
   try {
@@ -170,9 +186,16 @@ function report(failures: Failure[], runs: number): void {
 const { runs, projects, load } = parse();
 const dir = mkdtempSync(join(tmpdir(), "headroom-test-repeat-"));
 const hog = load ? startLoad() : undefined;
+// Stopped from outside (Ctrl-C): the busy process goes too.
+for (const signal of ["SIGINT", "SIGTERM"] as const)
+  process.once(signal, () => {
+    hog?.kill("SIGKILL");
+    current?.kill(signal);
+    process.exit(130);
+  });
 try {
   const failures: Failure[] = [];
-  for (let run = 1; run <= runs; run++) failures.push(...runOnce(run, runs, projects, dir));
+  for (let run = 1; run <= runs; run++) failures.push(...(await runOnce(run, runs, projects, dir)));
   report(failures, runs);
   process.exitCode = failures.length === 0 ? 0 : 1;
 } finally {
