@@ -46,9 +46,11 @@ export async function runUp(url: string, state: HostState, named: boolean): Prom
   const root = repoRoot();
   await makeDir(state.logs);
   const logFile = createWriteStream(join(state.logs, "up.log"), { flags: "a" });
+  const readers = new Set<(line: string) => void>();
   const say = (line: string) => {
     process.stdout.write(`${readableLogLine(line)}\n`);
     logFile.write(`${new Date().toISOString()} ${line}\n`);
+    for (const read of readers) read(line);
   };
   const supervisor = new Supervisor({ write: say });
 
@@ -73,14 +75,15 @@ export async function runUp(url: string, state: HostState, named: boolean): Prom
   process.once("exit", killChildren);
 
   try {
-    const { started: startedNats, credentials } = await ensureNats(
+    const nats = await ensureNats(
       { url, named },
       state,
       root,
       supervisor,
-      say,
+      { say, readers },
       stop.signal,
     );
+    const { started: startedNats, credentials } = nats;
     if (stop.signal.aborted) return EXIT_OK;
     await ensureLibvirt(root, say);
     if (stop.signal.aborted) return EXIT_OK;
@@ -102,7 +105,7 @@ export async function runUp(url: string, state: HostState, named: boolean): Prom
         cwd: root,
         env: {
           ...process.env,
-          HEADROOM_NATS_URL: url,
+          HEADROOM_NATS_URL: nats.url,
           HEADROOM_STATE_DIR: state.root,
           ...(credentials ? userEnv(credentials, SERVICE_USERS[service.dir]) : {}),
         },
@@ -110,13 +113,13 @@ export async function runUp(url: string, state: HostState, named: boolean): Prom
       started.push(service);
     }
 
-    const missing = await waitForServices(url, credentials, started, stop.signal);
+    const missing = await waitForServices(nats.url, credentials, started, stop.signal);
     if (stop.signal.aborted) return EXIT_OK;
     for (const service of missing) {
       say(`[up] warning: the ${service.dir} is not answering yet; see its lines above`);
     }
     process.stdout.write(
-      banner(url, startedNats, credentials !== undefined, state, started, missing),
+      banner(nats.url, startedNats, credentials !== undefined, state, started, missing),
     );
     await stopped;
     return EXIT_OK;
@@ -142,9 +145,10 @@ async function ensureNats(
   state: HostState,
   root: string,
   supervisor: Supervisor,
-  say: (line: string) => void,
+  output: { say: (line: string) => void; readers: Set<(line: string) => void> },
   signal: AbortSignal,
-): Promise<{ started: boolean; credentials: NatsCredentials | undefined }> {
+): Promise<{ started: boolean; credentials: NatsCredentials | undefined; url: string }> {
+  const { say } = output;
   const known = await readCredentials(state.secrets).catch((error: Error) => {
     throw new CliError(error.message, EXIT_USAGE);
   });
@@ -167,7 +171,7 @@ async function ensureNats(
   }
   if (running === "answers") {
     say(`[up] using the NATS server at ${url}`);
-    return { started: false, credentials: known };
+    return { started: false, credentials: known, url };
   }
   const { host, port } = localAddress(url);
   if (spawnSync("nats-server", ["--version"]).error) {
@@ -185,19 +189,64 @@ async function ensureNats(
     `[up] starting nats-server on ${host}:${port} with ${spec.conf}, ` +
       `JetStream store ${state.nats}, keys in ${state.secrets}`,
   );
+  // Everything from here on goes to the address this server listens on, not
+  // to whatever else `url` names or resolves to.
+  const own = `nats://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const listening = serverReady(output.readers, signal, own);
   supervisor.start(spec);
-  const deadline = Date.now() + NATS_READY_MS;
-  while (!signal.aborted) {
-    if ((await natsAnswers(url, credentials)) === "answers") break;
-    if (Date.now() > deadline) {
-      throw new CliError(
-        `nats-server did not answer at ${url} within ${NATS_READY_MS / 1000} s; see its lines above`,
-        EXIT_UNREACHABLE,
-      );
-    }
-    await sleep(200, signal);
+  await listening;
+  if (signal.aborted) return { started: true, credentials, url: own };
+  if ((await natsAnswers(own, credentials)) !== "answers") {
+    throw new CliError(
+      `nats-server says it is ready at ${own}, but headroom's client cannot log in there`,
+      EXIT_UNREACHABLE,
+    );
   }
-  return { started: true, credentials };
+  return { started: true, credentials, url: own };
+}
+
+/**
+ * Resolves when the nats-server `up` started says it serves (or `up` is
+ * stopping); rejects when it could not bind its port (something else took it
+ * since `up` looked), or said nothing in NATS_READY_MS.
+ */
+function serverReady(
+  readers: Set<(line: string) => void>,
+  signal: AbortSignal,
+  own: string,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const fail = (message: string) => () => reject(new CliError(message, EXIT_UNREACHABLE));
+    const read = (line: string) => {
+      if (!line.startsWith("[nats] ")) return;
+      if (/Server is ready/.test(line)) done(resolve);
+      else if (/address already in use|Error listening on port/i.test(line))
+        done(
+          fail(
+            `nats-server could not listen at ${own}: something took the port after headroom up ` +
+              "looked; headroom up logs in only to a server it started",
+          ),
+        );
+    };
+    const timer = setTimeout(
+      () =>
+        done(
+          fail(
+            `nats-server did not say it was ready at ${own} within ${NATS_READY_MS / 1000} s; see its lines above`,
+          ),
+        ),
+      NATS_READY_MS,
+    );
+    const aborted = () => done(resolve);
+    function done(settle: () => void) {
+      clearTimeout(timer);
+      readers.delete(read);
+      signal.removeEventListener("abort", aborted);
+      settle();
+    }
+    readers.add(read);
+    signal.addEventListener("abort", aborted, { once: true });
+  });
 }
 
 /**
