@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { VmiAccepted } from "@headroom/proto";
-import { type NatsServer, startNats } from "@headroom/testing";
+import { type NatsServer, repoRoot, startNats } from "@headroom/testing";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +16,7 @@ import {
   ensureStreams,
   generationMsgId,
   isWrongLastSequence,
+  STREAM_CONFIGS,
   STREAMS,
   toJetStream,
 } from "../src/mod.ts";
@@ -107,6 +110,16 @@ describe("bounds", () => {
         size: true,
       });
     }
+  });
+
+  it("add up to no more than the 1 GB file store of the shipped server configuration", () => {
+    const conf = readFileSync(join(repoRoot(), "infra/nats/headroom.conf"), "utf8");
+    const store = /max_file_store:\s*(\d+)GB/.exec(conf)?.[1];
+    expect(store).toBe("1");
+    const streams = STREAM_CONFIGS.reduce((sum, config) => sum + (config.max_bytes ?? 0), 0);
+    const buckets = Object.values(BUCKET_LIMITS).reduce((sum, limit) => sum + limit.maxBytes, 0);
+    // nats-server reads "1GB" as 2^30 bytes and reserves each stream's max_bytes.
+    expect(streams + buckets).toBeLessThanOrEqual(2 ** 30);
   });
 
   it("refuse an oversized value in one bucket, and the others still take writes", async () => {
