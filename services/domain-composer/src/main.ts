@@ -1,5 +1,5 @@
 // Entrypoint: node services/domain-composer/dist/main.js (compiled by npm run build)
-// Env: HEADROOM_NATS_URL (default nats://127.0.0.1:4222), HEADROOM_NATS_USER/_PASSWORD,
+// Env: HEADROOM_NATS_URL (default nats://127.0.0.1:4222), HEADROOM_NATS_USER/_SEED,
 // HEADROOM_NATS_TLS_CA/_CERT/_KEY, HEADROOM_STATE_DIR (default /var/lib/headroom: the
 // image store and the VMIs' files), HEADROOM_LOG_LEVEL.
 import { readFileSync } from "node:fs";

@@ -6,7 +6,7 @@
 // (when to ask a guest again for a NIC it kept, doubling to 15 min; default 60000),
 // HEADROOM_LAUNCHER_CONCURRENCY (VMIs worked on at once; default 4 per CPU),
 // HEADROOM_LAUNCHER_DEFINE_ONLY=1 (define domains, never start them: benchmarks),
-// HEADROOM_NATS_USER/_PASSWORD (its NATS login, "launcher" under headroom up).
+// HEADROOM_NATS_USER/_SEED (its NATS login, "launcher" under headroom up).
 import { connect, createLogger, SERVICE_NAMES } from "@headroom/bus";
 import { chooseVirtType } from "@headroom/domain-manager";
 import { hostState } from "@headroom/host-state";
