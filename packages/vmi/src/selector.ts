@@ -39,6 +39,7 @@ function parseRequirement(part: string): Requirement | string {
   const set = /^(\S+)\s+(in|notin)\s*\(([^()]*)\)$/.exec(part);
   if (set) {
     const [, key = "", op, list = ""] = set;
+    if (list.trim() === "") return `${op} needs at least one value`;
     const values = list.split(",").map((value) => value.trim());
     const bad = values.find((value) => !VALUE.test(value));
     if (bad !== undefined) return `${JSON.stringify(bad)} is not a label value`;

@@ -95,6 +95,8 @@ describe("label selectors", () => {
     ["Bad Key=x", "is not a label key"],
     ["app=-web", "is not a label value"],
     ["app in (web,-x)", "is not a label value"],
+    ["app in ()", "in needs at least one value"],
+    ["app notin ( )", "notin needs at least one value"],
   ])("refuse %j, saying what is wrong", (selector, message) => {
     const parsed = parseLabelSelector(selector);
     expect(parsed.ok).toBe(false);
