@@ -84,15 +84,9 @@ export function matchesLabels(
   const own = labels ?? {};
   return requirements.every((requirement) => {
     const has = Object.hasOwn(own, requirement.key);
-    switch (requirement.op) {
-      case "exists":
-        return has;
-      case "doesnotexist":
-        return !has;
-      case "in":
-        return has && requirement.values.includes(own[requirement.key] as string);
-      case "notin":
-        return !has || !requirement.values.includes(own[requirement.key] as string);
-    }
+    if (requirement.op === "exists") return has;
+    if (requirement.op === "doesnotexist") return !has;
+    const listed = has && requirement.values.includes(own[requirement.key] as string);
+    return requirement.op === "in" ? listed : !listed;
   });
 }
