@@ -84,9 +84,10 @@ export function matchesLabels(
   const own = labels ?? {};
   return requirements.every((requirement) => {
     const has = Object.hasOwn(own, requirement.key);
-    if (requirement.op === "exists") return has;
-    if (requirement.op === "doesnotexist") return !has;
-    const listed = has && requirement.values.includes(own[requirement.key] as string);
-    return requirement.op === "in" ? listed : !listed;
+    if (requirement.op === "in" || requirement.op === "notin") {
+      const listed = has && requirement.values.includes(own[requirement.key] as string);
+      return requirement.op === "in" ? listed : !listed;
+    }
+    return requirement.op === "exists" ? has : !has;
   });
 }
