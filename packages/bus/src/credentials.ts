@@ -75,10 +75,10 @@ export async function readCredentials(dir: string): Promise<NatsCredentials | un
   return Object.fromEntries(entries) as NatsCredentials;
 }
 
-/** User and seed from a secrets directory's client.env; undefined when it does not exist. */
+/** User, seed and public key from a secrets directory's client.env; undefined when it does not exist. */
 export async function readClientCredentials(
   dir: string,
-): Promise<{ user: string; seed: string } | undefined> {
+): Promise<{ user: string; seed: string; nkey?: string } | undefined> {
   const file = join(dir, CLIENT_CREDENTIALS_FILE);
   const values = await readEnvFile(file);
   if (!values) return undefined;
@@ -87,7 +87,8 @@ export async function readClientCredentials(
   if (!user || !seed) {
     throw new Error(`${file} must set HEADROOM_NATS_USER and HEADROOM_NATS_SEED`);
   }
-  return { user, seed };
+  const nkey = values.HEADROOM_NATS_NKEY;
+  return { user, seed, ...(nkey ? { nkey } : {}) };
 }
 
 /**
@@ -139,8 +140,14 @@ export function serverEnv(credentials: NatsCredentials): Record<string, string> 
 export function userEnv(
   credentials: NatsCredentials,
   user: NatsUser,
-): { HEADROOM_NATS_USER: string; HEADROOM_NATS_SEED: string } {
-  return { HEADROOM_NATS_USER: user, HEADROOM_NATS_SEED: credentials[user] };
+): { HEADROOM_NATS_USER: string; HEADROOM_NATS_SEED: string; HEADROOM_NATS_NKEY: string } {
+  const seed = credentials[user];
+  return {
+    HEADROOM_NATS_USER: user,
+    HEADROOM_NATS_SEED: seed,
+    // The public key too, so a login need not derive it from the seed.
+    HEADROOM_NATS_NKEY: publicKeyOf(seed),
+  };
 }
 
 /** Refuses `path` unless this user owns it and none of `forbidden`'s mode bits are set. */

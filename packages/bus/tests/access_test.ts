@@ -25,6 +25,7 @@ import {
   NotAuthorizedError,
   PIPELINE_FILTERS,
   planSubject,
+  publicKeyOf,
   readClientCredentials,
   readCredentials,
   refusedSubject,
@@ -134,7 +135,11 @@ describe("credentials", () => {
     expect((await stat(join(dir, "client.env"))).mode & 0o777).toBe(0o600);
     expect(await readCredentials(dir)).toEqual(credentials);
     expect(await ensureCredentials(dir)).toEqual(credentials);
-    expect(await readClientCredentials(dir)).toEqual({ user: "client", seed: credentials.client });
+    expect(await readClientCredentials(dir)).toEqual({
+      user: "client",
+      seed: credentials.client,
+      nkey: publicKeyOf(credentials.client),
+    });
     expect(new Set(Object.values(credentials)).size).toBe(4);
     // The server is given public keys only: no seed is in its environment.
     const server = Object.values(serverEnv(credentials));
@@ -148,6 +153,27 @@ describe("credentials", () => {
 });
 
 describe("logging in", () => {
+  it("signs with Node's ed25519 when the public key is given, and a key that is not the seed's is refused", async () => {
+    const fast = await connect({
+      name: "native-login",
+      servers: nats.url,
+      user: "client",
+      seed: credentials.client,
+      nkey: publicKeyOf(credentials.client),
+      env: {},
+    });
+    await fast.close();
+    const mismatched = connect({
+      name: "mismatched-login",
+      servers: nats.url,
+      user: "client",
+      seed: credentials.client,
+      nkey: publicKeyOf(credentials.validator),
+      env: {},
+    });
+    await expect(mismatched).rejects.toThrow(NotAuthorizedError);
+  });
+
   it("refuses a key the server does not know, a password, and no login at all", async () => {
     const attempt = (user?: string, seed?: string) =>
       connect({ name: "intruder", servers: nats.url, user, seed, env: {} });

@@ -126,7 +126,7 @@ export class HeadroomClient {
 export async function clientCredentials(
   stateDir: string,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<{ user?: string; seed?: string; from: string }> {
+): Promise<{ user?: string; seed?: string; nkey?: string; from: string }> {
   if (env.HEADROOM_NATS_USER) {
     return { from: "HEADROOM_NATS_USER and HEADROOM_NATS_SEED" };
   }
@@ -165,7 +165,13 @@ export async function connectClient(globals: {
   const credentials = await clientCredentials(globals.stateDir);
   try {
     const nc = await Promise.race([
-      connect({ name: "headroom-cli", servers, user: credentials.user, seed: credentials.seed }),
+      connect({
+        name: "headroom-cli",
+        servers,
+        user: credentials.user,
+        seed: credentials.seed,
+        nkey: credentials.nkey,
+      }),
       timeout,
     ]);
     return new HeadroomClient(nc, url);
