@@ -60,8 +60,11 @@ export async function planProblems(
       problems.push(`bridges: ${shown(bridge)} is not a Linux interface name`);
   }
   const images = await realpathOrNull(state.images);
-  for (const [i, file] of plan.diskFiles.entries())
-    problems.push(...(await diskFileProblems(`diskFiles[${i}]`, file, plan, state, images)));
+  // Each check reads the file system on its own: they run at once.
+  const disks = await Promise.all(
+    plan.diskFiles.map((file, i) => diskFileProblems(`diskFiles[${i}]`, file, plan, state, images)),
+  );
+  problems.push(...disks.flat());
 
   const bootFiles: string[] = [];
   problems.push(
@@ -78,8 +81,9 @@ export async function planProblems(
       interfaces: capacity?.interfaces ?? 0,
     }).map((problem) => `domainXml: ${problem}`),
   );
-  for (const path of bootFiles) {
-    if (!(await inImageStore(path, images)))
+  const inStore = await Promise.all(bootFiles.map((path) => inImageStore(path, images)));
+  for (const [i, path] of bootFiles.entries()) {
+    if (!inStore[i])
       problems.push(`domainXml: boot file ${shown(path)} is not a file in the image store`);
   }
   return problems;
