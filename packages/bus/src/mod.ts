@@ -46,6 +46,7 @@ export {
   STREAM_CONFIGS,
   toJetStream,
 } from "./jetstream.ts";
+export { KeyedQueue } from "./keyed_queue.ts";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
 export {
   type Endpoint,

@@ -7,6 +7,7 @@ import {
   decode,
   encode,
   type JetStreamClient,
+  KeyedQueue,
   type KV,
   type Logger,
   type NatsConnection,
@@ -18,7 +19,6 @@ import type { VirtType } from "@headroom/domain-xml";
 import { type HostState, hostState } from "@headroom/host-state";
 import type { Connection } from "@headroom/libvirt";
 import { type IVmiStatus, VmiAccepted, VmiStatus } from "@headroom/proto";
-import { KeyedQueue } from "./keyed_queue.ts";
 import type { LibvirtLink } from "./reconnect.ts";
 import { mayReplaceStatus } from "./status.ts";
 

@@ -3,11 +3,9 @@
 // every create. Creates in one namespace run one at a time here and count at
 // once; across validator replicas the counts follow each other's writes by a
 // moment, so racing replicas can pass a quota by as many creates as race.
-import { type KV, type Logger, parseStoreKey } from "@headroom/bus";
+import { KeyedQueue, type KV, type Logger, parseStoreKey } from "@headroom/bus";
 
 export interface NamespaceCounts {
-  /** VMIs stored in `namespace`, as far as this validator knows. */
-  count(namespace: string): number;
   /**
    * Runs `create` unless `namespace` already holds `quota` VMIs (0: no limit);
    * false when it was full. Creates in one namespace run one at a time.
@@ -63,24 +61,15 @@ export async function watchNamespaceCounts(vmis: KV, log: Logger): Promise<Names
   });
   await ready;
 
-  const queues = new Map<string, Promise<unknown>>();
+  const creates = new KeyedQueue();
   return {
-    count: (namespace) => names.get(namespace)?.size ?? 0,
-    createWithin(namespace, name, quota, create) {
-      const previous = queues.get(namespace) ?? Promise.resolve();
-      const turn = previous.then(async () => {
+    createWithin: (namespace, name, quota, create) =>
+      creates.run(namespace, async () => {
         if (quota > 0 && (names.get(namespace)?.size ?? 0) >= quota) return false;
         await create();
         note(namespace, name, true);
         return true;
-      });
-      const settled = turn.catch(() => {});
-      queues.set(namespace, settled);
-      void settled.then(() => {
-        if (queues.get(namespace) === settled) queues.delete(namespace);
-      });
-      return turn;
-    },
+      }),
     lost: lost.then((error) => (stopping ? new Promise<Error>(() => {}) : error)),
     stop: () => {
       stopping = true;

@@ -1,7 +1,8 @@
 /**
  * Runs tasks one at a time per key and in parallel across keys: a VMI's
- * launch, hot-plugs and delete never overlap, different VMIs do not wait on
- * each other.
+ * launch, hot-plugs and delete never overlap (the launcher), creates into one
+ * namespace are counted one by one (the validator), and different keys do not
+ * wait on each other. A task runs whether the one before it failed or not.
  */
 export class KeyedQueue {
   readonly #tails = new Map<string, Promise<unknown>>();
