@@ -32,6 +32,7 @@ export {
   type DiskSpec,
   type DomainSpec,
   DomainSpecError,
+  isBridgeName,
   type KernelBootSpec,
   type MachineFamily,
   NIC_MODELS,

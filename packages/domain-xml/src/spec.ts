@@ -157,6 +157,11 @@ function positiveInt(path: string, value: unknown, max: number): number {
 
 export const NIC_MODELS: readonly NicModel[] = ["virtio", "virtio-non-transitional", "e1000e"];
 
+/** Whether `name` is a host bridge name a domain may join: 1 to 15 letters, digits, "_", "." or "-". */
+export function isBridgeName(name: string): boolean {
+  return name.length <= LIMITS.bridge && BRIDGE.test(name);
+}
+
 /** Checks one NIC description (also used for hot-plug XML). */
 export function checkNic(nic: NicSpec, path = "nic"): void {
   deviceName(`${path}.name`, nic.name);
@@ -164,7 +169,7 @@ export function checkNic(nic: NicSpec, path = "nic"): void {
   oneOf(`${path}.model`, nic.model, NIC_MODELS);
   if (kind === "bridge") {
     const b = text(`${path}.bridge`, nic.bridge, LIMITS.bridge);
-    if (!BRIDGE.test(b))
+    if (!isBridgeName(b))
       throw new DomainSpecError(`${path}.bridge`, "is not a valid host interface name");
   } else if (nic.bridge !== undefined) {
     throw new DomainSpecError(`${path}.bridge`, "is only allowed for kind bridge");

@@ -6,6 +6,7 @@ import { realpath } from "node:fs/promises";
 import { sep } from "node:path";
 import {
   composedDomainProblems,
+  isBridgeName,
   MAX_PLACEHOLDERS,
   NIC_MODELS,
   placeholderCount,
@@ -13,8 +14,6 @@ import {
 import { domainNameOf, domainUuidOf, type HostState } from "@headroom/host-state";
 import type { DomainPlan, ICapacity, IDiskFile } from "@headroom/proto";
 
-// Linux interface names: at most 15 bytes, no "/" or blanks.
-const BRIDGE = /^[A-Za-z0-9_.-]{1,15}$/;
 const BACKING_FORMATS = ["qcow2", "raw"];
 // The validator takes emptyDisk capacities from 1 MiB to 1 TiB.
 const MAX_BLANK_BYTES = 2 ** 40;
@@ -56,7 +55,7 @@ export async function planProblems(
   if (plan.consoleLogPath !== "" && plan.consoleLogPath !== state.consoleLog(namespace, name))
     problems.push(`consoleLogPath ${shown(plan.consoleLogPath)} is not the VMI's console log`);
   for (const bridge of plan.bridges) {
-    if (!BRIDGE.test(bridge) || bridge === "." || bridge === "..")
+    if (!isBridgeName(bridge) || bridge === "." || bridge === "..")
       problems.push(`bridges: ${shown(bridge)} is not a Linux interface name`);
   }
   const images = await realpathOrNull(state.images);
