@@ -2,6 +2,7 @@
 // separated by commas, each `key=value` (or `==`), `key!=value`, `key`,
 // `!key`, `key in (a,b)` or `key notin (a,b)`. A VMI matches when it meets
 // every requirement.
+import { vmiSchema } from "./schema.ts";
 
 export type Requirement =
   | { key: string; op: "in" | "notin"; values: string[] }
@@ -11,10 +12,9 @@ export type SelectorResult =
   | { ok: true; requirements: Requirement[] }
   | { ok: false; message: string };
 
-// Label keys and values as the VMI schema allows them (metadata.labels).
-const KEY =
-  /^(?=.{1,317}$)(?:(?=[^/]{1,253}\/)[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?\/)?(?=[^/]{1,63}$)[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-const VALUE = /^(?:(?=.{1,63}$)[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
+// Label keys and values as the VMI schema defines them (the flag as ajv uses).
+const KEY = new RegExp(vmiSchema.$defs.labelKey.pattern, "u");
+const VALUE = new RegExp(vmiSchema.$defs.labelValue.pattern, "u");
 
 /** Splits at commas outside parentheses: "a in (x,y),b" → ["a in (x,y)", "b"]. */
 function splitRequirements(text: string): string[] | null {
