@@ -33,6 +33,7 @@ export {
   errorText,
   PermanentError,
 } from "./errors.ts";
+export { answersPing, HOST_METADATA, serviceHost } from "./healthcheck.ts";
 export {
   BUCKET_LIMITS,
   type Buckets,

@@ -3,6 +3,7 @@ import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import { type DecodeError, decode, encode, type MessageType } from "./codec.ts";
 import { ApiError } from "./errors.ts";
+import { HOST_METADATA, serviceHost } from "./healthcheck.ts";
 import type { Logger } from "./logger.ts";
 import { MAX_REQUEST_BYTES, QUEUE_GROUP } from "./subjects.ts";
 
@@ -73,7 +74,9 @@ export async function startMicroService(
     version: options.version,
     description: options.description ?? "",
     queue: options.queue ?? QUEUE_GROUP,
-    ...(options.metadata ? { metadata: options.metadata } : {}),
+    // The host names the replica (its container under compose): the
+    // healthcheck looks for its own, and $SRV.INFO shows where each runs.
+    metadata: { ...options.metadata, [HOST_METADATA]: serviceHost() },
   });
   const running = new Set<Promise<void>>();
   const serviceLimit = options.maxRequestBytes ?? MAX_REQUEST_BYTES;

@@ -11,9 +11,11 @@ import { connect as natsConnect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   acceptedSubject,
+  answersPing,
   BUCKETS,
   capacitySubject,
   connect,
+  createLogger,
   DURABLES,
   ensureBuckets,
   ensureCredentials,
@@ -29,8 +31,10 @@ import {
   readClientCredentials,
   readCredentials,
   refusedSubject,
+  SERVICE_NAMES,
   STREAMS,
   serverEnv,
+  startMicroService,
   storeKey,
 } from "../src/mod.ts";
 
@@ -395,5 +399,28 @@ describe("each service", () => {
       }),
     );
     await expectRejected(jsm.streams.delete(STREAMS.capacity));
+  });
+
+  it("each pings its own replicas, its container's healthcheck, and no other service", async () => {
+    const log = createLogger("access-test", { level: "silent" });
+    for (const [user, name] of [
+      ["validator", SERVICE_NAMES.validator],
+      ["composer", SERVICE_NAMES.composer],
+      ["launcher", SERVICE_NAMES.launcher],
+    ] as const) {
+      const micro = await startMicroService(as(user), {
+        name,
+        version: "0.0.0",
+        endpoints: [],
+        log,
+      });
+      try {
+        expect(await answersPing(as(user), name)).toBe(true);
+      } finally {
+        await micro.stop();
+      }
+    }
+    await expectPublishRefused("validator", `$SRV.PING.${SERVICE_NAMES.launcher}`);
+    await expectPublishRefused("launcher", `$SRV.PING.${SERVICE_NAMES.composer}`);
   });
 });

@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { ApplyReply, ApplyRequest, GetReply, GetRequest, Outcome } from "@headroom/proto";
 import { type NatsServer, startNats } from "@headroom/testing";
 import { Svcm } from "@nats-io/services";
@@ -5,9 +6,11 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ApiError,
+  answersPing,
   connect,
   createLogger,
   endpoint,
+  HOST_METADATA,
   type MicroService,
   request,
   startMicroService,
@@ -158,5 +161,19 @@ describe("stopping a micro service", () => {
     }).catch((e) => e);
     expect(after.code).toBe("UNAVAILABLE");
     await other.close();
+  });
+});
+
+describe("answersPing, the containers' healthcheck", () => {
+  it("is true for the replica on this host and false for a host that runs none", async () => {
+    expect(await answersPing(nc, "headroom-test")).toBe(true);
+    expect(await answersPing(nc, "headroom-test", "some-other-host", 300)).toBe(false);
+    expect(await answersPing(nc, "headroom-nothing", undefined, 300)).toBe(false);
+  });
+
+  it("names the host in $SRV.INFO", async () => {
+    const infos = [];
+    for await (const info of await new Svcm(nc).client().info("headroom-test")) infos.push(info);
+    expect(infos[0]?.metadata?.[HOST_METADATA]).toBe(hostname());
   });
 });
