@@ -1,7 +1,11 @@
 // What a domain needs on this host before it can start, made in-process: no
-// child process on the launch path (qemu-img and ip cost milliseconds each).
+// child process on the launch path (qemu-img and ip cost milliseconds each),
+// but for a bridge in a container (see createBridge).
+import { execFile } from "node:child_process";
+import { constants } from "node:fs";
 import { access, chmod, mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { promisify } from "node:util";
 import {
   createQcow2,
   DiskFormatError,
@@ -112,6 +116,33 @@ async function linkState(name: string): Promise<LinkState> {
   return flags & IFF_UP ? "bridge-up" : "bridge-down";
 }
 
+let sysctlsWritable: Promise<boolean> | undefined;
+
+/**
+ * Whether /proc/sys/net can be written here. libvirt sets a new bridge's IPv6
+ * sysctls there and fails where it is read-only, as in a Docker container
+ * that is not privileged.
+ */
+function netSysctlsWritable(): Promise<boolean> {
+  sysctlsWritable ??= access("/proc/sys/net/ipv6/conf/default/disable_ipv6", constants.W_OK).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => error.code !== "EROFS",
+  );
+  return sysctlsWritable;
+}
+
+/**
+ * A new bridge: a transient libvirt network where libvirt can make it (it goes
+ * at reboot), else made with ip (in a container's network namespace: it goes
+ * with the container).
+ */
+async function createBridge(conn: Connection, bridge: string): Promise<void> {
+  if (await netSysctlsWritable()) return createBridgeNetwork(conn, bridge);
+  const ip = promisify(execFile);
+  await ip("ip", ["link", "add", "name", bridge, "type", "bridge"]);
+  await ip("ip", ["link", "set", "dev", bridge, "up"]);
+}
+
 async function createBridgeNetwork(conn: Connection, bridge: string): Promise<void> {
   const network = bridgeNetworkName(bridge);
   const xml = bridgeNetworkXml(network, bridge);
@@ -131,9 +162,8 @@ async function createBridgeNetwork(conn: Connection, bridge: string): Promise<vo
 const bridgesInHand = new Map<string, Promise<"created" | "kept">>();
 
 /**
- * Makes sure a host bridge is there and up. A missing one is created as a
- * transient libvirt network with no uplink (libvirt makes the bridge and
- * brings it up; it goes at reboot); one that is there but is not a bridge, or
+ * Makes sure a host bridge is there and up. A missing one is created with no
+ * uplink (createBridge); one that is there but is not a bridge, or
  * stays down, belongs to someone else and is left as it is, with an error.
  */
 export function ensureBridge(conn: Connection, name: string): Promise<"created" | "kept"> {
@@ -152,7 +182,7 @@ async function checkOrCreateBridge(conn: Connection, name: string): Promise<"cre
   let state = await linkState(name);
   if (state === "absent") {
     try {
-      await createBridgeNetwork(conn, name);
+      await createBridge(conn, name);
       return "created";
     } catch (error) {
       // Another process created it meanwhile.
