@@ -112,8 +112,14 @@ build_id=$(
   } | sha256sum | cut -c1-32
 )
 
+# The compiled tool when built (setup.sh builds first; images carry only
+# dist/), else its source through tsx.
 store_tool() {
-  (cd "$root" && node --import tsx packages/images/src/store_tool.ts "$@")
+  if [[ -f $root/packages/images/dist/store_tool.js ]]; then
+    (cd "$root" && node packages/images/dist/store_tool.js "$@")
+  else
+    (cd "$root" && node --import tsx packages/images/src/store_tool.ts "$@")
+  fi
 }
 
 if [[ -n $out ]]; then
@@ -127,7 +133,8 @@ else
   while [[ ! -e $existing ]]; do existing=$(dirname "$existing"); done
   [[ -w $existing ]] || die "cannot write the image store at $store_dir: run as root, set HEADROOM_STATE_DIR, or use --out DIR"
   command -v node >/dev/null || die "node is needed to write the image store (or use --out DIR)"
-  [[ -d $root/node_modules/tsx ]] || die "npm dependencies are missing: run npm ci in $root first (or use --out DIR)"
+  [[ -f $root/packages/images/dist/store_tool.js || -d $root/node_modules/tsx ]] ||
+    die "npm dependencies are missing: run npm ci in $root first (or use --out DIR)"
   if [[ $force == 0 ]] && stored=$(store_tool root "$ref" 2>/dev/null) &&
     [[ -f $stored/headroom-build-id && $(cat "$stored/headroom-build-id") == "$build_id" ]]; then
     say "$ref is up to date in the image store (build $build_id)"
