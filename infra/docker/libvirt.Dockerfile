@@ -2,8 +2,9 @@
 # The launcher reaches libvirtd over the unix socket in /var/run/libvirt (a
 # volume both containers mount) and keeps disks, kernels and console logs in
 # /var/lib/headroom (another shared volume), at the same paths in both, because
-# QEMU runs here and opens them. The container must run privileged: libvirt
-# makes tap devices and QEMU uses /dev/kvm when the host has it.
+# QEMU runs here and opens them. The container is not privileged: it needs
+# NET_ADMIN and /dev/net/tun for tap devices, and /dev/kvm for KVM
+# (docker-compose.yml, infra/docker/kvm.yml).
 FROM debian:bookworm-slim
 
 # The same Debian packages infra/setup.sh installs on a host; ipxe-qemu (a
@@ -21,11 +22,13 @@ RUN apt-get update \
 # - QEMU is not put into cgroups of its own (a container's cgroup is not
 #   delegated to libvirt) nor into a private mount namespace, and no AppArmor
 #   or SELinux labelling, which a privileged container cannot give anyway.
-#   Disk ownership (the DAC driver) works as on a host.
+#   Disk ownership (the DAC driver) works as on a host, but libvirt does not
+#   remember the previous owner: that takes trusted.* extended attributes,
+#   which only CAP_SYS_ADMIN may set, and the container does not have it.
 RUN printf '%s\n' '' '# headroom container settings' 'auth_unix_rw = "none"' \
       >>/etc/libvirt/libvirtd.conf \
  && printf '%s\n' '' '# headroom container settings' 'cgroup_controllers = [ ]' 'namespaces = [ ]' \
-      'security_driver = "none"' >>/etc/libvirt/qemu.conf \
+      'security_driver = "none"' 'remember_owner = 0' >>/etc/libvirt/qemu.conf \
  && rm -f /etc/libvirt/qemu/networks/autostart/default.xml
 
 COPY infra/docker/libvirt-entrypoint.sh /usr/local/bin/libvirt-entrypoint

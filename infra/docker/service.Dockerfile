@@ -1,7 +1,6 @@
 # headroom's services, one image per service. docker-compose.yml builds it with
 # the build arg SERVICE (validator, domain-composer or launcher) and a target:
-#   service     runs services/$SERVICE/dist/main.js, compiled in the build
-#               stage (the default, last stage)
+#   service     runs services/$SERVICE/dist/main.js (the default, last stage)
 #   tiny-guest  runs infra/tiny-guest/build.sh into the shared state volume
 # The build context is the repository root; its .dockerignore keeps the host's
 # node_modules and build output out of it.
@@ -10,48 +9,67 @@
 # builder build it.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# --- manifests: only what `npm ci` reads, so the install layer below is rebuilt
-# only when a package.json or the lock file changes, not on every source edit.
-FROM ${NODE_IMAGE} AS manifests
+# --- prune: only the workspaces the service uses (turbo prune). out/json holds
+# their package.json files and a pruned lock file, out/full their sources, so
+# the install below is rebuilt only when a manifest changes, not on every edit.
+FROM ${NODE_IMAGE} AS prune
 WORKDIR /app
-COPY package.json package-lock.json ./
-COPY packages packages
-COPY services services
-# A workspace's bin files stay too: npm links them while installing.
-RUN find packages services -type f ! -name package.json ! -path '*/bin/*' -delete \
- && find packages services -depth -type d -empty -delete
+# Builds behind a TLS-intercepting proxy need its CA (PEM text; empty: none).
+# Only the build stages use it; a CA certificate is public, not a secret.
+ARG EXTRA_CA_CERTS=""
+RUN printf '%s\n' "$EXTRA_CA_CERTS" >/usr/local/share/extra-ca.pem
+ENV NODE_EXTRA_CA_CERTS=/usr/local/share/extra-ca.pem \
+    TURBO_TELEMETRY_DISABLED=1 \
+    NPM_CONFIG_UPDATE_NOTIFIER=false
+# turbo at the version of the lock file.
+COPY package-lock.json ./
+RUN npm install -g --no-audit --no-fund --loglevel=error \
+      "turbo@$(node -p "require('./package-lock.json').packages['node_modules/turbo'].version")"
+COPY . .
+ARG SERVICE
+RUN if [ ! -f "services/$SERVICE/src/main.ts" ]; then \
+      echo "build arg SERVICE=$SERVICE names no service: services/$SERVICE/src/main.ts does not exist (validator, domain-composer or launcher)" >&2; exit 1; \
+    fi \
+ && turbo prune "@headroom/$SERVICE" --docker >/dev/null
 
 # --- build: dependencies, generated code, the native libvirt binding and the
-# compiled JavaScript.
+# compiled JavaScript; then only production dependencies are kept.
 FROM ${NODE_IMAGE} AS build
 # node-gyp builds packages/libvirt against libvirt-dev (headers and pkg-config
 # file); the node image carries Node's own headers, so nothing is downloaded.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends g++ make python3 pkg-config libvirt-dev \
  && rm -rf /var/lib/apt/lists/*
-ENV TURBO_TELEMETRY_DISABLED=1 \
+COPY --from=prune /usr/local/share/extra-ca.pem /usr/local/share/extra-ca.pem
+ENV NODE_EXTRA_CA_CERTS=/usr/local/share/extra-ca.pem \
+    TURBO_TELEMETRY_DISABLED=1 \
     NPM_CONFIG_UPDATE_NOTIFIER=false
 WORKDIR /app
-COPY --from=manifests /app /app
+COPY --from=prune /app/out/json/ ./
 # The npm the lock file was written with (package.json "packageManager").
-RUN npm install -g --no-audit --no-fund "npm@$(node -p "require('./package.json').packageManager.replace(/^npm@/, '')")" \
+RUN npm install -g --no-audit --no-fund --loglevel=error "npm@$(node -p "require('./package.json').packageManager.replace(/^npm@/, '')")" \
  && npm ci --no-audit --no-fund --loglevel=error
-COPY tsconfig.base.json turbo.json ./
+COPY --from=prune /app/out/full/ ./
+COPY tsconfig.base.json tsconfig.build.json ./
 COPY schemas schemas
-COPY packages packages
-COPY services services
-COPY infra infra
 ARG SERVICE
-RUN if [ -z "$SERVICE" ]; then \
-      echo "build arg SERVICE is required: validator, domain-composer or launcher" >&2; exit 1; \
-    fi \
- && if [ ! -f "services/$SERVICE/src/main.ts" ]; then \
-      echo "build arg SERVICE=$SERVICE names no service: services/$SERVICE/src/main.ts does not exist" >&2; exit 1; \
-    fi
-# The service and the workspaces it depends on: protobuf code generation, the
-# libvirt addon for the launcher, and each one's src/ compiled into dist/.
-RUN npx turbo run build --filter="@headroom/$SERVICE..." --output-logs=errors-only \
+RUN npx turbo run build --filter="@headroom/$SERVICE" --output-logs=errors-only \
  && test -f "services/$SERVICE/dist/main.js"
+# What the service runs: each workspace's package.json, dist/ and generated
+# code (gen/, the protobuf messages), the libvirt addon, the schemas and the production dependencies. No sources, no
+# compilers, no devDependencies.
+RUN npm prune --omit=dev --no-audit --no-fund --loglevel=error \
+ && mkdir /runtime \
+ && cp -r package.json node_modules schemas /runtime/ \
+ && for dir in packages/* services/*; do \
+      mkdir -p "/runtime/$dir" && cp "$dir/package.json" "/runtime/$dir/"; \
+      for out in dist gen; do \
+        if [ -d "$dir/$out" ]; then cp -r "$dir/$out" "/runtime/$dir/"; fi; \
+      done; \
+      if [ -d "$dir/build/Release" ]; then \
+        mkdir -p "/runtime/$dir/build/Release" && cp "$dir"/build/Release/*.node "/runtime/$dir/build/Release/"; \
+      fi; \
+    done
 
 # --- tiny-guest: the one-shot job that puts the tiny test guest into the image
 # store. build.sh packs Debian's cloud kernel and static busybox, and writes the
@@ -61,7 +79,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends linux-image-cloud-amd64 busybox-static cpio qemu-utils \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY --from=build /app /app
+COPY --from=build /runtime /app
+COPY infra/tiny-guest infra/tiny-guest
 ENV HEADROOM_STATE_DIR=/var/lib/headroom
 CMD ["bash", "infra/tiny-guest/build.sh"]
 
@@ -83,11 +102,16 @@ RUN case "$SERVICE" in \
       && rm -rf /var/lib/apt/lists/*; \
     fi
 WORKDIR /app
-COPY --from=build /app /app
 COPY infra/docker/service-entrypoint.sh /usr/local/bin/headroom-entrypoint
 RUN chmod 0755 /usr/local/bin/headroom-entrypoint
+COPY --from=build /runtime /app
 ENV NODE_ENV=production \
     HEADROOM_SERVICE=$SERVICE
+# Healthy when this container's replica answers $SRV.PING through NATS, as
+# the service's own user; the first minute is start-up (the launcher's KVM
+# check boots a guest).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "packages/bus/dist/healthcheck_main.js"]
 ENTRYPOINT ["/usr/local/bin/headroom-entrypoint"]
 # Compiled JavaScript with plain node: no TypeScript loader at start.
 CMD ["sh", "-c", "exec node services/$HEADROOM_SERVICE/dist/main.js"]
