@@ -83,7 +83,7 @@ export function toJetStream(nc: NatsConnection | JetStreamClient): JetStreamClie
  */
 export async function ensureStreams(js: NatsConnection | JetStreamClient): Promise<void> {
   const jsm = await toJetStream(js).jetstreamManager();
-  for (const config of STREAM_CONFIGS) await ensureStream(jsm, config);
+  for (const config of STREAM_CONFIGS) await whileOthersCreate(() => ensureStream(jsm, config));
 }
 
 async function ensureStream(
@@ -114,6 +114,23 @@ async function ensureStream(
   if (differs) await jsm.streams.update(config.name, config);
 }
 
+/**
+ * Runs a create-or-open again when it fails: two services creating the same
+ * stream at once both see it missing, and nats-server may refuse the second
+ * creation for lack of room (the first one's reservation) before it sees the
+ * stream exists. A moment later the stream is there and opens.
+ */
+async function whileOthersCreate<T>(createOrOpen: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createOrOpen();
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
+}
+
 /** Creates (or opens) every headroom KV bucket. */
 export async function ensureBuckets(js: NatsConnection | JetStreamClient): Promise<Buckets> {
   const kvm = new Kvm(toJetStream(js));
@@ -122,12 +139,14 @@ export async function ensureBuckets(js: NatsConnection | JetStreamClient): Promi
     const { history, maxBytes, maxValueSize } = BUCKET_LIMITS[
       name
     ] as (typeof BUCKET_LIMITS)[string];
-    return kvm.create(name, {
-      history,
-      max_bytes: maxBytes,
-      maxValueSize,
-      storage: StorageType.File,
-    });
+    return whileOthersCreate(() =>
+      kvm.create(name, {
+        history,
+        max_bytes: maxBytes,
+        maxValueSize,
+        storage: StorageType.File,
+      }),
+    );
   };
   const [vmis, status, networks] = await Promise.all([
     open(BUCKETS.vmis),

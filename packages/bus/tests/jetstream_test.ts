@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VmiAccepted } from "@headroom/proto";
 import { type NatsServer, repoRoot, startNats } from "@headroom/testing";
@@ -13,11 +15,13 @@ import {
   decode,
   encode,
   ensureBuckets,
+  ensureCredentials,
   ensureStreams,
   generationMsgId,
   isWrongLastSequence,
   STREAM_CONFIGS,
   STREAMS,
+  serverEnv,
   toJetStream,
 } from "../src/mod.ts";
 
@@ -135,4 +139,48 @@ describe("bounds", () => {
     await buckets.vmis.put("ns.after", new Uint8Array([1]));
     expect(Array.from((await buckets.vmis.get("ns.after"))?.value ?? [])).toEqual([1]);
   });
+});
+
+describe("every service setting up at once", () => {
+  it("gets the streams and buckets, on the shipped configuration's 1 GB store", async () => {
+    // Two services creating one bucket at the same moment: nats-server may
+    // refuse the second creation for lack of room before it sees the first.
+    const secrets = await mkdtemp(join(tmpdir(), "headroom-setup-race-"));
+    try {
+      const credentials = await ensureCredentials(join(secrets, "secrets"));
+      for (let round = 0; round < 5; round++) {
+        const server = await startNats({
+          configFile: "infra/nats/headroom.conf",
+          env: serverEnv(credentials),
+        });
+        const users = ["validator", "composer", "launcher"] as const;
+        const connections = await Promise.all(
+          users.map((user) =>
+            connect({ name: `setup-${user}`, servers: server.url, user, seed: credentials[user] }),
+          ),
+        );
+        try {
+          await Promise.all(
+            connections.map(async (c) => {
+              await ensureStreams(c);
+              await ensureBuckets(c);
+            }),
+          );
+          // Looked up as the validator, which may read each stream's info.
+          const jsm = await toJetStream(connections[0] as NatsConnection).jetstreamManager();
+          for (const name of [
+            ...Object.values(STREAMS),
+            ...Object.values(BUCKETS).map((b) => `KV_${b}`),
+          ]) {
+            expect((await jsm.streams.info(name)).config.name).toBe(name);
+          }
+        } finally {
+          for (const c of connections) await c.close();
+          await server.stop();
+        }
+      }
+    } finally {
+      await rm(secrets, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
