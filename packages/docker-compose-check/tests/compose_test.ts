@@ -119,6 +119,7 @@ describe("docker-compose.yml", () => {
   it("lets every service scale: no container_name, host ports on nats only", () => {
     expect(scalingProblems(project, ["nats"])).toEqual([]);
     // The CLI on the host reaches NATS, as the client user; loopback only, as TLS is off.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Compose's variable, as the file has it
     expect(services.nats?.ports).toEqual(["127.0.0.1:${HEADROOM_NATS_PORT:-4222}:4222"]);
   });
 

@@ -238,11 +238,16 @@ describe("docker-compose up", () => {
       // What the guest itself sees: five NICs.
       expect(await guestSees(5)).toMatch(/ifaces=eth0,eth1,eth2,eth3,eth4 /);
 
-      const events = await headroom("events", "--vmi", SEED_VMI, "-o", "json");
-      const types = events.stdout
-        .trim()
-        .split("\n")
-        .map((line) => JSON.parse(line).type as string);
+      // The refusal's event is published by the launcher after the reply: wait for it, bounded.
+      let types: string[] = [];
+      for (let tries = 0; tries < 30 && !types.includes("exhausted"); tries++) {
+        if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+        const events = await headroom("events", "--vmi", SEED_VMI, "-o", "json");
+        types = events.stdout
+          .trim()
+          .split("\n")
+          .map((line) => JSON.parse(line).type as string);
+      }
       expect(types).toContain("reserved");
       expect(types.filter((type) => type === "attached")).toHaveLength(3);
       expect(types).toContain("exhausted");
