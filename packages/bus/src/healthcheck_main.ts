@@ -5,18 +5,17 @@
 //   node packages/bus/dist/healthcheck_main.js [SERVICE]
 // SERVICE: validator, domain-composer or launcher; default HEADROOM_SERVICE.
 import { connect } from "./connect.ts";
+import { SERVICE_USERS } from "./credentials.ts";
 import { answersPing } from "./healthcheck.ts";
 import { SERVICE_NAMES } from "./subjects.ts";
 
-const MICRO_NAMES: Record<string, string> = {
-  validator: SERVICE_NAMES.validator,
-  "domain-composer": SERVICE_NAMES.composer,
-  launcher: SERVICE_NAMES.launcher,
-};
-
 const service = process.argv[2] ?? process.env.HEADROOM_SERVICE ?? "";
-const name = MICRO_NAMES[service];
-if (name === undefined) {
+// A service's micro service name goes by the NATS user it logs in as.
+const user = Object.hasOwn(SERVICE_USERS, service)
+  ? SERVICE_USERS[service as keyof typeof SERVICE_USERS]
+  : undefined;
+const name = user && SERVICE_NAMES[user];
+if (!name) {
   console.error(
     `healthcheck: no service named ${JSON.stringify(service)}; give validator, domain-composer or launcher (or set HEADROOM_SERVICE)`,
   );
