@@ -118,14 +118,15 @@ async function ensureStream(
  * Runs a create-or-open again when it fails: two services creating the same
  * stream at once both see it missing, and nats-server may refuse the second
  * creation for lack of room (the first one's reservation) before it sees the
- * stream exists. A moment later the stream is there and opens.
+ * stream exists. A moment later the stream is there and opens. Only the
+ * server's JetStream refusals are tried again; any other error is final.
  */
 async function whileOthersCreate<T>(createOrOpen: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await createOrOpen();
     } catch (error) {
-      if (attempt >= 5) throw error;
+      if (attempt >= 5 || !(error instanceof JetStreamApiError)) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
     }
   }
