@@ -116,6 +116,7 @@ async function linkState(name: string): Promise<LinkState> {
   return flags & IFF_UP ? "bridge-up" : "bridge-down";
 }
 
+const run = promisify(execFile);
 let sysctlsWritable: Promise<boolean> | undefined;
 
 /**
@@ -138,9 +139,8 @@ function netSysctlsWritable(): Promise<boolean> {
  */
 async function createBridge(conn: Connection, bridge: string): Promise<void> {
   if (await netSysctlsWritable()) return createBridgeNetwork(conn, bridge);
-  const ip = promisify(execFile);
-  await ip("ip", ["link", "add", "name", bridge, "type", "bridge"]);
-  await ip("ip", ["link", "set", "dev", bridge, "up"]);
+  await run("ip", ["link", "add", "name", bridge, "type", "bridge"]);
+  await run("ip", ["link", "set", "dev", bridge, "up"]);
 }
 
 async function createBridgeNetwork(conn: Connection, bridge: string): Promise<void> {
