@@ -25,15 +25,19 @@ export { imageKey, MAX_IMAGE_REF_LENGTH, validateImageRef } from "./image_ref.ts
 export type { QemuAccessOptions } from "./qemu_access.ts";
 export { assertQemuCanRead, DEFAULT_QEMU_USER } from "./qemu_access.ts";
 export type {
+  AddOptions,
   CreateOverlayOptions,
   ImageInfo,
   ImageStore,
   Overlay,
   ResolvedImage,
+  Staging,
 } from "./store.ts";
 export {
+  checkImageSource,
   defaultImageStoreDir,
   detectDiskFormat,
+  imageFilePath,
   openImageStore,
   TINY_GUEST_REF,
 } from "./store.ts";

@@ -48,6 +48,8 @@ export interface ImageInfo {
   sizeBytes: number;
   /** When the image was added, ISO 8601. */
   addedAt: string;
+  /** Digest of the object it was fetched from in headroom's image store ("SHA-256=…"), if any. */
+  digest?: string;
 }
 
 /** `root` is the same directory as `path`; it names what `/` of the image is on the host. */
@@ -63,6 +65,22 @@ export interface Overlay {
   backingFormat: string;
 }
 
+export interface AddOptions {
+  /** Recorded with the image: the digest of the object it came from. */
+  digest?: string;
+}
+
+/**
+ * An image being filled in place (by an extraction, say): files go under
+ * `root`, then commit() checks them and makes them the image under `ref`,
+ * atomically, or discard() drops them.
+ */
+export interface Staging {
+  readonly root: string;
+  commit(ref: string, options?: AddOptions): Promise<ImageInfo>;
+  discard(): Promise<void>;
+}
+
 export interface CreateOverlayOptions {
   /** Overwrite an existing file at destPath (default: refuse). */
   replace?: boolean;
@@ -76,7 +94,9 @@ export interface ImageStore {
    * the store under `ref`, replacing any image stored under it. Readers see the
    * old image or the new one, never a half-copied one.
    */
-  add(ref: string, sourcePath: string): Promise<ImageInfo>;
+  add(ref: string, sourcePath: string, options?: AddOptions): Promise<ImageInfo>;
+  /** An empty staging tree inside the store (same filesystem: commit is a rename). */
+  stage(): Promise<Staging>;
   /** Every stored image, sorted by reference. */
   list(): Promise<ImageInfo[]>;
   /** Throws ImageNotFoundError when `ref` is not stored. */
@@ -107,7 +127,10 @@ interface Manifest {
   addedAt: string;
   files: number;
   sizeBytes: number;
+  digest?: string;
 }
+
+type CommitAs = (ref: string, options: AddOptions, shownAs: string) => Promise<ImageInfo>;
 
 const MANIFEST = "image.json";
 const ROOT = "root";
@@ -152,8 +175,9 @@ export function openImageStore(dir: string = defaultImageStoreDir()): ImageStore
   }
 
   function infoOf(id: string, manifest: Manifest): ImageInfo {
-    const { ref, files, sizeBytes, addedAt } = manifest;
-    return { ref, path: join(objectsDir, id, ROOT), files, sizeBytes, addedAt };
+    const { ref, files, sizeBytes, addedAt, digest } = manifest;
+    const info: ImageInfo = { ref, path: join(objectsDir, id, ROOT), files, sizeBytes, addedAt };
+    return digest === undefined ? info : { ...info, digest };
   }
 
   async function resolve(ref: string): Promise<ResolvedImage> {
@@ -250,67 +274,79 @@ export function openImageStore(dir: string = defaultImageStoreDir()): ImageStore
     return { path: destPath, backingPath, backingFormat };
   }
 
-  async function add(ref: string, sourcePath: string): Promise<ImageInfo> {
-    validateImageRef(ref);
-    let source: string;
-    try {
-      source = await realpath(sourcePath);
-    } catch (error) {
-      if (isMissing(error)) throw new ImageSourceError(`source ${sourcePath} does not exist`);
-      throw error;
-    }
-    const sourceInfo = await stat(source);
-    if (!sourceInfo.isDirectory() && !sourceInfo.isFile()) {
-      throw new ImageSourceError(`source ${sourcePath} is neither a directory nor a regular file`);
-    }
-    if (sourceInfo.isDirectory()) await checkTree(source, sourcePath);
-
+  async function stage(): Promise<Staging & { commitAs: CommitAs }> {
     await ensureDirs(dir, [refsDir, objectsDir, tmpDir]);
     const id = `${Date.now().toString(36)}-${randomBytes(6).toString("hex")}`;
     const staging = join(tmpDir, id);
-    const stagingRoot = join(staging, ROOT);
-    const link = join(tmpDir, `${id}.link`);
+    const root = join(staging, ROOT);
+    await mkdir(root, { recursive: true });
+    const discard = () => rm(staging, { recursive: true, force: true });
+    // `shownAs` names the source in messages: the path a user gave, or the reference.
+    const commitAs = async (ref: string, options: AddOptions, shownAs: string) => {
+      validateImageRef(ref);
+      const link = join(tmpDir, `${id}.link`);
+      try {
+        // Whatever filled the tree is checked again here: only files and folders.
+        await checkTree(root, shownAs);
+        const { files, sizeBytes } = await normaliseTree(root);
+        await checkDisks(root, shownAs);
+        const manifest: Manifest = {
+          schema: 1,
+          ref,
+          addedAt: new Date().toISOString(),
+          files,
+          sizeBytes,
+          ...(options.digest === undefined ? {} : { digest: options.digest }),
+        };
+        await writeFile(join(staging, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, {
+          mode: 0o644,
+        });
+        await chmod(join(staging, MANIFEST), 0o644);
+        await chmod(staging, 0o755);
+        await rename(staging, join(objectsDir, id));
+
+        const previous = await objectIdOf(ref);
+        await symlink(join("..", "objects", id), link);
+        await rename(link, join(refsDir, imageKey(ref)));
+        if (previous !== undefined && previous !== id) {
+          await rm(join(objectsDir, previous), { recursive: true, force: true });
+        }
+        return infoOf(id, manifest);
+      } catch (error) {
+        await discard();
+        await rm(link, { force: true });
+        throw error;
+      }
+    };
+    return {
+      root,
+      discard,
+      commit: (ref, options = {}) => commitAs(ref, options, `image ${ref}`),
+      commitAs,
+    };
+  }
+
+  async function add(
+    ref: string,
+    sourcePath: string,
+    options: AddOptions = {},
+  ): Promise<ImageInfo> {
+    validateImageRef(ref);
+    const { source, isDirectory } = await checkImageSource(sourcePath);
+    const staging = await stage();
     try {
-      await mkdir(stagingRoot, { recursive: true });
       // cp keeps sparse disk images sparse and reflinks where the filesystem can.
       const copyArgs = ["-R", "--no-dereference", "--reflink=auto", "--sparse=always", "--"];
-      if (sourceInfo.isDirectory()) {
-        await run("cp", [...copyArgs, `${source}/.`, `${stagingRoot}/`]);
+      if (isDirectory) {
+        await run("cp", [...copyArgs, `${source}/.`, `${staging.root}/`]);
       } else {
-        await run("cp", [...copyArgs, source, join(stagingRoot, basename(source))]);
+        await run("cp", [...copyArgs, source, join(staging.root, basename(source))]);
       }
-      const { files, sizeBytes } = await normaliseTree(stagingRoot);
-      await checkDisks(stagingRoot, sourcePath);
-      const manifest: Manifest = {
-        schema: 1,
-        ref,
-        addedAt: new Date().toISOString(),
-        files,
-        sizeBytes,
-      };
-      await writeFile(join(staging, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, {
-        mode: 0o644,
-      });
-      await chmod(join(staging, MANIFEST), 0o644);
-      await chmod(staging, 0o755);
-      await rename(staging, join(objectsDir, id));
-
-      const previous = await objectIdOf(ref);
-      await symlink(join("..", "objects", id), link);
-      await rename(link, join(refsDir, imageKey(ref)));
-      if (previous !== undefined && previous !== id) {
-        await rm(join(objectsDir, previous), { recursive: true, force: true });
-      }
-      return infoOf(id, manifest);
     } catch (error) {
-      await rm(staging, { recursive: true, force: true });
-      await rm(link, { force: true });
-      if (error instanceof ImageSourceError) throw error;
-      if (isExecError(error)) {
-        throw new ImageSourceError(`could not copy ${sourcePath}: ${errorText(error)}`);
-      }
-      throw error;
+      await staging.discard();
+      throw new ImageSourceError(`could not copy ${sourcePath}: ${errorText(error)}`);
     }
+    return staging.commitAs(ref, options, sourcePath);
   }
 
   async function list(): Promise<ImageInfo[]> {
@@ -381,7 +417,18 @@ export function openImageStore(dir: string = defaultImageStoreDir()): ImageStore
     return removed;
   }
 
-  return { dir, add, list, resolve, resolveFile, diskOf, createOverlay, remove, prune };
+  return {
+    dir,
+    add,
+    stage: () => stage(),
+    list,
+    resolve,
+    resolveFile,
+    diskOf,
+    createOverlay,
+    remove,
+    prune,
+  };
 }
 
 /**
@@ -397,6 +444,39 @@ async function inspectSelfContained(path: string): Promise<DiskInfo> {
   const info = await inspectDisk(path);
   requireSelfContained(path, info);
   return info;
+}
+
+/**
+ * The host path of a file inside the image stored under `ref`, through the
+ * reference's link, so it is known before the image is on the host (a plan
+ * names it; the launcher fetches the image before it defines the domain).
+ * Reads nothing; refuses a path that could climb out of the image.
+ */
+export function imageFilePath(storeDir: string, ref: string, pathInImage: string): string {
+  validateImageRef(ref);
+  return join(storeDir, "refs", imageKey(ref), ROOT, ...splitImagePath(ref, pathInImage));
+}
+
+/**
+ * Checks that `sourcePath` can become an image: a regular file, or a tree of
+ * folders and regular files only (a symlink could point anywhere).
+ */
+export async function checkImageSource(
+  sourcePath: string,
+): Promise<{ source: string; isDirectory: boolean }> {
+  let source: string;
+  try {
+    source = await realpath(sourcePath);
+  } catch (error) {
+    if (isMissing(error)) throw new ImageSourceError(`source ${sourcePath} does not exist`);
+    throw error;
+  }
+  const sourceInfo = await stat(source);
+  if (!sourceInfo.isDirectory() && !sourceInfo.isFile()) {
+    throw new ImageSourceError(`source ${sourcePath} is neither a directory nor a regular file`);
+  }
+  if (sourceInfo.isDirectory()) await checkTree(source, sourcePath);
+  return { source, isDirectory: sourceInfo.isDirectory() };
 }
 
 /** Refuses an image whose disks (the files under /disk/) read anything outside themselves. */
@@ -503,10 +583,6 @@ async function exists(path: string): Promise<boolean> {
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException)?.code === "ENOENT";
-}
-
-function isExecError(error: unknown): boolean {
-  return typeof (error as { stderr?: unknown })?.stderr === "string";
 }
 
 function errorText(error: unknown): string {
