@@ -136,3 +136,17 @@ export type ListNetworksReply = headroom.v1.ListNetworksReply;
 export type IListNetworksReply = headroom.v1.ListNetworksReply.$Properties;
 
 export { exhaustedMessage } from "./capacity.ts";
+
+// image.proto
+export const DeleteImageRequest = headroom.v1.DeleteImageRequest;
+export type DeleteImageRequest = headroom.v1.DeleteImageRequest;
+export type IDeleteImageRequest = headroom.v1.DeleteImageRequest.$Properties;
+export const DeleteImageReply = headroom.v1.DeleteImageReply;
+export type DeleteImageReply = headroom.v1.DeleteImageReply;
+export type IDeleteImageReply = headroom.v1.DeleteImageReply.$Properties;
+export const HeldImage = headroom.v1.HeldImage;
+export type HeldImage = headroom.v1.HeldImage;
+export type IHeldImage = headroom.v1.HeldImage.$Properties;
+export const HostRecord = headroom.v1.HostRecord;
+export type HostRecord = headroom.v1.HostRecord;
+export type IHostRecord = headroom.v1.HostRecord.$Properties;

@@ -128,8 +128,7 @@ const samples: Record<string, Record<string, unknown>> = {
   DiskFile: {
     volumeName: "containerdisk",
     path: "/var/lib/headroom/vms/default/vm1/containerdisk.qcow2",
-    backingPath: "/var/lib/headroom/images/objects/x/root/disk/disk.qcow2",
-    backingFormat: "qcow2",
+    image: "quay.io/kubevirt/cirros-container-disk-demo:v1.4.0",
   },
   NetworkAttachment: {
     name: "headroom-bridge",
@@ -145,6 +144,14 @@ const samples: Record<string, Record<string, unknown>> = {
     networks: [{ name: "headroom-bridge", bridge: "hr-br0", createdUnixMs: 1 }],
   },
   DescribeReply: { found: true, live: vmiStatus, message: "" },
+  DeleteImageRequest: { ref: "headroom/tiny-guest" },
+  DeleteImageReply: { deleted: false, message: "used by default/vm1" },
+  HeldImage: { ref: "headroom/tiny-guest", digest: "SHA-256=abc", sizeBytes: 1536 },
+  HostRecord: {
+    node: "host-a",
+    images: [{ ref: "headroom/tiny-guest", digest: "", sizeBytes: 1 }],
+    updatedUnixMs: 1_700_000_000_000,
+  },
 };
 
 interface Codec {
