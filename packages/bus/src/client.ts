@@ -32,6 +32,7 @@ export {
   CAPACITY_FILTER,
   capacitySubject,
   fromSubjectToken,
+  OBJECT_STORES,
   parseStoreKey,
   SERVICE_NAMES,
   STREAMS,

@@ -10,9 +10,10 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
+import { type ObjectStore, Objm } from "@nats-io/obj";
 import { type NatsConnection, nanos } from "@nats-io/transport-node";
 import { decode, type MessageType } from "./codec.ts";
-import { BUCKETS, CAPACITY_FILTER, PIPELINE_FILTERS, STREAMS } from "./subjects.ts";
+import { BUCKETS, CAPACITY_FILTER, OBJECT_STORES, PIPELINE_FILTERS, STREAMS } from "./subjects.ts";
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 24 * 60 * MINUTE_MS;
@@ -59,8 +60,9 @@ export const STREAM_CONFIGS: Array<Partial<StreamConfig> & { name: string }> = [
  * Each bucket's revisions kept per key and its bounds: a full bucket refuses
  * writes to itself alone, never fills JetStream's whole store. A VMI record
  * holds a manifest of up to MAX_REQUEST_BYTES (1 MiB). nats-server reserves
- * every stream's max_bytes: with the streams they add up to 968 MiB, inside
- * the 1 GB file store of infra/nats/headroom.conf.
+ * every stream's max_bytes: with the streams they add up to 984 MiB, and
+ * with the image store's IMAGE_STORE_MAX_BYTES to 5080 MiB, inside the 6 GB
+ * file store of infra/nats/headroom.conf.
  */
 export const BUCKET_LIMITS: Record<
   string,
@@ -69,7 +71,11 @@ export const BUCKET_LIMITS: Record<
   [BUCKETS.vmis]: { history: 10, maxBytes: 384 * MIB, maxValueSize: 2 * MIB },
   [BUCKETS.status]: { history: 1, maxBytes: 64 * MIB, maxValueSize: 256 * KIB },
   [BUCKETS.networks]: { history: 5, maxBytes: 8 * MIB, maxValueSize: 4 * KIB },
+  [BUCKETS.hosts]: { history: 1, maxBytes: 16 * MIB, maxValueSize: 256 * KIB },
 };
+
+/** All images in the image store together, and so the largest one (4 GiB). */
+export const IMAGE_STORE_MAX_BYTES = 4 * 1024 * MIB;
 
 export type Buckets = { [K in keyof typeof BUCKETS]: KV };
 
@@ -149,12 +155,30 @@ export async function ensureBuckets(js: NatsConnection | JetStreamClient): Promi
       }),
     );
   };
-  const [vmis, status, networks] = await Promise.all([
+  const [vmis, status, networks, hosts] = await Promise.all([
     open(BUCKETS.vmis),
     open(BUCKETS.status),
     open(BUCKETS.networks),
+    open(BUCKETS.hosts),
   ]);
-  return { vmis, status, networks };
+  return { vmis, status, networks, hosts };
+}
+
+/**
+ * Creates (or opens) the image store. Services call it at start; clients
+ * open it (openImageStoreObjects), they may not create it.
+ */
+export async function ensureImageObjects(
+  js: NatsConnection | JetStreamClient,
+): Promise<ObjectStore> {
+  const objm = new Objm(toJetStream(js));
+  return whileOthersCreate(() =>
+    objm.create(OBJECT_STORES.images, {
+      description: "headroom images: one object per image reference, a tar of its tree",
+      storage: StorageType.File,
+      max_bytes: IMAGE_STORE_MAX_BYTES,
+    }),
+  );
 }
 
 export function isApiError(error: unknown, code: number): boolean {

@@ -5,6 +5,7 @@
 // The NATS types services handle, so they need no direct dependency for them.
 export type { JetStreamClient, JsMsg, PubAck } from "@nats-io/jetstream";
 export type { KV, KvEntry } from "@nats-io/kv";
+export type { ObjectInfo, ObjectStore } from "@nats-io/obj";
 export type { Service } from "@nats-io/services";
 export * from "./client.ts";
 export {
@@ -39,7 +40,9 @@ export {
   type Buckets,
   type CompareAndSetOptions,
   ensureBuckets,
+  ensureImageObjects,
   ensureStreams,
+  IMAGE_STORE_MAX_BYTES,
   isApiError,
   isWrongLastSequence,
   readEntry,

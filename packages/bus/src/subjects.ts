@@ -15,6 +15,8 @@ export const API_SUBJECTS = {
   createNetwork: "headroom.api.v1.network.create",
   deleteNetwork: "headroom.api.v1.network.delete",
   listNetworks: "headroom.api.v1.network.list",
+  /** Removes an image from the image store, served by the validator (it knows which VMIs use it). */
+  deleteImage: "headroom.api.v1.image.delete",
 } as const;
 
 /** NATS micro service names ($SRV.PING/INFO/STATS.<name>). */
@@ -63,6 +65,17 @@ export const BUCKETS = {
   status: "headroom-status",
   /** Network attachments (multus networkName → host bridge), written by the composer. */
   networks: "headroom-networks",
+  /** What each host holds (HostRecord), key subjectToken(node); written by that host's launcher. */
+  hosts: "headroom-hosts",
+} as const;
+
+/**
+ * JetStream object stores. Images: one object per image reference, a tar of
+ * the image's tree; written by clients (headroom image add), deleted by the
+ * validator, read by every launcher.
+ */
+export const OBJECT_STORES = {
+  images: "headroom-images",
 } as const;
 
 /** Largest request an API endpoint accepts, bytes. */

@@ -16,9 +16,12 @@ import {
   encode,
   ensureBuckets,
   ensureCredentials,
+  ensureImageObjects,
   ensureStreams,
   generationMsgId,
+  IMAGE_STORE_MAX_BYTES,
   isWrongLastSequence,
+  OBJECT_STORES,
   STREAM_CONFIGS,
   STREAMS,
   serverEnv,
@@ -116,14 +119,14 @@ describe("bounds", () => {
     }
   });
 
-  it("add up to no more than the 1 GB file store of the shipped server configuration", () => {
+  it("add up, with the image store, to no more than the shipped server configuration's file store", () => {
     const conf = readFileSync(join(repoRoot(), "infra/nats/headroom.conf"), "utf8");
-    const store = /max_file_store:\s*(\d+)GB/.exec(conf)?.[1];
-    expect(store).toBe("1");
+    const store = Number(/max_file_store:\s*(\d+)GB/.exec(conf)?.[1]);
+    expect(store).toBe(6);
     const streams = STREAM_CONFIGS.reduce((sum, config) => sum + (config.max_bytes ?? 0), 0);
     const buckets = Object.values(BUCKET_LIMITS).reduce((sum, limit) => sum + limit.maxBytes, 0);
-    // nats-server reads "1GB" as 2^30 bytes and reserves each stream's max_bytes.
-    expect(streams + buckets).toBeLessThanOrEqual(2 ** 30);
+    // nats-server reads "6GB" as 6 * 2^30 bytes and reserves each stream's max_bytes.
+    expect(streams + buckets + IMAGE_STORE_MAX_BYTES).toBeLessThanOrEqual(store * 2 ** 30);
   });
 
   it("refuse an oversized value in one bucket, and the others still take writes", async () => {
@@ -142,7 +145,7 @@ describe("bounds", () => {
 });
 
 describe("every service setting up at once", () => {
-  it("gets the streams and buckets, on the shipped configuration's 1 GB store", async () => {
+  it("gets the streams, buckets and image store, on the shipped configuration's file store", async () => {
     // Two services creating one bucket at the same moment: nats-server may
     // refuse the second creation for lack of room before it sees the first.
     const secrets = await mkdtemp(join(tmpdir(), "headroom-setup-race-"));
@@ -164,6 +167,8 @@ describe("every service setting up at once", () => {
             connections.map(async (c) => {
               await ensureStreams(c);
               await ensureBuckets(c);
+              // The composer has no use for images and may not create their store.
+              if (c !== connections[1]) await ensureImageObjects(c);
             }),
           );
           // Looked up as the validator, which may read each stream's info.
@@ -171,6 +176,7 @@ describe("every service setting up at once", () => {
           for (const name of [
             ...Object.values(STREAMS),
             ...Object.values(BUCKETS).map((b) => `KV_${b}`),
+            `OBJ_${OBJECT_STORES.images}`,
           ]) {
             expect((await jsm.streams.info(name)).config.name).toBe(name);
           }
