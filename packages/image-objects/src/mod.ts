@@ -1,0 +1,3 @@
+export { ImageFetchError } from "./errors.ts";
+export type { FetchOptions, Progress, Uploaded } from "./transfer.ts";
+export { fetchImage, listImageObjects, uploadImage } from "./transfer.ts";

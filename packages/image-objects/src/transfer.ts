@@ -1,0 +1,174 @@
+// Images through the bus: a tree is uploaded as one tar object under its
+// reference, and a host fetches it into its own store, where it is checked
+// like any other image (only files and folders, disks by content).
+import { lstat, readdir } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import type { ObjectInfo, ObjectStore } from "@headroom/bus";
+import {
+  checkImageSource,
+  type ImageInfo,
+  ImageSourceError,
+  type ImageStore,
+  validateImageRef,
+} from "@headroom/images";
+import { create as packTar, extract as unpackTar } from "tar";
+import { ImageFetchError } from "./errors.ts";
+
+/** Bytes per object-store chunk (nats-server caps it at its max_payload). */
+const CHUNK_BYTES = 1024 * 1024;
+
+/** Told of bytes moved so far, out of about `total`. */
+export type Progress = (done: number, total: number) => void;
+
+export interface Uploaded {
+  ref: string;
+  /** "SHA-256=…", as the object store computed it. */
+  digest: string;
+  files: number;
+  /** Sum of the files' sizes; the object (a tar) is a little larger. */
+  sizeBytes: number;
+  objectBytes: number;
+}
+
+/** Uploads a directory tree (or one file, placed at the image root) as the image `ref`. */
+export async function uploadImage(
+  objects: ObjectStore,
+  ref: string,
+  sourcePath: string,
+  onProgress?: Progress,
+): Promise<Uploaded> {
+  validateImageRef(ref);
+  const { source, isDirectory } = await checkImageSource(sourcePath);
+  const { files, sizeBytes } = isDirectory
+    ? await measureTree(source)
+    : { files: 1, sizeBytes: (await lstat(source)).size };
+  const packed = isDirectory
+    ? packTar({ cwd: source, portable: true }, ["."])
+    : packTar({ cwd: dirname(source), portable: true }, [basename(source)]);
+  const counted = Readable.from(packed as unknown as AsyncIterable<Buffer>).pipe(
+    countBytes((done) => onProgress?.(done, sizeBytes)),
+  );
+  const info = await objects.put(
+    {
+      name: ref,
+      description: `headroom image ${ref}`,
+      metadata: { files: String(files), "size-bytes": String(sizeBytes) },
+      options: { max_chunk_size: CHUNK_BYTES },
+    },
+    Readable.toWeb(counted) as unknown as ReadableStream<Uint8Array>,
+  );
+  return { ref, digest: info.digest, files, sizeBytes, objectBytes: info.size };
+}
+
+export interface FetchOptions {
+  /** Refuse an object larger than this. */
+  maxBytes: number;
+  onProgress?: Progress;
+}
+
+/**
+ * Fetches the image `ref` from the object store into `store`, replacing what
+ * the store held under it; null when the object store has no such image.
+ * Only folders and regular files are taken; anything else in the archive
+ * (links, devices) refuses the whole image, as does a disk that names a
+ * file outside itself. Reads at most the object's recorded size.
+ */
+export async function fetchImage(
+  objects: ObjectStore,
+  store: ImageStore,
+  ref: string,
+  options: FetchOptions,
+): Promise<ImageInfo | null> {
+  validateImageRef(ref);
+  const info = await objects.info(ref);
+  if (info === null || info.deleted) return null;
+  if (info.size > options.maxBytes) {
+    throw new ImageFetchError(
+      `image ${ref} is ${info.size} bytes in headroom's image store, over this host's limit of ${options.maxBytes}`,
+    );
+  }
+  const result = await objects.get(ref);
+  if (result === null) return null;
+  const staging = await store.stage();
+  try {
+    const refused: string[] = [];
+    const unpack = unpackTar({
+      cwd: staging.root,
+      strict: true,
+      preserveOwner: false,
+      filter: (path, entry) => {
+        const type = "type" in entry ? entry.type : "File";
+        if (FILE_TYPES.has(type)) return true;
+        refused.push(`${path} (${type})`);
+        return false;
+      },
+    });
+    await pipeline(
+      Readable.fromWeb(result.data as unknown as WebReadableStream<Uint8Array>),
+      countBytes((done) => {
+        if (done > info.size)
+          throw new ImageFetchError(`image ${ref} sent more than its ${info.size} bytes`);
+        options.onProgress?.(done, info.size);
+      }),
+      unpack as unknown as NodeJS.WritableStream,
+    );
+    const failure = await result.error;
+    if (failure) throw new ImageFetchError(`image ${ref}: ${failure.message}`);
+    if (refused.length > 0) {
+      throw new ImageSourceError(
+        `image ${ref} holds ${refused.slice(0, 3).join(", ")}${refused.length > 3 ? " and more" : ""}; images hold only files and folders`,
+      );
+    }
+    return await staging.commit(ref, { digest: info.digest });
+  } catch (error) {
+    await staging.discard();
+    throw error;
+  }
+}
+
+const FILE_TYPES = new Set(["File", "OldFile", "ContiguousFile", "Directory"]);
+
+/** The image store's images that are not deleted, sorted by reference. */
+export async function listImageObjects(objects: ObjectStore): Promise<ObjectInfo[]> {
+  const listed = await objects.list();
+  return listed
+    .filter((info) => !info.deleted)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Files and their total size under a directory (regular files only, as images hold). */
+async function measureTree(dir: string): Promise<{ files: number; sizeBytes: number }> {
+  let files = 0;
+  let sizeBytes = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      const inner = await measureTree(path);
+      files += inner.files;
+      sizeBytes += inner.sizeBytes;
+    } else {
+      files++;
+      sizeBytes += (await lstat(path)).size;
+    }
+  }
+  return { files, sizeBytes };
+}
+
+/** A pass-through that reports the bytes seen so far; a throw from `seen` fails the stream. */
+function countBytes(seen: (done: number) => void): Transform {
+  let done = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      done += chunk.length;
+      try {
+        seen(done);
+        callback(null, chunk);
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
+  });
+}
