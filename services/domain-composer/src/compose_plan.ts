@@ -11,10 +11,10 @@ import {
   placeholderCount,
 } from "@headroom/domain-xml";
 import { domainNameOf, domainUuidOf } from "@headroom/host-state";
-import { ImageStoreError } from "@headroom/images";
+import { ImageStoreError, validateImageRef } from "@headroom/images";
 import type { ICapacity } from "@headroom/proto";
 import { toBytes } from "@headroom/quantity";
-import { type Capacity, type Vmi, validateVmi } from "@headroom/vmi";
+import { type Capacity, imagesUsedBy, type Vmi, validateVmi } from "@headroom/vmi";
 import { missingNetworkMessage } from "./network_rules.ts";
 
 /** The parts of a VmiAccepted composition reads. */
@@ -27,15 +27,14 @@ export interface AcceptedVmi {
 }
 
 /**
- * What the host offers. The image lookups throw an ImageStoreError (from
- * @headroom/images) for an image or file that is not there: the VMI fails
- * with its message. Any other error is taken as passing trouble and thrown on.
+ * What the host offers. Images are not read here: the launcher fetches a
+ * plan's images into its host's store, and a path into one is known
+ * beforehand. imageFile throws an ImageStoreError (from @headroom/images) for
+ * a reference or path that cannot be: the VMI fails with its message.
  */
 export interface HostLookups {
-  /** The disk of an image (`/disk/*`) and its format, read from its content. */
-  diskOf(image: string): Promise<{ path: string; format: string }>;
-  /** The host path of a file inside an image. */
-  fileOf(image: string, pathInImage: string): Promise<string>;
+  /** The host path a file inside an image will have in the host's image store. */
+  imageFile(image: string, pathInImage: string): string;
   /** The host bridge of a network attachment; null when there is no such attachment. */
   bridgeOf(network: string): Promise<string | null>;
   consoleLog(namespace: string, name: string): string;
@@ -45,7 +44,7 @@ export interface HostLookups {
 
 /** A DiskFile of the plan: an overlay on an image's disk, or a blank qcow2. */
 export type PlannedDiskFile = { volumeName: string; path: string } & (
-  | { backingPath: string; backingFormat: string }
+  | { image: string }
   | { blankSizeBytes: number }
 );
 
@@ -66,6 +65,8 @@ export interface ComposedPlan {
   bridges: string[];
   consoleLogPath: string;
   placeholderModel: string;
+  /** Images the host must hold first: each containerDisk's and the kernel boot's, once each. */
+  images: string[];
 }
 
 export type ComposeResult =
@@ -79,9 +80,9 @@ const COMPOSED_VIRT_TYPE = "kvm";
 type Looked<T> = { value: T } | { problem: string };
 
 /** Runs an image lookup; an image store refusal becomes a problem of `field`. */
-async function imageLookup<T>(field: string, lookup: () => Promise<T>): Promise<Looked<T>> {
+function imageLookup<T>(field: string, lookup: () => T): Looked<T> {
   try {
-    return { value: await lookup() };
+    return { value: lookup() };
   } catch (error) {
     if (!(error instanceof ImageStoreError)) throw error;
     return { problem: `${field}: ${error.message}` };
@@ -179,12 +180,11 @@ async function placeVolume(
   const path = host.volumeFile(namespace, name, volume.name);
   if (volume.containerDisk) {
     const image = volume.containerDisk.image;
-    const disk = await imageLookup(`spec.volumes[${i}].containerDisk.image`, () =>
-      host.diskOf(image),
+    const checked = imageLookup(`spec.volumes[${i}].containerDisk.image`, () =>
+      validateImageRef(image),
     );
-    if ("problem" in disk) return disk;
-    const { path: backingPath, format: backingFormat } = disk.value;
-    return { value: { volumeName: volume.name, path, backingPath, backingFormat } };
+    if ("problem" in checked) return checked;
+    return { value: { volumeName: volume.name, path, image } };
   }
   if (volume.emptyDisk) {
     const size = toBytes(volume.emptyDisk.capacity);
@@ -202,12 +202,11 @@ async function placeKernel(
   if (!kernelBoot) return { problems: [] };
   const { image, kernelPath, initrdPath } = kernelBoot.container;
   const field = "spec.domain.firmware.kernelBoot.container";
-  const [kernelFile, initrdFile] = await Promise.all([
-    imageLookup(`${field}.kernelPath`, () => host.fileOf(image, kernelPath)),
+  const kernelFile = imageLookup(`${field}.kernelPath`, () => host.imageFile(image, kernelPath));
+  const initrdFile =
     initrdPath === undefined
       ? undefined
-      : imageLookup(`${field}.initrdPath`, () => host.fileOf(image, initrdPath)),
-  ]);
+      : imageLookup(`${field}.initrdPath`, () => host.imageFile(image, initrdPath));
   const problems = [kernelFile, initrdFile].flatMap((looked) =>
     looked && "problem" in looked ? [looked.problem] : [],
   );
@@ -304,6 +303,7 @@ export async function composePlan(
       bridges,
       consoleLogPath,
       placeholderModel,
+      images: imagesUsedBy(vmi),
     },
   };
 }

@@ -34,7 +34,7 @@ import {
   toJetStream,
 } from "@headroom/bus";
 import { hostState } from "@headroom/host-state";
-import { detectDiskFormat, type ImageStore, openImageStore } from "@headroom/images";
+import { imageFilePath } from "@headroom/images";
 import {
   CreateNetworkReply,
   CreateNetworkRequest,
@@ -70,8 +70,6 @@ export interface ComposerOptions {
   version?: string;
   /** Where HEADROOM_STATE_DIR comes from (default process.env). */
   env?: NodeJS.ProcessEnv;
-  /** The image store (default: the one in the state directory). */
-  images?: ImageStore;
   /** Clock, for tests. */
   now?: () => number;
   /** Deliveries of an accepted VMI before passing trouble (NATS) counts as failure. Default 20. */
@@ -97,18 +95,13 @@ export async function startComposer(
   const { log } = options;
   const now = options.now ?? Date.now;
   const state = hostState(options.env);
-  const images = options.images ?? openImageStore(state.images);
   const js = toJetStream(nc);
   await ensureStreams(js);
   const buckets = await ensureBuckets(js);
   const { vmis, networks } = buckets;
 
   const lookups: HostLookups = {
-    async diskOf(image) {
-      const path = await images.diskOf(image);
-      return { path, format: await detectDiskFormat(path) };
-    },
-    fileOf: (image, pathInImage) => images.resolveFile(image, pathInImage),
+    imageFile: (image, pathInImage) => imageFilePath(state.images, image, pathInImage),
     async bridgeOf(name) {
       const stored = await readNetwork(networks, name);
       return stored?.attachment.bridge || null;

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { interfacesOf, stripPlaceholders } from "@headroom/domain-xml";
+import { ImagePathError } from "@headroom/images";
 import { describe, expect, it } from "vitest";
 import { type ComposeResult, composePlan } from "../src/mod.ts";
 import { accepted, fakeHost, SEED_NETWORK, SEED_UID, seedVmi } from "./fixtures.ts";
@@ -57,10 +58,10 @@ describe("composePlan on the seed example", () => {
       {
         volumeName: "containerdisk",
         path: `${vmDir}/containerdisk.qcow2`,
-        backingPath: "/state/images/objects/1/root/disk/disk.qcow2",
-        backingFormat: "qcow2",
+        image: "headroom/tiny-guest",
       },
     ]);
+    expect(plan.images).toEqual(["headroom/tiny-guest"]);
 
     const xml = plan.domainXml;
     expect(stripPlaceholders(xml).removed).toBe(0);
@@ -69,8 +70,13 @@ describe("composePlan on the seed example", () => {
     expect(xml).toContain("<name>default_vmi-iface-request-example</name>");
     expect(xml).toContain(`<source file="${vmDir}/containerdisk.qcow2"/>`);
     expect(xml).toContain('<driver name="qemu" type="qcow2"/>');
-    expect(xml).toContain("<kernel>/state/images/objects/1/root/boot/vmlinuz</kernel>");
-    expect(xml).toContain("<initrd>/state/images/objects/1/root/boot/initrd.img</initrd>");
+    // Through the reference's link in the host's store: the launcher fetches the image first.
+    expect(xml).toContain(
+      "<kernel>/state/images/refs/headroom%2Ftiny-guest/root/boot/vmlinuz</kernel>",
+    );
+    expect(xml).toContain(
+      "<initrd>/state/images/refs/headroom%2Ftiny-guest/root/boot/initrd.img</initrd>",
+    );
     expect(xml).toContain("<cmdline>console=ttyS0 quiet panic=-1</cmdline>");
     expect(xml).toContain(`<log file="${vmDir}/console.log" append="on"/>`);
     expect(xml).toContain('<source bridge="hrbr0"/>');
@@ -121,19 +127,19 @@ describe("composePlan placement", () => {
     expect(await virtXmlValidate(plan.domainXml)).toContain("validates");
   });
 
-  it("keeps the backing format the image store reports", async () => {
-    const host = fakeHost();
-    const image = host.images.get("headroom/tiny-guest");
-    if (!image) throw new Error("fixture without the tiny guest");
-    image.disk = "/state/images/objects/1/root/disk/disk.img";
-    image.format = "raw";
-    const plan = planOf(await composePlan(accepted(seedVmi()), host));
-    expect(plan.diskFiles[0]).toMatchObject({
-      backingPath: "/state/images/objects/1/root/disk/disk.img",
-      backingFormat: "raw",
+  it("lists each image the host must hold once, kernel boot's included", async () => {
+    const vmi = seedVmi((doc) => {
+      doc.spec.domain.firmware.kernelBoot.container.image = "lab/kernels:6.1";
+      doc.spec.domain.devices.disks.push({ name: "extra", disk: { bus: "virtio" } });
+      doc.spec.volumes.push({ name: "extra", containerDisk: { image: "headroom/tiny-guest" } });
     });
-    // The domain's disk is the VMI's own qcow2 overlay, whatever the backing format.
-    expect(plan.domainXml).toContain('<driver name="qemu" type="qcow2"/>');
+    const plan = planOf(await composePlan(accepted(vmi), fakeHost()));
+    expect(plan.images).toEqual(["headroom/tiny-guest", "lab/kernels:6.1"]);
+    expect(plan.diskFiles.map((file) => "image" in file && file.image)).toEqual([
+      "headroom/tiny-guest",
+      "headroom/tiny-guest",
+    ]);
+    expect(plan.domainXml).toContain("/state/images/refs/lab%2Fkernels%3A6.1/root/boot/vmlinuz");
   });
 
   it("plans no placeholder without an interface request, or below the interface count", async () => {
@@ -168,29 +174,15 @@ describe("composePlan placement", () => {
 });
 
 describe("composePlan failures", () => {
-  it("fails a VMI whose image is not in the store, with the store's message", async () => {
+  it("fails a VMI whose boot file the image store refuses, naming the field", async () => {
     const host = fakeHost();
-    host.images.clear();
+    host.imageFile = (image, pathInImage) => {
+      throw new ImagePathError(`path ${pathInImage} in image ${image} is refused`);
+    };
     const reason = reasonOf(await composePlan(accepted(seedVmi()), host));
-    expect(reason).toContain(
-      "spec.volumes[0].containerDisk.image: image headroom/tiny-guest is not in the image store at /state/images; add it with: headroom image add headroom/tiny-guest PATH",
-    );
-    // The kernel comes from the same missing image: every problem is named at once.
-    expect(reason).toContain("spec.domain.firmware.kernelBoot.container.kernelPath: image");
-  });
-
-  it("fails a VMI whose image has no disk or no initrd", async () => {
-    const host = fakeHost();
-    const image = host.images.get("headroom/tiny-guest");
-    if (!image) throw new Error("fixture without the tiny guest");
-    delete image.disk;
-    delete image.files["/boot/initrd.img"];
-    const reason = reasonOf(await composePlan(accepted(seedVmi()), host));
-    expect(reason).toContain(
-      "spec.volumes[0].containerDisk.image: image headroom/tiny-guest has no file /disk/*",
-    );
-    expect(reason).toContain(
-      "spec.domain.firmware.kernelBoot.container.initrdPath: image headroom/tiny-guest has no file /boot/initrd.img",
+    expect(reason).toBe(
+      "spec.domain.firmware.kernelBoot.container.kernelPath: path /boot/vmlinuz in image headroom/tiny-guest is refused; " +
+        "spec.domain.firmware.kernelBoot.container.initrdPath: path /boot/initrd.img in image headroom/tiny-guest is refused",
     );
   });
 

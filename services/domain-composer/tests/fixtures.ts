@@ -1,7 +1,7 @@
 // The seed example as the validator stores it, and fake host lookups for unit tests.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ImageFileNotFoundError, ImageNotFoundError } from "@headroom/images";
+import { imageFilePath } from "@headroom/images";
 import { repoRoot } from "@headroom/testing";
 import { parseDocument, type Vmi, validateVmi } from "@headroom/vmi";
 import type { AcceptedVmi, HostLookups } from "../src/mod.ts";
@@ -43,43 +43,15 @@ export function accepted(vmi: Vmi, overrides: Partial<AcceptedVmi> = {}): Accept
 }
 
 export interface FakeHost extends HostLookups {
-  images: Map<string, { disk?: string; format?: string; files: Record<string, string> }>;
   bridges: Map<string, string>;
 }
 
-/** An image store holding headroom/tiny-guest and one network, all in memory. */
+/** A host whose image store is /state/images, with one network, all in memory. */
 export function fakeHost(): FakeHost {
-  const storeDir = "/state/images";
-  const images: FakeHost["images"] = new Map([
-    [
-      "headroom/tiny-guest",
-      {
-        disk: "/state/images/objects/1/root/disk/disk.qcow2",
-        format: "qcow2",
-        files: {
-          "/boot/vmlinuz": "/state/images/objects/1/root/boot/vmlinuz",
-          "/boot/initrd.img": "/state/images/objects/1/root/boot/initrd.img",
-        },
-      },
-    ],
-  ]);
   const bridges = new Map([[SEED_NETWORK, "hrbr0"]]);
   return {
-    images,
     bridges,
-    async diskOf(image) {
-      const found = images.get(image);
-      if (!found) throw new ImageNotFoundError(image, storeDir);
-      if (!found.disk) throw new ImageFileNotFoundError(image, "/disk/*", "no disk");
-      return { path: found.disk, format: found.format ?? "qcow2" };
-    },
-    async fileOf(image, pathInImage) {
-      const found = images.get(image);
-      if (!found) throw new ImageNotFoundError(image, storeDir);
-      const file = found.files[pathInImage];
-      if (!file) throw new ImageFileNotFoundError(image, pathInImage, "no such file");
-      return file;
-    },
+    imageFile: (image, pathInImage) => imageFilePath("/state/images", image, pathInImage),
     async bridgeOf(name) {
       return bridges.get(name) ?? null;
     },
