@@ -6,19 +6,23 @@ import {
   DecodeError,
   decode,
   encode,
+  IMAGE_STORE_MAX_BYTES,
   type JetStreamClient,
   KeyedQueue,
   type KV,
   type Logger,
   type NatsConnection,
+  type ObjectStore,
   readEntry,
   retryCompareAndSet,
   toJetStream,
 } from "@headroom/bus";
 import type { VirtType } from "@headroom/domain-xml";
 import { type HostState, hostState } from "@headroom/host-state";
+import { type ImageStore, openImageStore } from "@headroom/images";
 import type { Connection } from "@headroom/libvirt";
 import { type IVmiStatus, VmiAccepted, VmiStatus } from "@headroom/proto";
+import { type ImageHolder, imageHolder } from "./images.ts";
 import type { LibvirtLink } from "./reconnect.ts";
 import { mayReplaceStatus } from "./status.ts";
 
@@ -45,6 +49,8 @@ export interface LauncherOptions {
    * the CPU (the benchmarks); later generations' NIC changes are not applied.
    */
   defineOnly?: boolean;
+  /** Largest image this host fetches from the image store (default: the store's own bound). */
+  maxImageBytes?: number;
   version?: string;
 }
 
@@ -56,6 +62,10 @@ export interface LauncherContext {
   detachTimeoutMs: number;
   defineOnly: boolean;
   state: HostState;
+  /** This host's image store, where plans' images are held. */
+  imageStore: ImageStore;
+  /** Fetches what this host lacks from headroom's image store; records what it holds. */
+  images: ImageHolder;
   js: JetStreamClient;
   buckets: Buckets;
   /** One task at a time per VMI (key), VMIs in parallel. */
@@ -79,17 +89,31 @@ export function launcherContext(
   nc: NatsConnection,
   conn: Connection | LibvirtLink,
   buckets: Buckets,
+  imageObjects: ObjectStore,
   options: LauncherOptions,
 ): LauncherContext {
   const libvirt = (): Connection => ("current" in conn ? conn.current() : conn);
+  const node = options.node ?? hostname();
+  const now = options.now ?? Date.now;
+  const state = hostState(options.env);
+  const imageStore = openImageStore(state.images);
+  const maxImageBytes = options.maxImageBytes ?? IMAGE_STORE_MAX_BYTES;
   return {
     log: options.log,
     virtType: options.virtType,
-    node: options.node ?? hostname(),
-    now: options.now ?? Date.now,
+    node,
+    now,
     detachTimeoutMs: options.detachTimeoutMs ?? 30_000,
     defineOnly: options.defineOnly ?? false,
-    state: hostState(options.env),
+    state,
+    imageStore,
+    images: imageHolder(
+      { node, now, buckets },
+      imageStore,
+      imageObjects,
+      maxImageBytes,
+      options.log,
+    ),
     js: toJetStream(nc),
     buckets,
     queue: new KeyedQueue(),

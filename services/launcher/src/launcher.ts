@@ -13,6 +13,7 @@ import {
   decode,
   endpoint,
   ensureBuckets,
+  ensureImageObjects,
   ensureStreams,
   type MessageHandler,
   type NatsConnection,
@@ -67,8 +68,9 @@ export async function startLauncher(
 ): Promise<Launcher> {
   const js = toJetStream(nc);
   await ensureStreams(js);
-  const buckets = await ensureBuckets(js);
-  const ctx = launcherContext(nc, conn, buckets, options);
+  const [buckets, imageObjects] = await Promise.all([ensureBuckets(js), ensureImageObjects(js)]);
+  const ctx = launcherContext(nc, conn, buckets, imageObjects, options);
+  await ctx.images.publish();
   const unplugRetries = new UnplugRetries(ctx, options.unplugRetryMs);
 
   const micro = await startMicroService(nc, {

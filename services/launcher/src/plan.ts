@@ -14,6 +14,7 @@ import {
   reservedReported,
   statusOf,
 } from "./events.ts";
+import { ImageUnavailableError } from "./images.ts";
 import { reconcileInterfaces } from "./interfaces.ts";
 import { reportNicChanges } from "./nic_changes.ts";
 import { planProblems } from "./plan_check.ts";
@@ -41,6 +42,8 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
     log.warn({ reason: plan.composeFailure }, "vmi cannot be composed");
     return NOTHING_LEFT;
   }
+  const held = await holdImages(ctx, plan, log);
+  if (!held) return NOTHING_LEFT;
   const problems = await planProblems(plan, ctx.state, stored.capacity);
   if (problems.length > 0) {
     await reportUnlaunchable(ctx, plan, refusal(problems), log);
@@ -124,12 +127,41 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
   return { kept: reported.kept };
 }
 
+/**
+ * Fetches the plan's images this host lacks; while it does, the VMI's status
+ * says so. An image nobody has, or one that fails its checks, fails the
+ * generation (false); NATS trouble is thrown and the plan retried.
+ */
+async function holdImages(ctx: LauncherContext, plan: DomainPlan, log: Logger): Promise<boolean> {
+  const key = storeKey(plan.namespace, plan.name);
+  const base = {
+    uid: plan.uid,
+    generation: Number(plan.generation),
+    domainName: plan.domainName,
+    node: ctx.node,
+  };
+  try {
+    await ctx.images.hold(plan.images, (reason) => {
+      const status = { ...scheduledStatus({ ...base, nowMs: ctx.now() }), reason };
+      ctx.advanceStatus(key, status).catch((error) => {
+        log.warn({ err: error }, "fetch progress not written to the status");
+      });
+    });
+    return true;
+  } catch (error) {
+    if (!(error instanceof ImageUnavailableError)) throw error;
+    await reportUnlaunchable(ctx, plan, error.message, log);
+    log.warn({ reason: error.message }, "vmi cannot be launched: an image is unavailable");
+    return false;
+  }
+}
+
 async function launchOnHost(
   ctx: LauncherContext,
   plan: DomainPlan,
   log: Logger,
 ): Promise<LaunchResult> {
-  await prepareHost(ctx.libvirt(), plan, log);
+  await prepareHost(ctx.libvirt(), ctx.imageStore, plan, log);
   return launchDomain(
     ctx.libvirt(),
     {

@@ -14,7 +14,6 @@ import {
 import { domainNameOf, domainUuidOf, type HostState } from "@headroom/host-state";
 import type { DomainPlan, ICapacity, IDiskFile } from "@headroom/proto";
 
-const BACKING_FORMATS = ["qcow2", "raw"];
 // The validator takes emptyDisk capacities from 1 MiB to 1 TiB.
 const MAX_BLANK_BYTES = 2 ** 40;
 
@@ -60,10 +59,9 @@ export async function planProblems(
   }
   const images = await realpathOrNull(state.images);
   // Each check reads the file system on its own: they run at once.
-  const disks = await Promise.all(
-    plan.diskFiles.map((file, i) => diskFileProblems(`diskFiles[${i}]`, file, plan, state, images)),
+  problems.push(
+    ...plan.diskFiles.flatMap((file, i) => diskFileProblems(`diskFiles[${i}]`, file, plan, state)),
   );
-  problems.push(...disks.flat());
 
   const bootFiles: string[] = [];
   problems.push(
@@ -108,13 +106,12 @@ function roomProblems(plan: DomainPlan, capacity: ICapacity | null | undefined):
   return problems;
 }
 
-async function diskFileProblems(
+function diskFileProblems(
   field: string,
   file: IDiskFile,
   plan: DomainPlan,
   state: HostState,
-  images: string | null,
-): Promise<string[]> {
+): string[] {
   let expected: string;
   try {
     expected = state.volumeFile(plan.namespace, plan.name, file.volumeName ?? "");
@@ -124,13 +121,10 @@ async function diskFileProblems(
   const problems: string[] = [];
   if (file.path !== expected)
     problems.push(`${field}.path ${shown(file.path)} is not the volume's file (${expected})`);
-  if (file.backingPath) {
-    if (!BACKING_FORMATS.includes(file.backingFormat ?? ""))
-      problems.push(`${field}.backingFormat ${shown(file.backingFormat)} is not qcow2 or raw`);
-    if (!(await inImageStore(file.backingPath, images)))
-      problems.push(
-        `${field}.backingPath ${shown(file.backingPath)} is not a file in the image store`,
-      );
+  if (file.image) {
+    // The host resolves the image's disk in its own store; the plan only names it.
+    if (!plan.images.includes(file.image))
+      problems.push(`${field}.image ${shown(file.image)} is not one of the plan's images`);
   } else {
     const size = Number(file.blankSizeBytes ?? 0);
     if (!Number.isSafeInteger(size) || size <= 0 || size > MAX_BLANK_BYTES)

@@ -10,6 +10,7 @@ import {
   DecodeError,
   ensureBuckets,
   ensureCredentials,
+  ensureImageObjects,
   ensureStreams,
   type NatsConnection,
   serverEnv,
@@ -36,7 +37,8 @@ beforeAll(async () => {
   await ensureStreams(launcher);
   const buckets = await ensureBuckets(launcher);
   const log = createLogger("context-test", { level: "silent" });
-  ctx = launcherContext(launcher, {} as never, buckets, { log, virtType: "qemu" });
+  const imageObjects = await ensureImageObjects(launcher);
+  ctx = launcherContext(launcher, {} as never, buckets, imageObjects, { log, virtType: "qemu" });
 }, 60_000);
 
 afterAll(async () => {

@@ -150,9 +150,9 @@ describe("a VMI that cannot be launched", () => {
     const record = await stack.settled("no-image");
     expect(record.status?.phase).toBe(Phase.PHASE_FAILED);
     expect(record.status?.reason).toContain("example.org/missing:1");
-    // The composer's words, as the launcher reports them; no host took the VMI.
+    // Neither headroom's image store nor this host has it; no host took the VMI.
     expect(record.status?.reason).toBe(
-      `spec.volumes[0].containerDisk.image: image example.org/missing:1 is not in the image store at ${stack.state.images}; add it with: headroom image add example.org/missing:1 PATH`,
+      "image example.org/missing:1 is not in headroom's image store; add it with: headroom image add example.org/missing:1 PATH",
     );
     expect(record.status?.node).toBe("");
     expect(await stack.conn.findDomain(domainNameOf(stack.namespace, "no-image"))).toBeUndefined();

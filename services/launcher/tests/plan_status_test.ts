@@ -14,8 +14,10 @@ import {
   encode,
   ensureBuckets,
   ensureCredentials,
+  ensureImageObjects,
   ensureStreams,
   type NatsConnection,
+  type ObjectStore,
   serverEnv,
   storeKey,
 } from "@headroom/bus";
@@ -48,6 +50,7 @@ let nats: NatsServer;
 let launcher: NatsConnection;
 let validator: NatsConnection;
 let buckets: Buckets;
+let imageObjects: ObjectStore;
 let vmis: Buckets["vmis"];
 
 beforeAll(async () => {
@@ -61,6 +64,7 @@ beforeAll(async () => {
   validator = await login("validator");
   await ensureStreams(launcher);
   buckets = await ensureBuckets(launcher);
+  imageObjects = await ensureImageObjects(launcher);
   vmis = (await ensureBuckets(validator)).vmis;
 }, 60_000);
 
@@ -109,7 +113,7 @@ function recordingLibvirt() {
 
 function contextWith(conn: Connection): LauncherContext {
   const log = createLogger("plan-status-test", { level: "silent" });
-  return launcherContext(launcher, conn, buckets, {
+  return launcherContext(launcher, conn, buckets, imageObjects, {
     log,
     virtType: "qemu",
     node: NODE,
@@ -316,18 +320,17 @@ describe("a plan that is not what headroom composes for its VMI", () => {
       /diskFiles\[0\]\.path ".*headroom-forged-\d+\.qcow2" is not the volume's file/,
     ],
     [
-      "a host file as a disk's backing image",
+      "a disk on an image the plan does not name",
       (name) => ({
         diskFiles: [
           {
             volumeName: "root",
             path: hostState({ HEADROOM_STATE_DIR: stateDir }).volumeFile(NS, name, "root"),
-            backingPath: "/etc/shadow",
-            backingFormat: "raw",
+            image: "lab/other",
           },
         ],
       }),
-      /diskFiles\[0\]\.backingPath "\/etc\/shadow" is not a file in the image store/,
+      /diskFiles\[0\]\.image "lab\/other" is not one of the plan's images/,
     ],
     [
       "a host device in the domain",

@@ -1,0 +1,134 @@
+// The images a plan boots from, held on this host before its domain is
+// defined: fetched from headroom's image store when this host lacks them or
+// holds an older upload, checked like any image, and recorded in the hosts
+// bucket so `headroom get images` shows which hosts hold what.
+import { encode, errorText, type Logger, type ObjectStore, subjectToken } from "@headroom/bus";
+import { fetchImage } from "@headroom/image-objects";
+import {
+  type ImageInfo,
+  ImageNotFoundError,
+  type ImageStore,
+  ImageStoreError,
+  validateImageRef,
+} from "@headroom/images";
+import { HostRecord } from "@headroom/proto";
+import type { LauncherContext } from "./context.ts";
+
+/** A plan names a handful of images; a forged one cannot make a host look up thousands. */
+export const MAX_PLAN_IMAGES = 16;
+
+/** How often a fetch in progress says how far it got (status reason, log). */
+const PROGRESS_EVERY_MS = 1000;
+
+/** The image cannot be had: the plan's VMI fails with `message`. */
+export class ImageUnavailableError extends Error {}
+
+export interface ImageHolder {
+  /**
+   * Makes sure this host holds each image, fetching what it lacks;
+   * `onProgress` hears how a fetch goes. Throws ImageUnavailableError for an
+   * image nobody has or that fails its checks; anything else is passing
+   * trouble (NATS), worth retrying.
+   */
+  hold(refs: string[], onProgress: (text: string) => void): Promise<void>;
+  /** Writes this host's record (what it holds) to the hosts bucket. */
+  publish(): Promise<void>;
+}
+
+export function imageHolder(
+  ctx: Pick<LauncherContext, "node" | "now" | "buckets">,
+  store: ImageStore,
+  objects: ObjectStore,
+  maxBytes: number,
+  log: Logger,
+): ImageHolder {
+  // Two plans needing one image share its fetch.
+  const fetching = new Map<string, Promise<ImageInfo | null>>();
+
+  async function holdOne(ref: string, onProgress: (text: string) => void): Promise<boolean> {
+    const [object, local] = await Promise.all([objects.info(ref), heldOrNull(store, ref)]);
+    if (object === null || object.deleted) {
+      // Placed on this host directly (the test guest's build does so).
+      if (local) return false;
+      throw new ImageUnavailableError(
+        `image ${ref} is not in headroom's image store; add it with: headroom image add ${ref} PATH`,
+      );
+    }
+    if (local?.digest === object.digest) return false;
+    let running = fetching.get(ref);
+    if (!running) {
+      running = fetchOne(ref, onProgress).finally(() => fetching.delete(ref));
+      fetching.set(ref, running);
+    }
+    await running;
+    return true;
+  }
+
+  async function fetchOne(ref: string, onProgress: (text: string) => void) {
+    const started = ctx.now();
+    let told = 0;
+    log.info({ image: ref }, "fetching image from the image store");
+    try {
+      const fetched = await fetchImage(objects, store, ref, {
+        maxBytes,
+        onProgress: (done, total) => {
+          if (ctx.now() - told < PROGRESS_EVERY_MS) return;
+          told = ctx.now();
+          onProgress(`fetching image ${ref} to ${ctx.node}: ${mib(done)} of ${mib(total)}`);
+        },
+      });
+      if (fetched === null) throw new ImageUnavailableError(`image ${ref} was deleted meanwhile`);
+      log.info(
+        { image: ref, bytes: fetched.sizeBytes, ms: ctx.now() - started, digest: fetched.digest },
+        "image fetched",
+      );
+      return fetched;
+    } catch (error) {
+      if (error instanceof ImageStoreError)
+        throw new ImageUnavailableError(`image ${ref} was refused: ${error.message}`);
+      throw error;
+    }
+  }
+
+  async function publish(): Promise<void> {
+    const images = (await store.list()).map((image) => ({
+      ref: image.ref,
+      digest: image.digest ?? "",
+      sizeBytes: image.sizeBytes,
+    }));
+    const record = { node: ctx.node, images, updatedUnixMs: ctx.now() };
+    await ctx.buckets.hosts.put(subjectToken(ctx.node), encode(HostRecord, record));
+  }
+
+  return {
+    async hold(refs, onProgress) {
+      if (refs.length > MAX_PLAN_IMAGES)
+        throw new ImageUnavailableError(
+          `the plan names ${refs.length} images, more than ${MAX_PLAN_IMAGES}`,
+        );
+      for (const ref of refs) {
+        try {
+          validateImageRef(ref);
+        } catch (error) {
+          throw new ImageUnavailableError(errorText(error));
+        }
+      }
+      const fetched = await Promise.all(refs.map((ref) => holdOne(ref, onProgress)));
+      if (fetched.some(Boolean)) await publish();
+    },
+    publish,
+  };
+}
+
+async function heldOrNull(store: ImageStore, ref: string): Promise<ImageInfo | null> {
+  try {
+    return await store.resolve(ref);
+  } catch (error) {
+    if (error instanceof ImageNotFoundError) return null;
+    throw error;
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
