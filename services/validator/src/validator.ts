@@ -11,6 +11,7 @@ import {
   encode,
   endpoint,
   ensureBuckets,
+  ensureImageObjects,
   ensureStreams,
   type KV,
   type Logger,
@@ -27,6 +28,8 @@ import {
   AddInterfaceRequest,
   ApplyReply,
   ApplyRequest,
+  DeleteImageReply,
+  DeleteImageRequest,
   DeleteReply,
   DeleteRequest,
   GetReply,
@@ -40,6 +43,7 @@ import {
   VmiRecord,
 } from "@headroom/proto";
 import { checkManifest } from "./apply.ts";
+import { deleteImage } from "./images.ts";
 import { addInterface, removeInterface } from "./interfaces.ts";
 import { collectPage, keysAfter, labelFilter, pageLimit } from "./list_page.ts";
 import { watchNamespaceCounts } from "./namespace_counts.ts";
@@ -102,7 +106,7 @@ export async function startValidator(
 ): Promise<Validator> {
   const js = toJetStream(nc);
   await ensureStreams(js);
-  const buckets = await ensureBuckets(js);
+  const [buckets, imageObjects] = await Promise.all([ensureBuckets(js), ensureImageObjects(js)]);
   const { vmis, status } = buckets;
   const quota = options.maxVmisPerNamespace ?? DEFAULT_MAX_VMIS_PER_NAMESPACE;
   const counts = await watchNamespaceCounts(vmis, options.log);
@@ -251,6 +255,13 @@ export async function startValidator(
         request: RemoveInterfaceRequest,
         reply: InterfaceReply,
         handler: (request, context) => removeInterface(deps, request, context.log),
+      }),
+      endpoint({
+        name: "image-delete",
+        subject: API_SUBJECTS.deleteImage,
+        request: DeleteImageRequest,
+        reply: DeleteImageReply,
+        handler: (request, context) => deleteImage(imageObjects, vmis, request, context.log),
       }),
     ],
   });
