@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { parseDuration } from "../duration.ts";
 import { CliError, EXIT_CODES_HELP } from "../exit-codes.ts";
-import { globalsOf, hostStateOf } from "../globals.ts";
+import { globalsOf } from "../globals.ts";
 import { KIND_NAMES, type Kind } from "../resources/kinds.ts";
 import { parseKind } from "./get.ts";
 
@@ -17,8 +17,8 @@ Deleting a VMI removes it from headroom at once; the launcher then tears its
 domain down and gives its capacity back. --wait waits for that (until the
 VMI's status is gone), at most --timeout (exit 3 after).
 
-Images are removed from this host's image store (--state-dir). VMs already
-running keep their open files.
+Images are removed from headroom's image store; one that a VMI boots from is
+refused (exit 1) until those VMIs are deleted. Hosts keep the copies they hold.
 
 ${EXIT_CODES_HELP}
 
@@ -66,8 +66,13 @@ export function registerDelete(program: Command): void {
           return;
         }
         case "image": {
-          const { deleteImage } = await import("../resources/images.ts");
-          process.exitCode = await deleteImage(hostStateOf(globals).images, name, write);
+          const [{ withClient }, { deleteImage }] = await Promise.all([
+            import("../client.ts"),
+            import("../resources/images.ts"),
+          ]);
+          process.exitCode = await withClient(globals, (client) =>
+            deleteImage(client, name, write),
+          );
           return;
         }
         case "network": {

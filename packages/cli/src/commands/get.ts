@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { CliError, EXIT_CODES_HELP, EXIT_USAGE } from "../exit-codes.ts";
-import { globalsOf, hostStateOf } from "../globals.ts";
+import { globalsOf } from "../globals.ts";
 import { type OutputFormat, outputOption } from "../output.ts";
 import { KIND_NAMES, type Kind, kindOf } from "../resources/kinds.ts";
 
@@ -23,7 +23,9 @@ without NAME, a List. -l takes a label selector as kubectl does: app=web,
 app!=web, app (has the label), !app, app in (web,db), app notin (web,db);
 commas join requirements, and a VMI must meet them all.
 
-Images are read from this host's image store (--state-dir). Networks are
+Images are listed from headroom's image store with REF, SIZE, AGE and HOSTS
+(the hosts holding that very upload; an image a host holds that is not in the
+store is listed too, marked so); -o wide adds FILES and DIGEST. Networks are
 listed with NAME, BRIDGE and AGE; -o json|yaml prints {name, bridge, createdAt}.
 
 ${EXIT_CODES_HELP}
@@ -80,12 +82,13 @@ export function registerGet(program: Command): void {
           return;
         }
         case "image": {
-          const { getImages } = await import("../resources/images.ts");
-          process.exitCode = await getImages(hostStateOf(globals).images, {
-            ...(name === undefined ? {} : { name }),
-            output,
-            write,
-          });
+          const [{ withClient }, { getImages }] = await Promise.all([
+            import("../client.ts"),
+            import("../resources/images.ts"),
+          ]);
+          process.exitCode = await withClient(globals, (client) =>
+            getImages(client, { ...(name === undefined ? {} : { name }), output, write }),
+          );
           return;
         }
         case "network": {

@@ -1,6 +1,12 @@
-// Images in this host's image store (the launcher boots VMIs from them).
-import { type ImageInfo, ImageStoreError, openImageStore } from "@headroom/images";
-import { CliError, EXIT_INVALID, EXIT_OK, EXIT_USAGE } from "../exit-codes.ts";
+// Images in headroom's image store (a JetStream object store), and which
+// hosts hold them: uploaded from here, fetched by a host's launcher when a
+// VMI there needs one, deleted through the validator (it knows the VMIs).
+import { API_SUBJECTS, BUCKETS, decode, OBJECT_STORES } from "@headroom/bus/client";
+import { ImageStoreError } from "@headroom/images";
+import { DeleteImageReply, DeleteImageRequest, HostRecord } from "@headroom/proto";
+import type { ObjectInfo, ObjectStore } from "@nats-io/obj";
+import type { HeadroomClient } from "../client.ts";
+import { CliError, EXIT_INVALID, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE } from "../exit-codes.ts";
 import {
   formatAge,
   formatBytes,
@@ -16,35 +22,133 @@ function asCliError(error: unknown): unknown {
   return new CliError(error.message, usage ? EXIT_USAGE : EXIT_INVALID);
 }
 
-async function inStore<T>(work: () => Promise<T>): Promise<T> {
+async function openObjects(client: HeadroomClient): Promise<ObjectStore> {
+  const { Objm } = await import("@nats-io/obj");
   try {
-    return await work();
+    return await new Objm(client.nc).open(OBJECT_STORES.images);
   } catch (error) {
+    throw new CliError(
+      `cannot open headroom's image store ${OBJECT_STORES.images} at ${client.url} ` +
+        `(${(error as Error).message}): is headroom running? start it with: npm start`,
+      EXIT_UNREACHABLE,
+    );
+  }
+}
+
+export interface AddImageOptions {
+  write: (text: string) => void;
+  /** Draws a progress bar on stderr (a terminal); default: when stderr is one. */
+  progress?: boolean;
+}
+
+export async function addImage(
+  client: HeadroomClient,
+  ref: string,
+  path: string,
+  options: AddImageOptions,
+): Promise<number> {
+  const [objects, { uploadImage }] = await Promise.all([
+    openObjects(client),
+    import("@headroom/image-objects"),
+  ]);
+  const bar = (options.progress ?? process.stderr.isTTY) ? await progressBar(ref) : undefined;
+  try {
+    const uploaded = await uploadImage(objects, ref, path, bar?.update);
+    bar?.stop();
+    const files = uploaded.files === 1 ? "1 file" : `${uploaded.files} files`;
+    options.write(
+      `image/${ref} added to headroom's image store (${files}, ${formatBytes(uploaded.sizeBytes)})\n`,
+    );
+    return EXIT_OK;
+  } catch (error) {
+    bar?.stop();
     throw asCliError(error);
   }
 }
 
-/** An image as -o json|yaml prints it. */
-function imageObject(image: ImageInfo) {
+/** A bar on stderr: bytes sent out of the tree's size (the archive adds a little). */
+async function progressBar(ref: string) {
+  const { SingleBar } = await import("cli-progress");
+  const bar = new SingleBar({
+    format: `uploading ${ref} [{bar}] {percentage}% {done} of {total}`,
+    stream: process.stderr,
+    hideCursor: true,
+    clearOnComplete: true,
+  });
+  let started = false;
   return {
-    ref: image.ref,
-    path: image.path,
-    files: image.files,
-    sizeBytes: image.sizeBytes,
-    addedAt: image.addedAt,
+    update(done: number, total: number) {
+      const shown = { done: formatBytes(done), total: formatBytes(total) };
+      if (!started) bar.start(Math.max(total, 1), 0, shown);
+      started = true;
+      bar.update(Math.min(done, total), shown);
+    },
+    stop: () => started && bar.stop(),
   };
 }
 
-export async function addImage(
-  storeDir: string,
-  ref: string,
-  path: string,
-  write: (text: string) => void,
-): Promise<number> {
-  const image = await inStore(() => openImageStore(storeDir).add(ref, path));
-  const files = image.files === 1 ? "1 file" : `${image.files} files`;
-  write(`image/${image.ref} added (${files}, ${formatBytes(image.sizeBytes)})\n`);
-  return EXIT_OK;
+/** An image as -o json|yaml prints it. */
+interface ImageView {
+  ref: string;
+  /** False for an image a host holds that is not in the image store (placed there directly). */
+  inStore: boolean;
+  digest: string;
+  files?: number;
+  sizeBytes: number;
+  addedAt?: string;
+  /** Hosts holding this very upload (for an image not in the store: holding it at all). */
+  hosts: string[];
+}
+
+function imageViews(objects: ObjectInfo[], hosts: HostRecord[]): ImageView[] {
+  const views = new Map<string, ImageView>();
+  for (const object of objects) {
+    views.set(object.name, {
+      ref: object.name,
+      inStore: true,
+      digest: object.digest,
+      files: Number(object.metadata?.files ?? 0),
+      sizeBytes: Number(object.metadata?.["size-bytes"] ?? object.size),
+      addedAt: object.mtime,
+      hosts: [],
+    });
+  }
+  for (const host of hosts) {
+    for (const held of host.images) {
+      const ref = held.ref ?? "";
+      const known = views.get(ref);
+      if (known?.inStore) {
+        if (held.digest === known.digest) known.hosts.push(host.node);
+        continue;
+      }
+      const local: ImageView = known ?? {
+        ref,
+        inStore: false,
+        digest: held.digest ?? "",
+        sizeBytes: Number(held.sizeBytes),
+        hosts: [],
+      };
+      local.hosts.push(host.node);
+      views.set(ref, local);
+    }
+  }
+  return [...views.values()].sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+}
+
+async function hostRecords(client: HeadroomClient): Promise<HostRecord[]> {
+  const { Kvm } = await import("@nats-io/kv");
+  const bucket = await new Kvm(client.nc).open(BUCKETS.hosts);
+  const records: HostRecord[] = [];
+  for await (const key of await bucket.keys()) {
+    const entry = await bucket.get(key);
+    if (entry?.operation !== "PUT") continue;
+    try {
+      records.push(decode(HostRecord, entry.value));
+    } catch {
+      // A record that does not decode says nothing about images.
+    }
+  }
+  return records;
 }
 
 export interface GetImagesOptions {
@@ -54,43 +158,59 @@ export interface GetImagesOptions {
   now?: () => number;
 }
 
-export async function getImages(storeDir: string, options: GetImagesOptions): Promise<number> {
+export async function getImages(
+  client: HeadroomClient,
+  options: GetImagesOptions,
+): Promise<number> {
   const now = options.now ?? Date.now;
-  let images = await inStore(() => openImageStore(storeDir).list());
+  const objects = await openObjects(client);
+  const [{ listImageObjects }, hosts] = await Promise.all([
+    import("@headroom/image-objects"),
+    hostRecords(client),
+  ]);
+  let images = imageViews(await listImageObjects(objects), hosts);
   if (options.name !== undefined) {
     images = images.filter((image) => image.ref === options.name);
     if (images.length === 0) throw new CliError(`image/${options.name} not found`, EXIT_INVALID);
   }
   if (options.output === "json" || options.output === "yaml") {
-    options.write(
-      formatObjects(options.output, images.map(imageObject), options.name !== undefined),
-    );
+    options.write(formatObjects(options.output, images, options.name !== undefined));
     return EXIT_OK;
   }
   if (images.length === 0) {
-    process.stderr.write(`No images found in ${storeDir}.\n`);
+    process.stderr.write("No images found.\n");
     return EXIT_OK;
   }
   const wide = options.output === "wide";
-  const headers = ["REF", "FILES", "SIZE", "AGE", ...(wide ? ["PATH"] : [])];
+  const headers = ["REF", "SIZE", "AGE", "HOSTS", ...(wide ? ["FILES", "DIGEST"] : [])];
   const rows = images.map((image) => [
     image.ref,
-    String(image.files),
     formatBytes(image.sizeBytes),
-    formatAge(now() - Date.parse(image.addedAt)),
-    ...(wide ? [image.path] : []),
+    image.addedAt ? formatAge(now() - Date.parse(image.addedAt)) : "-",
+    hostsCell(image),
+    ...(wide ? [String(image.files ?? "-"), image.digest || "-"] : []),
   ]);
   options.write(formatTable(headers, rows));
   return EXIT_OK;
 }
 
+function hostsCell(image: ImageView): string {
+  const hosts = image.hosts.length > 0 ? image.hosts.join(",") : "<none>";
+  return image.inStore ? hosts : `${hosts} (not in the image store)`;
+}
+
 export async function deleteImage(
-  storeDir: string,
+  client: HeadroomClient,
   ref: string,
   write: (text: string) => void,
 ): Promise<number> {
-  const removed = await inStore(() => openImageStore(storeDir).remove(ref));
-  if (!removed) throw new CliError(`image/${ref} not found`, EXIT_INVALID);
+  const reply = await client.call(
+    API_SUBJECTS.deleteImage,
+    DeleteImageRequest,
+    { ref },
+    DeleteImageReply,
+  );
+  if (!reply.deleted) throw new CliError(`image/${ref} not found`, EXIT_INVALID);
   write(`image/${ref} deleted\n`);
   return EXIT_OK;
 }
