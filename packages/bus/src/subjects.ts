@@ -11,6 +11,8 @@ export const API_SUBJECTS = {
   addInterface: "headroom.api.v1.vmi.addinterface",
   removeInterface: "headroom.api.v1.vmi.removeinterface",
   describe: "headroom.api.v1.vmi.describe",
+  /** A VMI's serial console log, read in chunks (long poll), served by the launcher. */
+  consoleLog: "headroom.api.v1.vmi.logs",
   /** Network attachments (multus networkName → host bridge), served by the composer. */
   createNetwork: "headroom.api.v1.network.create",
   deleteNetwork: "headroom.api.v1.network.delete",

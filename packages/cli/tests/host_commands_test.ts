@@ -1,9 +1,9 @@
-// Commands that work on this host's state directory: logs and the image store.
-import { appendFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+// Commands that work on this host's state directory: the image store.
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { headroom, start } from "./run.ts";
+import { headroom } from "./run.ts";
 
 let stateDir: string;
 
@@ -13,68 +13,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rm(stateDir, { recursive: true, force: true });
-});
-
-describe("headroom logs", () => {
-  let consoleLog: string;
-
-  beforeAll(async () => {
-    const vmDir = join(stateDir, "vms", "lab", "web");
-    await mkdir(vmDir, { recursive: true });
-    consoleLog = join(vmDir, "console.log");
-    await writeFile(consoleLog, "line 1\nline 2\nline 3\n");
-  });
-
-  it("prints the VMI's console log from --state-dir", async () => {
-    const run = await headroom(["logs", "web", "-n", "lab", "--state-dir", stateDir]);
-    expect(run.code).toBe(0);
-    expect(run.stdout).toBe("line 1\nline 2\nline 3\n");
-  });
-
-  it("prints the last lines with --tail, reading HEADROOM_STATE_DIR", async () => {
-    const run = await headroom(["-n", "lab", "logs", "web", "--tail", "2"], {
-      HEADROOM_STATE_DIR: stateDir,
-    });
-    expect(run.code).toBe(0);
-    expect(run.stdout).toBe("line 2\nline 3\n");
-  });
-
-  it("follows appended lines until interrupted", async () => {
-    const follow = start([
-      "logs",
-      "web",
-      "-n",
-      "lab",
-      "-f",
-      "--tail",
-      "1",
-      "--state-dir",
-      stateDir,
-    ]);
-    await follow.waitForOutput("line 3\n");
-    await appendFile(consoleLog, "line 4\n");
-    await follow.waitForOutput("line 4\n");
-    follow.child.kill("SIGINT");
-    const run = await follow.done;
-    expect(run.code).toBe(0);
-    expect(run.stdout).toBe("line 3\nline 4\n");
-  });
-
-  it("exits 1 for a VMI without a console log on this host", async () => {
-    const run = await headroom(["logs", "absent", "--state-dir", stateDir]);
-    expect(run.code).toBe(1);
-    expect(run.stderr).toBe(
-      `headroom: vmi/absent has no console log on this host (${join(stateDir, "vms", "default", "absent", "console.log")}): it has not started here\n`,
-    );
-  });
-
-  it("refuses a name that cannot be a VMI's (exit 2) and a bad --tail", async () => {
-    const name = await headroom(["logs", "../etc", "--state-dir", stateDir]);
-    expect(name.code).toBe(2);
-    expect(name.stderr).toContain("is not a DNS-1123 label");
-    const tail = await headroom(["logs", "web", "--tail", "many", "--state-dir", stateDir]);
-    expect(tail.code).toBe(2);
-  });
 });
 
 describe("headroom image add, get images, delete image", () => {

@@ -1,4 +1,4 @@
-// addinterface, removeinterface, describe vmi and events through the whole
+// addinterface, removeinterface, describe vmi, events and logs through the whole
 // stack: a real nats-server, the validator, the domain composer and the
 // launcher as their own processes, libvirtd and QEMU (TCG) running the tiny
 // guest from a private image store. One guest boots; the CLI drives it as a
@@ -72,6 +72,18 @@ describe("hot-plug from the command line, on the seed VMI", () => {
     freeAtStart = freeOf(described.stdout);
     expect(freeAtStart).toBeGreaterThanOrEqual(3);
   }, 200_000);
+
+  it("logs prints the guest's serial console, -f until SIGINT (exit 0)", async () => {
+    const follow = start([...cli, "logs", name, "-f"]);
+    await follow.waitForOutput("headroom-guest: nics=2 ", 120_000);
+    follow.child.kill("SIGINT");
+    const followed = await follow.done;
+    expect(followed.stderr).toBe("");
+    expect(followed.code).toBe(0);
+    const whole = await hc(["logs", name]);
+    expect(whole.code).toBe(0);
+    expect(whole.stdout).toMatch(/^headroom-guest: nics=2 pci=\S+ ifaces=\S+ up=/m);
+  }, 150_000);
 
   it("refuses what it cannot do before changing anything (exit 1), and exit 3 when unreachable", async () => {
     const noNetwork = await hc(["addinterface", name, "--name", "x", "--network", "nope"]);

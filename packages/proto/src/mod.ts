@@ -135,6 +135,14 @@ export const ListNetworksReply = headroom.v1.ListNetworksReply;
 export type ListNetworksReply = headroom.v1.ListNetworksReply;
 export type IListNetworksReply = headroom.v1.ListNetworksReply.$Properties;
 
+// console.proto
+export const ConsoleLogRequest = headroom.v1.ConsoleLogRequest;
+export type ConsoleLogRequest = headroom.v1.ConsoleLogRequest;
+export type IConsoleLogRequest = headroom.v1.ConsoleLogRequest.$Properties;
+export const ConsoleLogReply = headroom.v1.ConsoleLogReply;
+export type ConsoleLogReply = headroom.v1.ConsoleLogReply;
+export type IConsoleLogReply = headroom.v1.ConsoleLogReply.$Properties;
+
 export { exhaustedMessage } from "./capacity.ts";
 
 // image.proto

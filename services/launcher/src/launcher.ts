@@ -1,7 +1,8 @@
 // The launcher: turns domain plans into running domains on this host, removes
 // the domains of deleted VMIs, records refused hot-plugs, and reports status
 // and capacity events. It only carries out what the pipeline hands it and
-// answers describe; VMIs and their generations are the validator's.
+// answers describe and console log reads; VMIs and their generations are the
+// validator's.
 import { availableParallelism } from "node:os";
 import {
   API_SUBJECTS,
@@ -26,12 +27,15 @@ import {
 } from "@headroom/bus";
 import type { Connection } from "@headroom/libvirt";
 import {
+  ConsoleLogReply,
+  ConsoleLogRequest,
   DescribeReply,
   DescribeRequest,
   DomainPlan,
   InterfaceRefused,
   VmiDeleted,
 } from "@headroom/proto";
+import { serveConsoleLog } from "./console_log.ts";
 import { type LauncherContext, type LauncherOptions, launcherContext } from "./context.ts";
 import { describeVmi } from "./describe.ts";
 import { executePlan } from "./plan.ts";
@@ -72,6 +76,8 @@ export async function startLauncher(
   const ctx = launcherContext(nc, conn, buckets, imageObjects, options);
   await ctx.images.publish();
   const unplugRetries = new UnplugRetries(ctx, options.unplugRetryMs);
+  // Ends the waits of console log requests when the launcher stops.
+  const stopping = new AbortController();
 
   const micro = await startMicroService(nc, {
     name: SERVICE_NAMES.launcher,
@@ -86,6 +92,13 @@ export async function startLauncher(
         request: DescribeRequest,
         reply: DescribeReply,
         handler: (req) => describeVmi(ctx, req),
+      }),
+      endpoint({
+        name: "logs",
+        subject: API_SUBJECTS.consoleLog,
+        request: ConsoleLogRequest,
+        reply: ConsoleLogReply,
+        handler: (req) => serveConsoleLog(ctx, req, stopping.signal),
       }),
     ],
   });
@@ -134,6 +147,7 @@ export async function startLauncher(
     lost: Promise.race(loops.map((loop) => loop.lost)),
     stop: async () => {
       unplugRetries.stop();
+      stopping.abort();
       await micro.stop();
       await Promise.all(loops.map((loop) => loop.stop()));
     },

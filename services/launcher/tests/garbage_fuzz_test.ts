@@ -23,6 +23,7 @@ import {
 import {
   CapacityEvent,
   CapacityEventType,
+  ConsoleLogRequest,
   DescribeReply,
   DescribeRequest,
   DomainPlan,
@@ -103,7 +104,7 @@ async function settled(durable: string, timeoutMs = 30_000): Promise<ConsumerInf
 
 describe("the launcher under garbage", () => {
   it("answers random bytes and oversized requests on every endpoint with an error reply", async () => {
-    const subjects = [API_SUBJECTS.describe];
+    const subjects = [API_SUBJECTS.describe, API_SUBJECTS.consoleLog];
     let errorReplies = 0;
     for (const subject of subjects) {
       for (const data of [...GARBAGE, randomBytes(MAX_REQUEST_BYTES + 1)]) {
@@ -234,6 +235,27 @@ describe("the launcher under garbage", () => {
     );
     // A name that cannot be a VMI's is the caller's mistake, never an internal error.
     expect(internal).toBe("");
+    expect(await ping()).toBeGreaterThan(0);
+  });
+
+  it("refuses console log requests naming nasty VMIs (none is stored): never a file, never internal", async () => {
+    const nasty = fc.oneof(
+      fc.constantFrom("", "../..", "..", ".", "a/b", "$(reboot)", "a".repeat(64), "🦄"),
+      fc.string({ unit: "grapheme", maxLength: 20 }),
+      fc.stringMatching(/^[a-z0-9-]{1,10}$/),
+    );
+    const requests = fc.sample(fc.tuple(nasty, nasty, fc.integer({ min: -1, max: 1 << 20 })), {
+      seed: SEED,
+      numRuns: 100,
+    });
+    const codes = new Map<string, number>();
+    for (const [namespace, name, offset] of requests) {
+      const data = encode(ConsoleLogRequest, { namespace, name, offset, tailLines: 10 });
+      const reply = await nc.request(API_SUBJECTS.consoleLog, data, { timeout: 10_000 });
+      const code = reply.headers?.get("Nats-Service-Error-Code") ?? "none";
+      codes.set(code, (codes.get(code) ?? 0) + 1);
+    }
+    expect([...codes.keys()].filter((code) => code !== "400" && code !== "404")).toEqual([]);
     expect(await ping()).toBeGreaterThan(0);
   });
 

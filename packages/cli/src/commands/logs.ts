@@ -1,8 +1,6 @@
 import { type Command, InvalidArgumentError } from "commander";
-import { CliError, EXIT_CODES_HELP, EXIT_INVALID, EXIT_OK, EXIT_USAGE } from "../exit-codes.ts";
-import { globalsOf, hostStateOf } from "../globals.ts";
-import { ConsoleText } from "../output.ts";
-import { tailFile } from "../tail.ts";
+import { EXIT_CODES_HELP, EXIT_OK } from "../exit-codes.ts";
+import { globalsOf } from "../globals.ts";
 
 interface LogsOptions {
   follow?: boolean;
@@ -10,10 +8,14 @@ interface LogsOptions {
 }
 
 const HELP_AFTER = `
-Prints the serial console of a VMI, which the launcher writes to
-<state-dir>/vms/<namespace>/<name>/console.log. It reads that file directly,
-so it works on the host that runs the VMI, with the same --state-dir
-(default $HEADROOM_STATE_DIR or /var/lib/headroom).
+Prints the serial console of a VMI. It asks the launcher of the VMI's host
+over NATS, so it works from any machine that can log in to headroom. Control
+characters the guest writes are shown as visible escapes, never sent to the
+terminal. -f keeps printing what the guest writes until Ctrl-C (exit 0); when
+the VMI starts again with a new log, it goes on with that one.
+
+A VMI headroom does not store, or one whose domain has not started yet (no
+console log on its host), is exit 1.
 
 ${EXIT_CODES_HELP}
 
@@ -25,42 +27,34 @@ Examples:
 export function registerLogs(program: Command): void {
   program
     .command("logs")
-    .summary("print a VMI's serial console (on this host)")
-    .description("Print the serial console log of a VMI running on this host.")
+    .summary("print a VMI's serial console")
+    .description("Print the serial console log of a VMI, read by the launcher of its host.")
     .argument("<name>", "the VMI")
-    .option("-f, --follow", "keep printing new lines until Ctrl-C")
+    .option("-f, --follow", "keep printing new output until Ctrl-C")
     .option("--tail <lines>", "print only the last N lines first", parseLines)
     .addHelpText("after", HELP_AFTER)
     .action(async (name: string, options: LogsOptions, command: Command) => {
       const globals = globalsOf(command);
-      let path: string;
-      try {
-        path = hostStateOf(globals).consoleLog(globals.namespace, name);
-      } catch (error) {
-        throw new CliError(`vmi/${name}: ${(error as Error).message}`, EXIT_USAGE);
-      }
-      // The guest writes what it likes; the terminal gets it made visible.
-      const text = new ConsoleText();
+      const [{ withClient }, { printConsoleLog }] = await Promise.all([
+        import("../client.ts"),
+        import("../console-log.ts"),
+      ]);
+      // Ctrl-C (or SIGTERM) ends a follow; the output so far is complete.
       const stop = new AbortController();
       const onSignal = () => stop.abort();
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
       try {
-        await tailFile(path, {
-          ...(options.tail === undefined ? {} : { lines: options.tail }),
-          follow: Boolean(options.follow),
-          signal: stop.signal,
-          write: (chunk) => process.stdout.write(text.push(chunk)),
-        });
-        process.stdout.write(text.end());
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-          throw new CliError(
-            `vmi/${name} has no console log on this host (${path}): it has not started here`,
-            EXIT_INVALID,
-          );
-        }
-        throw new CliError(`cannot read ${path}: ${(error as Error).message}`, EXIT_INVALID);
+        await withClient(globals, (client) =>
+          printConsoleLog(client, {
+            namespace: globals.namespace,
+            name,
+            follow: Boolean(options.follow),
+            ...(options.tail === undefined ? {} : { tail: options.tail }),
+            signal: stop.signal,
+            write: (text) => process.stdout.write(text),
+          }),
+        );
       } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
@@ -69,7 +63,8 @@ export function registerLogs(program: Command): void {
     });
 }
 
+/** Lines for --tail; the launcher looks back at most 1 MiB, however many are asked for. */
 function parseLines(text: string): number {
   if (!/^\d+$/.test(text)) throw new InvalidArgumentError("write a number of lines, e.g. 20.");
-  return Number(text);
+  return Math.min(Number(text), 2 ** 31 - 1);
 }
