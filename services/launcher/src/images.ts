@@ -48,10 +48,12 @@ export function imageHolder(
   async function holdOne(ref: string, onProgress: (text: string) => void): Promise<boolean> {
     const [object, local] = await Promise.all([objects.info(ref), heldOrNull(store, ref)]);
     if (object === null || object.deleted) {
-      // Placed on this host directly (the test guest's build does so).
-      if (local) return false;
+      // Placed on this host directly (the test guest's build does so); a copy
+      // fetched from the store went with the image's deletion.
+      if (local && !local.digest) return false;
+      const gone = local ? "was deleted from" : "is not in";
       throw new ImageUnavailableError(
-        `image ${ref} is not in headroom's image store; add it with: headroom image add ${ref} PATH`,
+        `image ${ref} ${gone} headroom's image store; add it with: headroom image add ${ref} PATH`,
       );
     }
     if (local?.digest === object.digest) return false;

@@ -6,6 +6,7 @@
 // (when to ask a guest again for a NIC it kept, doubling to 15 min; default 60000),
 // HEADROOM_LAUNCHER_CONCURRENCY (VMIs worked on at once; default 4 per CPU),
 // HEADROOM_LAUNCHER_DEFINE_ONLY=1 (define domains, never start them: benchmarks),
+// HEADROOM_MAX_IMAGE_BYTES (largest image fetched from the image store; default 4 GiB),
 // HEADROOM_NATS_USER/_SEED (its NATS login, "launcher" under headroom up).
 import { connect, createLogger, SERVICE_NAMES } from "@headroom/bus";
 import { chooseVirtType } from "@headroom/domain-manager";
@@ -19,6 +20,7 @@ const uri = process.env.HEADROOM_LIBVIRT_URI || "qemu:///system";
 const detachTimeoutMs = Number(process.env.HEADROOM_DETACH_TIMEOUT_MS) || undefined;
 const unplugRetryMs = Number(process.env.HEADROOM_UNPLUG_RETRY_MS) || undefined;
 const concurrency = Number(process.env.HEADROOM_LAUNCHER_CONCURRENCY) || undefined;
+const maxImageBytes = Number(process.env.HEADROOM_MAX_IMAGE_BYTES) || undefined;
 
 try {
   // libvirtd restarts leave domains running: reconnect and carry on.
@@ -46,6 +48,7 @@ try {
     ...(detachTimeoutMs ? { detachTimeoutMs } : {}),
     ...(unplugRetryMs ? { unplugRetryMs } : {}),
     ...(concurrency ? { concurrency } : {}),
+    ...(maxImageBytes ? { maxImageBytes } : {}),
     defineOnly: process.env.HEADROOM_LAUNCHER_DEFINE_ONLY === "1",
     ...(process.env.HEADROOM_NODE_NAME ? { node: process.env.HEADROOM_NODE_NAME } : {}),
   });

@@ -140,16 +140,24 @@ async function holdImages(ctx: LauncherContext, plan: DomainPlan, log: Logger): 
     domainName: plan.domainName,
     node: ctx.node,
   };
+  // Progress is written in order, and done before the launch's own statuses.
+  let progress = Promise.resolve();
+  const tell = (reason: string) => {
+    const status = { ...scheduledStatus({ ...base, nowMs: ctx.now() }), reason };
+    progress = progress
+      .then(() => ctx.advanceStatus(key, status))
+      .then(
+        () => undefined,
+        (error) => log.warn({ err: error }, "fetch progress not written to the status"),
+      );
+  };
   try {
-    await ctx.images.hold(plan.images, (reason) => {
-      const status = { ...scheduledStatus({ ...base, nowMs: ctx.now() }), reason };
-      ctx.advanceStatus(key, status).catch((error) => {
-        log.warn({ err: error }, "fetch progress not written to the status");
-      });
-    });
+    await ctx.images.hold(plan.images, tell);
+    await progress;
     return true;
   } catch (error) {
     if (!(error instanceof ImageUnavailableError)) throw error;
+    await progress;
     await reportUnlaunchable(ctx, plan, error.message, log);
     log.warn({ reason: error.message }, "vmi cannot be launched: an image is unavailable");
     return false;

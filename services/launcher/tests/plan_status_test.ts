@@ -4,27 +4,32 @@
 // for a plan carrying a compose failure, or a forged one, Failed with the
 // reason and libvirt never asked; and never a step backwards.
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   type Buckets,
   connect,
   createLogger,
+  decode,
   encode,
   ensureBuckets,
   ensureCredentials,
   ensureImageObjects,
   ensureStreams,
   type NatsConnection,
+  OBJECT_STORES,
   type ObjectStore,
   serverEnv,
   storeKey,
+  subjectToken,
 } from "@headroom/bus";
 import { hostState } from "@headroom/host-state";
+import { uploadImage } from "@headroom/image-objects";
 import type { Connection } from "@headroom/libvirt";
 import {
   DomainPlan,
+  HostRecord,
   type ICapacity,
   type IDomainPlan,
   type IVmiStatus,
@@ -32,6 +37,7 @@ import {
   VmiAccepted,
 } from "@headroom/proto";
 import { type NatsServer, startNats } from "@headroom/testing";
+import { Objm } from "@nats-io/obj";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LauncherContext, launcherContext } from "../src/context.ts";
 import { executePlan } from "../src/plan.ts";
@@ -49,6 +55,7 @@ let stateDir = "";
 let nats: NatsServer;
 let launcher: NatsConnection;
 let validator: NatsConnection;
+let client: NatsConnection;
 let buckets: Buckets;
 let imageObjects: ObjectStore;
 let vmis: Buckets["vmis"];
@@ -58,17 +65,19 @@ beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), "headroom-plan-state-"));
   const credentials = await ensureCredentials(join(secrets, "secrets"));
   nats = await startNats({ configFile: "infra/nats/headroom.conf", env: serverEnv(credentials) });
-  const login = (user: "launcher" | "validator") =>
+  const login = (user: "launcher" | "validator" | "client") =>
     connect({ name: `plan-status-${user}`, servers: nats.url, user, seed: credentials[user] });
   launcher = await login("launcher");
   validator = await login("validator");
   await ensureStreams(launcher);
   buckets = await ensureBuckets(launcher);
   imageObjects = await ensureImageObjects(launcher);
+  client = await login("client");
   vmis = (await ensureBuckets(validator)).vmis;
 }, 60_000);
 
 afterAll(async () => {
+  await client?.close();
   await launcher?.close();
   await validator?.close();
   await nats?.stop();
@@ -203,6 +212,52 @@ describe("a plan the launcher carries out", () => {
       uid,
       observedGeneration: 1,
     });
+  });
+});
+
+describe("a plan whose image this host lacks", () => {
+  it("says in the VMI's status that the host fetches it, then launches from it", async () => {
+    const uid = "00000000-0000-4000-8000-0000000000f1";
+    const ref = "test/fetched:1";
+    const tree = join(stateDir, "upload");
+    await mkdir(join(tree, "disk"), { recursive: true });
+    await writeFile(join(tree, "disk", "disk.raw"), Buffer.alloc(32 * 1024 * 1024, 5));
+    const asClient = await new Objm(client).open(OBJECT_STORES.images);
+    const uploaded = await uploadImage(asClient, ref, tree);
+    await store("fetching", uid, 1);
+    const libvirt = recordingLibvirt();
+    const ctx = contextWith(libvirt.conn);
+    // Every status the launcher writes, in order (the writes are real).
+    const written: IVmiStatus[] = [];
+    const advance = ctx.advanceStatus;
+    ctx.advanceStatus = (key, status) => {
+      written.push(status);
+      return advance(key, status);
+    };
+    const done = executePlan(
+      ctx,
+      planOf("fetching", uid, 1, {
+        domainUuid: uid,
+        domainXml: domainXmlOf("fetching", uid),
+        images: [ref],
+      }),
+    );
+    await libvirt.firstCall;
+    expect(written[0]).toMatchObject({ phase: Phase.PHASE_SCHEDULED, node: NODE });
+    expect(written[0]?.reason).toMatch(
+      /^fetching image test\/fetched:1 to node-test: [\d.]+ MiB of 32\.0 MiB$/,
+    );
+    // Once held, the launch's own Scheduled (no reason) follows.
+    expect(written.at(-1)).toMatchObject({ phase: Phase.PHASE_SCHEDULED, reason: "" });
+    const held = await ctx.imageStore.resolve(ref);
+    expect(held.digest).toBe(uploaded.digest);
+    const record = decode(
+      HostRecord,
+      (await buckets.hosts.get(subjectToken(NODE)))?.value ?? new Uint8Array(),
+    );
+    expect(record.images.map((image) => image.ref)).toContain(ref);
+    libvirt.refuse("libvirt refused it in this test");
+    await done;
   });
 });
 

@@ -482,6 +482,7 @@ describe("as a micro service", () => {
         API_SUBJECTS.list,
         API_SUBJECTS.addInterface,
         API_SUBJECTS.removeInterface,
+        API_SUBJECTS.deleteImage,
       ].sort(),
     );
     expect(infos[0]?.endpoints.every((e) => e.queue_group === "headroom")).toBe(true);
