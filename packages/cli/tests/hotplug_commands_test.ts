@@ -3,10 +3,11 @@
 // launcher as their own processes, libvirtd and QEMU (TCG) running the tiny
 // guest from a private image store. One guest boots; the CLI drives it as a
 // user would, and every domain of the test's namespace is removed afterwards.
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { useStack } from "@headroom/test-stack/vitest";
-import { beforeAll, describe, expect, it } from "vitest";
-import { domainsOf, testNamespace, virsh, writeSeedVmi } from "./host.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliStateWithLogin, domainsOf, testNamespace, virsh, writeSeedVmi } from "./host.ts";
 import { headroom, start } from "./run.ts";
 
 const namespace = testNamespace();
@@ -25,14 +26,21 @@ const stack = useStack({
   refusals: /(Publish|Subscription) Violation/,
 });
 let stateDir = "";
+/** The CLI's own state directory: only its login, apart from the services'. */
+let cliState = "";
 let bridge = "";
 /** `headroom --server URL -n NAMESPACE`, the prefix of every command here. */
 let cli: string[] = [];
 
-beforeAll(() => {
+afterAll(async () => {
+  if (cliState) await rm(cliState, { recursive: true, force: true });
+});
+
+beforeAll(async () => {
   stateDir = stack.stateDir;
   bridge = stack.bridge;
-  cli = ["--server", stack.natsUrl, "--state-dir", stateDir, "-n", namespace];
+  cliState = await cliStateWithLogin(stack.state.secrets);
+  cli = ["--server", stack.natsUrl, "--state-dir", cliState, "-n", namespace];
 });
 
 function hc(args: string[]) {

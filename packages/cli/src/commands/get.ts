@@ -24,8 +24,9 @@ app!=web, app (has the label), !app, app in (web,db), app notin (web,db);
 commas join requirements, and a VMI must meet them all.
 
 Images are listed from headroom's image store with REF, SIZE, AGE and HOSTS
-(the hosts holding that very upload; an image a host holds that is not in the
-store is listed too, marked so); -o wide adds FILES and DIGEST. Networks are
+(the hosts holding that very upload; an image hosts hold that is not in the
+store, placed on a host directly or deleted since, is listed too, marked so);
+-o wide adds FILES and DIGEST. Networks are
 listed with NAME, BRIDGE and AGE; -o json|yaml prints {name, bridge, createdAt}.
 
 ${EXIT_CODES_HELP}

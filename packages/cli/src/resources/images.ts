@@ -70,7 +70,7 @@ export async function addImage(
 async function progressBar(ref: string) {
   const { SingleBar } = await import("cli-progress");
   const bar = new SingleBar({
-    format: `uploading ${ref} [{bar}] {percentage}% {done} of {total}`,
+    format: `uploading ${ref} [{bar}] {percentage}% {sent} of {size}`,
     stream: process.stderr,
     hideCursor: true,
     clearOnComplete: true,
@@ -78,7 +78,7 @@ async function progressBar(ref: string) {
   let started = false;
   return {
     update(done: number, total: number) {
-      const shown = { done: formatBytes(done), total: formatBytes(total) };
+      const shown = { sent: formatBytes(done), size: formatBytes(total) };
       if (!started) bar.start(Math.max(total, 1), 0, shown);
       started = true;
       bar.update(Math.min(done, total), shown);
@@ -90,7 +90,10 @@ async function progressBar(ref: string) {
 /** An image as -o json|yaml prints it. */
 interface ImageView {
   ref: string;
-  /** False for an image a host holds that is not in the image store (placed there directly). */
+  /**
+   * False for an image hosts hold that is not in the image store: placed on
+   * the host directly (no digest), or deleted from the store since.
+   */
   inStore: boolean;
   digest: string;
   files?: number;
@@ -196,7 +199,9 @@ export async function getImages(
 
 function hostsCell(image: ImageView): string {
   const hosts = image.hosts.length > 0 ? image.hosts.join(",") : "<none>";
-  return image.inStore ? hosts : `${hosts} (not in the image store)`;
+  if (image.inStore) return hosts;
+  // A copy fetched from the store carries its digest; VMIs no longer get it.
+  return `${hosts} (${image.digest ? "deleted from the image store" : "placed on the host"})`;
 }
 
 export async function deleteImage(

@@ -1,0 +1,172 @@
+// image add, get images and delete image through NATS, and a VMI booting from
+// an uploaded image: a real nats-server under headroom.conf, the three
+// services, libvirtd and QEMU (TCG). The CLI has a state directory of its
+// own, apart from the services', holding nothing but its login: everything
+// it shows comes over NATS.
+import { execFile } from "node:child_process";
+import { mkdir, rm, symlink, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { openImageStore, TINY_GUEST_REF } from "@headroom/images";
+import { useStack } from "@headroom/test-stack/vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { cliStateWithLogin, testNamespace } from "./host.ts";
+import { headroom, repoRoot, start } from "./run.ts";
+
+const execFileAsync = promisify(execFile);
+
+const namespace = testNamespace();
+const stack = useStack({ namespace, env: { HEADROOM_VIRT_TYPE: "qemu" } });
+const UPLOADED = "test/uploaded-guest:1";
+const name = "from-upload";
+let cliState = "";
+let cli: string[] = [];
+let guestTree = "";
+
+beforeAll(async () => {
+  cliState = await cliStateWithLogin(stack.state.secrets);
+  cli = ["--server", stack.natsUrl, "--state-dir", cliState, "-n", namespace];
+  guestTree = (await openImageStore(stack.state.images).resolve(TINY_GUEST_REF)).root;
+});
+
+afterAll(async () => {
+  if (cliState) await rm(cliState, { recursive: true, force: true });
+});
+
+function hc(args: string[]) {
+  return headroom([...cli, ...args]);
+}
+
+async function imagesJson(): Promise<Array<Record<string, unknown>>> {
+  const run = await hc(["get", "images", "-o", "json"]);
+  expect(run.stderr).toBe("");
+  expect(run.code).toBe(0);
+  return JSON.parse(run.stdout).items;
+}
+
+/** The seed VMI booting kernel and disk from the uploaded image. */
+async function manifestFile(vmiName: string): Promise<string> {
+  const vmi = await stack.seedManifest(vmiName);
+  vmi.spec.volumes[0].containerDisk.image = UPLOADED;
+  vmi.spec.domain.firmware.kernelBoot.container.image = UPLOADED;
+  const path = join(cliState, `${vmiName}.yaml`);
+  await writeFile(path, stringify(vmi));
+  return path;
+}
+
+describe("images through NATS, from a CLI with only its login", () => {
+  it("uploads the tiny guest into the image store", async () => {
+    const add = await hc(["image", "add", UPLOADED, guestTree]);
+    expect(add.stderr).toBe("");
+    expect(add.code).toBe(0);
+    expect(add.stdout).toMatch(
+      /^image\/test\/uploaded-guest:1 added to headroom's image store \(\d+ files, [\d.]+MiB\)\n$/,
+    );
+    const images = await imagesJson();
+    expect(images.find((image) => image.ref === UPLOADED)).toMatchObject({
+      inStore: true,
+      digest: expect.stringMatching(/^SHA-256=/),
+      hosts: [],
+    });
+    // Built on the host for the tests, not uploaded: listed, marked so.
+    expect(images.find((image) => image.ref === TINY_GUEST_REF)).toMatchObject({
+      inStore: false,
+      hosts: [hostname()],
+    });
+  });
+
+  it("boots a VMI from it: the host fetches it, the guest reports through logs", async () => {
+    const apply = await hc(["apply", "-f", await manifestFile(name), "--wait"]);
+    expect(apply.stderr).toBe("");
+    expect(apply.code).toBe(0);
+    const follow = start([...cli, "logs", name, "-f"]);
+    await follow.waitForOutput("headroom-guest: nics=2 ", 120_000);
+    follow.child.kill("SIGINT");
+    expect((await follow.done).code).toBe(0);
+
+    const uploaded = (await imagesJson()).find((image) => image.ref === UPLOADED);
+    expect(uploaded?.hosts).toEqual([hostname()]);
+    const table = await hc(["get", "images"]);
+    expect(table.stdout).toMatch(/^test\/uploaded-guest:1 +[\d.]+MiB +\d+s +\S+$/m);
+    const held = await openImageStore(stack.state.images).resolve(UPLOADED);
+    expect(held.digest).toBe(uploaded?.digest);
+
+    for (const command of [
+      ["describe", "vmi", name],
+      ["events", "--vmi", name],
+      ["get", "vmi", name],
+    ]) {
+      const run = await hc(command);
+      expect(run.stderr, command.join(" ")).toBe("");
+      expect(run.code, command.join(" ")).toBe(0);
+    }
+  });
+
+  it("refuses to delete an image a VMI boots from (exit 1)", async () => {
+    const del = await hc(["delete", "image", UPLOADED]);
+    expect(del.code).toBe(1);
+    expect(del.stderr).toBe(
+      `headroom: image ${UPLOADED} is used by vmi ${namespace}/${name}; delete them first\n`,
+    );
+    expect((await imagesJson()).some((image) => image.ref === UPLOADED)).toBe(true);
+  });
+
+  it("deletes it once no VMI uses it; a VMI asking for it again fails saying so", async () => {
+    const vmi = await hc(["delete", "vmi", name, "--wait"]);
+    expect(vmi.code).toBe(0);
+    const del = await hc(["delete", "image", UPLOADED]);
+    expect(del.stderr).toBe("");
+    expect(del.code).toBe(0);
+    expect(del.stdout).toBe(`image/${UPLOADED} deleted\n`);
+    const again = await hc(["delete", "image", UPLOADED]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toBe(`headroom: image/${UPLOADED} not found\n`);
+    // The host keeps its copy, shown as deleted; VMIs no longer get it.
+    const table = await hc(["get", "images"]);
+    expect(table.stdout).toMatch(/^test\/uploaded-guest:1 .* \(deleted from the image store\)$/m);
+    const apply = await hc(["apply", "-f", await manifestFile("after-delete"), "--wait"]);
+    expect(apply.code).toBe(1);
+    expect(apply.stderr).toContain(
+      `image ${UPLOADED} was deleted from headroom's image store; add it with: headroom image add ${UPLOADED} PATH`,
+    );
+  });
+
+  it("refuses a source with a symbolic link, or none, before sending anything (exit 2)", async () => {
+    const tree = join(cliState, "linked");
+    await mkdir(tree, { recursive: true });
+    await writeFile(join(tree, "a.txt"), "a");
+    await symlink("/etc/passwd", join(tree, "passwd"));
+    const linked = await hc(["image", "add", "test/linked", tree]);
+    expect(linked.code).toBe(2);
+    expect(linked.stderr).toBe(
+      `headroom: ${join(tree, "passwd")} is a symbolic link; images hold only files and folders\n`,
+    );
+    const none = await hc(["image", "add", "test/none", join(cliState, "nope")]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toBe(`headroom: source ${join(cliState, "nope")} does not exist\n`);
+    const refs = (await imagesJson()).map((image) => image.ref);
+    expect(refs).not.toContain("test/linked");
+    expect(refs).not.toContain("test/none");
+  });
+
+  it("draws a progress bar on a terminal", async () => {
+    const file = join(cliState, "blob.bin");
+    await writeFile(file, Buffer.alloc(8 * 1024 * 1024, 1));
+    const command = [process.execPath, join("packages", "cli", "bin", "headroom.js"), ...cli]
+      .concat(["image", "add", "test/blob", file])
+      .map((word) => `'${word}'`)
+      .join(" ");
+    // script(1) gives the CLI a terminal, as a user's shell does.
+    const { stdout: run } = await execFileAsync("script", ["-qec", command, "/dev/null"], {
+      cwd: repoRoot,
+      encoding: "utf8",
+    });
+    // What the terminal shows once its control sequences are acted on.
+    const controls = new RegExp(`${String.fromCharCode(27)}(?:\\[[0-9;?]*[A-Za-z]|[78])`, "g");
+    const shown = run.replace(controls, "");
+    expect(shown).toMatch(/uploading test\/blob \[=+\] 100% [\d.]+MiB of 8MiB/);
+    expect(shown).toContain("image/test/blob added to headroom's image store (1 file, 8MiB)");
+  });
+});
