@@ -19,6 +19,7 @@ import { loadavg } from "node:os";
 import { ensureBridge, ensureDiskFile, launchDomain } from "@headroom/domain-manager";
 import { type NicModel, withVirtType } from "@headroom/domain-xml";
 import { domainNameOf } from "@headroom/host-state";
+import { detectDiskFormat, openImageStore } from "@headroom/images";
 import type { DomainPlan } from "@headroom/proto";
 import { type Stack, startStack } from "@headroom/test-stack";
 import { DOMParser, type Element, XMLSerializer } from "@xmldom/xmldom";
@@ -210,12 +211,14 @@ const result = await withBenchHost("end-to-end", async (host) => {
   const warm = await throughServices(stack, watch, "warm-up");
   const plan = warm.plan;
   const disk = plan.diskFiles[0];
-  if (!disk?.backingPath) throw new Error("the plan has no disk overlay");
+  if (!disk?.image) throw new Error("the plan has no disk overlay");
+  // The direct sequence overlays the same disk the launcher found in the host's store.
+  const backingPath = await openImageStore(stack.state.images).diskOf(disk.image);
   const planned: Planned = {
     xml: withVirtType(plan.domainXml, host.virtType),
     placeholders: plan.placeholderCount,
     model: plan.placeholderModel as NicModel,
-    disk: { backingPath: disk.backingPath, backingFormat: disk.backingFormat || "qcow2" },
+    disk: { backingPath, backingFormat: await detectDiskFormat(backingPath) },
     bridge: plan.bridges[0] as string,
   };
   const firstB = await direct(host, planned);
