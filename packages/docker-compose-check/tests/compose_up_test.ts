@@ -2,16 +2,18 @@
 // engine installed and started when missing (infra/docker/engine.sh), base
 // images made where Docker Hub cannot be reached (base-images/build.sh), keys
 // from secrets.sh, then `docker-compose up -d --build`. From the host, the CLI
-// runs the seed VMI and spends its capacity; the stack is scaled; the images
-// are checked; `down -v` must leave nothing behind.
+// (a state dir of its own, holding only its login) uploads the tiny guest,
+// runs the seed VMI from it, reads the guest's console and spends its
+// capacity; the stack is scaled; the images are checked; `down -v` must leave
+// nothing behind.
 //
 // The project and its state are this test's own (project headroom-compose-test,
 // a temporary state dir, a free port for NATS): a stack the user runs is not
 // touched. Its images keep their names between runs, so Docker's build cache
 // makes a second run quick.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -32,10 +34,14 @@ const execFileAsync = promisify(execFile);
 const root = repoRoot();
 const PROJECT = "headroom-compose-test";
 const SEED_VMI = "vmi-iface-request-example";
+/** The tiny guest as a user uploads it, built on the host by infra/tiny-guest/build.sh --out. */
+const UPLOADED = "test/tiny-guest:compose";
 const MINUTE = 60_000;
 
 let work: string;
 let stateDir: string;
+/** The CLI's state dir: only secrets/client.env, apart from the services'. */
+let cliState: string;
 let envFile: string;
 let natsUrl: string;
 const env: NodeJS.ProcessEnv = { ...process.env };
@@ -89,10 +95,10 @@ function compose(...args: string[]): Promise<string> {
   return must("docker-compose", ["-p", PROJECT, "--env-file", envFile, ...args], 20 * MINUTE);
 }
 
-/** The CLI as a user on the host runs it: the compose stack's NATS and its login. */
+/** The CLI as a user on the host runs it: the compose stack's NATS and its login, nothing else. */
 function headroom(...args: string[]): Promise<Ran> {
   const bin = join(root, "packages/cli/bin/headroom.js");
-  return sh(process.execPath, [bin, "--state-dir", stateDir, "--server", natsUrl, ...args]);
+  return sh(process.execPath, [bin, "--state-dir", cliState, "--server", natsUrl, ...args]);
 }
 
 /** Container ids of a compose service. */
@@ -130,14 +136,13 @@ function inside(service: string, ...command: string[]): Promise<string> {
   return compose("exec", "-T", service, ...command);
 }
 
-/** Waits until the guest's serial console reports `nics` NICs. */
+/** Waits until the guest's serial console, read with `headroom logs --tail`, reports `nics` NICs. */
 async function guestSees(nics: number, timeoutMs = 2 * MINUTE): Promise<string> {
-  const log = `/var/lib/headroom/vms/default/${SEED_VMI}/console.log`;
   const deadline = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < deadline) {
-    const lines = (await inside("launcher", "tail", "-n", "3", log)).trim().split("\n");
-    last = lines.at(-1) ?? "";
+    const logs = await headroom("logs", SEED_VMI, "--tail", "3");
+    last = logs.stdout.trim().split("\n").at(-1) ?? logs.stderr;
     if (last.includes(`nics=${nics} `)) return last;
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
@@ -175,6 +180,9 @@ beforeAll(async () => {
     must("bash", ["infra/docker/base-images/build.sh", "--env-file", envFile]),
   );
   await must("bash", ["infra/docker/secrets.sh", "--state-dir", stateDir, "--env-file", envFile]);
+  cliState = join(work, "cli");
+  await mkdir(join(cliState, "secrets"), { recursive: true, mode: 0o700 });
+  await copyFile(join(stateDir, "secrets", "client.env"), join(cliState, "secrets", "client.env"));
   const port = await freePort();
   natsUrl = `nats://127.0.0.1:${port}`;
   env.HEADROOM_NATS_PORT = String(port);
@@ -201,13 +209,27 @@ afterAll(async () => {
 
 describe("docker-compose up", () => {
   it(
-    "runs the seed VMI, hot-plugs up to its capacity and refuses one more",
+    "runs the seed VMI from an uploaded image, hot-plugs up to its capacity and refuses one more",
     async () => {
+      const tree = join(work, "tiny-guest");
+      await timed("tiny guest", () =>
+        must("bash", ["infra/tiny-guest/build.sh", "--quiet", "--out", tree]),
+      );
+      const added = await timed("image add", () => headroom("image", "add", UPLOADED, tree));
+      expect(added.code, added.stderr).toBe(0);
+      const seed = join(work, "seed.yaml");
+      await writeFile(
+        seed,
+        readFileSync(join(root, "examples/vmi-seed.yaml"), "utf8").replaceAll(
+          "image: headroom/tiny-guest",
+          `image: ${UPLOADED}`,
+        ),
+      );
+      expect(readFileSync(seed, "utf8").split(UPLOADED)).toHaveLength(3);
+
       const created = await headroom("network", "create", "headroom-bridge", "--bridge", "hr-br0");
       expect(created.stderr).toBe("");
-      const applied = await timed("seed Running", () =>
-        headroom("apply", "-f", "examples/vmi-seed.yaml", "--wait"),
-      );
+      const applied = await timed("seed Running", () => headroom("apply", "-f", seed, "--wait"));
       expect(applied.code, applied.stderr).toBe(0);
       expect(applied.stdout).toMatch(/Running on libvirt: capacity 5, 2 in use, 3 free/);
       await guestSees(2);
@@ -237,6 +259,43 @@ describe("docker-compose up", () => {
       );
       // What the guest itself sees: five NICs.
       expect(await guestSees(5)).toMatch(/ifaces=eth0,eth1,eth2,eth3,eth4 /);
+      // Followed, as a user watches it, until Ctrl-C.
+      const follow = spawn(
+        process.execPath,
+        [
+          join(root, "packages/cli/bin/headroom.js"),
+          "--state-dir",
+          cliState,
+          "--server",
+          natsUrl,
+        ].concat(["logs", SEED_VMI, "-f"]),
+        { cwd: root, env },
+      );
+      let followed = "";
+      const ended = new Promise<number | null>((resolve) => follow.once("close", resolve));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`logs -f showed: ${followed}`)), MINUTE);
+        follow.stdout.on("data", (chunk: Buffer) => {
+          followed += chunk.toString();
+          if (followed.includes("nics=5 ")) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      follow.kill("SIGINT");
+      expect(await ended).toBe(0);
+      // The launcher fetched the upload into its store: the host holds it.
+      const images = JSON.parse((await headroom("get", "images", "-o", "json")).stdout).items;
+      expect(images.find((image: { ref: string }) => image.ref === UPLOADED)).toMatchObject({
+        inStore: true,
+        hosts: ["libvirt"],
+      });
+      const inUse = await headroom("delete", "image", UPLOADED);
+      expect(inUse.code).toBe(1);
+      expect(inUse.stderr).toContain(`is used by vmi default/${SEED_VMI}`);
+      const described = await headroom("describe", "vmi", SEED_VMI);
+      expect(described.stdout).toMatch(/^ {2}Free: +0$/m);
 
       // The refusal's event is published by the launcher after the reply: wait for it, bounded.
       let types: string[] = [];
@@ -359,6 +418,8 @@ describe("docker-compose up", () => {
           await inside("libvirt", "virsh", "-c", "qemu:///system", "list", "--all", "--name")
         ).trim(),
       ).toBe("");
+      const image = await headroom("delete", "image", UPLOADED);
+      expect(image.code, image.stderr).toBe(0);
       await timed("down", () => compose("down", "-v"));
       const label = `label=com.docker.compose.project=${PROJECT}`;
       expect(await must("docker", ["ps", "-aq", "--filter", label])).toBe("");
