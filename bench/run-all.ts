@@ -23,6 +23,7 @@ const BENCHES = [
   "startup",
   "throughput",
   "validation-nats",
+  "image-transfer",
   "launch-direct",
   "end-to-end",
   "end-to-end-define-only",
