@@ -88,12 +88,10 @@ CMD ["bash", "infra/tiny-guest/build.sh"]
 FROM ${NODE_IMAGE} AS service
 ARG SERVICE
 # The launcher loads libvirt's client library (libvirt0) into its addon, makes
-# disk overlays with qemu-img and host bridges with ip. The composer asks
-# qemu-img the format of a disk image whose name does not tell it. The
-# validator needs nothing beyond Node.
+# disk overlays with qemu-img and host bridges with ip. The validator and the
+# composer need nothing beyond Node: neither reads an image.
 RUN case "$SERVICE" in \
       launcher) packages="libvirt0 qemu-utils iproute2" ;; \
-      domain-composer) packages="qemu-utils" ;; \
       *) packages="" ;; \
     esac \
  && if [ -n "$packages" ]; then \

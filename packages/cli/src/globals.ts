@@ -24,7 +24,10 @@ export interface GlobalOptions {
   namespace: string;
   /** True when the user wrote -n/--namespace (apply then insists the manifest agrees). */
   namespaceGiven: boolean;
-  /** This host's state directory (images, the NATS login): --state-dir, else $HEADROOM_STATE_DIR. */
+  /**
+   * Where the CLI finds its NATS login (secrets/client.env), and where `headroom up`
+   * keeps its state: --state-dir, else $HEADROOM_STATE_DIR.
+   */
   stateDir: string;
 }
 
@@ -41,7 +44,7 @@ export function addGlobalOptions(program: Command): void {
       new Option("-n, --namespace <namespace>", "namespace of the VMIs").default(DEFAULT_NAMESPACE),
     )
     .addOption(
-      new Option("--state-dir <dir>", "this host's state directory (images, the NATS login)")
+      new Option("--state-dir <dir>", "where the NATS login is (secrets/client.env); up's state")
         .env("HEADROOM_STATE_DIR")
         .default(DEFAULT_STATE_DIR),
     );

@@ -42,8 +42,10 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
     log.warn({ reason: plan.composeFailure }, "vmi cannot be composed");
     return NOTHING_LEFT;
   }
-  const held = await holdImages(ctx, plan, log);
-  if (!held) return NOTHING_LEFT;
+  // A running VMI's later generation changes NICs only: its disks are made,
+  // and an upload that replaced its image since must not be fetched now.
+  const running = previous?.uid === uid && previous.phase === Phase.PHASE_RUNNING;
+  if (!running && !(await holdImages(ctx, plan, log))) return NOTHING_LEFT;
   const problems = await planProblems(plan, ctx.state, stored.capacity);
   if (problems.length > 0) {
     await reportUnlaunchable(ctx, plan, refusal(problems), log);
@@ -95,7 +97,7 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
   const controllersAdded = previous?.capacity?.controllersAdded ?? 0;
   // Started by a launcher that died before reporting it: report it now,
   // once, then bring its interfaces to this generation as usual.
-  const unreported = !(previous?.uid === uid && previous.phase === Phase.PHASE_RUNNING);
+  const unreported = !running;
   if (unreported && !(await reservedReported(ctx, plan))) {
     const status = statusOf(ctx, facts, launched, controllersAdded);
     await publishEvent(
