@@ -84,18 +84,26 @@ export function toJetStream(nc: NatsConnection | JetStreamClient): JetStreamClie
 }
 
 /**
- * Creates the headroom streams, or brings an existing one's limits and
- * subjects up to date. Safe to call from every service at start, concurrently.
+ * Creates the headroom streams that are missing. An existing stream is used
+ * as it is, never changed: services may create streams, not update them (an
+ * update could, say, undo a seal an administrator set). Returns what differs
+ * between each existing stream and the configuration headroom creates, in
+ * words for a log; a stream of another retention or storage cannot serve and
+ * throws.
  */
-export async function ensureStreams(js: NatsConnection | JetStreamClient): Promise<void> {
+export async function ensureStreams(js: NatsConnection | JetStreamClient): Promise<string[]> {
   const jsm = await toJetStream(js).jetstreamManager();
-  for (const config of STREAM_CONFIGS) await whileOthersCreate(() => ensureStream(jsm, config));
+  const differences: string[] = [];
+  for (const config of STREAM_CONFIGS) {
+    differences.push(...(await whileOthersCreate(() => ensureStream(jsm, config))));
+  }
+  return differences;
 }
 
 async function ensureStream(
   jsm: JetStreamManager,
   config: Partial<StreamConfig> & { name: string },
-) {
+): Promise<string[]> {
   let existing: StreamConfig;
   try {
     existing = (await jsm.streams.info(config.name)).config;
@@ -103,7 +111,7 @@ async function ensureStream(
     if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
     try {
       await jsm.streams.add(config);
-      return;
+      return [];
     } catch (addError) {
       // Another process created it meanwhile: fall through to the comparison.
       existing = (await jsm.streams.info(config.name).catch(() => Promise.reject(addError))).config;
@@ -116,8 +124,13 @@ async function ensureStream(
     );
   }
   const keys = Object.keys(config) as Array<keyof StreamConfig>;
-  const differs = keys.some((key) => JSON.stringify(existing[key]) !== JSON.stringify(config[key]));
-  if (differs) await jsm.streams.update(config.name, config);
+  return keys
+    .filter((key) => JSON.stringify(existing[key]) !== JSON.stringify(config[key]))
+    .map(
+      (key) =>
+        `stream ${config.name}: ${key} is ${JSON.stringify(existing[key])}, headroom creates it ` +
+        `with ${JSON.stringify(config[key])}; left as it is`,
+    );
 }
 
 /**

@@ -401,6 +401,17 @@ describe("each service", () => {
     await expectRejected(jsm.streams.delete(STREAMS.capacity));
   });
 
+  it("no service may change a stream or bucket: they create what is missing and use the rest as it is", async () => {
+    for (const user of ["validator", "composer", "launcher"] as const) {
+      const jsm = await jetstream(as(user)).jetstreamManager();
+      for (const stream of [STREAMS.pipeline, STREAMS.capacity, `KV_${BUCKETS.vmis}`]) {
+        await expectRejected(jsm.streams.update(stream, { max_msgs_per_subject: 1 }));
+      }
+    }
+    // Setting up again, as a restarted service does, changes nothing and needs no update.
+    expect(await ensureStreams(as("launcher"))).toEqual([]);
+  });
+
   it("each pings its own replicas, its container's healthcheck, and no other service", async () => {
     const log = createLogger("access-test", { level: "silent" });
     for (const [user, name] of [

@@ -56,11 +56,15 @@ describe("ensureStreams", () => {
     expect(capacity.config.retention).toBe("limits");
   });
 
-  it("restores a changed limit", async () => {
+  it("leaves a changed limit as it is, and says so", async () => {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.update(STREAMS.capacity, { max_msgs_per_subject: 5 });
-    await ensureStreams(nc);
-    expect((await jsm.streams.info(STREAMS.capacity)).config.max_msgs_per_subject).toBe(10_000);
+    expect(await ensureStreams(nc)).toEqual([
+      `stream ${STREAMS.capacity}: max_msgs_per_subject is 5, headroom creates it with 10000; left as it is`,
+    ]);
+    expect((await jsm.streams.info(STREAMS.capacity)).config.max_msgs_per_subject).toBe(5);
+    await jsm.streams.update(STREAMS.capacity, { max_msgs_per_subject: 10_000 });
+    expect(await ensureStreams(nc)).toEqual([]);
   });
 
   it("deduplicates pipeline messages by message id", async () => {

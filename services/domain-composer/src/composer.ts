@@ -96,7 +96,7 @@ export async function startComposer(
   const now = options.now ?? Date.now;
   const state = hostState(options.env);
   const js = toJetStream(nc);
-  await ensureStreams(js);
+  for (const difference of await ensureStreams(js)) options.log.warn(difference);
   const buckets = await ensureBuckets(js);
   const { vmis, networks } = buckets;
 

@@ -71,7 +71,7 @@ export async function startLauncher(
   options: LauncherOptions,
 ): Promise<Launcher> {
   const js = toJetStream(nc);
-  await ensureStreams(js);
+  for (const difference of await ensureStreams(js)) options.log.warn(difference);
   const [buckets, imageObjects] = await Promise.all([ensureBuckets(js), ensureImageObjects(js)]);
   const ctx = launcherContext(nc, conn, buckets, imageObjects, options);
   await ctx.images.publish();

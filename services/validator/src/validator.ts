@@ -105,7 +105,7 @@ export async function startValidator(
   options: ValidatorOptions,
 ): Promise<Validator> {
   const js = toJetStream(nc);
-  await ensureStreams(js);
+  for (const difference of await ensureStreams(js)) options.log.warn(difference);
   const [buckets, imageObjects] = await Promise.all([ensureBuckets(js), ensureImageObjects(js)]);
   const { vmis, status } = buckets;
   const quota = options.maxVmisPerNamespace ?? DEFAULT_MAX_VMIS_PER_NAMESPACE;
