@@ -23,6 +23,8 @@ export interface ComposedAllowance {
   consoleLog: string;
   /** How many `<interface>` elements the VMI declares. */
   interfaces: number;
+  /** The guest's memory, vCPUs and machine, when the VMI's record has them. */
+  guest?: { memoryKiB: number; vcpus: number; machineType: string };
 }
 
 type Check = (value: string) => boolean;
@@ -240,6 +242,25 @@ export function composedDomainProblems(xml: string, allowed: ComposedAllowance):
   if (nics !== allowed.interfaces)
     problems.push(
       `domain/devices: ${nics} interfaces where the VMI declares ${allowed.interfaces}`,
+    );
+  if (allowed.guest) problems.push(...guestProblems(domain, allowed.guest));
+  return problems;
+}
+
+/** The domain gives the guest what the VMI asked for: no more memory or vCPUs, the same machine. */
+function guestProblems(domain: Element, guest: NonNullable<ComposedAllowance["guest"]>): string[] {
+  const problems: string[] = [];
+  const text = (tag: string) => domain.getElementsByTagName(tag)[0]?.textContent?.trim() ?? "";
+  if (text("memory") !== String(guest.memoryKiB))
+    problems.push(
+      `domain/memory: ${shown(text("memory"))} KiB where the VMI has ${guest.memoryKiB}`,
+    );
+  if (text("vcpu") !== String(guest.vcpus))
+    problems.push(`domain/vcpu: ${shown(text("vcpu"))} where the VMI has ${guest.vcpus}`);
+  const machine = domain.getElementsByTagName("type")[0]?.getAttribute("machine") ?? "";
+  if (machine !== guest.machineType)
+    problems.push(
+      `domain/os/type: machine ${shown(machine)} where the VMI has ${guest.machineType}`,
     );
   return problems;
 }

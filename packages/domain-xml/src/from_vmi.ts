@@ -1,6 +1,5 @@
 /** A validated KubeVirt VMI plus what the host resolved for it → DomainSpec. */
-import { toBytes } from "@headroom/quantity";
-import type { Vmi } from "@headroom/vmi";
+import { guestResources, type Vmi } from "@headroom/vmi";
 import {
   checkDomainSpec,
   DEFAULT_NIC_MODEL,
@@ -30,24 +29,6 @@ export interface HostPlacement {
 
 /** VMI `model: virtio` on a modern machine: the virtio 1.0 device, as KubeVirt does on q35. */
 const NIC_MODEL: Record<string, NicModel> = { virtio: DEFAULT_NIC_MODEL };
-
-const KIB = 1024n;
-
-function guestMemoryKiB(vmi: Vmi): number {
-  const field = "spec.domain.memory.guest";
-  const parsed = toBytes(vmi.spec.domain.memory.guest);
-  if (!parsed.ok) throw new DomainSpecError(field, parsed.reason);
-  // libvirt counts KiB; a size that is not a whole KiB is rounded up.
-  const kib = (parsed.bytes + KIB - 1n) / KIB;
-  if (kib < 1n || kib > BigInt(Number.MAX_SAFE_INTEGER))
-    throw new DomainSpecError(field, "is out of range");
-  return Number(kib);
-}
-
-function vcpusOf(vmi: Vmi): number {
-  const cpu = vmi.spec.domain.cpu;
-  return (cpu?.cores ?? 1) * (cpu?.sockets ?? 1) * (cpu?.threads ?? 1);
-}
 
 function disksOf(vmi: Vmi, host: HostPlacement): DiskSpec[] {
   return vmi.spec.domain.devices.disks.map((disk, i) => {
@@ -91,15 +72,17 @@ function interfacesOf(vmi: Vmi, host: HostPlacement): NicSpec[] {
 export function domainSpecFromVmi(vmi: Vmi, host: HostPlacement): DomainSpec {
   const { name, namespace } = vmi.metadata;
   const { domain } = vmi.spec;
+  const guest = guestResources(vmi);
+  if (!guest.ok) throw new DomainSpecError(guest.field, guest.reason);
   const spec: DomainSpec = {
     name: host.domainName ?? `${namespace}_${name}`,
     uuid: host.uuid,
     title: `${namespace}/${name}`,
     description: `VirtualMachineInstance ${namespace}/${name}`,
     virtType: host.virtType,
-    machine: domain.machine.type,
-    vcpus: vcpusOf(vmi),
-    memoryKiB: guestMemoryKiB(vmi),
+    machine: guest.resources.machineType,
+    vcpus: guest.resources.vcpus,
+    memoryKiB: guest.resources.memoryKiB,
     disks: disksOf(vmi, host),
     interfaces: interfacesOf(vmi, host),
     rng: domain.devices.rng !== undefined,

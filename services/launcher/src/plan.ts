@@ -46,7 +46,7 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
   // and an upload that replaced its image since must not be fetched now.
   const running = previous?.uid === uid && previous.phase === Phase.PHASE_RUNNING;
   if (!running && !(await holdImages(ctx, plan, log))) return NOTHING_LEFT;
-  const problems = await planProblems(plan, ctx.state, stored.capacity);
+  const problems = await planProblems(plan, ctx.state, stored);
   if (problems.length > 0) {
     await reportUnlaunchable(ctx, plan, refusal(problems), log);
     log.error(

@@ -12,7 +12,13 @@ import {
   placeholderCount,
 } from "@headroom/domain-xml";
 import { domainNameOf, domainUuidOf, type HostState } from "@headroom/host-state";
-import type { DomainPlan, ICapacity, IDiskFile } from "@headroom/proto";
+import type {
+  DomainPlan,
+  ICapacity,
+  IDiskFile,
+  IGuestResources,
+  IVmiAccepted,
+} from "@headroom/proto";
 
 // The validator takes emptyDisk capacities from 1 MiB to 1 TiB.
 const MAX_BLANK_BYTES = 2 ** 40;
@@ -25,14 +31,16 @@ function shown(value: unknown): string {
 
 /**
  * Every way `plan` departs from what headroom would compose for its VMI;
- * empty when none. `capacity` is the VMI's as the validator stored it: the
- * room a VMI gets comes from there, not from the plan's author.
+ * empty when none. `stored` is the VMI's record as the validator stored it:
+ * the room, memory, vCPUs and machine a VMI gets come from there, not from
+ * the plan's author.
  */
 export async function planProblems(
   plan: DomainPlan,
   state: HostState,
-  capacity: ICapacity | null | undefined,
+  stored: Pick<IVmiAccepted, "capacity" | "guest">,
 ): Promise<string[]> {
+  const { capacity } = stored;
   const { namespace, name } = plan;
   let domainName: string;
   try {
@@ -76,6 +84,7 @@ export async function planProblems(
       bridges: plan.bridges,
       consoleLog: plan.consoleLogPath,
       interfaces: capacity?.interfaces ?? 0,
+      ...(stored.guest ? { guest: guestOf(stored.guest) } : {}),
     }).map((problem) => `domainXml: ${problem}`),
   );
   const inStore = await Promise.all(bootFiles.map((path) => inImageStore(path, images)));
@@ -84,6 +93,14 @@ export async function planProblems(
       problems.push(`domainXml: boot file ${shown(path)} is not a file in the image store`);
   }
   return problems;
+}
+
+function guestOf(guest: IGuestResources) {
+  return {
+    memoryKiB: Number(guest.memoryKib ?? 0),
+    vcpus: guest.vcpus ?? 0,
+    machineType: guest.machineType ?? "",
+  };
 }
 
 function roomProblems(plan: DomainPlan, capacity: ICapacity | null | undefined): string[] {

@@ -32,6 +32,7 @@ import {
   HostRecord,
   type ICapacity,
   type IDomainPlan,
+  type IGuestResources,
   type IVmiStatus,
   Phase,
   VmiAccepted,
@@ -131,16 +132,18 @@ function contextWith(conn: Connection): LauncherContext {
 }
 
 /** Stores the VMI record as the validator does; the launcher checks plans against it. */
+/** The guest domainXmlOf gives: 128 MiB, 1 vCPU, q35. */
+const GUEST: IGuestResources = { memoryKib: 131072, vcpus: 1, machineType: "q35" };
+
 async function store(
   name: string,
   uid: string,
   generation: number,
   capacity: ICapacity = {},
+  guest?: IGuestResources,
 ): Promise<void> {
-  await vmis.put(
-    storeKey(NS, name),
-    encode(VmiAccepted, { namespace: NS, name, uid, generation, manifestJson: "{}", capacity }),
-  );
+  const record = { namespace: NS, name, uid, generation, manifestJson: "{}", capacity };
+  await vmis.put(storeKey(NS, name), encode(VmiAccepted, guest ? { ...record, guest } : record));
 }
 
 const NIC = '<interface type="user"><model type="virtio-non-transitional"/></interface>';
@@ -398,6 +401,23 @@ describe("a plan that is not what headroom composes for its VMI", () => {
       /consoleLogPath ".*headroom-forged-\d+\.qcow2" is not the VMI's console log/,
     ],
     [
+      "more memory than the VMI has",
+      (name, uid) => ({
+        domainXml: twoNics(name, uid).replace(">131072<", ">104857600<"),
+      }),
+      /domainXml: domain\/memory: "104857600" KiB where the VMI has 131072/,
+    ],
+    [
+      "more vCPUs than the VMI has",
+      (name, uid) => ({ domainXml: twoNics(name, uid).replace(">1</vcpu>", ">64</vcpu>") }),
+      /domainXml: domain\/vcpu: "64" where the VMI has 1/,
+    ],
+    [
+      "another machine than the VMI's",
+      (name, uid) => ({ domainXml: twoNics(name, uid).replace('machine="q35"', 'machine="pc"') }),
+      /domainXml: domain\/os\/type: machine "pc" where the VMI has q35/,
+    ],
+    [
       "a bridge that is not an interface name",
       () => ({ bridges: ["../../x"] }),
       /bridges: "..\/..\/x"/,
@@ -414,7 +434,7 @@ describe("a plan that is not what headroom composes for its VMI", () => {
     async (_what, i, forge, named) => {
       const name = `forged-${i}`;
       const uid = `00000000-0000-4000-8000-0000000001${String(i).padStart(2, "0")}`;
-      await store(name, uid, 1, ROOM);
+      await store(name, uid, 1, ROOM, GUEST);
       const libvirt = recordingLibvirt();
       const ctx = contextWith(libvirt.conn);
       const plan = basePlan(name, uid, forge(name, uid));
@@ -440,7 +460,7 @@ describe("a plan as headroom composes it", () => {
       domainXml: domainXmlOf("honest", uid, `${NIC}${NIC}`),
     });
     const state = hostState({ HEADROOM_STATE_DIR: stateDir });
-    expect(await planProblems(plan, state, plan.capacity)).toEqual([]);
+    expect(await planProblems(plan, state, { capacity: plan.capacity, guest: GUEST })).toEqual([]);
   });
 });
 

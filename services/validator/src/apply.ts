@@ -2,10 +2,11 @@
 // then compare with the stored VMI (if any).
 import { isDeepStrictEqual } from "node:util";
 import { storeKey } from "@headroom/bus";
-import type { ICapacity, IVmiAccepted } from "@headroom/proto";
+import type { ICapacity, IGuestResources, IVmiAccepted } from "@headroom/proto";
 import {
   type Capacity,
   type FieldError,
+  guestResources,
   type Vmi,
   validateUpdate,
   validateVmi,
@@ -127,6 +128,7 @@ export function planApply(
           generation: 1,
           manifestJson: JSON.stringify(decision.vmi),
           capacity: toCapacity(decision.capacity),
+          ...guestOf(decision.vmi),
           createdUnixMs: clock.nowMs,
           acceptedUnixMs: clock.nowMs,
         },
@@ -146,11 +148,20 @@ export function planApply(
           generation: stored.record.generation + 1,
           manifestJson: JSON.stringify(decision.vmi),
           capacity: toCapacity(decision.capacity),
+          ...guestOf(decision.vmi),
           createdUnixMs: stored.record.createdUnixMs ?? clock.nowMs,
           acceptedUnixMs: clock.nowMs,
         },
       };
   }
+}
+
+/** The record's guest resources; none for a memory that cannot be (the composer names the field). */
+function guestOf(vmi: Vmi): { guest?: IGuestResources } {
+  const guest = guestResources(vmi);
+  if (!guest.ok) return {};
+  const { memoryKiB, vcpus, machineType } = guest.resources;
+  return { guest: { memoryKib: memoryKiB, vcpus, machineType } };
 }
 
 export function toCapacity(capacity: Capacity): ICapacity {

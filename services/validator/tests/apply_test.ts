@@ -120,6 +120,8 @@ describe("planApply", () => {
       uid: "uid-1",
       generation: 1,
       capacity: { requested: 5, interfaces: 2, effective: 5 },
+      // What the launcher holds a plan's domain to.
+      guest: { memoryKib: 131072, vcpus: 1, machineType: "q35" },
       createdUnixMs: clock.nowMs,
       acceptedUnixMs: clock.nowMs,
     });

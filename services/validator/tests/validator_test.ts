@@ -106,6 +106,12 @@ describe("apply", () => {
     const subject = acceptedSubject("team-a", "create-me");
     expect(await countOn(subject)).toBe(1);
     const message = await lastOn(subject);
+    // Encoded and decoded: the guest the launcher holds the plan's domain to.
+    expect(decode(VmiAccepted, message?.data ?? new Uint8Array()).guest).toMatchObject({
+      memoryKib: 131072,
+      vcpus: 1,
+      machineType: "q35",
+    });
     expect(message.header.get("Nats-Msg-Id")).toBe(`${accepted?.uid}:1`);
     const published = decode(VmiAccepted, message.data);
     expect(published.uid).toBe(accepted?.uid);
