@@ -1,10 +1,6 @@
 // The stack (@headroom/test-stack) with domain-composer processes only, and a
 // private state directory whose image store holds a fake tiny guest: a small
 // qcow2 under /disk and stand-in kernel and initrd files (composing boots nothing).
-import { execFile } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import {
   API_SUBJECTS,
   acceptedSubject,
@@ -20,8 +16,7 @@ import {
   storeKey,
   toJetStream,
 } from "@headroom/bus";
-import { type HostState, hostState } from "@headroom/host-state";
-import { openImageStore } from "@headroom/images";
+import type { HostState } from "@headroom/host-state";
 import { DomainPlan, type IVmiAccepted, VmiAccepted, VmiStatus } from "@headroom/proto";
 import { startStack } from "@headroom/test-stack";
 import type { NatsServer, ServiceProcess } from "@headroom/testing";
@@ -29,8 +24,6 @@ import { interfaceCapacity, type Vmi } from "@headroom/vmi";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { CreateNetworkReply, CreateNetworkRequest } from "../src/mod.ts";
 
-const run = promisify(execFile);
-export const TINY_GUEST = "headroom/tiny-guest";
 
 export interface Harness {
   nats: NatsServer;
@@ -46,16 +39,6 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-async function fakeTinyGuest(dir: string): Promise<string> {
-  const tree = join(dir, "tiny-guest");
-  await mkdir(join(tree, "disk"), { recursive: true });
-  await mkdir(join(tree, "boot"), { recursive: true });
-  await run("qemu-img", ["create", "-q", "-f", "qcow2", join(tree, "disk/disk.qcow2"), "16M"]);
-  await writeFile(join(tree, "boot/vmlinuz"), "stand-in kernel\n");
-  await writeFile(join(tree, "boot/initrd.img"), "stand-in initrd\n");
-  return tree;
-}
-
 export async function startHarness(replicas: number): Promise<Harness> {
   // The test plays the validator (it writes VMIs and publishes them accepted) and reads the
   // composer's plans, which no one user of infra/nats/headroom.conf may do both: no logins.
@@ -63,11 +46,8 @@ export async function startHarness(replicas: number): Promise<Harness> {
     services: Array.from({ length: replicas }, () => "domain-composer" as const),
     logins: false,
     tinyGuest: false,
+    // The composer reads no image: no image store is needed.
     seedNetwork: false,
-    prepare: async (stateDir) => {
-      const store = openImageStore(hostState({ HEADROOM_STATE_DIR: stateDir }).images);
-      await store.add(TINY_GUEST, await fakeTinyGuest(stateDir));
-    },
   });
   const jsm = await toJetStream(stack.nc).jetstreamManager();
   const buckets = await ensureBuckets(stack.nc);
