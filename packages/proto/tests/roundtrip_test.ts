@@ -144,6 +144,23 @@ const samples: Record<string, Record<string, unknown>> = {
     networks: [{ name: "headroom-bridge", bridge: "hr-br0", createdUnixMs: 1 }],
   },
   DescribeReply: { found: true, live: vmiStatus, message: "" },
+  GuestResources: { memoryKib: 131072, vcpus: 2, machineType: "q35" },
+  ConsoleLogRequest: {
+    namespace: "default",
+    name: "vm1",
+    offset: -1,
+    tailLines: 20,
+    fileId: "2049:1234",
+    waitMs: 5000,
+    maxBytes: 65536,
+  },
+  ConsoleLogReply: {
+    data: Buffer.from("hi\n"),
+    nextOffset: 3,
+    fileId: "2049:1234",
+    size: 3,
+    restarted: true,
+  },
   DeleteImageRequest: { ref: "headroom/tiny-guest" },
   DeleteImageReply: { deleted: false, message: "used by default/vm1" },
   HeldImage: { ref: "headroom/tiny-guest", digest: "SHA-256=abc", sizeBytes: 1536 },
@@ -164,6 +181,7 @@ interface Codec {
 // proto3 does not transmit zero values, except for fields declared `optional`.
 const optionalFields = new Set(["requested"]);
 function withoutDefaults(value: unknown): unknown {
+  if (value instanceof Uint8Array) return value;
   if (Array.isArray(value)) return value.map((item) => withoutDefaults(item));
   if (value && typeof value === "object") {
     const entries = Object.entries(value)
