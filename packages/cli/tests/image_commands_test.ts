@@ -4,7 +4,8 @@
 // own, apart from the services', holding nothing but its login: everything
 // it shows comes over NATS.
 import { execFile } from "node:child_process";
-import { mkdir, rm, symlink, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { cp, mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -12,7 +13,7 @@ import { openImageStore, TINY_GUEST_REF } from "@headroom/images";
 import { useStack } from "@headroom/test-stack/vitest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { cliStateWithLogin, testNamespace } from "./host.ts";
+import { cliStateWithLogin, testNamespace, virsh } from "./host.ts";
 import { headroom, repoRoot, start } from "./run.ts";
 
 const execFileAsync = promisify(execFile);
@@ -104,18 +105,43 @@ describe("images through NATS, from a CLI with only its login", () => {
     }
   });
 
+  it("keeps a VMI's disk when its image is replaced: the domain starts again after the old copy went", async () => {
+    const before = await openImageStore(stack.state.images).resolve(UPLOADED);
+    const v2 = join(cliState, "guest-v2");
+    await cp(guestTree, v2, { recursive: true });
+    await writeFile(join(v2, "v2.txt"), "the second upload\n");
+    const add = await hc(["image", "add", UPLOADED, v2]);
+    expect(add.code, add.stderr).toBe(0);
+    // A second VMI makes the host fetch the new upload, which replaces the first one's copy.
+    const second = await hc(["apply", "-f", await manifestFile("second"), "--wait"]);
+    expect(second.code, second.stderr).toBe(0);
+    const after = await openImageStore(stack.state.images).resolve(UPLOADED);
+    expect(after.files).toBe(before.files + 1);
+    expect(existsSync(before.path)).toBe(false);
+    // The first VMI's domain, stopped and started as after a host's reboot, still has its disk.
+    const domain = `${namespace}_${name}`;
+    await virsh("destroy", domain);
+    await virsh("start", domain);
+    const follow = start([...cli, "logs", name, "-f", "--tail", "0"]);
+    await follow.waitForOutput("headroom-guest: nics=2 ", 120_000);
+    follow.child.kill("SIGINT");
+    expect((await follow.done).code).toBe(0);
+  });
+
   it("refuses to delete an image a VMI boots from (exit 1)", async () => {
     const del = await hc(["delete", "image", UPLOADED]);
     expect(del.code).toBe(1);
     expect(del.stderr).toBe(
-      `headroom: image ${UPLOADED} is used by vmi ${namespace}/${name}; delete them first\n`,
+      `headroom: image ${UPLOADED} is used by vmi ${namespace}/${name}, ${namespace}/second; delete them first\n`,
     );
     expect((await imagesJson()).some((image) => image.ref === UPLOADED)).toBe(true);
   });
 
   it("deletes it once no VMI uses it; a VMI asking for it again fails saying so", async () => {
-    const vmi = await hc(["delete", "vmi", name, "--wait"]);
-    expect(vmi.code).toBe(0);
+    for (const vmi of [name, "second"]) {
+      const deleted = await hc(["delete", "vmi", vmi, "--wait"]);
+      expect(deleted.code, deleted.stderr).toBe(0);
+    }
     const del = await hc(["delete", "image", UPLOADED]);
     expect(del.stderr).toBe("");
     expect(del.code).toBe(0);

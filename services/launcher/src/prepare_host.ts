@@ -1,7 +1,8 @@
 // What a plan needs on the host before its domain is defined: disk overlays
 // (on the disks of images this host holds), the console log's directory,
 // host bridges.
-import { mkdir } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { access, chmod, link, mkdir, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Logger } from "@headroom/bus";
 import { type DiskFile, ensureBridge, ensureDiskFile, LaunchError } from "@headroom/domain-manager";
@@ -13,8 +14,41 @@ import type { DomainPlan, IDiskFile } from "@headroom/proto";
 async function diskFileOf(file: IDiskFile, images: ImageStore): Promise<DiskFile> {
   const path = file.path ?? "";
   if (!file.image) return { path, blankSizeBytes: Number(file.blankSizeBytes) };
-  const backingPath = await images.diskOf(file.image);
+  const backingPath = await pinnedBase(path, await images.diskOf(file.image));
   return { path, backingPath, backingFormat: await detectDiskFormat(backingPath) };
+}
+
+/**
+ * The image disk an overlay reads, pinned beside it: a hard link in the VM's
+ * directory (`<volume>.base`), so an upload that replaces the image, or its
+ * deletion, never takes the data from under a VM made on it. An overlay that
+ * exists keeps the base it was made on; the link goes with the VM's directory.
+ * Where the store is on another file system, the overlay reads the store's file.
+ */
+async function pinnedBase(overlay: string, imageDisk: string): Promise<string> {
+  const base = `${overlay.replace(/\.qcow2$/, "")}.base`;
+  const [hasOverlay, hasBase] = await Promise.all([exists(overlay), exists(base)]);
+  if (hasOverlay) return hasBase ? base : imageDisk;
+  const dir = dirname(overlay);
+  await mkdir(dir, { recursive: true });
+  // QEMU runs as its own user and must reach the file.
+  await chmod(dir, 0o755);
+  const fresh = `${base}.${randomBytes(4).toString("hex")}`;
+  try {
+    await link(imageDisk, fresh);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EXDEV") return imageDisk;
+    throw error;
+  }
+  await rename(fresh, base);
+  return base;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 // Each file and bridge is its own: they are made at once.
