@@ -24,7 +24,6 @@ import { interfaceCapacity, type Vmi } from "@headroom/vmi";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { CreateNetworkReply, CreateNetworkRequest } from "../src/mod.ts";
 
-
 export interface Harness {
   nats: NatsServer;
   nc: NatsConnection;
