@@ -87,11 +87,12 @@ CMD ["bash", "infra/tiny-guest/build.sh"]
 # --- service: the runtime image of one service (the default target).
 FROM ${NODE_IMAGE} AS service
 ARG SERVICE
-# The launcher loads libvirt's client library (libvirt0) into its addon, makes
-# disk overlays with qemu-img and host bridges with ip. The validator and the
-# composer need nothing beyond Node: neither reads an image.
+# The launcher loads libvirt's client library (libvirt0) into its addon and
+# makes host bridges with ip where libvirt cannot (in a container); it writes
+# disk overlays itself. The validator and the composer need nothing beyond
+# Node: neither reads an image.
 RUN case "$SERVICE" in \
-      launcher) packages="libvirt0 qemu-utils iproute2" ;; \
+      launcher) packages="libvirt0 iproute2" ;; \
       *) packages="" ;; \
     esac \
  && if [ -n "$packages" ]; then \

@@ -2,7 +2,14 @@
 // defined: fetched from headroom's image store when this host lacks them or
 // holds an older upload, checked like any image, and recorded in the hosts
 // bucket so `headroom get images` shows which hosts hold what.
-import { encode, errorText, type Logger, type ObjectStore, subjectToken } from "@headroom/bus";
+import {
+  encode,
+  errorText,
+  type Logger,
+  type ObjectInfo,
+  type ObjectStore,
+  subjectToken,
+} from "@headroom/bus";
 import { fetchImage } from "@headroom/image-objects";
 import {
   type ImageInfo,
@@ -23,14 +30,27 @@ const PROGRESS_EVERY_MS = 1000;
 /** The image cannot be had: the plan's VMI fails with `message`. */
 export class ImageUnavailableError extends Error {}
 
+/** What headroom's image store and this host have of one image. */
+export interface LookedUp {
+  ref: string;
+  object: ObjectInfo | null;
+  local: ImageInfo | null;
+}
+
 export interface ImageHolder {
   /**
-   * Makes sure this host holds each image, fetching what it lacks;
+   * What the store and this host have of each image. It only reads, so a
+   * launch starts it beside its other reads. Throws ImageUnavailableError for
+   * a reference that cannot be one, or too many.
+   */
+  lookUp(refs: string[]): Promise<LookedUp[]>;
+  /**
+   * Makes sure this host holds each image looked up, fetching what it lacks;
    * `onProgress` hears how a fetch goes. Throws ImageUnavailableError for an
    * image nobody has or that fails its checks; anything else is passing
    * trouble (NATS), worth retrying.
    */
-  hold(refs: string[], onProgress: (text: string) => void): Promise<void>;
+  hold(looked: LookedUp[], onProgress: (text: string) => void): Promise<void>;
   /** Writes this host's record (what it holds) to the hosts bucket. */
   publish(): Promise<void>;
 }
@@ -45,8 +65,15 @@ export function imageHolder(
   // Two plans needing one image share its fetch.
   const fetching = new Map<string, Promise<ImageInfo | null>>();
 
-  async function holdOne(ref: string, onProgress: (text: string) => void): Promise<boolean> {
+  async function lookUpOne(ref: string): Promise<LookedUp> {
     const [object, local] = await Promise.all([objects.info(ref), heldOrNull(store, ref)]);
+    return { ref, object, local };
+  }
+
+  async function holdOne(
+    { ref, object, local }: LookedUp,
+    onProgress: (text: string) => void,
+  ): Promise<boolean> {
     if (object === null || object.deleted) {
       // Placed on this host directly (the test guest's build does so); a copy
       // fetched from the store went with the image's deletion.
@@ -103,7 +130,7 @@ export function imageHolder(
   }
 
   return {
-    async hold(refs, onProgress) {
+    async lookUp(refs) {
       if (refs.length > MAX_PLAN_IMAGES)
         throw new ImageUnavailableError(
           `the plan names ${refs.length} images, more than ${MAX_PLAN_IMAGES}`,
@@ -115,7 +142,10 @@ export function imageHolder(
           throw new ImageUnavailableError(errorText(error));
         }
       }
-      const fetched = await Promise.all(refs.map((ref) => holdOne(ref, onProgress)));
+      return Promise.all(refs.map(lookUpOne));
+    },
+    async hold(looked, onProgress) {
+      const fetched = await Promise.all(looked.map((one) => holdOne(one, onProgress)));
       if (fetched.some(Boolean)) await publish();
     },
     publish,

@@ -14,7 +14,7 @@ import {
   reservedReported,
   statusOf,
 } from "./events.ts";
-import { ImageUnavailableError } from "./images.ts";
+import { ImageUnavailableError, type LookedUp } from "./images.ts";
 import { reconcileInterfaces } from "./interfaces.ts";
 import { reportNicChanges } from "./nic_changes.ts";
 import { planProblems } from "./plan_check.ts";
@@ -35,6 +35,9 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
   const generation = Number(plan.generation);
   const key = storeKey(namespace, name);
   const log = ctx.log.child({ vmi: `${namespace}/${name}`, uid, generation });
+  // Only reads, like the two beside it; its answer waits until the plan is known current.
+  const lookingUp = ctx.images.lookUp(plan.images);
+  lookingUp.catch(() => {});
   const [stored, previous] = await Promise.all([ctx.readStored(key), ctx.readStatus(key)]);
   if (!isCurrent(plan, stored, log)) return NOTHING_LEFT;
   if (plan.composeFailure) {
@@ -45,7 +48,7 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
   // A running VMI's later generation changes NICs only: its disks are made,
   // and an upload that replaced its image since must not be fetched now.
   const running = previous?.uid === uid && previous.phase === Phase.PHASE_RUNNING;
-  if (!running && !(await holdImages(ctx, plan, log))) return NOTHING_LEFT;
+  if (!running && !(await holdImages(ctx, plan, lookingUp, log))) return NOTHING_LEFT;
   const problems = await planProblems(plan, ctx.state, stored);
   if (problems.length > 0) {
     await reportUnlaunchable(ctx, plan, refusal(problems), log);
@@ -134,7 +137,12 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
  * says so. An image nobody has, or one that fails its checks, fails the
  * generation (false); NATS trouble is thrown and the plan retried.
  */
-async function holdImages(ctx: LauncherContext, plan: DomainPlan, log: Logger): Promise<boolean> {
+async function holdImages(
+  ctx: LauncherContext,
+  plan: DomainPlan,
+  lookingUp: Promise<LookedUp[]>,
+  log: Logger,
+): Promise<boolean> {
   const key = storeKey(plan.namespace, plan.name);
   const base = {
     uid: plan.uid,
@@ -154,7 +162,7 @@ async function holdImages(ctx: LauncherContext, plan: DomainPlan, log: Logger): 
       );
   };
   try {
-    await ctx.images.hold(plan.images, tell);
+    await ctx.images.hold(await lookingUp, tell);
     await progress;
     return true;
   } catch (error) {
