@@ -54,9 +54,10 @@ export async function uploadImage(
   const packed = isDirectory
     ? packTar({ cwd: source, portable: true }, ["."])
     : packTar({ cwd: dirname(source), portable: true }, [basename(source)]);
-  const counted = Readable.from(packed as unknown as AsyncIterable<Buffer>).pipe(
-    countBytes((done) => onProgress?.(done, sizeBytes)),
-  );
+  const archive = Readable.from(packed as unknown as AsyncIterable<Buffer>);
+  const counted = archive.pipe(countBytes((done) => onProgress?.(done, sizeBytes)));
+  // pipe() passes no error on: a file that changes while it is read must fail the upload.
+  archive.on("error", (error) => counted.destroy(error));
   const info = await objects.put(
     {
       name: ref,
@@ -73,7 +74,16 @@ export interface FetchOptions {
   /** Refuse an object larger than this. */
   maxBytes: number;
   onProgress?: Progress;
+  /**
+   * Give up when no chunk came for this long (default 30 s): an upload that
+   * replaces the image, or its deletion, purges the chunks being read.
+   */
+  idleMs?: number;
+  /** Stops the fetch (the launcher stopping). */
+  signal?: AbortSignal;
 }
+
+const DEFAULT_IDLE_MS = 30_000;
 
 /**
  * Fetches the image `ref` from the object store into `store`, replacing what
@@ -89,16 +99,18 @@ export async function fetchImage(
   options: FetchOptions,
 ): Promise<ImageInfo | null> {
   validateImageRef(ref);
-  const info = await objects.info(ref);
-  if (info === null || info.deleted) return null;
+  const result = await objects.get(ref);
+  if (result === null) return null;
+  // The version being read: its size bounds the read, its digest is recorded.
+  const { info } = result;
   if (info.size > options.maxBytes) {
+    await result.data.cancel();
     throw new ImageFetchError(
       `image ${ref} is ${info.size} bytes in headroom's image store, over this host's limit of ${options.maxBytes}`,
     );
   }
-  const result = await objects.get(ref);
-  if (result === null) return null;
   const staging = await store.stage();
+  const idle = idleWatch(options.idleMs ?? DEFAULT_IDLE_MS);
   try {
     const refused: string[] = [];
     const unpack = unpackTar({
@@ -112,15 +124,20 @@ export async function fetchImage(
         return false;
       },
     });
+    const signals = options.signal ? [idle.signal, options.signal] : [idle.signal];
     await pipeline(
       Readable.fromWeb(result.data as unknown as WebReadableStream<Uint8Array>),
       countBytes((done) => {
+        idle.touch();
         if (done > info.size)
           throw new ImageFetchError(`image ${ref} sent more than its ${info.size} bytes`);
         options.onProgress?.(done, info.size);
       }),
       unpack as unknown as NodeJS.WritableStream,
-    );
+      { signal: AbortSignal.any(signals) },
+    ).catch((error: unknown) => {
+      throw fetchFailure(ref, error, idle.signal.aborted);
+    });
     const failure = await result.error;
     if (failure) throw new ImageFetchError(`image ${ref}: ${failure.message}`);
     if (refused.length > 0) {
@@ -132,7 +149,45 @@ export async function fetchImage(
   } catch (error) {
     await staging.discard();
     throw error;
+  } finally {
+    idle.stop();
   }
+}
+
+/** An abort signal that fires once `touch()` was not called for `idleMs`. */
+function idleWatch(idleMs: number) {
+  const controller = new AbortController();
+  let last = Date.now();
+  const timer = setInterval(
+    () => {
+      if (Date.now() - last > idleMs) controller.abort();
+    },
+    Math.min(1000, idleMs),
+  );
+  return {
+    signal: controller.signal,
+    touch: () => {
+      last = Date.now();
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+/** What a failed read of an image means: the image's fault (fails the VMI), or passing trouble. */
+function fetchFailure(ref: string, error: unknown, stalled: boolean): unknown {
+  if (stalled)
+    return new ImageFetchError(
+      `image ${ref} stopped arriving; it was replaced or deleted meanwhile? apply again to retry`,
+    );
+  // node-tar's errors: the object is not an archive headroom made.
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === "string" && code.startsWith("TAR_"))
+    return new ImageFetchError(`image ${ref} is not a valid archive: ${errorText(error)}`);
+  return error;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 const FILE_TYPES = new Set(["File", "OldFile", "ContiguousFile", "Directory"]);

@@ -18,6 +18,7 @@ import {
 import { createQcow2 } from "@headroom/disk-format";
 import { ImageSourceError, openImageStore } from "@headroom/images";
 import { type NatsServer, startNats } from "@headroom/testing";
+import { jetstream } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
 import { create as packTar } from "tar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -27,6 +28,7 @@ let dir = "";
 let nats: NatsServer;
 const connections: NatsConnection[] = [];
 let asClient: ObjectStore;
+let clientConnection: NatsConnection;
 let asLauncher: ObjectStore;
 
 async function login(user: NatsUser, seed: string): Promise<NatsConnection> {
@@ -41,7 +43,8 @@ beforeAll(async () => {
   nats = await startNats({ configFile: "infra/nats/headroom.conf", env: serverEnv(credentials) });
   // The validator creates the store at start; clients and launchers open it.
   await ensureImageObjects(await login("validator", credentials.validator));
-  asClient = await new Objm(await login("client", credentials.client)).open(OBJECT_STORES.images);
+  clientConnection = await login("client", credentials.client);
+  asClient = await new Objm(clientConnection).open(OBJECT_STORES.images);
   asLauncher = await ensureImageObjects(await login("launcher", credentials.launcher));
 }, 60_000);
 
@@ -150,6 +153,38 @@ describe("uploadImage and fetchImage", () => {
     await expect(fetchImage(asLauncher, store, "lab/big", { maxBytes: 1000 })).rejects.toThrow(
       ImageFetchError,
     );
+    expect(await store.list()).toEqual([]);
+  });
+
+  it("gives up, keeping nothing, when the chunks it reads are gone", async () => {
+    // What an upload replacing the image (or its deletion) does to a fetch
+    // under way: it purges the chunks still to be read.
+    const uploaded = await uploadImage(
+      asClient,
+      "lab/purged",
+      await tree("purged", { "a.bin": Buffer.alloc(4 * 1024 * 1024, 3) }),
+    );
+    const info = await asClient.info("lab/purged");
+    const jsm = await jetstream(clientConnection).jetstreamManager();
+    await jsm.streams.purge(`OBJ_${OBJECT_STORES.images}`, {
+      filter: `$O.${OBJECT_STORES.images}.C.${info?.nuid}`,
+    });
+    const store = openImageStore(join(dir, "host-g"));
+    const started = Date.now();
+    await expect(
+      fetchImage(asLauncher, store, "lab/purged", { maxBytes: 1 << 30, idleMs: 1000 }),
+    ).rejects.toThrow(/lab\/purged stopped arriving/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(uploaded.objectBytes).toBeGreaterThan(0);
+    expect(await store.list()).toEqual([]);
+  });
+
+  it("refuses an object that is not an archive as the image's fault", async () => {
+    await asClient.putBlob({ name: "lab/garbage" }, new Uint8Array(4096).fill(7));
+    const store = openImageStore(join(dir, "host-h"));
+    await expect(
+      fetchImage(asLauncher, store, "lab/garbage", { maxBytes: 1 << 20 }),
+    ).rejects.toBeInstanceOf(ImageFetchError);
     expect(await store.list()).toEqual([]);
   });
 
