@@ -21,8 +21,11 @@ import {
 import { HostRecord } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 
-/** A plan names a handful of images; a forged one cannot make a host look up thousands. */
-export const MAX_PLAN_IMAGES = 16;
+/**
+ * A plan names a handful of images (a VMI has at most 16 volumes, and a
+ * kernel boot image); a forged one cannot make a host look up thousands.
+ */
+export const MAX_PLAN_IMAGES = 17;
 
 /** How often a fetch in progress says how far it got (status reason, log). */
 const PROGRESS_EVERY_MS = 1000;
@@ -62,8 +65,10 @@ export function imageHolder(
   maxBytes: number,
   log: Logger,
 ): ImageHolder {
-  // Two plans needing one image share its fetch.
+  // Two plans needing one upload of an image share its fetch.
   const fetching = new Map<string, Promise<ImageInfo | null>>();
+  // Records are written one after another, so the last one written is the newest.
+  let publishing = Promise.resolve();
 
   async function lookUpOne(ref: string): Promise<LookedUp> {
     const [object, local] = await Promise.all([objects.info(ref), heldOrNull(store, ref)]);
@@ -84,10 +89,11 @@ export function imageHolder(
       );
     }
     if (local?.digest === object.digest) return false;
-    let running = fetching.get(ref);
+    const upload = `${ref}@${object.digest}`;
+    let running = fetching.get(upload);
     if (!running) {
-      running = fetchOne(ref, onProgress).finally(() => fetching.delete(ref));
-      fetching.set(ref, running);
+      running = fetchOne(ref, onProgress).finally(() => fetching.delete(upload));
+      fetching.set(upload, running);
     }
     await running;
     return true;
@@ -119,7 +125,7 @@ export function imageHolder(
     }
   }
 
-  async function publish(): Promise<void> {
+  async function writeRecord(): Promise<void> {
     const images = (await store.list()).map((image) => ({
       ref: image.ref,
       digest: image.digest ?? "",
@@ -127,6 +133,12 @@ export function imageHolder(
     }));
     const record = { node: ctx.node, images, updatedUnixMs: ctx.now() };
     await ctx.buckets.hosts.put(subjectToken(ctx.node), encode(HostRecord, record));
+  }
+
+  function publish(): Promise<void> {
+    const written = publishing.then(writeRecord);
+    publishing = written.catch(() => {});
+    return written;
   }
 
   return {

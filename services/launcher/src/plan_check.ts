@@ -3,7 +3,7 @@
 // file and bridge in a plan must be the ones headroom derives for its VMI, and
 // its domain XML what the composer composes (composedDomainProblems).
 import { realpath } from "node:fs/promises";
-import { sep } from "node:path";
+import { dirname, sep } from "node:path";
 import {
   composedDomainProblems,
   isBridgeName,
@@ -12,6 +12,7 @@ import {
   placeholderCount,
 } from "@headroom/domain-xml";
 import { domainNameOf, domainUuidOf, type HostState } from "@headroom/host-state";
+import { imageFilePath } from "@headroom/images";
 import type {
   DomainPlan,
   ICapacity,
@@ -87,9 +88,13 @@ export async function planProblems(
       ...(stored.guest ? { guest: guestOf(stored.guest) } : {}),
     }).map((problem) => `domainXml: ${problem}`),
   );
+  // A boot file is read through one of the plan's images' links, and is in the store once followed.
+  const roots = plan.images.flatMap((ref) => imageRoot(state.images, ref));
   const inStore = await Promise.all(bootFiles.map((path) => inImageStore(path, images)));
   for (const [i, path] of bootFiles.entries()) {
-    if (!inStore[i])
+    if (!roots.some((root) => path.startsWith(root)) || path.split(sep).includes(".."))
+      problems.push(`domainXml: boot file ${shown(path)} is not in one of the plan's images`);
+    else if (!inStore[i])
       problems.push(`domainXml: boot file ${shown(path)} is not a file in the image store`);
   }
   return problems;
@@ -148,6 +153,15 @@ function diskFileProblems(
       problems.push(`${field}.blankSizeBytes ${shown(size)} is not between 1 byte and 1 TiB`);
   }
   return problems;
+}
+
+/** `<images>/refs/<key>/root/`, where the files of image `ref` are reached; none for a bad ref. */
+function imageRoot(images: string, ref: string): string[] {
+  try {
+    return [`${dirname(imageFilePath(images, ref, "/x"))}${sep}`];
+  } catch {
+    return [];
+  }
 }
 
 /** Whether `path` is, once every link is followed, a file inside the image store. */

@@ -13,8 +13,9 @@ import type { DomainPlan, IDiskFile } from "@headroom/proto";
 /** An overlay backed by the disk of an image this host holds, or a blank disk. */
 async function diskFileOf(file: IDiskFile, images: ImageStore): Promise<DiskFile> {
   const path = file.path ?? "";
-  if (!file.image) return { path, blankSizeBytes: Number(file.blankSizeBytes) };
-  const backingPath = await pinnedBase(path, await images.diskOf(file.image));
+  const ref = file.image;
+  if (!ref) return { path, blankSizeBytes: Number(file.blankSizeBytes) };
+  const backingPath = await pinnedBase(path, () => images.diskOf(ref));
   return { path, backingPath, backingFormat: await detectDiskFormat(backingPath) };
 }
 
@@ -25,20 +26,27 @@ async function diskFileOf(file: IDiskFile, images: ImageStore): Promise<DiskFile
  * exists keeps the base it was made on; the link goes with the VM's directory.
  * Where the store is on another file system, the overlay reads the store's file.
  */
-async function pinnedBase(overlay: string, imageDisk: string): Promise<string> {
+async function pinnedBase(overlay: string, imageDisk: () => Promise<string>): Promise<string> {
   const base = `${overlay.replace(/\.qcow2$/, "")}.base`;
   const [hasOverlay, hasBase] = await Promise.all([exists(overlay), exists(base)]);
-  if (hasOverlay) return hasBase ? base : imageDisk;
+  if (hasOverlay && hasBase) return base;
+  if (hasOverlay) return imageDisk();
   const dir = dirname(overlay);
   await mkdir(dir, { recursive: true });
   // QEMU runs as its own user and must reach the file.
   await chmod(dir, 0o755);
   const fresh = `${base}.${randomBytes(4).toString("hex")}`;
-  try {
-    await link(imageDisk, fresh);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EXDEV") return imageDisk;
-    throw error;
+  // A fetch replacing the image may remove the disk just found: find it again.
+  for (let attempt = 1; ; attempt++) {
+    const disk = await imageDisk();
+    try {
+      await link(disk, fresh);
+      break;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EXDEV") return disk;
+      if (code !== "ENOENT" || attempt >= 3) throw error;
+    }
   }
   await rename(fresh, base);
   return base;

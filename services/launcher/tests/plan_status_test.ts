@@ -391,6 +391,16 @@ describe("a plan that is not what headroom composes for its VMI", () => {
       /diskFiles\[0\]\.image "lab\/other" is not one of the plan's images/,
     ],
     [
+      "a kernel from an image the plan does not name",
+      (name, uid) => ({
+        domainXml: twoNics(name, uid).replace(
+          "<type ",
+          `<kernel>${join(stateDir, "images", "refs", "lab%2Fother", "root", "boot", "vmlinuz")}</kernel><type `,
+        ),
+      }),
+      /domainXml: boot file ".*lab%2Fother.*" is not in one of the plan's images/,
+    ],
+    [
       "a host device in the domain",
       (name, uid) => ({ domainXml: twoNics(name, uid, '<hostdev mode="subsystem" type="pci"/>') }),
       /domainXml: domain\/devices\/hostdev: not an element headroom composes/,
