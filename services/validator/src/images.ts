@@ -39,12 +39,16 @@ export async function deleteImage(
   return { deleted: true, message: `image ${ref} deleted` };
 }
 
-/** The stored VMIs ("<namespace>/<name>", sorted) that boot from `ref`. */
+/**
+ * The stored VMIs ("<namespace>/<name>", sorted) that boot from `ref`. A
+ * record that cannot be read counts as one: nothing is deleted on a guess.
+ */
 async function vmisUsing(vmis: KV, ref: string): Promise<string[]> {
   const users: string[] = [];
   for await (const key of await vmis.keys()) {
-    const stored = await readStored(vmis, key).catch(() => null);
-    if (stored && imagesUsedBy(stored.vmi).includes(ref))
+    const stored = await readStored(vmis, key).catch(() => undefined);
+    if (stored === undefined) users.push(`${key} (unreadable)`);
+    else if (stored && imagesUsedBy(stored.vmi).includes(ref))
       users.push(`${stored.record.namespace}/${stored.record.name}`);
   }
   return users.sort();
