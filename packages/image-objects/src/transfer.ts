@@ -1,8 +1,4 @@
-// Images through the bus: a tree is uploaded as one tar object under its
-// reference, and a host fetches it into its own store, where it is checked
-// like any other image (only files and folders, disks by content).
-import { lstat, readdir } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
@@ -47,10 +43,7 @@ export async function uploadImage(
   onProgress?: Progress,
 ): Promise<Uploaded> {
   validateImageRef(ref);
-  const { source, isDirectory } = await checkImageSource(sourcePath);
-  const { files, sizeBytes } = isDirectory
-    ? await measureTree(source)
-    : { files: 1, sizeBytes: (await lstat(source)).size };
+  const { source, isDirectory, files, sizeBytes } = await checkImageSource(sourcePath);
   const packed = isDirectory
     ? packTar({ cwd: source, portable: true }, ["."])
     : packTar({ cwd: dirname(source), portable: true }, [basename(source)]);
@@ -198,24 +191,6 @@ export async function listImageObjects(objects: ObjectStore): Promise<ObjectInfo
   return listed
     .filter((info) => !info.deleted)
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-/** Files and their total size under a directory (regular files only, as images hold). */
-async function measureTree(dir: string): Promise<{ files: number; sizeBytes: number }> {
-  let files = 0;
-  let sizeBytes = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      const inner = await measureTree(path);
-      files += inner.files;
-      sizeBytes += inner.sizeBytes;
-    } else {
-      files++;
-      sizeBytes += (await lstat(path)).size;
-    }
-  }
-  return { files, sizeBytes };
 }
 
 /** A pass-through that reports the bytes seen so far; a throw from `seen` fails the stream. */

@@ -32,6 +32,7 @@ export type {
   Overlay,
   ResolvedImage,
   Staging,
+  TreeSize,
 } from "./store.ts";
 export {
   checkImageSource,

@@ -287,8 +287,8 @@ export function openImageStore(dir: string = defaultImageStoreDir()): ImageStore
       const link = join(tmpDir, `${id}.link`);
       try {
         // Whatever filled the tree is checked again here: only files and folders.
-        await checkTree(root, shownAs);
-        const { files, sizeBytes } = await normaliseTree(root);
+        const { files, sizeBytes } = await checkTree(root, shownAs);
+        await normaliseTree(root);
         await checkDisks(root, shownAs);
         const manifest: Manifest = {
           schema: 1,
@@ -457,13 +457,20 @@ export function imageFilePath(storeDir: string, ref: string, pathInImage: string
   return join(storeDir, "refs", imageKey(ref), ROOT, ...splitImagePath(ref, pathInImage));
 }
 
+/** Regular files in a tree and the sum of their sizes in bytes. */
+export interface TreeSize {
+  files: number;
+  sizeBytes: number;
+}
+
 /**
  * Checks that `sourcePath` can become an image: a regular file, or a tree of
- * folders and regular files only (a symlink could point anywhere).
+ * folders and regular files only (a symlink could point anywhere); says how
+ * many files it holds and how large they are.
  */
 export async function checkImageSource(
   sourcePath: string,
-): Promise<{ source: string; isDirectory: boolean }> {
+): Promise<{ source: string; isDirectory: boolean } & TreeSize> {
   let source: string;
   try {
     source = await realpath(sourcePath);
@@ -475,8 +482,10 @@ export async function checkImageSource(
   if (!sourceInfo.isDirectory() && !sourceInfo.isFile()) {
     throw new ImageSourceError(`source ${sourcePath} is neither a directory nor a regular file`);
   }
-  if (sourceInfo.isDirectory()) await checkTree(source, sourcePath);
-  return { source, isDirectory: sourceInfo.isDirectory() };
+  const size = sourceInfo.isDirectory()
+    ? await checkTree(source, sourcePath)
+    : { files: 1, sizeBytes: sourceInfo.size };
+  return { source, isDirectory: sourceInfo.isDirectory(), ...size };
 }
 
 /** Refuses an image whose disks (the files under /disk/) read anything outside themselves. */
@@ -508,13 +517,24 @@ function splitImagePath(ref: string, pathInImage: string): string[] {
   return segments;
 }
 
-/** Only directories and regular files go into an image: a symlink could point anywhere. */
-async function checkTree(dir: string, shownAs: string): Promise<void> {
+/**
+ * Only directories and regular files go into an image: a symlink could point
+ * anywhere. Counts the files and their sizes on the way.
+ */
+async function checkTree(dir: string, shownAs: string): Promise<TreeSize> {
+  let files = 0;
+  let sizeBytes = 0;
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     const shown = join(shownAs, entry.name);
-    if (entry.isDirectory()) await checkTree(path, shown);
-    else if (entry.isSymbolicLink()) {
+    if (entry.isDirectory()) {
+      const inner = await checkTree(path, shown);
+      files += inner.files;
+      sizeBytes += inner.sizeBytes;
+    } else if (entry.isFile()) {
+      files++;
+      sizeBytes += (await lstat(path)).size;
+    } else if (entry.isSymbolicLink()) {
       throw new ImageSourceError(`${shown} is a symbolic link; images hold only files and folders`);
     } else if (!entry.isFile()) {
       throw new ImageSourceError(
@@ -522,26 +542,17 @@ async function checkTree(dir: string, shownAs: string): Promise<void> {
       );
     }
   }
+  return { files, sizeBytes };
 }
 
-/** Sets 0755 on directories and 0644 on files (QEMU runs as another user) and counts them. */
-async function normaliseTree(dir: string): Promise<{ files: number; sizeBytes: number }> {
-  let files = 0;
-  let sizeBytes = 0;
+/** Sets 0755 on directories and 0644 on files: QEMU runs as another user. */
+async function normaliseTree(dir: string): Promise<void> {
   await chmod(dir, 0o755);
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      const inner = await normaliseTree(path);
-      files += inner.files;
-      sizeBytes += inner.sizeBytes;
-    } else {
-      await chmod(path, 0o644);
-      files++;
-      sizeBytes += (await lstat(path)).size;
-    }
+    if (entry.isDirectory()) await normaliseTree(path);
+    else await chmod(path, 0o644);
   }
-  return { files, sizeBytes };
 }
 
 /** Creates the store and its parents with mode 0755 whatever the umask. */
