@@ -39,6 +39,7 @@ export {
   defaultImageStoreDir,
   detectDiskFormat,
   imageFilePath,
+  imageRootPath,
   openImageStore,
   TINY_GUEST_REF,
 } from "./store.ts";

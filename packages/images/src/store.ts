@@ -453,8 +453,13 @@ async function inspectSelfContained(path: string): Promise<DiskInfo> {
  * Reads nothing; refuses a path that could climb out of the image.
  */
 export function imageFilePath(storeDir: string, ref: string, pathInImage: string): string {
+  return join(imageRootPath(storeDir, ref), ...splitImagePath(ref, pathInImage));
+}
+
+/** `<dir>/refs/<key>/root`: where the files of the image stored under `ref` are reached. */
+export function imageRootPath(storeDir: string, ref: string): string {
   validateImageRef(ref);
-  return join(storeDir, "refs", imageKey(ref), ROOT, ...splitImagePath(ref, pathInImage));
+  return join(storeDir, "refs", imageKey(ref), ROOT);
 }
 
 /** Regular files in a tree and the sum of their sizes in bytes. */

@@ -3,7 +3,7 @@
 // file and bridge in a plan must be the ones headroom derives for its VMI, and
 // its domain XML what the composer composes (composedDomainProblems).
 import { realpath } from "node:fs/promises";
-import { dirname, sep } from "node:path";
+import { sep } from "node:path";
 import {
   composedDomainProblems,
   isBridgeName,
@@ -12,7 +12,7 @@ import {
   placeholderCount,
 } from "@headroom/domain-xml";
 import { domainNameOf, domainUuidOf, type HostState } from "@headroom/host-state";
-import { imageFilePath } from "@headroom/images";
+import { imageRootPath } from "@headroom/images";
 import type {
   DomainPlan,
   ICapacity,
@@ -158,7 +158,7 @@ function diskFileProblems(
 /** `<images>/refs/<key>/root/`, where the files of image `ref` are reached; none for a bad ref. */
 function imageRoot(images: string, ref: string): string[] {
   try {
-    return [`${dirname(imageFilePath(images, ref, "/x"))}${sep}`];
+    return [`${imageRootPath(images, ref)}${sep}`];
   } catch {
     return [];
   }
