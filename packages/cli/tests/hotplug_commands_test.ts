@@ -6,8 +6,9 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { useStack } from "@headroom/test-stack/vitest";
+import { cliStateWithLogin } from "@headroom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cliStateWithLogin, domainsOf, testNamespace, virsh, writeSeedVmi } from "./host.ts";
+import { domainsOf, testNamespace, virsh, writeSeedVmi } from "./host.ts";
 import { headroom, start } from "./run.ts";
 
 const namespace = testNamespace();

@@ -11,9 +11,10 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { openImageStore, TINY_GUEST_REF } from "@headroom/images";
 import { useStack } from "@headroom/test-stack/vitest";
+import { cliStateWithLogin } from "@headroom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { cliStateWithLogin, testNamespace, virsh } from "./host.ts";
+import { testNamespace, virsh } from "./host.ts";
 import { headroom, repoRoot, start } from "./run.ts";
 
 const execFileAsync = promisify(execFile);

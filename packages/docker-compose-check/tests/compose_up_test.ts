@@ -13,7 +13,7 @@
 // makes a second run quick.
 import { execFile, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -26,7 +26,7 @@ import {
   SERVICE_NAMES,
 } from "@headroom/bus";
 import { GetReply, GetRequest, ListNetworksReply, ListNetworksRequest } from "@headroom/proto";
-import { freePort, repoRoot } from "@headroom/testing";
+import { cliStateWithLogin, freePort, repoRoot } from "@headroom/testing";
 import { Svcm } from "@nats-io/services";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -180,9 +180,7 @@ beforeAll(async () => {
     must("bash", ["infra/docker/base-images/build.sh", "--env-file", envFile]),
   );
   await must("bash", ["infra/docker/secrets.sh", "--state-dir", stateDir, "--env-file", envFile]);
-  cliState = join(work, "cli");
-  await mkdir(join(cliState, "secrets"), { recursive: true, mode: 0o700 });
-  await copyFile(join(stateDir, "secrets", "client.env"), join(cliState, "secrets", "client.env"));
+  cliState = await cliStateWithLogin(join(stateDir, "secrets"));
   const port = await freePort();
   natsUrl = `nats://127.0.0.1:${port}`;
   env.HEADROOM_NATS_PORT = String(port);
@@ -204,6 +202,7 @@ afterAll(async () => {
     if (down.code !== 0) console.error(`compose down failed: ${down.stderr}`);
   }
   if (work) await rm(work, { recursive: true, force: true });
+  if (cliState) await rm(cliState, { recursive: true, force: true });
   console.log(`compose test, seconds per step: ${JSON.stringify(seconds)}`);
 }, 5 * MINUTE);
 
