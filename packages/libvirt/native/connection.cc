@@ -108,6 +108,8 @@ Napi::Function ConnectionWrap::DefineClass(Napi::Env env) {
           InstanceMethod<&ConnectionWrap::CreateXml>("createXml"),
           InstanceMethod<&ConnectionWrap::CreateNetworkXml>("createNetworkXml"),
           InstanceMethod<&ConnectionWrap::DestroyNetwork>("destroyNetwork"),
+          InstanceMethod<&ConnectionWrap::NetworkXml>("networkXml"),
+          InstanceMethod<&ConnectionWrap::IsNetworkActive>("isNetworkActive"),
           InstanceMethod<&ConnectionWrap::LookupByName>("lookupByName"),
           InstanceMethod<&ConnectionWrap::LookupByUuid>("lookupByUuid"),
           InstanceMethod<&ConnectionWrap::ListAllDomains>("listAllDomains"),
@@ -290,6 +292,53 @@ Napi::Value ConnectionWrap::DestroyNetwork(const Napi::CallbackInfo& info) {
         return {};
       },
       Undefined);
+}
+
+// A network's XML by name, to tell a network headroom made from another.
+Napi::Value ConnectionWrap::NetworkXml(const Napi::CallbackInfo& info) {
+  std::string name = StringArgument(info, 0, "name");
+  return Task<std::string>::Start(
+      info.Env(),
+      [state = state_, name](Failure& failure) -> std::string {
+        ConnectionRef conn = state->Borrow(failure);
+        if (!conn) return "";
+        virNetworkPtr network = virNetworkLookupByName(conn.get(), name.c_str());
+        if (network == nullptr) {
+          failure.CaptureLastError();
+          return "";
+        }
+        std::string xml;
+        char* desc = virNetworkGetXMLDesc(network, 0);
+        if (desc == nullptr) {
+          failure.CaptureLastError();
+        } else {
+          xml = desc;
+          free(desc);
+        }
+        virNetworkFree(network);
+        return xml;
+      },
+      StringValue);
+}
+
+Napi::Value ConnectionWrap::IsNetworkActive(const Napi::CallbackInfo& info) {
+  std::string name = StringArgument(info, 0, "name");
+  return Task<bool>::Start(
+      info.Env(),
+      [state = state_, name](Failure& failure) -> bool {
+        ConnectionRef conn = state->Borrow(failure);
+        if (!conn) return false;
+        virNetworkPtr network = virNetworkLookupByName(conn.get(), name.c_str());
+        if (network == nullptr) {
+          failure.CaptureLastError();
+          return false;
+        }
+        int active = virNetworkIsActive(network);
+        if (active < 0) failure.CaptureLastError();
+        virNetworkFree(network);
+        return active == 1;
+      },
+      BooleanValue);
 }
 
 Napi::Value ConnectionWrap::GetHostname(const Napi::CallbackInfo& info) {

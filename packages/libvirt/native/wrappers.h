@@ -43,6 +43,8 @@ class ConnectionWrap : public Napi::ObjectWrap<ConnectionWrap> {
   Napi::Value CreateXml(const Napi::CallbackInfo& info);
   Napi::Value CreateNetworkXml(const Napi::CallbackInfo& info);
   Napi::Value DestroyNetwork(const Napi::CallbackInfo& info);
+  Napi::Value NetworkXml(const Napi::CallbackInfo& info);
+  Napi::Value IsNetworkActive(const Napi::CallbackInfo& info);
   Napi::Value LookupByName(const Napi::CallbackInfo& info);
   Napi::Value LookupByUuid(const Napi::CallbackInfo& info);
   Napi::Value ListAllDomains(const Napi::CallbackInfo& info);

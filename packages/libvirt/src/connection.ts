@@ -240,6 +240,16 @@ export class Connection {
     return settle(this.#handle().destroyNetwork(name));
   }
 
+  /** A network's XML (virNetworkGetXMLDesc); rejects with ErrorCode.NO_NETWORK when there is none. */
+  async networkXml(name: string): Promise<string> {
+    return settle(this.#handle().networkXml(name));
+  }
+
+  /** Whether a network runs (virNetworkIsActive); rejects with ErrorCode.NO_NETWORK when there is none. */
+  async isNetworkActive(name: string): Promise<boolean> {
+    return settle(this.#handle().isNetworkActive(name));
+  }
+
   /** Rejects with code ErrorCode.NO_DOMAIN when there is no such domain. */
   async lookupByName(name: string): Promise<Domain> {
     return new Domain(await settle(this.#handle().lookupByName(name)));

@@ -62,6 +62,8 @@ export interface NativeConnection {
   createXml(xml: string, flags: number): Promise<NativeDomain>;
   createNetworkXml(xml: string): Promise<string>;
   destroyNetwork(name: string): Promise<void>;
+  networkXml(name: string): Promise<string>;
+  isNetworkActive(name: string): Promise<boolean>;
   lookupByName(name: string): Promise<NativeDomain>;
   lookupByUuid(uuid: string): Promise<NativeDomain>;
   listAllDomains(flags: number): Promise<NativeDomain[]>;
