@@ -6,6 +6,7 @@ import {
   type DiskSpec,
   type DomainSpec,
   type NicSpec,
+  POD_NETWORK,
 } from "./spec.ts";
 import { newDocument, serialize, type XElement } from "./xml.ts";
 
@@ -61,9 +62,11 @@ function interfaceElement(nic: NicSpec): XElement {
   if (nic.mac !== undefined)
     children.push({ tag: "mac", attrs: { address: nic.mac.toLowerCase() } });
   if (nic.kind === "bridge") children.push({ tag: "source", attrs: { bridge: nic.bridge } });
+  else children.push({ tag: "source", attrs: { network: POD_NETWORK } });
   children.push({ tag: "model", attrs: { type: nic.model } });
   children.push({ tag: "alias", attrs: { name: nicAlias(nic.name) } });
-  return { tag: "interface", attrs: { type: nic.kind }, children };
+  const type = nic.kind === "bridge" ? "bridge" : "network";
+  return { tag: "interface", attrs: { type }, children };
 }
 
 /**

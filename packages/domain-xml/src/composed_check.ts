@@ -5,7 +5,7 @@
 // a host block device, a host file as its disk, or a QEMU command line.
 import type { Element } from "@xmldom/xmldom";
 import { DISK_ALIAS_PREFIX, NIC_ALIAS_PREFIX } from "./compose.ts";
-import { NIC_MODELS } from "./spec.ts";
+import { NIC_MODELS, POD_NETWORK } from "./spec.ts";
 import { DomainXmlError, parseDomain } from "./xml.ts";
 
 /** What a composed domain may name besides its fixed shape. */
@@ -68,10 +68,17 @@ function rulesFor(allowed: ComposedAllowance): Rule {
     },
   };
   const nic: Rule = {
-    attrs: { type: oneOf("user", "bridge") },
+    attrs: { type: oneOf("network", "bridge") },
     children: {
       mac: { attrs: { address: matches(MAC) } },
-      source: { attrs: { bridge: (bridge) => allowed.bridges.includes(bridge) } },
+      // The pod network, or a bridge the plan names (libvirt refuses a source
+      // that does not match the interface's type).
+      source: {
+        attrs: {
+          bridge: (bridge) => allowed.bridges.includes(bridge),
+          network: oneOf(POD_NETWORK),
+        },
+      },
       model: { attrs: { type: oneOf(...NIC_MODELS) } },
       alias: { attrs: { name: matches(new RegExp(`^${NIC_ALIAS_PREFIX}${ALIAS_TAIL}`)) } },
     },

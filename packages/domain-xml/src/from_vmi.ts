@@ -49,7 +49,7 @@ function interfacesOf(vmi: Vmi, host: HostPlacement): NicSpec[] {
     if (!network) throw new DomainSpecError(`${field}.name`, `names no network ('${iface.name}')`);
     const model = NIC_MODEL[iface.model];
     if (!model) throw new DomainSpecError(`${field}.model`, `'${iface.model}' is not supported`);
-    const nic: NicSpec = { name: iface.name, kind: "user", model };
+    const nic: NicSpec = { name: iface.name, kind: "pod", model };
     if (network.multus) {
       const name = network.multus.networkName;
       const bridge =
@@ -66,7 +66,7 @@ function interfacesOf(vmi: Vmi, host: HostPlacement): NicSpec[] {
 
 /**
  * The DomainSpec for a VMI that @headroom/vmi validated, placed with `host`. Interfaces keep
- * their VMI names (aliases `ua-net-<name>`); pod networks use QEMU user networking, multus
+ * their VMI names (aliases `ua-net-<name>`); pod networks join the host's pod network, multus
  * networks the host bridge `host.bridges[networkName]`. Throws DomainSpecError naming the field.
  */
 export function domainSpecFromVmi(vmi: Vmi, host: HostPlacement): DomainSpec {

@@ -12,7 +12,18 @@ export {
 export { type ComposedAllowance, composedDomainProblems } from "./composed_check.ts";
 export { domainSpecFromVmi, type HostPlacement } from "./from_vmi.ts";
 export { interfaceXmlByAlias, pinInterface } from "./interface_xml.ts";
-export { bridgeNetworkXml } from "./network.ts";
+export {
+  bridgeNetworkXml,
+  DEFAULT_POD_SUBNET,
+  isHeadroomPodNetwork,
+  POD_BRIDGE,
+  POD_NETWORK,
+  type PodSubnet,
+  parsePodSubnet,
+  podBridgeNetworkXml,
+  podNetworkXml,
+  usesPodNetwork,
+} from "./network.ts";
 export { OWNER_XMLNS, ownerOf, withOwner } from "./owner.ts";
 export {
   addPlaceholders,

@@ -4,7 +4,9 @@ export type MachineFamily = "q35" | "pc";
 export type VirtType = "kvm" | "qemu";
 export type DiskBus = "virtio" | "sata" | "scsi";
 export type DiskFormat = "qcow2" | "raw";
-export type NicKind = "user" | "bridge";
+export type NicKind = "pod" | "bridge";
+/** The libvirt network pod NICs join (`<interface type='network'>`). */
+export const POD_NETWORK = "headroom-pod";
 export type NicModel = "virtio" | "virtio-non-transitional" | "e1000e";
 
 /** The model hot-plugged NICs and their placeholders use unless told otherwise. */
@@ -32,7 +34,7 @@ export interface DiskSpec {
 export interface NicSpec {
   /** The VMI interface name; becomes the alias `ua-net-<name>`. */
   name: string;
-  /** `user`: QEMU user networking (pod/masquerade); `bridge`: a host bridge. */
+  /** `pod`: the host's pod network (NAT, see POD_NETWORK); `bridge`: a host bridge. */
   kind: NicKind;
   /** Host bridge name; required for kind `bridge`. */
   bridge?: string;
@@ -165,7 +167,7 @@ export function isBridgeName(name: string): boolean {
 /** Checks one NIC description (also used for hot-plug XML). */
 export function checkNic(nic: NicSpec, path = "nic"): void {
   deviceName(`${path}.name`, nic.name);
-  const kind = oneOf(`${path}.kind`, nic.kind, ["user", "bridge"] as const);
+  const kind = oneOf(`${path}.kind`, nic.kind, ["pod", "bridge"] as const);
   oneOf(`${path}.model`, nic.model, NIC_MODELS);
   if (kind === "bridge") {
     const b = text(`${path}.bridge`, nic.bridge, LIMITS.bridge);

@@ -44,7 +44,7 @@ describe("composeDomain", () => {
       "domain/devices/disk/alias": 1,
       "domain/devices/controller": 1,
       "domain/devices/interface": 2,
-      "domain/devices/interface/source": 1,
+      "domain/devices/interface/source": 2,
       "domain/devices/interface/model": 2,
       "domain/devices/interface/alias": 2,
       "domain/devices/serial": 1,
@@ -149,7 +149,7 @@ describe("composeDomain", () => {
         interfaces: [
           {
             name: "default",
-            kind: "user",
+            kind: "pod",
             model: "virtio-non-transitional",
             mac: "02:AA:00:00:00:01",
           },
@@ -159,7 +159,7 @@ describe("composeDomain", () => {
     );
     expect(interfacesOf(xml)).toEqual([
       {
-        type: "user",
+        type: "network",
         alias: "ua-net-default",
         name: "default",
         mac: "02:aa:00:00:00:01",
@@ -195,14 +195,14 @@ describe("composeDomain", () => {
       ),
     ).toThrow("interfaces[0].bridge: must be a string");
     expect(() =>
-      composeDomain(spec({ interfaces: [{ name: "a", kind: "user", model: "rtl8139" as never }] })),
+      composeDomain(spec({ interfaces: [{ name: "a", kind: "pod", model: "rtl8139" as never }] })),
     ).toThrow("interfaces[0].model: must be one of");
     expect(() =>
       composeDomain(
         spec({
           interfaces: [
-            { name: "a", kind: "user", model: "virtio" },
-            { name: "a", kind: "user", model: "virtio" },
+            { name: "a", kind: "pod", model: "virtio" },
+            { name: "a", kind: "pod", model: "virtio" },
           ],
         }),
       ),
@@ -210,7 +210,7 @@ describe("composeDomain", () => {
     expect(() =>
       composeDomain(
         spec({
-          interfaces: [{ name: "a", kind: "user", model: "virtio", mac: "03:00:00:00:00:01" }],
+          interfaces: [{ name: "a", kind: "pod", model: "virtio", mac: "03:00:00:00:00:01" }],
         }),
       ),
     ).toThrow("interfaces[0].mac: must be a unicast address");
@@ -286,7 +286,7 @@ describe("nicXml", () => {
   });
 
   it("refuses a name libvirt would not take as an alias", () => {
-    expect(() => nicXml({ name: "a.b", kind: "user", model: "virtio" })).toThrow(
+    expect(() => nicXml({ name: "a.b", kind: "pod", model: "virtio" })).toThrow(
       "nic.name: may hold only letters, digits",
     );
   });
@@ -311,7 +311,7 @@ describe("libvirt's schema (virt-xml-validate) accepts the composed XML", () => 
   });
 
   it("accepts a domain holding a hot-plug NIC from nicXml", () => {
-    const nic = nicXml({ name: "hot", kind: "user", model: "e1000e", mac: "02:00:00:00:00:09" });
+    const nic = nicXml({ name: "hot", kind: "pod", model: "e1000e", mac: "02:00:00:00:00:09" });
     const xml = composeDomain(fixtureSpec("q35", "hrtest-dx-nic")).replace(
       "</devices>",
       `${nic}</devices>`,

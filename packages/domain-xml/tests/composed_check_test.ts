@@ -56,7 +56,7 @@ describe("composedDomainProblems", () => {
             },
           ],
           interfaces: [
-            { name: "a", kind: "user", model: "e1000e", mac: "52:54:00:AA:BB:CC" },
+            { name: "a", kind: "pod", model: "e1000e", mac: "52:54:00:AA:BB:CC" },
             { name: "b", kind: "bridge", bridge: "hrbr0", model: "virtio" },
           ],
         },
@@ -138,8 +138,13 @@ describe("composedDomainProblems", () => {
       /domain\/devices\/interface\/source@bridge: "br-prod" is not allowed/,
     ],
     [
+      "a libvirt network other than the pod network",
+      forged('network="headroom-pod"', 'network="default"'),
+      /domain\/devices\/interface\/source@network: "default" is not allowed/,
+    ],
+    [
       "a network interface of another type",
-      forged('<interface type="user">', '<interface type="direct">'),
+      forged('<interface type="network">', '<interface type="direct">'),
       /domain\/devices\/interface@type: "direct" is not allowed/,
     ],
     [

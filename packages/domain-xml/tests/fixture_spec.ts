@@ -28,7 +28,7 @@ export function fixtureSpec(machine: "q35" | "pc", name: string): DomainSpec {
       },
     ],
     interfaces: [
-      { name: "default", kind: "user", model: "virtio-non-transitional" },
+      { name: "default", kind: "pod", model: "virtio-non-transitional" },
       { name: "secondary", kind: "bridge", bridge: "hrbr0", model: "virtio-non-transitional" },
     ],
     serialConsoleLogPath: "/var/log/headroom/fixture-serial.log",

@@ -88,7 +88,7 @@ describe("domainSpecFromVmi", () => {
         },
       ],
       interfaces: [
-        { name: "default", kind: "user", model: "virtio-non-transitional" },
+        { name: "default", kind: "pod", model: "virtio-non-transitional" },
         {
           name: "secondary",
           kind: "bridge",

@@ -298,7 +298,7 @@ describe("numbers", () => {
 
 describe("nicXml", () => {
   it.each(Object.entries(HOSTILE))("%s in name or bridge is refused", (_, value) => {
-    expect(() => nicXml({ name: value, kind: "user", model: "virtio" })).toThrow(/^nic\.name: /);
+    expect(() => nicXml({ name: value, kind: "pod", model: "virtio" })).toThrow(/^nic\.name: /);
     expect(() => nicXml({ name: "n", kind: "bridge", bridge: value, model: "virtio" })).toThrow(
       /^nic\.bridge: /,
     );
