@@ -10,8 +10,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { chooseVirtType, removeDomain } from "@headroom/domain-manager";
-import type { DomainSpec, MachineFamily, VirtType } from "@headroom/domain-xml";
+import { chooseVirtType, ensurePodNetwork, removeDomain } from "@headroom/domain-manager";
+import {
+  DEFAULT_POD_SUBNET,
+  type DomainSpec,
+  type MachineFamily,
+  parsePodSubnet,
+  type VirtType,
+} from "@headroom/domain-xml";
 import { openImageStore, TINY_GUEST_CMDLINE, TINY_GUEST_REF } from "@headroom/images";
 import { Connection } from "@headroom/libvirt";
 
@@ -78,6 +84,8 @@ export async function openBenchHost(
   await run("bash", [join(repoRoot, "infra/tiny-guest/build.sh"), "--quiet"]);
   const store = openImageStore();
   const conn = await Connection.open("qemu:///system");
+  // Pod NICs join the pod network, as the launcher's do.
+  await ensurePodNetwork(conn, parsePodSubnet(DEFAULT_POD_SUBNET));
   const orphans = await removeOrphans(conn);
   if (orphans.length > 0) console.error(`removed leftover domains: ${orphans.join(", ")}`);
   const choice = options.virtType
@@ -182,7 +190,7 @@ export async function openBenchHost(
         ],
         interfaces: Array.from({ length: nics }, (_, i) => ({
           name: i === 0 ? "default" : `nic${i}`,
-          kind: "user" as const,
+          kind: "pod" as const,
           model: "virtio-non-transitional" as const,
         })),
         serialConsoleLogPath: join(work, `${name}.console.log`),

@@ -128,7 +128,7 @@ async function measurePoint(
     const plugStarted = performance.now();
     await attachNic(
       domain,
-      nicXml({ name: "hot", kind: "user", model: "virtio-non-transitional" }),
+      nicXml({ name: "hot", kind: "pod", model: "virtio-non-transitional" }),
       "ua-net-hot",
     );
     const attachNicMs = performance.now() - plugStarted;

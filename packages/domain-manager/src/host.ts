@@ -106,9 +106,9 @@ export function bridgeNetworkName(bridge: string): string {
   return `headroom-bridge-${bridge}`;
 }
 
-type LinkState = "absent" | "bridge-up" | "bridge-down" | "not-a-bridge";
+export type LinkState = "absent" | "bridge-up" | "bridge-down" | "not-a-bridge";
 
-async function linkState(name: string): Promise<LinkState> {
+export async function linkState(name: string): Promise<LinkState> {
   const sys = `/sys/class/net/${name}`;
   if (!(await exists(sys))) return "absent";
   if (!(await exists(`${sys}/bridge`))) return "not-a-bridge";
@@ -124,7 +124,7 @@ let sysctlsWritable: Promise<boolean> | undefined;
  * sysctls there and fails where it is read-only, as in a Docker container
  * that is not privileged.
  */
-function netSysctlsWritable(): Promise<boolean> {
+export function netSysctlsWritable(): Promise<boolean> {
   sysctlsWritable ??= access("/proc/sys/net/ipv6/conf/default/disable_ipv6", constants.W_OK).then(
     () => true,
     (error: NodeJS.ErrnoException) => error.code !== "EROFS",

@@ -15,3 +15,4 @@ export {
   removeDomain,
 } from "./launch.ts";
 export { attachNic, DetachTimeoutError, detachNic, NoRoomError } from "./nic_hotplug.ts";
+export { ensurePodNetwork } from "./pod_network.ts";

@@ -1,6 +1,6 @@
 // Shared set-up of the tests that run the tiny guest on the real libvirtd:
 // the daemons, the guest in the image store, a libvirt connection, a work
-// directory QEMU can read, and clean-up of every domain a test made.
+// directory QEMU can read, the pod network, and clean-up of every domain a test made.
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
@@ -10,14 +10,16 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import {
   composeDomain,
+  DEFAULT_POD_SUBNET,
   type DomainSpec,
   type MachineFamily,
+  parsePodSubnet,
   type VirtType,
 } from "@headroom/domain-xml";
 import { openImageStore, TINY_GUEST_CMDLINE, TINY_GUEST_REF } from "@headroom/images";
 import { Connection } from "@headroom/libvirt";
 import { afterAll, beforeAll } from "vitest";
-import { chooseVirtType, launchDomain, removeDomain } from "../src/mod.ts";
+import { chooseVirtType, ensurePodNetwork, launchDomain, removeDomain } from "../src/mod.ts";
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
@@ -47,6 +49,8 @@ export function useGuestHost(prefix: string): GuestHost {
     await run("bash", [join(repoRoot, "infra/daemons.sh"), "--quiet"]);
     await run("bash", [join(repoRoot, "infra/tiny-guest/build.sh"), "--quiet"]);
     conn = await Connection.open("qemu:///system");
+    // The seed-like domains' NICs join the pod network, as the launcher's do.
+    await ensurePodNetwork(conn, parsePodSubnet(DEFAULT_POD_SUBNET));
     virtType = (await chooseVirtType(conn, store)).virtType;
     kernelPath = await store.resolveFile(TINY_GUEST_REF, "/boot/vmlinuz");
     initrdPath = await store.resolveFile(TINY_GUEST_REF, "/boot/initrd.img");
@@ -87,8 +91,8 @@ export function useGuestHost(prefix: string): GuestHost {
           { name: "containerdisk", bus: "virtio", sourceFile: overlay.path, format: "qcow2" },
         ],
         interfaces: [
-          { name: "default", kind: "user", model: "virtio-non-transitional" },
-          { name: "secondary", kind: "user", model: "virtio-non-transitional" },
+          { name: "default", kind: "pod", model: "virtio-non-transitional" },
+          { name: "secondary", kind: "pod", model: "virtio-non-transitional" },
         ],
         serialConsoleLogPath: join(work, `${name}.console.log`),
         rng: true,

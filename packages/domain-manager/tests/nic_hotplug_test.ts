@@ -8,7 +8,7 @@ import { useGuestHost } from "./guest_host.ts";
 
 const host = useGuestHost("hrtest-hotplug-");
 
-const nic = (name: string) => nicXml({ name, kind: "user", model: "virtio-non-transitional" });
+const nic = (name: string) => nicXml({ name, kind: "pod", model: "virtio-non-transitional" });
 
 describe.each(["q35", "pc"] as const)("hot-plug on %s", (machine) => {
   it("plugs until refused, the guest counts every NIC, and an unplugged slot can be used again", async () => {
