@@ -30,6 +30,8 @@ apt_packages=(
   cpio                   # packs the tiny guest's initramfs
   libxml2-utils          # xmllint, which virt-xml-validate runs
   iproute2               # creates host bridges for multus networks
+  dnsmasq-base           # DHCP and DNS of the pod network (libvirt runs it)
+  iptables               # NAT of the pod network (libvirt adds the rules)
   docker-compose         # checks docker-compose.yml (no engine is needed for that)
   openssl                # makes the certificates of the NATS TLS test
 )

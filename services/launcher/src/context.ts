@@ -17,7 +17,12 @@ import {
   retryCompareAndSet,
   toJetStream,
 } from "@headroom/bus";
-import type { VirtType } from "@headroom/domain-xml";
+import {
+  DEFAULT_POD_SUBNET,
+  type PodSubnet,
+  parsePodSubnet,
+  type VirtType,
+} from "@headroom/domain-xml";
 import { type HostState, hostState } from "@headroom/host-state";
 import { type ImageStore, openImageStore } from "@headroom/images";
 import type { Connection } from "@headroom/libvirt";
@@ -51,6 +56,8 @@ export interface LauncherOptions {
   defineOnly?: boolean;
   /** Largest image this host fetches from the image store (default: the store's own bound). */
   maxImageBytes?: number;
+  /** The pod network's IPv4 subnet, made when a pod NIC first needs it (default 10.0.2.0/24). */
+  podSubnet?: string;
   version?: string;
 }
 
@@ -64,6 +71,7 @@ export interface LauncherContext {
   state: HostState;
   /** This host's image store, where plans' images are held. */
   imageStore: ImageStore;
+  podSubnet: PodSubnet;
   /** Fetches what this host lacks from headroom's image store; records what it holds. */
   images: ImageHolder;
   js: JetStreamClient;
@@ -107,6 +115,7 @@ export function launcherContext(
     defineOnly: options.defineOnly ?? false,
     state,
     imageStore,
+    podSubnet: parsePodSubnet(options.podSubnet ?? DEFAULT_POD_SUBNET),
     images: imageHolder(
       { node, now, buckets },
       imageStore,

@@ -179,7 +179,11 @@ async function launchOnHost(
   plan: DomainPlan,
   log: Logger,
 ): Promise<LaunchResult> {
-  await prepareHost(ctx.libvirt(), ctx.imageStore, plan, log);
+  await prepareHost(
+    { conn: ctx.libvirt(), images: ctx.imageStore, podSubnet: ctx.podSubnet },
+    plan,
+    log,
+  );
   return launchDomain(
     ctx.libvirt(),
     {

@@ -1,11 +1,18 @@
 // What a plan needs on the host before its domain is defined: disk overlays
 // (on the disks of images this host holds), the console log's directory,
-// host bridges.
+// host bridges, the pod network.
 import { randomBytes } from "node:crypto";
 import { access, chmod, link, mkdir, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Logger } from "@headroom/bus";
-import { type DiskFile, ensureBridge, ensureDiskFile, LaunchError } from "@headroom/domain-manager";
+import {
+  type DiskFile,
+  ensureBridge,
+  ensureDiskFile,
+  ensurePodNetwork,
+  LaunchError,
+} from "@headroom/domain-manager";
+import { type PodSubnet, usesPodNetwork } from "@headroom/domain-xml";
 import { detectDiskFormat, type ImageStore } from "@headroom/images";
 import type { Connection } from "@headroom/libvirt";
 import type { DomainPlan, IDiskFile } from "@headroom/proto";
@@ -59,10 +66,16 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-// Each file and bridge is its own: they are made at once.
+/** Where a plan's host needs are made. */
+export interface HostPlace {
+  conn: Connection;
+  images: ImageStore;
+  podSubnet: PodSubnet;
+}
+
+// Each file, bridge and network is its own: they are made at once.
 export async function prepareHost(
-  conn: Connection,
-  images: ImageStore,
+  { conn, images, podSubnet }: HostPlace,
   plan: DomainPlan,
   log: Logger,
 ): Promise<void> {
@@ -83,5 +96,15 @@ export async function prepareHost(
     });
     if (outcome === "created") log.info({ bridge }, "host bridge created");
   });
-  await Promise.all([...disks, consoleDir, ...bridges]);
+  const podNetwork = usesPodNetwork(plan.domainXml ?? "")
+    ? ensurePodNetwork(conn, podSubnet).then(
+        (outcome) => {
+          if (outcome === "created") log.info({ subnet: podSubnet }, "pod network created");
+        },
+        (error) => {
+          throw new LaunchError("prepare the pod network", error);
+        },
+      )
+    : undefined;
+  await Promise.all([...disks, consoleDir, ...bridges, podNetwork]);
 }
