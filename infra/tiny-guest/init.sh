@@ -6,6 +6,9 @@
 # Console lines (stable; tests parse them):
 #   headroom-guest: booted kernel=<release> build=<id> pciehp-ports=<n>     (once)
 #   headroom-guest: nics=<count> pci=<addr,addr,...> ifaces=<name,name,...> up=<seconds>
+#   headroom-guest: dhcp iface=eth0 addr=<ip>/<prefix> router=<ip>          (headroom.dhcp=1)
+#   headroom-guest: dhcp iface=eth0 failed
+#   headroom-guest: probe target=<ip>:<port> result=open|closed              (headroom.probe=...)
 # A NIC is a PCI device with vendor 0x1af4 and device 0x1041 (virtio 1.0 net,
 # non-transitional) or 0x1000 (transitional virtio-net).
 #
@@ -14,6 +17,11 @@
 #                     they do not break report lines in the middle)
 #   headroom.poll=S   seconds between looks at the PCI bus (default 0.2, which
 #                     costs an idle guest ~5% of a host core under TCG; 1 costs ~1%)
+#   headroom.dhcp=1   ask DHCP for eth0's address and report the lease
+#   headroom.probe=HOST:PORT,...
+#                     after DHCP, try a TCP connection to each target and report
+#                     whether it opened; HOST "gateway" is the DHCP router. Tests
+#                     use it to see what a guest on the pod network can reach.
 
 /bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
 /bin/busybox --install -s
@@ -27,10 +35,14 @@ exec </dev/console >/dev/console 2>&1
 
 kmsg=0
 poll=0.2
+dhcp=0
+probes=""
 for word in $(cat /proc/cmdline); do
   case "$word" in
     headroom.kmsg=1) kmsg=1 ;;
     headroom.poll=*) poll=${word#headroom.poll=} ;;
+    headroom.dhcp=1) dhcp=1 ;;
+    headroom.probe=*) probes=${word#headroom.probe=} ;;
   esac
 done
 [ "$kmsg" = 1 ] || dmesg -n 1
@@ -51,6 +63,44 @@ for port in /sys/bus/pci_express/drivers/pciehp/*:pcie*; do
   [ -e "$port" ] && pciehp=$((pciehp + 1))
 done
 echo "headroom-guest: booted kernel=$(uname -r) build=$(cat /etc/headroom-build-id 2>/dev/null) pciehp-ports=$pciehp"
+
+# udhcpc hands its lease to a script: this one sets the address and the
+# default route, and keeps the router for the probes.
+cat >/tmp/udhcpc.sh <<'SCRIPT'
+#!/bin/sh
+case "$1" in
+  deconfig) ip addr flush dev "$interface"; ip link set dev "$interface" up ;;
+  bound | renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    router=${router%% *}
+    [ -n "$router" ] && ip route replace default via "$router" dev "$interface"
+    echo "$ip/$mask $router" >"/tmp/lease.$interface"
+    ;;
+esac
+SCRIPT
+chmod 0755 /tmp/udhcpc.sh
+
+network() {
+  for _ in $(seq 1 100); do
+    [ -e /sys/class/net/eth0 ] && break
+    sleep 0.1
+  done
+  if ! udhcpc -i eth0 -s /tmp/udhcpc.sh -n -q -t 10 -T 1 >/dev/null 2>&1; then
+    echo "headroom-guest: dhcp iface=eth0 failed"
+    return
+  fi
+  read -r addr router </tmp/lease.eth0
+  echo "headroom-guest: dhcp iface=eth0 addr=$addr router=$router"
+  for target in $(echo "$probes" | tr , ' '); do
+    host=${target%:*}
+    port=${target##*:}
+    [ "$host" = gateway ] && host=$router
+    if nc -w 3 "$host" "$port" -e /bin/true >/dev/null 2>&1; then result=open; else result=closed; fi
+    echo "headroom-guest: probe target=$host:$port result=$result"
+  done
+}
+[ "$dhcp" = 1 ] && network &
 
 scan() {
   count=0
