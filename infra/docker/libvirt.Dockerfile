@@ -9,16 +9,19 @@ FROM debian:bookworm-slim
 
 # The same Debian packages infra/setup.sh installs on a host; ipxe-qemu (a
 # dependency of qemu-system-x86) holds the virtio-net option ROM QEMU loads.
+# dnsmasq-base and iptables give the pod network its DHCP and NAT.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils iproute2 \
+      dnsmasq-base iptables \
  && rm -rf /var/lib/apt/lists/*
 
 # Configuration for a daemon in a container:
 # - the unix socket is reached only through the shared volume, by root in the
 #   launcher's container, so no polkit (no D-Bus runs here);
-# - no libvirt-managed network: headroom's NICs use QEMU user networking or
-#   bridges the launcher makes, and the default network would need dnsmasq;
+# - no default network: headroom's pod NICs join the pod network, whose
+#   bridge, NAT and DHCP the entrypoint makes (libvirt cannot make a NAT
+#   network in a container that is not privileged);
 # - QEMU is not put into cgroups of its own (a container's cgroup is not
 #   delegated to libvirt) nor into a private mount namespace, and no AppArmor
 #   or SELinux labelling, which a privileged container cannot give anyway.

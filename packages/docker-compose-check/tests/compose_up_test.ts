@@ -149,6 +149,19 @@ async function guestSees(nics: number, timeoutMs = 2 * MINUTE): Promise<string> 
   throw new Error(`the guest did not report nics=${nics}; its console last said: ${last}`);
 }
 
+/** The guest's DHCP lease on its pod NIC, as its console reports it (headroom.dhcp=1). */
+async function guestLease(timeoutMs = MINUTE): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let said = "";
+  while (Date.now() < deadline) {
+    said = (await headroom("logs", SEED_VMI)).stdout;
+    const lease = /^headroom-guest: dhcp iface=eth0 .*$/m.exec(said);
+    if (lease) return lease[0];
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  throw new Error(`the guest reported no DHCP lease; its console said: ${said.slice(-500)}`);
+}
+
 /** The VMIs of a namespace whose plans a composer container published, from its log. */
 async function plansPublished(container: string, namespace: string): Promise<string[]> {
   const { stdout } = await execFileAsync("docker", ["logs", container], {
@@ -219,10 +232,9 @@ describe("docker-compose up", () => {
       const seed = join(work, "seed.yaml");
       await writeFile(
         seed,
-        readFileSync(join(root, "examples/vmi-seed.yaml"), "utf8").replaceAll(
-          "image: headroom/tiny-guest",
-          `image: ${UPLOADED}`,
-        ),
+        readFileSync(join(root, "examples/vmi-seed.yaml"), "utf8")
+          .replaceAll("image: headroom/tiny-guest", `image: ${UPLOADED}`)
+          .replace("kernelArgs: console=ttyS0", "kernelArgs: headroom.dhcp=1 console=ttyS0"),
       );
       expect(readFileSync(seed, "utf8").split(UPLOADED)).toHaveLength(3);
 
@@ -232,6 +244,8 @@ describe("docker-compose up", () => {
       expect(applied.code, applied.stderr).toBe(0);
       expect(applied.stdout).toMatch(/Running on libvirt: capacity 5, 2 in use, 3 free/);
       await guestSees(2);
+      // The pod NIC's network, made in the libvirt container: NAT and DHCP.
+      expect(await guestLease()).toMatch(/ addr=10\.0\.2\.\d+\/24 router=10\.0\.2\.1$/);
 
       for (const name of ["third", "fourth", "fifth"]) {
         const added = await headroom(
