@@ -151,7 +151,7 @@ export function userEnv(
 }
 
 /** Refuses `path` unless this user owns it and none of `forbidden`'s mode bits are set. */
-async function mustBePrivate(path: string, forbidden: number, fix: string): Promise<void> {
+export async function mustBePrivate(path: string, forbidden: number, fix: string): Promise<void> {
   const info = await stat(path);
   const uid = process.getuid?.();
   if (uid !== undefined && info.uid !== uid) {

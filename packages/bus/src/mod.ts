@@ -53,6 +53,16 @@ export {
 export { KeyedQueue } from "./keyed_queue.ts";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
 export {
+  addPerson,
+  PEOPLE_FILE,
+  type Person,
+  personEnv,
+  personNameProblem,
+  readPeople,
+  removePerson,
+  serverConfig,
+} from "./people.ts";
+export {
   type Endpoint,
   endpoint,
   type MicroService,
