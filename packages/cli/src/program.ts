@@ -9,6 +9,7 @@ import { registerInterfaces } from "./commands/interfaces.ts";
 import { registerLogs } from "./commands/logs.ts";
 import { registerNetwork } from "./commands/network.ts";
 import { registerUp } from "./commands/up.ts";
+import { registerUser } from "./commands/user.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { CliError, EXIT_CODES_HELP, EXIT_USAGE } from "./exit-codes.ts";
 import { addGlobalOptions } from "./globals.ts";
@@ -28,6 +29,7 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerLogs,
   registerImage,
   registerNetwork,
+  registerUser,
   registerValidate,
 ];
 

@@ -24,6 +24,7 @@ import { type ProcessSpec, Supervisor } from "@headroom/supervisor";
 import { CliError, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE } from "./exit-codes.ts";
 import { DEFAULT_STATE_DIR } from "./globals.ts";
 import { readableLogLine } from "./log-line.ts";
+import { SERVER_CONF, serverConfPath, writeNatsConfig } from "./nats-config.ts";
 import { repoRoot } from "./repo-root.ts";
 
 /** The services `up` runs, in start order (stopped in reverse), with their micro service names. */
@@ -185,8 +186,11 @@ async function ensureNats(
     throw new CliError(`cannot keep NATS keys in ${state.secrets}: ${error.message}`);
   });
   const spec = natsSpec(root, host, port, state.nats, serverEnv(credentials));
+  await writeNatsConfig(state, spec.conf).catch((error: Error) => {
+    throw new CliError(`cannot write ${serverConfPath(state)}: ${error.message}`);
+  });
   say(
-    `[up] starting nats-server on ${host}:${port} with ${spec.conf}, ` +
+    `[up] starting nats-server on ${host}:${port} with ${spec.conf} and the people's logins, ` +
       `JetStream store ${state.nats}, keys in ${state.secrets}`,
   );
   // Everything from here on goes to the address this server listens on, not
@@ -269,8 +273,9 @@ export function natsSpec(
       `${conf} is missing: headroom's NATS configuration is part of the repository`,
     );
   }
-  // The configuration takes its store directory and users' public keys from the environment.
-  const args = ["-c", conf, "-a", host, "-p", String(port)];
+  // server.conf (writeNatsConfig) includes `conf`; it takes its store
+  // directory and the services' public keys from the environment.
+  const args = ["-c", join(storeDir, SERVER_CONF), "-a", host, "-p", String(port)];
   const setsid = spawnSync("setsid", ["--version"]).error === undefined;
   return {
     name: "nats",

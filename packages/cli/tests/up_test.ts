@@ -227,7 +227,14 @@ describe("natsSpec", () => {
       {},
     );
     expect(plain.conf).toBe(join(repoRoot, "infra", "nats", "headroom.conf"));
-    expect(plain.args.slice(-6)).toEqual(["-c", plain.conf, "-a", "127.0.0.1", "-p", "4333"]);
+    expect(plain.args.slice(-6)).toEqual([
+      "-c",
+      "/store/server.conf",
+      "-a",
+      "127.0.0.1",
+      "-p",
+      "4333",
+    ]);
     expect(plain.env).toMatchObject({
       HEADROOM_NATS_NKEY_CLIENT: "U…",
       HEADROOM_NATS_STORE_DIR: "/store",
