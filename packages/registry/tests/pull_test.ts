@@ -1,0 +1,130 @@
+// Pulling from a real registry (Debian's docker-registry on loopback), filled
+// with a standard tool (skopeo) from an OCI layout this package writes.
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { createQcow2 } from "@headroom/disk-format";
+import { openImageStore } from "@headroom/images";
+import { freePort, type Registry, startRegistry } from "@headroom/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pullImage, RegistryError, writeOciLayout } from "../src/mod.ts";
+
+const run = promisify(execFile);
+let registry: Registry;
+let dir = "";
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  dir = await mkdtemp(join(tmpdir(), "headroom-pull-"));
+});
+
+afterAll(async () => {
+  await registry?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** A containerDisk-shaped tree: /disk/disk.qcow2, /boot/vmlinuz. */
+async function guestTree(name: string): Promise<string> {
+  const root = join(dir, "trees", name);
+  await mkdir(join(root, "disk"), { recursive: true });
+  await mkdir(join(root, "boot"), { recursive: true });
+  await createQcow2(join(root, "disk", "disk.qcow2"), { virtualSizeBytes: 1 << 20 });
+  await writeFile(join(root, "boot", "vmlinuz"), `kernel of ${name}\n`);
+  return root;
+}
+
+/** Pushes `tree` to the registry as `repo:tag` with skopeo; the manifest's digest. */
+async function push(tree: string, repo: string, tag: string): Promise<string> {
+  const layout = join(dir, "layouts", `${repo.replaceAll("/", "_")}-${tag}`);
+  const manifest = await writeOciLayout(tree, layout, tag);
+  await run("skopeo", [
+    "copy",
+    "--quiet",
+    "--dest-tls-verify=false",
+    `oci:${layout}:${tag}`,
+    `docker://${registry.host}/${repo}:${tag}`,
+  ]);
+  return manifest.digest;
+}
+
+function storeAt(name: string) {
+  return openImageStore(join(dir, "stores", name));
+}
+
+describe("pullImage", () => {
+  it("pulls an image into the store, checked, with its manifest digest, and only once", async () => {
+    const digest = await push(await guestTree("one"), "lab/guest", "1");
+    const store = storeAt("a");
+    const ref = `${registry.host}/lab/guest:1`;
+    const seen: number[] = [];
+    const pulled = await pullImage(store, ref, {
+      maxBytes: 64 << 20,
+      onProgress: (done) => seen.push(done),
+    });
+    if (pulled === "unchanged") throw new Error("nothing was held");
+    expect(pulled.digest).toBe(digest);
+    expect(seen.at(-1)).toBeGreaterThan(0);
+    const kernel = await store.resolveFile(ref, "/boot/vmlinuz");
+    expect(await readFile(kernel, "utf8")).toBe("kernel of one\n");
+    expect(await store.diskOf(ref)).toMatch(/disk\.qcow2$/);
+    // Held already: the registry's manifest is the same, nothing else moves.
+    expect(await pullImage(store, ref, { maxBytes: 64 << 20, held: digest })).toBe("unchanged");
+    // By digest too.
+    const byDigest = await pullImage(store, `${registry.host}/lab/guest@${digest}`, {
+      maxBytes: 64 << 20,
+    });
+    expect(byDigest === "unchanged" ? "" : byDigest.digest).toBe(digest);
+  });
+
+  it("says what is missing when the registry has no such image", async () => {
+    await expect(
+      pullImage(storeAt("b"), `${registry.host}/lab/nothing:1`, { maxBytes: 1 << 20 }),
+    ).rejects.toThrow(`${registry.host}/lab/nothing has no 1 (HTTP 404)`);
+  });
+
+  it("refuses a blob the registry changed, and keeps nothing of it", async () => {
+    await push(await guestTree("two"), "lab/tampered", "1");
+    // Every blob the registry stores, rewritten with other bytes of the same length.
+    const blobs = join(registry.storageDir, "docker/registry/v2/blobs/sha256");
+    for (const prefix of await readdir(blobs)) {
+      for (const blob of await readdir(join(blobs, prefix))) {
+        const data = join(blobs, prefix, blob, "data");
+        const bytes = await readFile(data);
+        if (bytes[0] !== 0x1f) continue; // only gzip'd layers; the manifest must still parse
+        bytes.writeUInt8((bytes.at(-1) ?? 0) ^ 0xff, bytes.length - 1);
+        await writeFile(data, bytes);
+      }
+    }
+    const store = storeAt("c");
+    await expect(
+      pullImage(store, `${registry.host}/lab/tampered:1`, { maxBytes: 64 << 20 }),
+    ).rejects.toThrow(/does not match its digest/);
+    expect(await store.list()).toEqual([]);
+  });
+
+  it("refuses an image holding a link, and one over the host's limit before pulling it", async () => {
+    const tree = await guestTree("linked");
+    await symlink("/etc/shadow", join(tree, "boot", "initrd.img"));
+    await push(tree, "lab/linked", "1");
+    const store = storeAt("d");
+    await expect(
+      pullImage(store, `${registry.host}/lab/linked:1`, { maxBytes: 64 << 20 }),
+    ).rejects.toThrow(/boot\/initrd\.img \(SymbolicLink\).*only files and folders/);
+    await push(await guestTree("big"), "lab/big", "1");
+    await expect(pullImage(store, `${registry.host}/lab/big:1`, { maxBytes: 100 })).rejects.toThrow(
+      /over this host's limit of 100/,
+    );
+    expect(await store.list()).toEqual([]);
+  });
+
+  it("says a registry that does not answer cannot be reached", async () => {
+    const port = await freePort();
+    const error = await pullImage(storeAt("e"), `127.0.0.1:${port}/lab/guest:1`, {
+      maxBytes: 1 << 20,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RegistryError);
+    expect((error as Error).message).toBe(`127.0.0.1:${port} cannot be reached: ECONNREFUSED`);
+  });
+});

@@ -1,0 +1,74 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { killOnExit, terminate } from "./cleanup.ts";
+import { freePort } from "./nats.ts";
+
+export interface Registry {
+  /** host:port, as image references name it: 127.0.0.1:<port> */
+  host: string;
+  /** Where it keeps its blobs (a test may tamper with them). */
+  storageDir: string;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 20_000;
+
+/**
+ * Debian's docker-registry (the reference implementation of the OCI
+ * distribution spec) on a free loopback port, plain HTTP, no login, storing
+ * in a fresh temporary directory. Stopped by stop() and when the test ends.
+ */
+export async function startRegistry(): Promise<Registry> {
+  const dir = await mkdtemp(join(tmpdir(), "headroom-registry-"));
+  const port = await freePort();
+  const storageDir = join(dir, "storage");
+  const config = join(dir, "config.yml");
+  await writeFile(
+    config,
+    [
+      "version: 0.1",
+      "log: { level: warn }",
+      `storage: { filesystem: { rootdirectory: ${JSON.stringify(storageDir)} }, delete: { enabled: true } }`,
+      `http: { addr: "127.0.0.1:${port}" }`,
+      "",
+    ].join("\n"),
+  );
+  let log = "";
+  const child: ChildProcess = spawn("docker-registry", ["serve", config], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  killOnExit(child);
+  child.stdout?.on("data", (chunk: Buffer) => {
+    log += chunk.toString();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    log += chunk.toString();
+  });
+  const host = `127.0.0.1:${port}`;
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`docker-registry exited:\n${log}`);
+    const ok = await fetch(`http://${host}/v2/`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (Date.now() > deadline) {
+      await terminate(child);
+      throw new Error(`docker-registry did not answer on ${host}:\n${log}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    host,
+    storageDir,
+    logs: () => log,
+    async stop() {
+      await terminate(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
