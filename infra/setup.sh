@@ -34,6 +34,8 @@ apt_packages=(
   iptables               # NAT of the pod network (libvirt adds the rules)
   docker-compose         # checks docker-compose.yml (no engine is needed for that)
   openssl                # makes the certificates of the NATS TLS test
+  docker-registry        # the OCI registry the image pull tests run on loopback
+  skopeo                 # fills that registry as users do, from an OCI layout
 )
 
 missing=()

@@ -58,6 +58,8 @@ export interface LauncherOptions {
   maxImageBytes?: number;
   /** The pod network's IPv4 subnet, made when a pod NIC first needs it (default 10.0.2.0/24). */
   podSubnet?: string;
+  /** Registries (host[:port]) besides loopback ones that images may be pulled from over plain HTTP. */
+  insecureRegistries?: string[];
   version?: string;
 }
 
@@ -119,7 +121,7 @@ export function launcherContext(
     images: imageHolder(
       { node, now, buckets },
       imageStore,
-      imageObjects,
+      { objects: imageObjects, insecureRegistries: options.insecureRegistries ?? [] },
       maxImageBytes,
       options.log,
     ),

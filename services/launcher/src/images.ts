@@ -19,6 +19,13 @@ import {
   validateImageRef,
 } from "@headroom/images";
 import { HostRecord } from "@headroom/proto";
+import {
+  defaultPullPolicy,
+  InvalidRegistryRefError,
+  pullImage,
+  RegistryError,
+  registryRefOf,
+} from "@headroom/registry";
 import type { LauncherContext } from "./context.ts";
 
 /**
@@ -33,11 +40,13 @@ const PROGRESS_EVERY_MS = 1000;
 /** The image cannot be had: the plan's VMI fails with `message`. */
 export class ImageUnavailableError extends Error {}
 
-/** What headroom's image store and this host have of one image. */
+/** What headroom's image store (or the image's registry) and this host have of one image. */
 export interface LookedUp {
   ref: string;
+  /** null for an image in a registry, which headroom's image store never holds. */
   object: ObjectInfo | null;
   local: ImageInfo | null;
+  fromRegistry: boolean;
 }
 
 export interface ImageHolder {
@@ -58,10 +67,16 @@ export interface ImageHolder {
   publish(): Promise<void>;
 }
 
+export interface ImageSources {
+  objects: ObjectStore;
+  /** Registries besides loopback ones that may be reached over plain HTTP. */
+  insecureRegistries: readonly string[];
+}
+
 export function imageHolder(
   ctx: Pick<LauncherContext, "node" | "now" | "buckets">,
   store: ImageStore,
-  objects: ObjectStore,
+  { objects, insecureRegistries }: ImageSources,
   maxBytes: number,
   log: Logger,
 ): ImageHolder {
@@ -71,14 +86,24 @@ export function imageHolder(
   let publishing = Promise.resolve();
 
   async function lookUpOne(ref: string): Promise<LookedUp> {
-    const [object, local] = await Promise.all([objects.info(ref), heldOrNull(store, ref)]);
-    return { ref, object, local };
+    let fromRegistry: boolean;
+    try {
+      fromRegistry = registryRefOf(ref) !== undefined;
+    } catch (error) {
+      throw new ImageUnavailableError(errorText(error));
+    }
+    const [object, local] = await Promise.all([
+      fromRegistry ? null : objects.info(ref),
+      heldOrNull(store, ref),
+    ]);
+    return { ref, object, local, fromRegistry };
   }
 
   async function holdOne(
-    { ref, object, local }: LookedUp,
+    { ref, object, local, fromRegistry }: LookedUp,
     onProgress: (text: string) => void,
   ): Promise<boolean> {
+    if (fromRegistry) return pullShared(ref, local, onProgress);
     if (object === null || object.deleted) {
       // Placed on this host directly (the test guest's build does so); a copy
       // fetched from the store went with the image's deletion.
@@ -121,6 +146,67 @@ export function imageHolder(
     } catch (error) {
       if (error instanceof ImageStoreError)
         throw new ImageUnavailableError(`image ${ref} was refused: ${error.message}`);
+      throw error;
+    }
+  }
+
+  /**
+   * KubeVirt's default pull policy: a tag other than latest, or a digest, is
+   * pulled once (IfNotPresent); latest is asked for again at each launch
+   * (Always), which moves only the manifest when it did not change.
+   */
+  async function pullShared(
+    ref: string,
+    local: ImageInfo | null,
+    onProgress: (text: string) => void,
+  ): Promise<boolean> {
+    const parsed = registryRefOf(ref);
+    if (!parsed) return false;
+    if (local && defaultPullPolicy(parsed) === "IfNotPresent") return false;
+    const key = `pull:${ref}`;
+    let running = fetching.get(key);
+    if (!running) {
+      running = pullOne(ref, local?.digest, onProgress).finally(() => fetching.delete(key));
+      fetching.set(key, running);
+    }
+    return (await running) !== null;
+  }
+
+  async function pullOne(
+    ref: string,
+    held: string | undefined,
+    onProgress: (text: string) => void,
+  ): Promise<ImageInfo | null> {
+    const started = ctx.now();
+    let told = 0;
+    log.info({ image: ref }, "pulling image from its registry");
+    try {
+      const pulled = await pullImage(store, ref, {
+        maxBytes,
+        insecure: insecureRegistries,
+        ...(held ? { held } : {}),
+        onProgress: (done, total) => {
+          if (ctx.now() - told < PROGRESS_EVERY_MS) return;
+          told = ctx.now();
+          onProgress(`pulling image ${ref} to ${ctx.node}: ${mib(done)} of ${mib(total)}`);
+        },
+      });
+      if (pulled === "unchanged") {
+        log.info({ image: ref, ms: ctx.now() - started }, "image unchanged in its registry");
+        return null;
+      }
+      log.info(
+        { image: ref, bytes: pulled.sizeBytes, ms: ctx.now() - started, digest: pulled.digest },
+        "image pulled",
+      );
+      return pulled;
+    } catch (error) {
+      if (
+        error instanceof RegistryError ||
+        error instanceof InvalidRegistryRefError ||
+        error instanceof ImageStoreError
+      )
+        throw new ImageUnavailableError(`pulling image ${ref}: ${error.message}`);
       throw error;
     }
   }

@@ -8,6 +8,8 @@
 // HEADROOM_LAUNCHER_DEFINE_ONLY=1 (define domains, never start them: benchmarks),
 // HEADROOM_MAX_IMAGE_BYTES (largest image fetched from the image store; default 4 GiB),
 // HEADROOM_POD_SUBNET (the pod network's IPv4 subnet, default 10.0.2.0/24),
+// HEADROOM_INSECURE_REGISTRIES (host[:port],... pulled from over plain HTTP
+// when HTTPS fails; loopback registries always may be),
 // HEADROOM_NATS_USER/_SEED (its NATS login, "launcher" under headroom up).
 import { connect, createLogger, SERVICE_NAMES } from "@headroom/bus";
 import { chooseVirtType } from "@headroom/domain-manager";
@@ -51,6 +53,10 @@ try {
     ...(concurrency ? { concurrency } : {}),
     ...(maxImageBytes ? { maxImageBytes } : {}),
     ...(process.env.HEADROOM_POD_SUBNET ? { podSubnet: process.env.HEADROOM_POD_SUBNET } : {}),
+    insecureRegistries: (process.env.HEADROOM_INSECURE_REGISTRIES ?? "")
+      .split(",")
+      .map((registry) => registry.trim())
+      .filter(Boolean),
     defineOnly: process.env.HEADROOM_LAUNCHER_DEFINE_ONLY === "1",
     ...(process.env.HEADROOM_NODE_NAME ? { node: process.env.HEADROOM_NODE_NAME } : {}),
   });
