@@ -72,6 +72,6 @@ export interface NetworkInput {
 
 export interface VolumeInput {
   name: string;
-  containerDisk?: { image: string };
+  containerDisk?: { image: string; imagePullPolicy?: ImagePullPolicy };
   emptyDisk?: { capacity: QuantityValue };
 }

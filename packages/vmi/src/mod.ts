@@ -7,7 +7,7 @@ export {
 } from "./capacity.ts";
 export { DocumentError, MAX_DOCUMENT_BYTES, parseDocument } from "./document.ts";
 export { type InterfaceToAdd, withInterfaceAdded, withInterfaceRemoved } from "./edit.ts";
-export { imagesUsedBy } from "./images.ts";
+export { imagePullPolicies, imagesUsedBy } from "./images.ts";
 export { type GuestResources, guestResources } from "./resources.ts";
 export type { Capacity, FieldError, ValidationResult } from "./result.ts";
 export {

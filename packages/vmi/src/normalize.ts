@@ -28,7 +28,7 @@ export function normalize(input: VmiInput): Vmi {
       })),
       volumes: (spec.volumes ?? []).map((volume) => ({
         name: volume.name,
-        ...(volume.containerDisk && { containerDisk: { image: volume.containerDisk.image } }),
+        ...(volume.containerDisk && { containerDisk: { ...volume.containerDisk } }),
         ...(volume.emptyDisk && { emptyDisk: { capacity: volume.emptyDisk.capacity } }),
       })),
     },

@@ -97,7 +97,7 @@ export interface Network {
 export interface Volume {
   name: string;
   /** Exactly one of containerDisk or emptyDisk is set. */
-  containerDisk?: { image: string };
+  containerDisk?: { image: string; imagePullPolicy?: ImagePullPolicy };
   emptyDisk?: { capacity: QuantityValue };
 }
 

@@ -465,6 +465,13 @@ describe("kernel boot", () => {
     expectOneError(validateVmi(doc), `${container}.imagePullPolicy`);
   });
 
+  it("takes a containerDisk's imagePullPolicy, and refuses another value", () => {
+    const doc = vmiWith((doc) => (doc.spec.volumes[0].containerDisk.imagePullPolicy = "Never"));
+    expect(validateVmi(doc).vmi?.spec.volumes[0]?.containerDisk?.imagePullPolicy).toBe("Never");
+    const bad = vmiWith((doc) => (doc.spec.volumes[0].containerDisk.imagePullPolicy = "Sometimes"));
+    expectOneError(validateVmi(bad), "spec.volumes[0].containerDisk.imagePullPolicy");
+  });
+
   it("refuses control characters and overlong kernel arguments", () => {
     const field = "spec.domain.firmware.kernelBoot.kernelArgs";
     for (const args of ["console=ttyS0\nrdinit=/bin/sh", "x".repeat(1025)]) {

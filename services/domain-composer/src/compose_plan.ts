@@ -14,7 +14,13 @@ import { domainNameOf, domainUuidOf } from "@headroom/host-state";
 import { ImageStoreError, validateImageRef } from "@headroom/images";
 import type { ICapacity } from "@headroom/proto";
 import { toBytes } from "@headroom/quantity";
-import { type Capacity, imagesUsedBy, type Vmi, validateVmi } from "@headroom/vmi";
+import {
+  type Capacity,
+  imagePullPolicies,
+  imagesUsedBy,
+  type Vmi,
+  validateVmi,
+} from "@headroom/vmi";
 import { missingNetworkMessage } from "./network_rules.ts";
 
 /** The parts of a VmiAccepted composition reads. */
@@ -67,6 +73,8 @@ export interface ComposedPlan {
   placeholderModel: string;
   /** Images the host must hold first: each containerDisk's and the kernel boot's, once each. */
   images: string[];
+  /** The imagePullPolicy the VMI sets, by image. */
+  imagePullPolicies: Record<string, string>;
 }
 
 export type ComposeResult =
@@ -304,6 +312,7 @@ export async function composePlan(
       consoleLogPath,
       placeholderModel,
       images: imagesUsedBy(vmi),
+      imagePullPolicies: imagePullPolicies(vmi),
     },
   };
 }

@@ -62,6 +62,7 @@ describe("composePlan on the seed example", () => {
       },
     ]);
     expect(plan.images).toEqual(["headroom/tiny-guest"]);
+    expect(plan.imagePullPolicies).toEqual({});
 
     const xml = plan.domainXml;
     expect(stripPlaceholders(xml).removed).toBe(0);
@@ -140,6 +141,24 @@ describe("composePlan placement", () => {
       "headroom/tiny-guest",
     ]);
     expect(plan.domainXml).toContain("/state/images/refs/lab%2Fkernels%3A6.1/root/boot/vmlinuz");
+  });
+
+  it("carries each image's imagePullPolicy, the one that pulls more when volumes disagree", async () => {
+    const vmi = seedVmi((doc) => {
+      doc.spec.domain.firmware.kernelBoot.container.image = "quay.io/lab/kernels:6.1";
+      doc.spec.domain.firmware.kernelBoot.container.imagePullPolicy = "Never";
+      doc.spec.volumes[0].containerDisk.imagePullPolicy = "IfNotPresent";
+      doc.spec.domain.devices.disks.push({ name: "extra", disk: { bus: "virtio" } });
+      doc.spec.volumes.push({
+        name: "extra",
+        containerDisk: { image: "headroom/tiny-guest", imagePullPolicy: "Always" },
+      });
+    });
+    const plan = planOf(await composePlan(accepted(vmi), fakeHost()));
+    expect(plan.imagePullPolicies).toEqual({
+      "headroom/tiny-guest": "Always",
+      "quay.io/lab/kernels:6.1": "Never",
+    });
   });
 
   it("plans no placeholder without an interface request, or below the interface count", async () => {

@@ -22,6 +22,7 @@ import { HostRecord } from "@headroom/proto";
 import {
   defaultPullPolicy,
   InvalidRegistryRefError,
+  type PullPolicy,
   pullImage,
   RegistryError,
   registryRefOf,
@@ -33,6 +34,8 @@ import type { LauncherContext } from "./context.ts";
  * kernel boot image); a forged one cannot make a host look up thousands.
  */
 export const MAX_PLAN_IMAGES = 17;
+
+const PULL_POLICIES: readonly PullPolicy[] = ["Always", "IfNotPresent", "Never"];
 
 /** How often a fetch in progress says how far it got (status reason, log). */
 const PROGRESS_EVERY_MS = 1000;
@@ -47,6 +50,8 @@ export interface LookedUp {
   object: ObjectInfo | null;
   local: ImageInfo | null;
   fromRegistry: boolean;
+  /** The VMI's imagePullPolicy for it, or KubeVirt's default by tag. */
+  pullPolicy: PullPolicy;
 }
 
 export interface ImageHolder {
@@ -55,7 +60,7 @@ export interface ImageHolder {
    * launch starts it beside its other reads. Throws ImageUnavailableError for
    * a reference that cannot be one, or too many.
    */
-  lookUp(refs: string[]): Promise<LookedUp[]>;
+  lookUp(refs: string[], pullPolicies?: Record<string, string>): Promise<LookedUp[]>;
   /**
    * Makes sure this host holds each image looked up, fetching what it lacks;
    * `onProgress` hears how a fetch goes. Throws ImageUnavailableError for an
@@ -85,25 +90,26 @@ export function imageHolder(
   // Records are written one after another, so the last one written is the newest.
   let publishing = Promise.resolve();
 
-  async function lookUpOne(ref: string): Promise<LookedUp> {
-    let fromRegistry: boolean;
+  async function lookUpOne(ref: string, policy: PullPolicy | undefined): Promise<LookedUp> {
+    let parsed: ReturnType<typeof registryRefOf>;
     try {
-      fromRegistry = registryRefOf(ref) !== undefined;
+      parsed = registryRefOf(ref);
     } catch (error) {
       throw new ImageUnavailableError(errorText(error));
     }
     const [object, local] = await Promise.all([
-      fromRegistry ? null : objects.info(ref),
+      parsed ? null : objects.info(ref),
       heldOrNull(store, ref),
     ]);
-    return { ref, object, local, fromRegistry };
+    const pullPolicy = policy ?? (parsed ? defaultPullPolicy(parsed) : "IfNotPresent");
+    return { ref, object, local, fromRegistry: parsed !== undefined, pullPolicy };
   }
 
   async function holdOne(
-    { ref, object, local, fromRegistry }: LookedUp,
+    { ref, object, local, fromRegistry, pullPolicy }: LookedUp,
     onProgress: (text: string) => void,
   ): Promise<boolean> {
-    if (fromRegistry) return pullShared(ref, local, onProgress);
+    if (fromRegistry) return pullShared(ref, local, pullPolicy, onProgress);
     if (object === null || object.deleted) {
       // Placed on this host directly (the test guest's build does so); a copy
       // fetched from the store went with the image's deletion.
@@ -151,18 +157,23 @@ export function imageHolder(
   }
 
   /**
-   * KubeVirt's default pull policy: a tag other than latest, or a digest, is
-   * pulled once (IfNotPresent); latest is asked for again at each launch
-   * (Always), which moves only the manifest when it did not change.
+   * As KubeVirt's imagePullPolicy says: IfNotPresent pulls what this host
+   * lacks, Always asks the registry at each launch (only the manifest moves
+   * when the image did not change), Never uses what this host holds.
    */
   async function pullShared(
     ref: string,
     local: ImageInfo | null,
+    policy: PullPolicy,
     onProgress: (text: string) => void,
   ): Promise<boolean> {
-    const parsed = registryRefOf(ref);
-    if (!parsed) return false;
-    if (local && defaultPullPolicy(parsed) === "IfNotPresent") return false;
+    if (policy === "Never") {
+      if (local) return false;
+      throw new ImageUnavailableError(
+        `image ${ref} is not on host ${ctx.node}, and its imagePullPolicy is Never`,
+      );
+    }
+    if (local && policy === "IfNotPresent") return false;
     const key = `pull:${ref}`;
     let running = fetching.get(key);
     if (!running) {
@@ -228,11 +239,17 @@ export function imageHolder(
   }
 
   return {
-    async lookUp(refs) {
+    async lookUp(refs, pullPolicies = {}) {
       if (refs.length > MAX_PLAN_IMAGES)
         throw new ImageUnavailableError(
           `the plan names ${refs.length} images, more than ${MAX_PLAN_IMAGES}`,
         );
+      for (const [ref, policy] of Object.entries(pullPolicies)) {
+        if (!refs.includes(ref) || !PULL_POLICIES.includes(policy as PullPolicy))
+          throw new ImageUnavailableError(
+            `the plan gives ${JSON.stringify(ref.slice(0, 80))} the imagePullPolicy ${JSON.stringify(policy.slice(0, 20))}: only Always, IfNotPresent or Never, for one of its images`,
+          );
+      }
       for (const ref of refs) {
         try {
           validateImageRef(ref);
@@ -240,7 +257,14 @@ export function imageHolder(
           throw new ImageUnavailableError(errorText(error));
         }
       }
-      return Promise.all(refs.map(lookUpOne));
+      return Promise.all(
+        refs.map((ref) =>
+          lookUpOne(
+            ref,
+            Object.hasOwn(pullPolicies, ref) ? (pullPolicies[ref] as PullPolicy) : undefined,
+          ),
+        ),
+      );
     },
     async hold(looked, onProgress) {
       const fetched = await Promise.all(looked.map((one) => holdOne(one, onProgress)));

@@ -36,7 +36,7 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
   const key = storeKey(namespace, name);
   const log = ctx.log.child({ vmi: `${namespace}/${name}`, uid, generation });
   // Only reads, like the two beside it; its answer waits until the plan is known current.
-  const lookingUp = ctx.images.lookUp(plan.images);
+  const lookingUp = ctx.images.lookUp(plan.images, plan.imagePullPolicies);
   lookingUp.catch(() => {});
   const [stored, previous] = await Promise.all([ctx.readStored(key), ctx.readStatus(key)]);
   if (!isCurrent(plan, stored, log)) return NOTHING_LEFT;
