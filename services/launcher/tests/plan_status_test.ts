@@ -146,7 +146,8 @@ async function store(
   await vmis.put(storeKey(NS, name), encode(VmiAccepted, guest ? { ...record, guest } : record));
 }
 
-const NIC = '<interface type="user"><model type="virtio-non-transitional"/></interface>';
+const NIC =
+  '<interface type="network"><source network="headroom-pod"/><model type="virtio-non-transitional"/></interface>';
 
 /** A domain as composeDomain writes one, with `devices` inside <devices>. */
 function domainXmlOf(name: string, uid: string, devices = ""): string {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { capacityEvent, runningStatus, vmiInterfaces } from "../src/records.ts";
 
 const nic = (alias: string, pci: string) => ({
-  type: "user",
+  type: "network",
   alias,
   mac: "52:54:00:00:00:01",
   pciAddress: pci,
