@@ -3,7 +3,7 @@
 // each checked against its digest, with the registries' token and basic
 // logins. Written on fetch: see the README for why no library.
 import { createHash } from "node:crypto";
-import { createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream } from "node:fs";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
@@ -62,6 +62,24 @@ function descriptorOf(value: unknown, what: string): Descriptor {
   return { mediaType: d.mediaType, digest: d.digest, size: d.size };
 }
 
+interface Call {
+  method?: string;
+  accept: string;
+  headers?: Record<string, string>;
+  /** Made afresh for each send: a stream is read once. */
+  body?: () => RequestInit["body"];
+}
+
+/** The first error of a registry's JSON error body, for a message. */
+function registryMessage(text: string): string {
+  try {
+    const first = (JSON.parse(text) as { errors?: { message?: string }[] }).errors?.[0]?.message;
+    return first ? `: ${first}` : "";
+  } catch {
+    return "";
+  }
+}
+
 export class RegistryClient {
   #scheme: "https" | "http" | undefined;
   #authorization: string | undefined;
@@ -91,7 +109,7 @@ export class RegistryClient {
    * each chunk's length. A blob that differs from its descriptor is refused.
    */
   async blobTo(d: Descriptor, file: string, onBytes: (n: number) => void): Promise<void> {
-    const response = await this.#fetch(`blobs/${d.digest}`, "*/*");
+    const response = await this.#fetch(`blobs/${d.digest}`, { accept: "*/*" });
     const hash = createHash("sha256");
     let received = 0;
     const check = new Transform({
@@ -120,8 +138,42 @@ export class RegistryClient {
       );
   }
 
+  /** Checks that the registry answers, and takes this client's login (the API's base, /v2/). */
+  async ping(): Promise<void> {
+    const response = await this.#fetch("", { accept: "application/json" });
+    await response.body?.cancel();
+  }
+
+  /** Sends blob `d` from `file` unless the repository has it already; true when it was sent. */
+  async pushBlob(d: Descriptor, file: string): Promise<boolean> {
+    const head = await this.#fetch(`blobs/${d.digest}`, { method: "HEAD", accept: "*/*" }, [404]);
+    if (head.status !== 404) return false;
+    const started = await this.#fetch("blobs/uploads/", { method: "POST", accept: "*/*" });
+    const location = started.headers.get("location");
+    if (!location) throw new RegistryError(`${this.registry} started an upload without a Location`);
+    const base = new URL(location, `${this.#scheme}://${this.registry}`);
+    base.searchParams.set("digest", d.digest);
+    await this.#fetch(base.toString(), {
+      method: "PUT",
+      accept: "*/*",
+      headers: { "content-type": "application/octet-stream", "content-length": String(d.size) },
+      body: () => Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>,
+    });
+    return true;
+  }
+
+  /** Puts a manifest under `tag`; the registry checks that it has every blob it names. */
+  async pushManifest(tag: string, bytes: Uint8Array, mediaType: string): Promise<void> {
+    await this.#fetch(`manifests/${tag}`, {
+      method: "PUT",
+      accept: "*/*",
+      headers: { "content-type": mediaType },
+      body: () => bytes,
+    });
+  }
+
   async #manifestDocument(reference: string) {
-    const response = await this.#fetch(`manifests/${reference}`, ACCEPT);
+    const response = await this.#fetch(`manifests/${reference}`, { accept: ACCEPT });
     const length = Number(response.headers.get("content-length") ?? 0);
     if (length > MAX_MANIFEST_BYTES)
       throw new RegistryError(`the manifest of ${reference} is ${length} bytes; too large`);
@@ -173,15 +225,20 @@ export class RegistryClient {
     return descriptorOf(found, `the ${want.os}/${want.architecture} entry`);
   }
 
-  async #fetch(path: string, accept: string): Promise<Response> {
-    let response = await this.#send(path, accept);
+  /**
+   * One call of the API, at a path under /v2/<repository>/ or at a URL the
+   * registry gave (an upload's Location), answering a login challenge once.
+   * Statuses in `tolerate` come back as they are; other failures throw.
+   */
+  async #fetch(target: string, call: Call, tolerate: readonly number[] = []): Promise<Response> {
+    let response = await this.#send(target, call);
     if (response.status === 401) {
       await response.body?.cancel();
       this.#authorization = await this.#answerChallenge(response);
-      response = await this.#send(path, accept);
+      response = await this.#send(target, call);
     }
-    if (response.ok) return response;
-    await response.body?.cancel();
+    if (response.ok || tolerate.includes(response.status)) return response;
+    const detail = await response.text().catch(() => "");
     const where = `${this.registry}/${this.repository}`;
     switch (response.status) {
       case 401:
@@ -192,30 +249,39 @@ export class RegistryClient {
             : `${where} wants a login (HTTP ${response.status}); give one with headroom registry login`,
         );
       case 404:
-        throw new RegistryError(`${where} has no ${path.replace(/^manifests\//, "")} (HTTP 404)`);
+        throw new RegistryError(`${where} has no ${target.replace(/^manifests\//, "")} (HTTP 404)`);
       default:
-        throw new RegistryError(`${where} answered HTTP ${response.status} for ${path}`);
+        throw new RegistryError(
+          `${where} answered HTTP ${response.status} to ${call.method ?? "GET"} ${target.startsWith("http") ? "an upload" : target}${registryMessage(detail)}`,
+        );
     }
   }
 
-  async #send(path: string, accept: string): Promise<Response> {
-    const headers: Record<string, string> = { accept };
+  async #send(target: string, call: Call): Promise<Response> {
+    const headers: Record<string, string> = { accept: call.accept, ...call.headers };
     if (this.#authorization) headers.authorization = this.#authorization;
-    const init = {
+    const init = (): RequestInit => ({
+      method: call.method ?? "GET",
       headers,
-      redirect: "follow" as const,
+      redirect: "follow",
+      ...(call.body ? { body: call.body(), duplex: "half" } : {}),
       ...(this.options.signal ? { signal: this.options.signal } : {}),
-    };
-    const url = (scheme: string) => `${scheme}://${this.registry}/v2/${this.repository}/${path}`;
-    if (this.#scheme) return this.#request(url(this.#scheme), init);
+    });
+    const url = (scheme: string) =>
+      target.startsWith("http")
+        ? target
+        : target === ""
+          ? `${scheme}://${this.registry}/v2/`
+          : `${scheme}://${this.registry}/v2/${this.repository}/${target}`;
+    if (this.#scheme) return this.#request(url(this.#scheme), init());
     try {
-      const response = await this.#request(url("https"), init);
+      const response = await this.#request(url("https"), init());
       this.#scheme = "https";
       return response;
     } catch (error) {
       // As Docker does: a registry allowed plain HTTP is tried over HTTPS first.
       if (!this.#plainAllowed || this.options.signal?.aborted) throw error;
-      const response = await this.#request(url("http"), init);
+      const response = await this.#request(url("http"), init());
       this.#scheme = "http";
       return response;
     }
@@ -262,7 +328,9 @@ export class RegistryClient {
         `${this.registry} names a token server that is not HTTPS (${realm.origin})`,
       );
     if (params.service) realm.searchParams.set("service", params.service);
-    realm.searchParams.set("scope", params.scope ?? `repository:${this.repository}:pull`);
+    // The challenge names what the call needs; the API's base (ping) needs no scope.
+    const scope = params.scope ?? (this.repository ? `repository:${this.repository}:pull` : "");
+    if (scope) realm.searchParams.set("scope", scope);
     const answer = await this.#request(realm.toString(), {
       headers: basic ? { authorization: basic } : {},
       ...(this.options.signal ? { signal: this.options.signal } : {}),

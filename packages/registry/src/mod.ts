@@ -9,7 +9,14 @@ export {
   RegistryError,
 } from "./client.ts";
 export { writeOciLayout } from "./layout.ts";
+export {
+  REGISTRY_LOGINS_FILE,
+  readRegistryLogins,
+  removeRegistryLogin,
+  saveRegistryLogin,
+} from "./logins.ts";
 export { type PullOptions, pullImage } from "./pull.ts";
+export { type Pushed, pushImage } from "./push.ts";
 export {
   defaultPullPolicy,
   InvalidRegistryRefError,

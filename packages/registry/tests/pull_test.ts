@@ -9,7 +9,7 @@ import { createQcow2 } from "@headroom/disk-format";
 import { openImageStore } from "@headroom/images";
 import { freePort, type Registry, startRegistry } from "@headroom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pullImage, RegistryError, writeOciLayout } from "../src/mod.ts";
+import { pullImage, pushImage, RegistryError, writeOciLayout } from "../src/mod.ts";
 
 const run = promisify(execFile);
 let registry: Registry;
@@ -126,5 +126,35 @@ describe("pullImage", () => {
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RegistryError);
     expect((error as Error).message).toBe(`127.0.0.1:${port} cannot be reached: ECONNREFUSED`);
+  });
+});
+
+describe("pushImage", () => {
+  it("pushes a tree that pulls back the same, and sends only what the repository lacks", async () => {
+    const tree = await guestTree("pushed");
+    const ref = `${registry.host}/lab/pushed:1`;
+    const first = await pushImage(tree, ref, { workDir: dir });
+    expect(first).toMatchObject({ digest: expect.stringMatching(/^sha256:/), sent: 2, skipped: 0 });
+    // skopeo, a standard tool, reads it.
+    const { stdout } = await run("skopeo", ["inspect", "--tls-verify=false", `docker://${ref}`]);
+    expect(JSON.parse(stdout).Digest).toBe(first.digest);
+    const again = await pushImage(tree, `${registry.host}/lab/pushed:again`, { workDir: dir });
+    expect(again).toEqual({ digest: first.digest, sent: 0, skipped: 2 });
+
+    const store = storeAt("pushed");
+    const pulled = await pullImage(store, ref, { maxBytes: 64 << 20 });
+    expect(pulled === "unchanged" ? "" : pulled.digest).toBe(first.digest);
+    expect(await readFile(await store.resolveFile(ref, "/boot/vmlinuz"), "utf8")).toBe(
+      "kernel of pushed\n",
+    );
+  });
+
+  it("needs a tag, and a registry", async () => {
+    await expect(pushImage(dir, "lab/guest:1", { workDir: dir })).rejects.toThrow(
+      "names no registry to push to",
+    );
+    await expect(
+      pushImage(dir, `${registry.host}/lab/guest@sha256:${"0".repeat(64)}`, { workDir: dir }),
+    ).rejects.toThrow("a push needs a tag");
   });
 });
