@@ -36,6 +36,7 @@ apt_packages=(
   openssl                # makes the certificates of the NATS TLS test
   docker-registry        # the OCI registry the image pull tests run on loopback
   skopeo                 # fills that registry as users do, from an OCI layout
+  apache2-utils          # htpasswd, for that registry's login
 )
 
 missing=()

@@ -2,6 +2,6 @@
 export { cliStateWithLogin } from "./client_login.ts";
 export { ensureLibvirtd } from "./libvirt.ts";
 export { freePort, type NatsServer, type StartNatsOptions, startNats } from "./nats.ts";
-export { type Registry, startRegistry } from "./registry.ts";
+export { type Registry, type RegistryOptions, startRegistry } from "./registry.ts";
 export { repoRoot } from "./root.ts";
 export { type ServiceProcess, startService } from "./service.ts";

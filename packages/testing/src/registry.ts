@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { killOnExit, terminate } from "./cleanup.ts";
 import { freePort } from "./nats.ts";
 
@@ -15,14 +16,31 @@ export interface Registry {
 }
 
 const READY_TIMEOUT_MS = 20_000;
+const run = promisify(execFile);
+
+export interface RegistryOptions {
+  /** Wants this login (htpasswd: basic authentication); none by default. */
+  login?: { username: string; password: string };
+}
 
 /**
  * Debian's docker-registry (the reference implementation of the OCI
- * distribution spec) on a free loopback port, plain HTTP, no login, storing
- * in a fresh temporary directory. Stopped by stop() and when the test ends.
+ * distribution spec) on a free loopback port, plain HTTP, storing in a fresh
+ * temporary directory, with or without a login. Stopped by stop() and when
+ * the test ends.
  */
-export async function startRegistry(): Promise<Registry> {
+export async function startRegistry(options: RegistryOptions = {}): Promise<Registry> {
   const dir = await mkdtemp(join(tmpdir(), "headroom-registry-"));
+  let auth = "";
+  if (options.login) {
+    const { stdout } = await run("htpasswd", [
+      "-Bbn",
+      options.login.username,
+      options.login.password,
+    ]);
+    await writeFile(join(dir, "htpasswd"), stdout);
+    auth = `auth: { htpasswd: { realm: headroom-test, path: ${JSON.stringify(join(dir, "htpasswd"))} } }`;
+  }
   const port = await freePort();
   const storageDir = join(dir, "storage");
   const config = join(dir, "config.yml");
@@ -33,6 +51,7 @@ export async function startRegistry(): Promise<Registry> {
       "log: { level: warn }",
       `storage: { filesystem: { rootdirectory: ${JSON.stringify(storageDir)} }, delete: { enabled: true } }`,
       `http: { addr: "127.0.0.1:${port}" }`,
+      auth,
       "",
     ].join("\n"),
   );
@@ -51,8 +70,9 @@ export async function startRegistry(): Promise<Registry> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited:\n${log}`);
+    // Up once it answers; with a login, its 401 is an answer.
     const ok = await fetch(`http://${host}/v2/`).then(
-      (r) => r.ok,
+      (r) => r.ok || r.status === 401,
       () => false,
     );
     if (ok) break;

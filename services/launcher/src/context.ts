@@ -121,7 +121,11 @@ export function launcherContext(
     images: imageHolder(
       { node, now, buckets },
       imageStore,
-      { objects: imageObjects, insecureRegistries: options.insecureRegistries ?? [] },
+      {
+        objects: imageObjects,
+        insecureRegistries: options.insecureRegistries ?? [],
+        secretsDir: state.secrets,
+      },
       maxImageBytes,
       options.log,
     ),

@@ -25,6 +25,7 @@ import {
   type PullPolicy,
   pullImage,
   RegistryError,
+  readRegistryLogins,
   registryRefOf,
 } from "@headroom/registry";
 import type { LauncherContext } from "./context.ts";
@@ -76,12 +77,14 @@ export interface ImageSources {
   objects: ObjectStore;
   /** Registries besides loopback ones that may be reached over plain HTTP. */
   insecureRegistries: readonly string[];
+  /** Where `headroom registry login` keeps the logins (the host's secrets). */
+  secretsDir: string;
 }
 
 export function imageHolder(
   ctx: Pick<LauncherContext, "node" | "now" | "buckets">,
   store: ImageStore,
-  { objects, insecureRegistries }: ImageSources,
+  { objects, insecureRegistries, secretsDir }: ImageSources,
   maxBytes: number,
   log: Logger,
 ): ImageHolder {
@@ -192,9 +195,17 @@ export function imageHolder(
     let told = 0;
     log.info({ image: ref }, "pulling image from its registry");
     try {
+      // Read at each pull: a login given meanwhile counts at once.
+      const registry = registryRefOf(ref)?.registry ?? "";
+      const login = (
+        await readRegistryLogins(secretsDir).catch((error: unknown) => {
+          throw new ImageUnavailableError(`pulling image ${ref}: ${errorText(error)}`);
+        })
+      )[registry];
       const pulled = await pullImage(store, ref, {
         maxBytes,
         insecure: insecureRegistries,
+        ...(login ? { login } : {}),
         ...(held ? { held } : {}),
         onProgress: (done, total) => {
           if (ctx.now() - told < PROGRESS_EVERY_MS) return;
