@@ -8,6 +8,7 @@ import { registerImage } from "./commands/image.ts";
 import { registerInterfaces } from "./commands/interfaces.ts";
 import { registerLogs } from "./commands/logs.ts";
 import { registerNetwork } from "./commands/network.ts";
+import { registerRegistry } from "./commands/registry.ts";
 import { registerUp } from "./commands/up.ts";
 import { registerUser } from "./commands/user.ts";
 import { registerValidate } from "./commands/validate.ts";
@@ -29,6 +30,7 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerLogs,
   registerImage,
   registerNetwork,
+  registerRegistry,
   registerUser,
   registerValidate,
 ];

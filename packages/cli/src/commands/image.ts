@@ -10,6 +10,11 @@ upload), and checks it as it does any image. PATH is a directory tree (e.g.
 may hold only folders and regular files. Adding an image under a reference
 that exists replaces it; hosts fetch the new one for the VMIs they launch next.
 
+An image whose reference names a registry host (quay.io/..., 127.0.0.1:5000/...)
+is not uploaded: hosts pull it from that registry. "image push" publishes an
+image of headroom's store to a registry, so another headroom, KubeVirt or any
+OCI tool can pull it.
+
 List images with "headroom get images", remove one with
 "headroom delete image REF".
 
@@ -17,13 +22,14 @@ ${EXIT_CODES_HELP}
 
 Examples:
   headroom image add headroom/tiny-guest ./tiny-guest
-  headroom image add quay.io/kubevirt/cirros-container-disk-demo:v1.4.0 ./cirros`;
+  headroom image add lab/cirros:v1.4.0 ./cirros
+  headroom image push headroom/tiny-guest 127.0.0.1:5000/headroom/tiny-guest:1`;
 
 interface AddOptions {
   progress?: boolean;
 }
 
-/** `headroom image add REF PATH` */
+/** `headroom image add REF PATH`, `headroom image push SOURCE DESTINATION` */
 export function registerImage(program: Command): void {
   const image = program
     .command("image")
@@ -50,4 +56,39 @@ export function registerImage(program: Command): void {
         }),
       );
     });
+  image
+    .command("push")
+    .description(
+      "Publish SOURCE, an image of headroom's image store, to the registry DESTINATION names.",
+    )
+    .argument("<source>", "an image of headroom's image store (e.g. headroom/tiny-guest)")
+    .argument(
+      "<destination>",
+      "registry host, repository and tag (e.g. 127.0.0.1:5000/lab/guest:1)",
+    )
+    .option(
+      "--insecure-registry <host>",
+      "may be reached over plain HTTP when HTTPS fails (loopback registries always may)",
+    )
+    .addHelpText("after", `\n${EXIT_CODES_HELP}`)
+    .action(
+      async (
+        source: string,
+        destination: string,
+        options: { insecureRegistry?: string },
+        command: Command,
+      ) => {
+        const globals = globalsOf(command);
+        const [{ withClient }, { pushImageTo }] = await Promise.all([
+          import("../client.ts"),
+          import("../resources/images.ts"),
+        ]);
+        process.exitCode = await withClient(globals, (client) =>
+          pushImageTo(client, source, destination, {
+            write: (text) => process.stdout.write(text),
+            insecure: options.insecureRegistry ? [options.insecureRegistry] : [],
+          }),
+        );
+      },
+    );
 }

@@ -47,10 +47,19 @@ export async function addImage(
   path: string,
   options: AddImageOptions,
 ): Promise<number> {
-  const [objects, { uploadImage }] = await Promise.all([
+  const [objects, { uploadImage }, { namesRegistry }] = await Promise.all([
     openObjects(client),
     import("@headroom/image-objects"),
+    import("@headroom/registry"),
   ]);
+  // Hosts pull such an image from its registry; an upload under its name would never be read.
+  if (namesRegistry(ref)) {
+    throw new CliError(
+      `image ${ref} names a registry (${ref.slice(0, ref.indexOf("/"))}): hosts pull it from there; ` +
+        "give an upload a name without a registry host, such as lab/guest:1",
+      EXIT_USAGE,
+    );
+  }
   const bar = (options.progress ?? process.stderr.isTTY) ? await progressBar(ref) : undefined;
   try {
     const uploaded = await uploadImage(objects, ref, path, bar?.update);
@@ -63,6 +72,62 @@ export async function addImage(
   } catch (error) {
     bar?.stop();
     throw asCliError(error);
+  }
+}
+
+/**
+ * Publishes an image of headroom's image store to a registry: fetched into a
+ * scratch store here (checked as a host checks it), then pushed.
+ */
+export async function pushImageTo(
+  client: HeadroomClient,
+  source: string,
+  destination: string,
+  options: { write: (text: string) => void; insecure: string[] },
+): Promise<number> {
+  const [objects, { fetchImage }, registry, images] = await Promise.all([
+    openObjects(client),
+    import("@headroom/image-objects"),
+    import("@headroom/registry"),
+    import("@headroom/images"),
+  ]);
+  if (!registry.namesRegistry(destination))
+    throw new CliError(
+      `${destination} names no registry: give host[:port]/repository:tag, e.g. 127.0.0.1:5000/lab/guest:1`,
+      EXIT_USAGE,
+    );
+  const { mkdtemp, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const work = await mkdtemp(join(tmpdir(), "headroom-push-"));
+  try {
+    const storeDir = join(work, "store");
+    // The image store bounds what it holds; what it sends is what it holds.
+    const fetched = await fetchImage(objects, images.openImageStore(storeDir), source, {
+      maxBytes: Number.MAX_SAFE_INTEGER,
+    }).catch((error: unknown) => {
+      throw asCliError(error);
+    });
+    if (!fetched)
+      throw new CliError(`image/${source} not found in headroom's image store`, EXIT_INVALID);
+    const pushed = await registry
+      .pushImage(images.imageRootPath(storeDir, source), destination, {
+        workDir: work,
+        insecure: options.insecure,
+      })
+      .catch((error: unknown) => {
+        if (error instanceof registry.RegistryError)
+          throw new CliError(error.message, EXIT_INVALID);
+        if (error instanceof registry.InvalidRegistryRefError)
+          throw new CliError(error.message, EXIT_USAGE);
+        throw error;
+      });
+    options.write(
+      `image/${source} pushed to ${destination} (${pushed.digest}; ${pushed.sent} blobs sent, ${pushed.skipped} there already)\n`,
+    );
+    return EXIT_OK;
+  } finally {
+    await rm(work, { recursive: true, force: true });
   }
 }
 
