@@ -24,6 +24,7 @@ const BENCHES = [
   "throughput",
   "validation-nats",
   "image-transfer",
+  "registry-pull",
   "launch-direct",
   "end-to-end",
   "end-to-end-define-only",
