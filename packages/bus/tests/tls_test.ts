@@ -1,70 +1,15 @@
 // infra/nats/tls.conf: the same users and permissions, TLS only. connect()
 // takes the CA from HEADROOM_NATS_TLS_CA, as every service and the CLI do.
-import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { type NatsServer, startNats } from "@headroom/testing";
+import { makeCertificates, type NatsServer, startNats } from "@headroom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, generateCredentials, serverEnv } from "../src/mod.ts";
 
-const run = promisify(execFile);
 const credentials = generateCredentials();
 let dir = "";
 let nats: NatsServer;
-
-/** A CA, and a server certificate for 127.0.0.1 (and localhost) signed by it; another CA that signed nothing. */
-async function makeCertificates(dir: string): Promise<void> {
-  const openssl = (...args: string[]) => run("openssl", args, { cwd: dir });
-  for (const ca of ["ca", "other-ca"]) {
-    await openssl(
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${ca}`,
-      "-keyout",
-      `${ca}-key.pem`,
-      "-out",
-      `${ca}.pem`,
-    );
-  }
-  await openssl(
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-subj",
-    "/CN=127.0.0.1",
-    "-keyout",
-    "server-key.pem",
-    "-out",
-    "server.csr",
-  );
-  await writeFile(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-  await openssl(
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca-key.pem",
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-extfile",
-    "san.ext",
-    "-out",
-    "server.pem",
-  );
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "headroom-tls-"));

@@ -9,7 +9,19 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { isLoopbackRegistry } from "./reference.ts";
 
-export class RegistryError extends Error {}
+export class RegistryError extends Error {
+  /** The network error's code when the registry could not be reached (ECONNREFUSED, a TLS code). */
+  readonly code?: string;
+  constructor(message: string, options?: ErrorOptions & { code?: string }) {
+    super(message, options);
+    if (options?.code) this.code = options.code;
+  }
+}
+
+// Node's codes for a certificate that does not check out: HTTPS answered, and
+// must not be traded for plain HTTP.
+const CERTIFICATE_CODES =
+  /^(CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|ERR_TLS_CERT|HOSTNAME_MISMATCH)/;
 
 export const MEDIA_TYPES = {
   ociManifest: "application/vnd.oci.image.manifest.v1+json",
@@ -279,8 +291,11 @@ export class RegistryClient {
       this.#scheme = "https";
       return response;
     } catch (error) {
-      // As Docker does: a registry allowed plain HTTP is tried over HTTPS first.
-      if (!this.#plainAllowed || this.options.signal?.aborted) throw error;
+      // As Docker does: a registry allowed plain HTTP is tried over HTTPS first;
+      // one whose HTTPS answers with a certificate that does not check out is not.
+      const code = (error as RegistryError).code ?? "";
+      if (!this.#plainAllowed || this.options.signal?.aborted || CERTIFICATE_CODES.test(code))
+        throw error;
       const response = await this.#request(url("http"), init());
       this.#scheme = "http";
       return response;
@@ -292,10 +307,15 @@ export class RegistryClient {
       return await fetch(url, init);
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new RegistryError(
-        `${this.registry} cannot be reached: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
-        { cause: error },
-      );
+      const code = cause?.code;
+      const why =
+        code && CERTIFICATE_CODES.test(code)
+          ? `its certificate: ${cause?.message}`
+          : (code ?? cause?.message ?? (error as Error).message);
+      throw new RegistryError(`${this.registry} cannot be reached: ${why}`, {
+        cause: error,
+        ...(code ? { code } : {}),
+      });
     }
   }
 

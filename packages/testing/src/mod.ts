@@ -1,4 +1,5 @@
 // Helpers for integration tests: a real nats-server, libvirtd, service processes.
+export { makeCertificates, type TestCertificates } from "./certificates.ts";
 export { cliStateWithLogin } from "./client_login.ts";
 export { ensureLibvirtd } from "./libvirt.ts";
 export { freePort, type NatsServer, type StartNatsOptions, startNats } from "./nats.ts";

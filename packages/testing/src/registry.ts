@@ -1,5 +1,6 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -21,6 +22,8 @@ const run = promisify(execFile);
 export interface RegistryOptions {
   /** Wants this login (htpasswd: basic authentication); none by default. */
   login?: { username: string; password: string };
+  /** Serves HTTPS with this certificate and key (PEM files) instead of plain HTTP. */
+  tls?: { cert: string; key: string };
 }
 
 /**
@@ -50,7 +53,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       "version: 0.1",
       "log: { level: warn }",
       `storage: { filesystem: { rootdirectory: ${JSON.stringify(storageDir)} }, delete: { enabled: true } }`,
-      `http: { addr: "127.0.0.1:${port}" }`,
+      options.tls
+        ? `http: { addr: "127.0.0.1:${port}", tls: { certificate: ${JSON.stringify(options.tls.cert)}, key: ${JSON.stringify(options.tls.key)} } }`
+        : `http: { addr: "127.0.0.1:${port}" }`,
       auth,
       "",
     ].join("\n"),
@@ -70,11 +75,13 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited:\n${log}`);
-    // Up once it answers; with a login, its 401 is an answer.
-    const ok = await fetch(`http://${host}/v2/`).then(
-      (r) => r.ok || r.status === 401,
-      () => false,
-    );
+    // Up once it answers (with a login, its 401 is an answer; over TLS, any HTTP answer).
+    const ok = options.tls
+      ? await listening(port)
+      : await fetch(`http://${host}/v2/`).then(
+          (r) => r.ok || r.status === 401,
+          () => false,
+        );
     if (ok) break;
     if (Date.now() > deadline) {
       await terminate(child);
@@ -91,4 +98,16 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Whether something accepts a TCP connection on the loopback port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
 }
