@@ -71,6 +71,8 @@ export interface ImageHolder {
   hold(looked: LookedUp[], onProgress: (text: string) => void): Promise<void>;
   /** Writes this host's record (what it holds) to the hosts bucket. */
   publish(): Promise<void>;
+  /** Removes replaced copies and leftovers from this host's store. */
+  tidy(): Promise<void>;
 }
 
 export interface ImageSources {
@@ -243,6 +245,19 @@ export function imageHolder(
     await ctx.buckets.hosts.put(subjectToken(ctx.node), encode(HostRecord, record));
   }
 
+  /**
+   * Removes what a replaced image left in the store (its old copy, once no
+   * reference names it) and stale staging trees; VMs keep their pinned bases.
+   */
+  async function tidy(): Promise<void> {
+    try {
+      const removed = await store.prune();
+      if (removed > 0) log.info({ removed }, "image store tidied");
+    } catch (error) {
+      log.warn({ err: error }, "image store not tidied");
+    }
+  }
+
   function publish(): Promise<void> {
     const written = publishing.then(writeRecord);
     publishing = written.catch(() => {});
@@ -279,9 +294,13 @@ export function imageHolder(
     },
     async hold(looked, onProgress) {
       const fetched = await Promise.all(looked.map((one) => holdOne(one, onProgress)));
-      if (fetched.some(Boolean)) await publish();
+      if (fetched.some(Boolean)) {
+        await publish();
+        void tidy();
+      }
     },
     publish,
+    tidy,
   };
 }
 

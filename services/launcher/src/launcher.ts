@@ -74,6 +74,7 @@ export async function startLauncher(
   for (const difference of await ensureStreams(js)) options.log.warn(difference);
   const [buckets, imageObjects] = await Promise.all([ensureBuckets(js), ensureImageObjects(js)]);
   const ctx = launcherContext(nc, conn, buckets, imageObjects, options);
+  await ctx.images.tidy();
   await ctx.images.publish();
   const unplugRetries = new UnplugRetries(ctx, options.unplugRetryMs);
   // Ends the waits of console log requests when the launcher stops.
