@@ -145,14 +145,14 @@ describe("a running VMI's next generation that cannot be composed", () => {
 describe("a VMI that cannot be launched", () => {
   it("is Failed with a reason that names the missing image, and no domain is left", async () => {
     const vmi = await stack.seedManifest("no-image");
-    vmi.spec.volumes[0].containerDisk.image = "example.org/missing:1";
+    vmi.spec.volumes[0].containerDisk.image = "lab/missing:1";
     await stack.apply(vmi);
     const record = await stack.settled("no-image");
     expect(record.status?.phase).toBe(Phase.PHASE_FAILED);
-    expect(record.status?.reason).toContain("example.org/missing:1");
+    expect(record.status?.reason).toContain("lab/missing:1");
     // Neither headroom's image store nor this host has it; no host took the VMI.
     expect(record.status?.reason).toBe(
-      "image example.org/missing:1 is not in headroom's image store; add it with: headroom image add example.org/missing:1 PATH",
+      "image lab/missing:1 is not in headroom's image store; add it with: headroom image add lab/missing:1 PATH",
     );
     expect(record.status?.node).toBe("");
     expect(await stack.conn.findDomain(domainNameOf(stack.namespace, "no-image"))).toBeUndefined();
@@ -160,9 +160,9 @@ describe("a VMI that cannot be launched", () => {
 
   it("runs once the image is added and the same VMI is applied again", async () => {
     const store = openImageStore(stack.state.images);
-    await store.add("example.org/missing:1", (await store.resolve(TINY_GUEST_REF)).root);
+    await store.add("lab/missing:1", (await store.resolve(TINY_GUEST_REF)).root);
     const vmi = await stack.seedManifest("no-image");
-    vmi.spec.volumes[0].containerDisk.image = "example.org/missing:1";
+    vmi.spec.volumes[0].containerDisk.image = "lab/missing:1";
     const reply = await stack.apply(vmi);
     expect(reply.accepted?.outcome).toBe(Outcome.OUTCOME_UPDATED);
     const record = await stack.settled("no-image", Number(reply.accepted?.generation));
