@@ -18,8 +18,7 @@
 // node:crypto for it, as headroom runs it. --js-sha256 puts back the library's default, a hash
 // in JavaScript, for comparison.
 import { execFile, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, open, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -38,6 +37,7 @@ import { openImageStore } from "@headroom/images";
 import { startNats } from "@headroom/testing";
 import { getSha256Backend, Objm, setSha256Backend } from "@nats-io/obj";
 import { benchArgs, integer, toggle } from "../lib/args.ts";
+import { writeRandomDisk } from "../lib/disk.ts";
 import { describeMachine, finishMachine, machineLine, writeResult } from "../lib/machine.ts";
 import { cpuSeconds, pidsMatching } from "../lib/proc.ts";
 import { roundTo, type Summary, summarize } from "../lib/stats.ts";
@@ -72,20 +72,6 @@ interface Sample {
   /** CPU seconds of this process (the NATS client, tar, the store) and of nats-server. */
   cpuClient: number;
   cpuNats: number;
-}
-
-/** Writes `mib` MiB: one random MiB repeated, each copy stamped with its index. */
-async function writeDisk(path: string, mib: number): Promise<void> {
-  const block = randomBytes(MIB);
-  const file = await open(path, "w");
-  try {
-    for (let i = 0; i < mib; i++) {
-      block.writeUInt32LE(i, 512);
-      await file.write(block, 0, MIB);
-    }
-  } finally {
-    await file.close();
-  }
 }
 
 const machine = await describeMachine();
@@ -136,7 +122,7 @@ try {
   await mkdir(join(source, "disk"), { recursive: true });
   const disk = join(source, "disk", "disk.raw");
   const made = performance.now();
-  await writeDisk(disk, args.mib);
+  await writeRandomDisk(disk, args.mib);
   imageBytes = (await stat(disk)).size;
   console.log(
     `made a ${args.mib} MiB image in ${roundTo((performance.now() - made) / 1000, 1)} s; ${args.runs} run(s)`,

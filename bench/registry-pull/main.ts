@@ -13,8 +13,7 @@
 //   copy      `cp` of the disk file: the plain copy of the same bytes.
 // Everything is in the page cache; the figures are what the programs cost, not the disk.
 import { execFile, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, open, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -22,6 +21,7 @@ import { openImageStore } from "@headroom/images";
 import { pullImage, pushImage } from "@headroom/registry";
 import { startRegistry } from "@headroom/testing";
 import { benchArgs, integer } from "../lib/args.ts";
+import { writeRandomDisk } from "../lib/disk.ts";
 import { describeMachine, finishMachine, machineLine, writeResult } from "../lib/machine.ts";
 import { roundTo, summarize } from "../lib/stats.ts";
 import { markdownTable } from "../lib/table.ts";
@@ -45,20 +45,6 @@ const STEP_NAMES: Record<Step, string> = {
   copy: "file copy (cp)",
 };
 
-/** Writes `mib` MiB: one random MiB repeated, each copy stamped with its index. */
-async function writeDisk(path: string, mib: number): Promise<void> {
-  const block = randomBytes(MIB);
-  const file = await open(path, "w");
-  try {
-    for (let i = 0; i < mib; i++) {
-      block.writeUInt32LE(i, 512);
-      await file.write(block, 0, MIB);
-    }
-  } finally {
-    await file.close();
-  }
-}
-
 const machine = await describeMachine();
 console.log(`registry-pull on ${machineLine(machine)}`);
 const skopeoVersion = spawnSync("skopeo", ["--version"], { encoding: "utf8" }).stdout.trim();
@@ -73,7 +59,7 @@ try {
   const tree = join(work, "image");
   await mkdir(join(tree, "disk"), { recursive: true });
   const disk = join(tree, "disk", "disk.raw");
-  await writeDisk(disk, args.mib);
+  await writeRandomDisk(disk, args.mib);
   imageBytes = (await stat(disk)).size;
   const ref = `${registry.host}/bench/pull:1`;
   const pushing = performance.now();
