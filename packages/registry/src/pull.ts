@@ -5,7 +5,7 @@
 // content, nothing outside).
 import { mkdir, rm } from "node:fs/promises";
 import type { ImageInfo, ImageStore } from "@headroom/images";
-import { type ClientOptions, RegistryClient, RegistryError } from "./client.ts";
+import { type ClientOptions, type Manifest, RegistryClient, RegistryError } from "./client.ts";
 import { LAYER_TYPES, type Unpacked, unpackLayer } from "./layers.ts";
 import { InvalidRegistryRefError, registryRefOf } from "./reference.ts";
 
@@ -36,19 +36,7 @@ export async function pullImage(
   const client = new RegistryClient(parsed.registry, parsed.repository, options);
   const { manifest, digest } = await client.manifest(parsed.digest ?? parsed.tag ?? "latest");
   if (digest === options.held) return "unchanged";
-  if (manifest.layers.length === 0 || manifest.layers.length > MAX_LAYERS)
-    throw new RegistryError(`image ${ref} has ${manifest.layers.length} layers`);
-  const odd = manifest.layers.find((layer) => !LAYER_TYPES.has(layer.mediaType));
-  if (odd)
-    throw new RegistryError(
-      `image ${ref} has a layer of type ${odd.mediaType}; headroom unpacks tar and gzip'd tar layers`,
-    );
-  const total = manifest.layers.reduce((sum, layer) => sum + layer.size, 0);
-  if (total > options.maxBytes)
-    throw new RegistryError(
-      `image ${ref} is ${total} bytes, over this host's limit of ${options.maxBytes}`,
-    );
-
+  const total = layerBytes(ref, manifest, options.maxBytes);
   const staging = await store.stage();
   const blobs = `${staging.root}.layers`;
   try {
@@ -84,4 +72,21 @@ export async function pullImage(
   } finally {
     await rm(blobs, { recursive: true, force: true });
   }
+}
+
+/** The bytes of the image's layers, once they are layers headroom unpacks, within `maxBytes`. */
+function layerBytes(ref: string, manifest: Manifest, maxBytes: number): number {
+  if (manifest.layers.length === 0 || manifest.layers.length > MAX_LAYERS)
+    throw new RegistryError(`image ${ref} has ${manifest.layers.length} layers`);
+  const odd = manifest.layers.find((layer) => !LAYER_TYPES.has(layer.mediaType));
+  if (odd)
+    throw new RegistryError(
+      `image ${ref} has a layer of type ${odd.mediaType}; headroom unpacks tar and gzip'd tar layers`,
+    );
+  const total = manifest.layers.reduce((sum, layer) => sum + layer.size, 0);
+  if (total > maxBytes)
+    throw new RegistryError(
+      `image ${ref} is ${total} bytes, over this host's limit of ${maxBytes}`,
+    );
+  return total;
 }
