@@ -13,6 +13,7 @@ import { withClient } from "../client.ts";
 import { parseDuration } from "../duration.ts";
 import { CliError, EXIT_INVALID, EXIT_OK, EXIT_USAGE } from "../exit-codes.ts";
 import type { GlobalOptions } from "../globals.ts";
+import { progressBar } from "../progress-bar.ts";
 import { readDocument } from "../read-input.ts";
 import { waitForRunning } from "./vmis.ts";
 
@@ -53,6 +54,8 @@ export async function runApply(options: ApplyOptions, globals: GlobalOptions): P
     const accepted = reply.accepted;
     process.stdout.write(`${acceptedLine(accepted)}\n`);
     if (!options.wait) return EXIT_OK;
+    // A host fetching or pulling the VMI's image is drawn as a bar on a terminal.
+    const bar = process.stderr.isTTY ? await progressBar("image") : undefined;
     return waitForRunning(client, {
       namespace: accepted.namespace ?? globals.namespace,
       name: accepted.name ?? "",
@@ -60,7 +63,8 @@ export async function runApply(options: ApplyOptions, globals: GlobalOptions): P
       generation: accepted.generation ?? 0,
       timeoutMs,
       write: (line) => process.stdout.write(line),
-    });
+      ...(bar ? { progress: bar } : {}),
+    }).finally(() => bar?.stop());
   });
 }
 

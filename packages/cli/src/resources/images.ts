@@ -14,6 +14,7 @@ import {
   formatTable,
   type OutputFormat,
 } from "../output.ts";
+import { progressBar } from "../progress-bar.ts";
 
 /** The store's errors as CLI errors: a bad reference or source is the user's input (2). */
 function asCliError(error: unknown): unknown {
@@ -60,7 +61,9 @@ export async function addImage(
       EXIT_USAGE,
     );
   }
-  const bar = (options.progress ?? process.stderr.isTTY) ? await progressBar(ref) : undefined;
+  // Bytes sent out of the tree's size (the archive adds a little).
+  const bar =
+    (options.progress ?? process.stderr.isTTY) ? await progressBar(`uploading ${ref}`) : undefined;
   try {
     const uploaded = await uploadImage(objects, ref, path, bar?.update);
     bar?.stop();
@@ -129,27 +132,6 @@ export async function pushImageTo(
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-}
-
-/** A bar on stderr: bytes sent out of the tree's size (the archive adds a little). */
-async function progressBar(ref: string) {
-  const { SingleBar } = await import("cli-progress");
-  const bar = new SingleBar({
-    format: `uploading ${ref} [{bar}] {percentage}% {sent} of {size}`,
-    stream: process.stderr,
-    hideCursor: true,
-    clearOnComplete: true,
-  });
-  let started = false;
-  return {
-    update(done: number, total: number) {
-      const shown = { sent: formatBytes(done), size: formatBytes(total) };
-      if (!started) bar.start(Math.max(total, 1), 0, shown);
-      started = true;
-      bar.update(Math.min(done, total), shown);
-    },
-    stop: () => started && bar.stop(),
-  };
 }
 
 /** An image as -o json|yaml prints it. */

@@ -15,6 +15,7 @@ import type { HeadroomClient } from "../client.ts";
 import { formatSeconds } from "../duration.ts";
 import { CliError, EXIT_INVALID, EXIT_OK, EXIT_UNREACHABLE } from "../exit-codes.ts";
 import { formatObjects, formatTable, type OutputFormat } from "../output.ts";
+import { imageProgressOf, type ProgressBar } from "../progress-bar.ts";
 import {
   currentStatus,
   phaseName,
@@ -183,6 +184,8 @@ export interface WaitForRunningOptions {
   generation: number;
   timeoutMs: number;
   write: (text: string) => void;
+  /** Where a host's image fetch or pull is drawn (a bar on a terminal); without it, lines. */
+  progress?: ProgressBar;
 }
 
 /**
@@ -205,10 +208,16 @@ export async function waitForRunning(
     const status = currentStatus(record);
     const fresh = status !== null && (status.observedGeneration ?? 0) >= options.generation;
     phase = fresh ? phaseName(status.phase) : "Pending";
-    const line = progressLine(record, fresh);
-    if (line !== last) {
-      options.write(`${line}\n`);
-      last = line;
+    const image = fresh && options.progress ? imageProgressOf(status.reason ?? "") : undefined;
+    if (image && options.progress) {
+      options.progress.update(image.done, image.total, image.label);
+    } else {
+      const line = progressLine(record, fresh);
+      if (line !== last) {
+        options.progress?.stop();
+        options.write(`${line}\n`);
+        last = line;
+      }
     }
     if (fresh && status.phase === Phase.PHASE_RUNNING) return EXIT_OK;
     if (fresh && status.phase === Phase.PHASE_FAILED) {
