@@ -75,6 +75,7 @@ describe("images through NATS, from a CLI with only its login", () => {
     // Built on the host for the tests, not uploaded: listed, marked so.
     expect(images.find((image) => image.ref === TINY_GUEST_REF)).toMatchObject({
       inStore: false,
+      fromRegistry: false,
       hosts: [hostname()],
     });
   });

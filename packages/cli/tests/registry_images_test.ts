@@ -112,7 +112,10 @@ describe("images from a registry", () => {
     const images = JSON.parse((await headroom([...cli, "get", "images", "-o", "json"])).stdout);
     expect(images.items.find((i: { ref: string }) => i.ref === image)).toMatchObject({
       inStore: false,
+      fromRegistry: true,
     });
+    const table = await headroom([...cli, "get", "images", image]);
+    expect(table.stdout).toMatch(/ \(pulled from its registry\)\n$/);
   }, 400_000);
 
   it("fails a VMI whose image the registry does not have, with the registry's reason", async () => {

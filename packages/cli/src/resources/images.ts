@@ -138,10 +138,13 @@ export async function pushImageTo(
 interface ImageView {
   ref: string;
   /**
-   * False for an image hosts hold that is not in the image store: placed on
-   * the host directly (no digest), or deleted from the store since.
+   * False for an image hosts hold that is not in the image store: pulled from
+   * its registry, placed on the host directly (no digest), or deleted from
+   * the store since.
    */
   inStore: boolean;
+  /** Named with a registry host: hosts pull it from there. */
+  fromRegistry: boolean;
   digest: string;
   files?: number;
   sizeBytes: number;
@@ -150,12 +153,17 @@ interface ImageView {
   hosts: string[];
 }
 
-function imageViews(objects: ObjectInfo[], hosts: HostRecord[]): ImageView[] {
+function imageViews(
+  objects: ObjectInfo[],
+  hosts: HostRecord[],
+  namesRegistry: (ref: string) => boolean,
+): ImageView[] {
   const views = new Map<string, ImageView>();
   for (const object of objects) {
     views.set(object.name, {
       ref: object.name,
       inStore: true,
+      fromRegistry: false,
       digest: object.digest,
       files: Number(object.metadata?.files ?? 0),
       sizeBytes: Number(object.metadata?.["size-bytes"] ?? object.size),
@@ -174,6 +182,7 @@ function imageViews(objects: ObjectInfo[], hosts: HostRecord[]): ImageView[] {
       const local: ImageView = known ?? {
         ref,
         inStore: false,
+        fromRegistry: namesRegistry(ref),
         digest: held.digest ?? "",
         sizeBytes: Number(held.sizeBytes),
         hosts: [],
@@ -214,11 +223,12 @@ export async function getImages(
 ): Promise<number> {
   const now = options.now ?? Date.now;
   const objects = await openObjects(client);
-  const [{ listImageObjects }, hosts] = await Promise.all([
+  const [{ listImageObjects }, { namesRegistry }, hosts] = await Promise.all([
     import("@headroom/image-objects"),
+    import("@headroom/registry"),
     hostRecords(client),
   ]);
-  let images = imageViews(await listImageObjects(objects), hosts);
+  let images = imageViews(await listImageObjects(objects), hosts, namesRegistry);
   if (options.name !== undefined) {
     images = images.filter((image) => image.ref === options.name);
     if (images.length === 0) throw new CliError(`image/${options.name} not found`, EXIT_INVALID);
@@ -247,6 +257,7 @@ export async function getImages(
 function hostsCell(image: ImageView): string {
   const hosts = image.hosts.length > 0 ? image.hosts.join(",") : "<none>";
   if (image.inStore) return hosts;
+  if (image.fromRegistry) return `${hosts} (pulled from its registry)`;
   // A copy fetched from the store carries its digest; VMIs no longer get it.
   return `${hosts} (${image.digest ? "deleted from the image store" : "placed on the host"})`;
 }
