@@ -25,6 +25,7 @@ const BENCHES = [
   "validation-nats",
   "image-transfer",
   "registry-pull",
+  "registry-boot",
   "launch-direct",
   "end-to-end",
   "end-to-end-define-only",
