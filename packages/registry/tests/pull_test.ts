@@ -9,7 +9,14 @@ import { createQcow2 } from "@headroom/disk-format";
 import { openImageStore } from "@headroom/images";
 import { freePort, type Registry, startRegistry } from "@headroom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pullImage, pushImage, RegistryError, writeOciLayout } from "../src/mod.ts";
+import {
+  MEDIA_TYPES,
+  pullImage,
+  pushImage,
+  RegistryClient,
+  RegistryError,
+  writeOciLayout,
+} from "../src/mod.ts";
 
 const run = promisify(execFile);
 let registry: Registry;
@@ -126,6 +133,55 @@ describe("pullImage", () => {
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RegistryError);
     expect((error as Error).message).toBe(`127.0.0.1:${port} cannot be reached: ECONNREFUSED`);
+  });
+});
+
+describe("pullImage of a multi-platform image", () => {
+  it("picks linux/amd64 from an index, and says which platforms there are when it has none", async () => {
+    // Two images in one repository; an index names one for each platform.
+    const amd = await pushImage(await guestTree("amd"), `${registry.host}/lab/multi:amd`, {
+      workDir: dir,
+    });
+    const arm = await pushImage(await guestTree("arm"), `${registry.host}/lab/multi:arm`, {
+      workDir: dir,
+    });
+    const sizeOf = async (digest: string) => {
+      const served = await fetch(`http://${registry.host}/v2/lab/multi/manifests/${digest}`, {
+        headers: { accept: MEDIA_TYPES.ociManifest },
+      });
+      return (await served.arrayBuffer()).byteLength;
+    };
+    const entry = async (digest: string, architecture: string) => ({
+      mediaType: MEDIA_TYPES.ociManifest,
+      digest,
+      size: await sizeOf(digest),
+      platform: { os: "linux", architecture },
+    });
+    const index = (manifests: unknown[]) =>
+      new TextEncoder().encode(
+        JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests }),
+      );
+    const client = new RegistryClient(registry.host, "lab/multi");
+    await client.pushManifest(
+      "both",
+      index([await entry(arm.digest, "arm64"), await entry(amd.digest, "amd64")]),
+      MEDIA_TYPES.ociIndex,
+    );
+    await client.pushManifest(
+      "others",
+      index([await entry(arm.digest, "arm64"), await entry(arm.digest, "s390x")]),
+      MEDIA_TYPES.ociIndex,
+    );
+    const store = storeAt("multi");
+    const ref = `${registry.host}/lab/multi:both`;
+    const pulled = await pullImage(store, ref, { maxBytes: 64 << 20 });
+    expect(pulled === "unchanged" ? "" : pulled.digest).toBe(amd.digest);
+    expect(await readFile(await store.resolveFile(ref, "/boot/vmlinuz"), "utf8")).toBe(
+      "kernel of amd\n",
+    );
+    await expect(
+      pullImage(store, `${registry.host}/lab/multi:others`, { maxBytes: 64 << 20 }),
+    ).rejects.toThrow("the image has no linux/amd64 variant (it has linux/arm64, linux/s390x)");
   });
 });
 
