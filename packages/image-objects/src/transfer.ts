@@ -2,12 +2,14 @@ import { basename, dirname } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import type { ObjectInfo, ObjectStore } from "@headroom/bus";
+import { errorText, type ObjectInfo, type ObjectStore } from "@headroom/bus";
 import {
   checkImageSource,
+  IMAGE_ENTRY_TYPES,
   type ImageInfo,
-  ImageSourceError,
   type ImageStore,
+  isArchiveError,
+  notFilesAndFolders,
   validateImageRef,
 } from "@headroom/images";
 import { setSha256Backend } from "@nats-io/obj";
@@ -112,7 +114,7 @@ export async function fetchImage(
       preserveOwner: false,
       filter: (path, entry) => {
         const type = "type" in entry ? entry.type : "File";
-        if (FILE_TYPES.has(type)) return true;
+        if (IMAGE_ENTRY_TYPES.has(type)) return true;
         refused.push(`${path} (${type})`);
         return false;
       },
@@ -133,11 +135,7 @@ export async function fetchImage(
     });
     const failure = await result.error;
     if (failure) throw new ImageFetchError(`image ${ref}: ${failure.message}`);
-    if (refused.length > 0) {
-      throw new ImageSourceError(
-        `image ${ref} holds ${refused.slice(0, 3).join(", ")}${refused.length > 3 ? " and more" : ""}; images hold only files and folders`,
-      );
-    }
+    if (refused.length > 0) throw notFilesAndFolders(ref, refused);
     return await staging.commit(ref, { digest: info.digest });
   } catch (error) {
     await staging.discard();
@@ -172,18 +170,11 @@ function fetchFailure(ref: string, error: unknown, stalled: boolean): unknown {
     return new ImageFetchError(
       `image ${ref} stopped arriving; it was replaced or deleted meanwhile? apply again to retry`,
     );
-  // node-tar's errors: the object is not an archive headroom made.
-  const code = (error as { code?: unknown })?.code;
-  if (typeof code === "string" && code.startsWith("TAR_"))
+  // The object is not an archive headroom made.
+  if (isArchiveError(error))
     return new ImageFetchError(`image ${ref} is not a valid archive: ${errorText(error)}`);
   return error;
 }
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-const FILE_TYPES = new Set(["File", "OldFile", "ContiguousFile", "Directory"]);
 
 /** The image store's images that are not deleted, sorted by reference. */
 export async function listImageObjects(objects: ObjectStore): Promise<ObjectInfo[]> {

@@ -1,3 +1,4 @@
+export { IMAGE_ENTRY_TYPES, isArchiveError, notFilesAndFolders } from "./archive.ts";
 export {
   ImageFileNotFoundError,
   ImageNotFoundError,

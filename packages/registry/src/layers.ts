@@ -6,6 +6,7 @@
 // store's commit.
 import { readdirSync, rmSync } from "node:fs";
 import { basename, dirname, join, resolve, sep } from "node:path";
+import { IMAGE_ENTRY_TYPES } from "@headroom/images";
 import { extract } from "tar";
 import { RegistryError } from "./client.ts";
 
@@ -17,7 +18,6 @@ export const LAYER_TYPES = new Set([
   "application/vnd.docker.image.rootfs.diff.tar.gzip",
 ]);
 
-const FILE_TYPES = new Set(["File", "OldFile", "ContiguousFile", "Directory"]);
 const WHITEOUT = ".wh.";
 const OPAQUE = ".wh..wh..opq";
 
@@ -66,7 +66,7 @@ export async function unpackLayer(
         return false;
       }
       const type = "type" in entry ? entry.type : "File";
-      if (!FILE_TYPES.has(type)) {
+      if (!IMAGE_ENTRY_TYPES.has(type)) {
         seen.refused.push(`${path} (${type})`);
         return false;
       }

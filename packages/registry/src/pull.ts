@@ -4,7 +4,12 @@
 // store's commit checks like any image (only files and folders, disks by
 // content, nothing outside).
 import { mkdir, rm } from "node:fs/promises";
-import type { ImageInfo, ImageStore } from "@headroom/images";
+import {
+  type ImageInfo,
+  type ImageStore,
+  isArchiveError,
+  notFilesAndFolders,
+} from "@headroom/images";
 import { type ClientOptions, type Manifest, RegistryClient, RegistryError } from "./client.ts";
 import { LAYER_TYPES, type Unpacked, unpackLayer } from "./layers.ts";
 import { InvalidRegistryRefError, registryRefOf } from "./reference.ts";
@@ -24,7 +29,8 @@ export interface PullOptions extends ClientOptions {
 /**
  * Pulls `ref` into `store`; resolves with the image, or "unchanged" when the
  * registry still has the manifest `options.held`. Throws RegistryError with
- * the reason, in words a user can act on.
+ * the registry's reason, or the image store's ImageStoreError for an image
+ * it refuses, in words a user can act on.
  */
 export async function pullImage(
   store: ImageStore,
@@ -50,8 +56,7 @@ export async function pullImage(
         options.onProgress?.(done, total);
       });
       await unpackLayer(file, staging.root, seen, options.maxBytes).catch((error: unknown) => {
-        const code = (error as { code?: unknown })?.code;
-        if (typeof code === "string" && code.startsWith("TAR_"))
+        if (isArchiveError(error))
           throw new RegistryError(
             `layer ${layer.digest} of ${ref} is not a valid archive: ${(error as Error).message}`,
           );
@@ -59,12 +64,7 @@ export async function pullImage(
       });
       await rm(file);
     }
-    if (seen.refused.length > 0) {
-      const shown = seen.refused.slice(0, 3).join(", ");
-      throw new RegistryError(
-        `image ${ref} holds ${shown}${seen.refused.length > 3 ? " and more" : ""}; images hold only files and folders`,
-      );
-    }
+    if (seen.refused.length > 0) throw notFilesAndFolders(ref, seen.refused);
     return await staging.commit(ref, { digest });
   } catch (error) {
     await staging.discard();
