@@ -50,7 +50,8 @@ export interface LookedUp {
   /** null for an image in a registry, which headroom's image store never holds. */
   object: ObjectInfo | null;
   local: ImageInfo | null;
-  fromRegistry: boolean;
+  /** The registry host the image is pulled from; undefined for headroom's image store. */
+  registry: string | undefined;
   /** The VMI's imagePullPolicy for it, or KubeVirt's default by tag. */
   pullPolicy: PullPolicy;
 }
@@ -90,8 +91,26 @@ export function imageHolder(
   maxBytes: number,
   log: Logger,
 ): ImageHolder {
-  // Two plans needing one upload of an image share its fetch.
-  const fetching = new Map<string, Promise<ImageInfo | null>>();
+  // Two plans needing one upload of an image, or one pull, share it.
+  const inFlight = new Map<string, Promise<ImageInfo | null>>();
+  function shared(key: string, start: () => Promise<ImageInfo | null>) {
+    let running = inFlight.get(key);
+    if (!running) {
+      running = start().finally(() => inFlight.delete(key));
+      inFlight.set(key, running);
+    }
+    return running;
+  }
+
+  /** Says how far a fetch or pull of `ref` got, at most once every PROGRESS_EVERY_MS. */
+  function progressOf(verb: string, ref: string, onProgress: (text: string) => void) {
+    let told = 0;
+    return (done: number, total: number) => {
+      if (ctx.now() - told < PROGRESS_EVERY_MS) return;
+      told = ctx.now();
+      onProgress(`${verb} image ${ref} to ${ctx.node}: ${mib(done)} of ${mib(total)}`);
+    };
+  }
   // Records are written one after another, so the last one written is the newest.
   let publishing = Promise.resolve();
 
@@ -107,14 +126,14 @@ export function imageHolder(
       heldOrNull(store, ref),
     ]);
     const pullPolicy = policy ?? (parsed ? defaultPullPolicy(parsed) : "IfNotPresent");
-    return { ref, object, local, fromRegistry: parsed !== undefined, pullPolicy };
+    return { ref, object, local, registry: parsed?.registry, pullPolicy };
   }
 
   async function holdOne(
-    { ref, object, local, fromRegistry, pullPolicy }: LookedUp,
+    { ref, object, local, registry, pullPolicy }: LookedUp,
     onProgress: (text: string) => void,
   ): Promise<boolean> {
-    if (fromRegistry) return pullShared(ref, local, pullPolicy, onProgress);
+    if (registry !== undefined) return pullShared(ref, registry, local, pullPolicy, onProgress);
     if (object === null || object.deleted) {
       // Placed on this host directly (the test guest's build does so); a copy
       // fetched from the store went with the image's deletion.
@@ -125,28 +144,17 @@ export function imageHolder(
       );
     }
     if (local?.digest === object.digest) return false;
-    const upload = `${ref}@${object.digest}`;
-    let running = fetching.get(upload);
-    if (!running) {
-      running = fetchOne(ref, onProgress).finally(() => fetching.delete(upload));
-      fetching.set(upload, running);
-    }
-    await running;
+    await shared(`${ref}@${object.digest}`, () => fetchOne(ref, onProgress));
     return true;
   }
 
   async function fetchOne(ref: string, onProgress: (text: string) => void) {
     const started = ctx.now();
-    let told = 0;
     log.info({ image: ref }, "fetching image from the image store");
     try {
       const fetched = await fetchImage(objects, store, ref, {
         maxBytes,
-        onProgress: (done, total) => {
-          if (ctx.now() - told < PROGRESS_EVERY_MS) return;
-          told = ctx.now();
-          onProgress(`fetching image ${ref} to ${ctx.node}: ${mib(done)} of ${mib(total)}`);
-        },
+        onProgress: progressOf("fetching", ref, onProgress),
       });
       if (fetched === null) throw new ImageUnavailableError(`image ${ref} was deleted meanwhile`);
       log.info(
@@ -168,6 +176,7 @@ export function imageHolder(
    */
   async function pullShared(
     ref: string,
+    registry: string,
     local: ImageInfo | null,
     policy: PullPolicy,
     onProgress: (text: string) => void,
@@ -179,26 +188,22 @@ export function imageHolder(
       );
     }
     if (local && policy === "IfNotPresent") return false;
-    const key = `pull:${ref}`;
-    let running = fetching.get(key);
-    if (!running) {
-      running = pullOne(ref, local?.digest, onProgress).finally(() => fetching.delete(key));
-      fetching.set(key, running);
-    }
-    return (await running) !== null;
+    const pulled = await shared(`pull:${ref}`, () =>
+      pullOne(ref, registry, local?.digest, onProgress),
+    );
+    return pulled !== null;
   }
 
   async function pullOne(
     ref: string,
+    registry: string,
     held: string | undefined,
     onProgress: (text: string) => void,
   ): Promise<ImageInfo | null> {
     const started = ctx.now();
-    let told = 0;
     log.info({ image: ref }, "pulling image from its registry");
     try {
       // Read at each pull: a login given meanwhile counts at once.
-      const registry = registryRefOf(ref)?.registry ?? "";
       const login = (
         await readRegistryLogins(secretsDir).catch((error: unknown) => {
           throw new ImageUnavailableError(`pulling image ${ref}: ${errorText(error)}`);
@@ -209,11 +214,7 @@ export function imageHolder(
         insecure: insecureRegistries,
         ...(login ? { login } : {}),
         ...(held ? { held } : {}),
-        onProgress: (done, total) => {
-          if (ctx.now() - told < PROGRESS_EVERY_MS) return;
-          told = ctx.now();
-          onProgress(`pulling image ${ref} to ${ctx.node}: ${mib(done)} of ${mib(total)}`);
-        },
+        onProgress: progressOf("pulling", ref, onProgress),
       });
       if (pulled === "unchanged") {
         log.info({ image: ref, ms: ctx.now() - started }, "image unchanged in its registry");
