@@ -106,7 +106,7 @@ export function bridgeNetworkName(bridge: string): string {
   return `headroom-bridge-${bridge}`;
 }
 
-export type LinkState = "absent" | "bridge-up" | "bridge-down" | "not-a-bridge";
+type LinkState = "absent" | "bridge-up" | "bridge-down" | "not-a-bridge";
 
 export async function linkState(name: string): Promise<LinkState> {
   const sys = `/sys/class/net/${name}`;
