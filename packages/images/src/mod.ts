@@ -23,6 +23,7 @@ export {
   waitForGuestReport,
 } from "./guest_console.ts";
 export { imageKey, MAX_IMAGE_REF_LENGTH, validateImageRef } from "./image_ref.ts";
+export type { LayerStaging } from "./layers.ts";
 export type { QemuAccessOptions } from "./qemu_access.ts";
 export { assertQemuCanRead, DEFAULT_QEMU_USER } from "./qemu_access.ts";
 export type {
@@ -31,9 +32,9 @@ export type {
   ImageInfo,
   ImageStore,
   Overlay,
+  PruneOptions,
   ResolvedImage,
   Staging,
-  TreeSize,
 } from "./store.ts";
 export {
   checkImageSource,
@@ -44,3 +45,4 @@ export {
   openImageStore,
   TINY_GUEST_REF,
 } from "./store.ts";
+export type { TreeSize } from "./tree.ts";

@@ -14,7 +14,7 @@ import {
   symlink,
   writeFile,
 } from "node:fs/promises";
-import { basename, dirname, join, sep } from "node:path";
+import { basename, join, sep } from "node:path";
 import { promisify } from "node:util";
 import {
   createQcow2,
@@ -32,6 +32,15 @@ import {
   OverlayError,
 } from "./errors.ts";
 import { imageKey, validateImageRef } from "./image_ref.ts";
+import { heldLayer, type LayerStaging, pruneLayers, stageLayer } from "./layers.ts";
+import {
+  checkTree,
+  ensureDirs,
+  isMissing,
+  normaliseTree,
+  readdirOrEmpty,
+  type TreeSize,
+} from "./tree.ts";
 
 const run = promisify(execFile);
 
@@ -48,8 +57,14 @@ export interface ImageInfo {
   sizeBytes: number;
   /** When the image was added, ISO 8601. */
   addedAt: string;
-  /** Digest of the object it was fetched from in headroom's image store ("SHA-256=…"), if any. */
+  /**
+   * Digest of what it came from: the object in headroom's image store
+   * ("SHA-256=…") or the registry's manifest ("sha256:…"); absent for an
+   * image placed on the host directly.
+   */
   digest?: string;
+  /** The registry layers (digests) it is made of, held once in the store's layers. */
+  layers?: string[];
 }
 
 /** `root` is the same directory as `path`; it names what `/` of the image is on the host. */
@@ -68,6 +83,10 @@ export interface Overlay {
 export interface AddOptions {
   /** Recorded with the image: the digest of the object it came from. */
   digest?: string;
+  /** Recorded with the image: the layers its files are links to (kept while it is). */
+  layers?: string[];
+  /** Refuses a tree whose files add up to more bytes than this. */
+  maxBytes?: number;
 }
 
 /**
@@ -79,6 +98,11 @@ export interface Staging {
   readonly root: string;
   commit(ref: string, options?: AddOptions): Promise<ImageInfo>;
   discard(): Promise<void>;
+}
+
+export interface PruneOptions {
+  /** Layers used more recently than this are kept (default a minute). */
+  layerGraceMs?: number;
 }
 
 export interface CreateOverlayOptions {
@@ -112,8 +136,16 @@ export interface ImageStore {
   createOverlay(ref: string, destPath: string, options?: CreateOverlayOptions): Promise<Overlay>;
   /** Removes the image; false when it was not stored. */
   remove(ref: string): Promise<boolean>;
-  /** Deletes leftovers of interrupted or racing adds; returns how many entries went. */
-  prune(): Promise<number>;
+  /** The root of registry layer `digest` when the store holds it, else undefined. */
+  layer(digest: string): Promise<string | undefined>;
+  /** An empty tree for unpacking registry layer `digest`; commit() keeps it once. */
+  stageLayer(digest: string): Promise<LayerStaging>;
+  /**
+   * Deletes leftovers of interrupted or racing adds, and layers no image is
+   * made of (unless used in the last minute, or `layerGraceMs`: a pull may be
+   * making an image of them); returns how many entries went.
+   */
+  prune(options?: PruneOptions): Promise<number>;
 }
 
 /** `$HEADROOM_STATE_DIR/images`, with the state directory defaulting to /var/lib/headroom. */
@@ -128,6 +160,7 @@ interface Manifest {
   files: number;
   sizeBytes: number;
   digest?: string;
+  layers?: string[];
 }
 
 type CommitAs = (ref: string, options: AddOptions, shownAs: string) => Promise<ImageInfo>;
@@ -136,6 +169,8 @@ const MANIFEST = "image.json";
 const ROOT = "root";
 /** Staging directories older than this are leftovers of a crashed add. */
 const STALE_STAGING_MS = 60 * 60 * 1000;
+/** An object or layer nobody uses yet may be one an add is about to link to. */
+const RACING_ADD_MS = 60_000;
 
 /**
  * Layout (every directory 0755, every file 0644, so QEMU running as its own
@@ -144,6 +179,7 @@ const STALE_STAGING_MS = 60 * 60 * 1000;
  *   <dir>/refs/<key>            symlink to ../objects/<id>; replaced atomically by rename(2)
  *   <dir>/objects/<id>/image.json
  *   <dir>/objects/<id>/root/... the image's files
+ *   <dir>/layers/<digest>/root/ a registry layer's files, once; images made of it link to them
  *   <dir>/tmp/                  staging for adds in progress
  *
  * Paths handed out point into objects/<id>, so they stay the same file for
@@ -175,9 +211,16 @@ export function openImageStore(dir: string = defaultImageStoreDir()): ImageStore
   }
 
   function infoOf(id: string, manifest: Manifest): ImageInfo {
-    const { ref, files, sizeBytes, addedAt, digest } = manifest;
-    const info: ImageInfo = { ref, path: join(objectsDir, id, ROOT), files, sizeBytes, addedAt };
-    return digest === undefined ? info : { ...info, digest };
+    const { ref, files, sizeBytes, addedAt, digest, layers } = manifest;
+    return {
+      ref,
+      path: join(objectsDir, id, ROOT),
+      files,
+      sizeBytes,
+      addedAt,
+      ...(digest === undefined ? {} : { digest }),
+      ...(layers === undefined ? {} : { layers }),
+    };
   }
 
   async function resolve(ref: string): Promise<ResolvedImage> {
@@ -288,6 +331,10 @@ export function openImageStore(dir: string = defaultImageStoreDir()): ImageStore
       try {
         // Whatever filled the tree is checked again here: only files and folders.
         const { files, sizeBytes } = await checkTree(root, shownAs);
+        if (options.maxBytes !== undefined && sizeBytes > options.maxBytes)
+          throw new ImageSourceError(
+            `${shownAs} holds ${sizeBytes} bytes of files, over this host's limit of ${options.maxBytes}`,
+          );
         await normaliseTree(root);
         await checkDisks(root, shownAs);
         const manifest: Manifest = {
@@ -297,6 +344,7 @@ export function openImageStore(dir: string = defaultImageStoreDir()): ImageStore
           files,
           sizeBytes,
           ...(options.digest === undefined ? {} : { digest: options.digest }),
+          ...(options.layers === undefined ? {} : { layers: options.layers }),
         };
         await writeFile(join(staging, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, {
           mode: 0o644,
@@ -386,7 +434,7 @@ export function openImageStore(dir: string = defaultImageStoreDir()): ImageStore
     return true;
   }
 
-  async function prune(): Promise<number> {
+  async function prune(options: PruneOptions = {}): Promise<number> {
     let removed = 0;
     const referenced = new Set<string>();
     for (const key of await readdirOrEmpty(refsDir)) {
@@ -406,15 +454,18 @@ export function openImageStore(dir: string = defaultImageStoreDir()): ImageStore
     }
     // An object nobody references lost a race between two adds of one reference.
     // Objects are renamed into place just before their link, so give them a minute.
+    const layersInUse = new Set<string>();
     for (const id of await readdirOrEmpty(objectsDir)) {
-      if (referenced.has(id)) continue;
       const info = await lstat(join(objectsDir, id)).catch(() => undefined);
-      if (info && now - info.mtimeMs > 60_000) {
+      if (!referenced.has(id) && info && now - info.mtimeMs > RACING_ADD_MS) {
         await rm(join(objectsDir, id), { recursive: true, force: true });
         removed++;
+        continue;
       }
+      for (const layer of (await readManifest(id))?.layers ?? []) layersInUse.add(layer);
     }
-    return removed;
+    const layerGrace = options.layerGraceMs ?? RACING_ADD_MS;
+    return removed + (await pruneLayers(dir, layersInUse, layerGrace));
   }
 
   return {
@@ -428,6 +479,8 @@ export function openImageStore(dir: string = defaultImageStoreDir()): ImageStore
     createOverlay,
     remove,
     prune,
+    layer: (digest) => heldLayer(dir, digest),
+    stageLayer: (digest) => stageLayer(dir, tmpDir, digest),
   };
 }
 
@@ -460,12 +513,6 @@ export function imageFilePath(storeDir: string, ref: string, pathInImage: string
 export function imageRootPath(storeDir: string, ref: string): string {
   validateImageRef(ref);
   return join(storeDir, "refs", imageKey(ref), ROOT);
-}
-
-/** Regular files in a tree and the sum of their sizes in bytes. */
-export interface TreeSize {
-  files: number;
-  sizeBytes: number;
 }
 
 /**
@@ -520,85 +567,6 @@ function splitImagePath(ref: string, pathInImage: string): string[] {
     throw new ImagePathError(`path ${JSON.stringify(pathInImage)} in image ${ref} names no file`);
   }
   return segments;
-}
-
-/**
- * Only directories and regular files go into an image: a symlink could point
- * anywhere. Counts the files and their sizes on the way.
- */
-async function checkTree(dir: string, shownAs: string): Promise<TreeSize> {
-  let files = 0;
-  let sizeBytes = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    const shown = join(shownAs, entry.name);
-    if (entry.isDirectory()) {
-      const inner = await checkTree(path, shown);
-      files += inner.files;
-      sizeBytes += inner.sizeBytes;
-    } else if (entry.isFile()) {
-      files++;
-      sizeBytes += (await lstat(path)).size;
-    } else if (entry.isSymbolicLink()) {
-      throw new ImageSourceError(`${shown} is a symbolic link; images hold only files and folders`);
-    } else if (!entry.isFile()) {
-      throw new ImageSourceError(
-        `${shown} is not a regular file; images hold only files and folders`,
-      );
-    }
-  }
-  return { files, sizeBytes };
-}
-
-/** Sets 0755 on directories and 0644 on files: QEMU runs as another user. */
-async function normaliseTree(dir: string): Promise<void> {
-  await chmod(dir, 0o755);
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) await normaliseTree(path);
-    else await chmod(path, 0o644);
-  }
-}
-
-/** Creates the store and its parents with mode 0755 whatever the umask. */
-async function ensureDirs(storeDir: string, dirs: string[]): Promise<void> {
-  const missing: string[] = [];
-  for (let at = storeDir; !(await exists(at)); at = dirname(at)) {
-    missing.unshift(at);
-    if (dirname(at) === at) break;
-  }
-  for (const path of missing) {
-    await mkdir(path, { recursive: true });
-    await chmod(path, 0o755);
-  }
-  for (const path of dirs) {
-    if (await exists(path)) continue;
-    await mkdir(path, { recursive: true });
-    await chmod(path, 0o755);
-  }
-}
-
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    if (isMissing(error)) return [];
-    throw error;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path);
-    return true;
-  } catch (error) {
-    if (isMissing(error)) return false;
-    throw error;
-  }
-}
-
-function isMissing(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException)?.code === "ENOENT";
 }
 
 function errorText(error: unknown): string {

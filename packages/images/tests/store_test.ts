@@ -433,3 +433,56 @@ describe("concurrent readers", () => {
     expect(await readdir(join(storeDir, "objects"))).toHaveLength(1);
   });
 });
+
+describe("registry layers", () => {
+  const digest = (char: string) => `sha256:${char.repeat(64)}`;
+
+  it("keeps a layer once under its digest, and a second keep of it uses the first", async () => {
+    expect(await store.layer(digest("a"))).toBeUndefined();
+    const first = await store.stageLayer(digest("a"));
+    await mkdir(join(first.root, "disk"));
+    await writeFile(join(first.root, "disk", "d"), "one");
+    const second = await store.stageLayer(digest("a"));
+    await writeFile(join(second.root, "other"), "two");
+    const root = await first.commit();
+    expect(await second.commit()).toBe(root);
+    expect(await store.layer(digest("a"))).toBe(root);
+    expect(await readdir(root)).toEqual(["disk"]);
+    expect((await stat(join(root, "disk", "d"))).mode & 0o777).toBe(0o644);
+    // Nothing is left in the store's staging area.
+    expect(await readdir(join(storeDir, "tmp"))).toEqual([]);
+  });
+
+  it("refuses a layer holding a link, and a digest that is not one", async () => {
+    const staging = await store.stageLayer(digest("b"));
+    await symlink("/etc/shadow", join(staging.root, "x"));
+    await expect(staging.commit()).rejects.toThrow(/is a symbolic link/);
+    expect(await store.layer(digest("b"))).toBeUndefined();
+    await expect(store.stageLayer("sha256:../../etc")).rejects.toThrow(/is not a layer digest/);
+    await expect(store.layer("md5:00")).rejects.toThrow(/is not a layer digest/);
+  });
+
+  it("keeps the layers of the images it holds, and prunes the others once they are old", async () => {
+    for (const char of ["c", "d"]) {
+      const staging = await store.stageLayer(digest(char));
+      await writeFile(join(staging.root, char), char);
+      await staging.commit();
+    }
+    const source = await makeSource("layered", "1");
+    await store.add("lab/layered", source, { layers: [digest("c")] });
+    expect((await store.resolve("lab/layered")).layers).toEqual([digest("c")]);
+    // Just kept: a pull may be making an image of it.
+    expect(await store.prune()).toBe(0);
+    expect(await store.prune({ layerGraceMs: 0 })).toBe(1);
+    expect(await store.layer(digest("c"))).toBeDefined();
+    expect(await store.layer(digest("d"))).toBeUndefined();
+  });
+
+  it("refuses an image over the size it is allowed", async () => {
+    const source = await makeSource("sized", "1");
+    await expect(store.add("lab/sized", source, { maxBytes: 10 })).rejects.toThrow(
+      /holds \d+ bytes of files, over this host's limit of 10/,
+    );
+    expect(await store.list()).toEqual([]);
+  });
+});
