@@ -97,7 +97,7 @@ try {
     const storeDir = join(work, `store-${r}`);
     await measure("headroom", async () => {
       const pulled = await pullImage(openImageStore(storeDir), ref, { maxBytes: 4 * 1024 * MIB });
-      if (pulled === "unchanged" || pulled.sizeBytes !== imageBytes)
+      if (pulled === "unchanged" || pulled.image.sizeBytes !== imageBytes)
         throw new Error(`pulled ${JSON.stringify(pulled)}`);
     });
     await rm(storeDir, { recursive: true, force: true });

@@ -1,11 +1,12 @@
-// Unpacking an image's layers into a staging tree, in order, as OCI image
-// layers mean: a later layer's files replace earlier ones, and its whiteouts
-// (`.wh.NAME`, `.wh..wh..opq`) delete what earlier layers put there. Only
-// folders and regular files are written; a path outside the tree stops the
-// unpack (node-tar, strict). What the image holds is checked again by the
-// store's commit.
-import { readdirSync, rmSync } from "node:fs";
-import { basename, dirname, join, resolve, sep } from "node:path";
+// An image's layers, as OCI image layers mean them. Each layer is unpacked
+// once into the image store's layers, as its archive holds it (whiteout files
+// included; only folders and regular files written; a path outside the tree
+// stops the unpack: node-tar, strict). An image is then made by applying its
+// layers in order to an empty tree: a later layer's files replace earlier
+// ones (as hard links to the layer's files, so nothing is copied), and its
+// whiteouts (`.wh.NAME`, `.wh..wh..opq`) delete what earlier layers put there.
+import { link, lstat, mkdir, readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { IMAGE_ENTRY_TYPES } from "@headroom/images";
 import { extract } from "tar";
 import { RegistryError } from "./client.ts";
@@ -22,28 +23,18 @@ const WHITEOUT = ".wh.";
 const OPAQUE = ".wh..wh..opq";
 
 export interface Unpacked {
-  /** Bytes of the files written so far, over every layer. */
+  /** Bytes of the files written. */
   bytes: number;
-  /** Entries that are neither files nor folders (refused at the end). */
+  /** Entries that are neither files nor folders (refused by the caller). */
   refused: string[];
 }
 
 /**
- * Unpacks one layer file into `root`. `seen` carries over from earlier layers;
- * past `maxBytes` of files nothing more is written and the unpack fails.
+ * Unpacks one layer archive into `root`, as it is. Past `maxBytes` of files
+ * nothing more is written and the unpack fails.
  */
-export async function unpackLayer(
-  file: string,
-  root: string,
-  seen: Unpacked,
-  maxBytes: number,
-): Promise<void> {
-  const inside = (path: string) => {
-    const full = resolve(root, path);
-    if (full !== root && !full.startsWith(root + sep))
-      throw new RegistryError(`a layer names ${JSON.stringify(path)}, outside the image`);
-    return full;
-  };
+export async function unpackLayer(file: string, root: string, maxBytes: number): Promise<Unpacked> {
+  const seen: Unpacked = { bytes: 0, refused: [] };
   let tooLarge = false;
   await extract({
     file,
@@ -51,20 +42,6 @@ export async function unpackLayer(
     strict: true,
     preserveOwner: false,
     filter: (path, entry) => {
-      const name = basename(path);
-      if (name === OPAQUE) {
-        const dir = inside(dirname(path));
-        for (const child of readdirSafe(dir))
-          rmSync(join(dir, child), { recursive: true, force: true });
-        return false;
-      }
-      if (name.startsWith(WHITEOUT)) {
-        rmSync(inside(join(dirname(path), name.slice(WHITEOUT.length))), {
-          recursive: true,
-          force: true,
-        });
-        return false;
-      }
       const type = "type" in entry ? entry.type : "File";
       if (!IMAGE_ENTRY_TYPES.has(type)) {
         seen.refused.push(`${path} (${type})`);
@@ -76,15 +53,39 @@ export async function unpackLayer(
     },
   });
   if (tooLarge)
-    throw new RegistryError(
-      `the image unpacks to more than this host's limit of ${maxBytes} bytes`,
-    );
+    throw new RegistryError(`a layer unpacks to more than this host's limit of ${maxBytes} bytes`);
+  return seen;
 }
 
-function readdirSafe(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
+/** Applies the unpacked layer at `layerRoot` on top of the image tree `root`. */
+export async function applyLayer(layerRoot: string, root: string): Promise<void> {
+  const entries = await readdir(layerRoot, { withFileTypes: true });
+  const names = new Set(entries.map((entry) => entry.name));
+  // Whiteouts hide what lower layers hold, never what this layer adds.
+  if (names.has(OPAQUE))
+    for (const child of await readdir(root))
+      await rm(join(root, child), { recursive: true, force: true });
+  for (const { name } of entries) {
+    if (name === OPAQUE || !name.startsWith(WHITEOUT)) continue;
+    const hidden = name.slice(WHITEOUT.length);
+    if (hidden === "" || hidden === "." || hidden === "..")
+      throw new RegistryError(
+        `a layer holds the whiteout ${JSON.stringify(name)}, which hides no file`,
+      );
+    await rm(join(root, hidden), { recursive: true, force: true });
+  }
+  for (const entry of entries) {
+    if (entry.name.startsWith(WHITEOUT)) continue;
+    const from = join(layerRoot, entry.name);
+    const to = join(root, entry.name);
+    const existing = await lstat(to).catch(() => undefined);
+    if (entry.isDirectory()) {
+      if (existing && !existing.isDirectory()) await rm(to, { recursive: true, force: true });
+      if (!existing?.isDirectory()) await mkdir(to);
+      await applyLayer(from, to);
+    } else {
+      if (existing) await rm(to, { recursive: true, force: true });
+      await link(from, to);
+    }
   }
 }

@@ -1,6 +1,6 @@
 // An image tree as an OCI image layout (the OCI image spec's directory form):
-// one gzip'd tar layer of the tree, its config and manifest, and index.json
-// naming the manifest by tag. Standard tools read it (skopeo copy oci:DIR:TAG
+// one gzip'd tar layer of the tree (or one per tree, in order), its config and
+// manifest, and index.json naming the manifest by tag. Standard tools read it (skopeo copy oci:DIR:TAG
 // docker://...); it is what a push sends.
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
@@ -31,11 +31,11 @@ async function writeBlob(blobs: string, bytes: Uint8Array, mediaType: string): P
   return { mediaType, digest, size: bytes.length };
 }
 
-/** Writes `tree` as an OCI image layout in `dir` (made when missing), tagged `tag`. */
-export async function writeOciLayout(tree: string, dir: string, tag: string): Promise<Descriptor> {
-  const blobs = join(dir, "blobs", "sha256");
-  await mkdir(blobs, { recursive: true });
-  // The layer: the tree's entries, in a stable order, owned by root.
+/** One gzip'd tar layer of the tree's entries, in a stable order, owned by root. */
+async function writeLayer(
+  tree: string,
+  blobs: string,
+): Promise<{ layer: Descriptor; diffId: string }> {
   const entries = (await readdir(tree)).sort();
   const tar = { hash: createHash("sha256"), size: 0 };
   const gz = { hash: createHash("sha256"), size: 0 };
@@ -47,16 +47,39 @@ export async function writeOciLayout(tree: string, dir: string, tag: string): Pr
     hashing(gz),
     createWriteStream(partial),
   );
-  const layerDigest = `sha256:${gz.hash.digest("hex")}`;
-  await rename(partial, join(blobs, layerDigest.slice(7)));
-  const layer = { mediaType: LAYER_TYPE, digest: layerDigest, size: gz.size };
+  const digest = `sha256:${gz.hash.digest("hex")}`;
+  await rename(partial, join(blobs, digest.slice(7)));
+  return {
+    layer: { mediaType: LAYER_TYPE, digest, size: gz.size },
+    diffId: `sha256:${tar.hash.digest("hex")}`,
+  };
+}
+
+/**
+ * Writes `tree` as an OCI image layout in `dir` (made when missing), tagged
+ * `tag`; several trees make several layers, the first the lowest.
+ */
+export async function writeOciLayout(
+  tree: string | readonly string[],
+  dir: string,
+  tag: string,
+): Promise<Descriptor> {
+  const blobs = join(dir, "blobs", "sha256");
+  await mkdir(blobs, { recursive: true });
+  const layers: Descriptor[] = [];
+  const diffIds: string[] = [];
+  for (const one of typeof tree === "string" ? [tree] : tree) {
+    const { layer, diffId } = await writeLayer(one, blobs);
+    layers.push(layer);
+    diffIds.push(diffId);
+  }
   const config = await writeBlob(
     blobs,
     new TextEncoder().encode(
       JSON.stringify({
         architecture: "amd64",
         os: "linux",
-        rootfs: { type: "layers", diff_ids: [`sha256:${tar.hash.digest("hex")}`] },
+        rootfs: { type: "layers", diff_ids: diffIds },
         config: {},
       }),
     ),
@@ -69,7 +92,7 @@ export async function writeOciLayout(tree: string, dir: string, tag: string): Pr
         schemaVersion: 2,
         mediaType: MEDIA_TYPES.ociManifest,
         config,
-        layers: [layer],
+        layers,
       }),
     ),
     MEDIA_TYPES.ociManifest,

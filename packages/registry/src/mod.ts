@@ -15,7 +15,7 @@ export {
   removeRegistryLogin,
   saveRegistryLogin,
 } from "./logins.ts";
-export { type PullOptions, pullImage } from "./pull.ts";
+export { type Pulled, type PullOptions, pullImage } from "./pull.ts";
 export { type Pushed, pushImage } from "./push.ts";
 export {
   defaultPullPolicy,

@@ -1,17 +1,25 @@
 // Pulling an image from its registry into this host's image store: the
-// manifest for the host's platform, each layer downloaded and checked against
-// its digest, unpacked in order into a staging tree of the store, which the
+// manifest for the host's platform; each layer the store does not hold yet
+// downloaded, checked against its digest and kept once in the store's layers;
+// the image made of its layers in a staging tree of the store, which the
 // store's commit checks like any image (only files and folders, disks by
-// content, nothing outside).
-import { mkdir, rm } from "node:fs/promises";
+// content, nothing outside, within the size bound).
+import { mkdtemp, rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import {
   type ImageInfo,
   type ImageStore,
   isArchiveError,
   notFilesAndFolders,
 } from "@headroom/images";
-import { type ClientOptions, type Manifest, RegistryClient, RegistryError } from "./client.ts";
-import { LAYER_TYPES, type Unpacked, unpackLayer } from "./layers.ts";
+import {
+  type ClientOptions,
+  type Descriptor,
+  type Manifest,
+  RegistryClient,
+  RegistryError,
+} from "./client.ts";
+import { applyLayer, LAYER_TYPES, unpackLayer } from "./layers.ts";
 import { InvalidRegistryRefError, registryRefOf } from "./reference.ts";
 
 /** A registry image with more layers than this is not a VM image. */
@@ -20,10 +28,18 @@ const MAX_LAYERS = 64;
 export interface PullOptions extends ClientOptions {
   /** Largest image pulled, in layer bytes and in unpacked bytes. */
   maxBytes: number;
-  /** Hears how many of the layers' bytes arrived. */
+  /** Hears how many of the missing layers' bytes arrived. */
   onProgress?: (done: number, total: number) => void;
   /** The manifest digest this host holds: when the registry's is the same, nothing is pulled. */
   held?: string;
+}
+
+export interface Pulled {
+  image: ImageInfo;
+  /** Bytes of the layers downloaded; those the store held already are not. */
+  downloadedBytes: number;
+  /** Layers the store held already (shared with another image, or pulled before). */
+  reusedLayers: number;
 }
 
 /**
@@ -36,46 +52,74 @@ export async function pullImage(
   store: ImageStore,
   ref: string,
   options: PullOptions,
-): Promise<ImageInfo | "unchanged"> {
+): Promise<Pulled | "unchanged"> {
   const parsed = registryRefOf(ref);
   if (!parsed) throw new InvalidRegistryRefError(`image ${ref} names no registry`);
   const client = new RegistryClient(parsed.registry, parsed.repository, options);
   const { manifest, digest } = await client.manifest(parsed.digest ?? parsed.tag ?? "latest");
   if (digest === options.held) return "unchanged";
-  const total = layerBytes(ref, manifest, options.maxBytes);
+  checkLayers(ref, manifest, options.maxBytes);
+  const held = await Promise.all(manifest.layers.map((layer) => store.layer(layer.digest)));
+  const missing = manifest.layers.filter((_, i) => held[i] === undefined);
+  const total = missing.reduce((sum, layer) => sum + layer.size, 0);
+  let done = 0;
+  const onBytes = (n: number) => {
+    done += n;
+    options.onProgress?.(done, total);
+  };
   const staging = await store.stage();
-  const blobs = `${staging.root}.layers`;
   try {
-    await mkdir(blobs, { mode: 0o700 });
-    let done = 0;
-    const seen: Unpacked = { bytes: 0, refused: [] };
     for (const [i, layer] of manifest.layers.entries()) {
-      const file = `${blobs}/${i}`;
-      await client.blobTo(layer, file, (n) => {
-        done += n;
-        options.onProgress?.(done, total);
-      });
-      await unpackLayer(file, staging.root, seen, options.maxBytes).catch((error: unknown) => {
-        if (isArchiveError(error))
-          throw new RegistryError(
-            `layer ${layer.digest} of ${ref} is not a valid archive: ${(error as Error).message}`,
-          );
-        throw error;
-      });
-      await rm(file);
+      const root =
+        held[i] ?? (await keepLayer(store, client, ref, layer, options.maxBytes, onBytes));
+      await applyLayer(root, staging.root);
     }
-    if (seen.refused.length > 0) throw notFilesAndFolders(ref, seen.refused);
-    return await staging.commit(ref, { digest });
+    const image = await staging.commit(ref, {
+      digest,
+      layers: manifest.layers.map((layer) => layer.digest),
+      maxBytes: options.maxBytes,
+    });
+    return { image, downloadedBytes: total, reusedLayers: manifest.layers.length - missing.length };
+  } catch (error) {
+    await staging.discard();
+    throw error;
+  }
+}
+
+/** Downloads one layer, checks it and keeps it in the store's layers; resolves with its root. */
+async function keepLayer(
+  store: ImageStore,
+  client: RegistryClient,
+  ref: string,
+  layer: Descriptor,
+  maxBytes: number,
+  onBytes: (n: number) => void,
+): Promise<string> {
+  const staging = await store.stageLayer(layer.digest);
+  // Beside the layer's staging tree, never in it.
+  const download = await mkdtemp(`${dirname(staging.root)}.blob-`);
+  try {
+    const file = `${download}/blob`;
+    await client.blobTo(layer, file, onBytes);
+    const unpacked = await unpackLayer(file, staging.root, maxBytes).catch((error: unknown) => {
+      if (isArchiveError(error))
+        throw new RegistryError(
+          `layer ${layer.digest} of ${ref} is not a valid archive: ${(error as Error).message}`,
+        );
+      throw error;
+    });
+    if (unpacked.refused.length > 0) throw notFilesAndFolders(ref, unpacked.refused);
+    return await staging.commit();
   } catch (error) {
     await staging.discard();
     throw error;
   } finally {
-    await rm(blobs, { recursive: true, force: true });
+    await rm(download, { recursive: true, force: true });
   }
 }
 
-/** The bytes of the image's layers, once they are layers headroom unpacks, within `maxBytes`. */
-function layerBytes(ref: string, manifest: Manifest, maxBytes: number): number {
+/** Refuses an image whose layers headroom does not unpack, or that is larger than `maxBytes`. */
+function checkLayers(ref: string, manifest: Manifest, maxBytes: number): void {
   if (manifest.layers.length === 0 || manifest.layers.length > MAX_LAYERS)
     throw new RegistryError(`image ${ref} has ${manifest.layers.length} layers`);
   const odd = manifest.layers.find((layer) => !LAYER_TYPES.has(layer.mediaType));
@@ -88,5 +132,4 @@ function layerBytes(ref: string, manifest: Manifest, maxBytes: number): number {
     throw new RegistryError(
       `image ${ref} is ${total} bytes, over this host's limit of ${maxBytes}`,
     );
-  return total;
 }

@@ -1,9 +1,9 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "tar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { unpackLayer } from "../src/layers.ts";
+import { applyLayer, unpackLayer } from "../src/layers.ts";
 
 let dir = "";
 beforeAll(async () => {
@@ -24,38 +24,52 @@ async function layer(name: string, files: Record<string, string>): Promise<strin
   return file;
 }
 
-describe("unpackLayer", () => {
-  it("applies layers in order: later files replace, whiteouts delete", async () => {
-    const root = join(dir, "root");
-    await mkdir(root);
-    const seen = { bytes: 0, refused: [] };
-    await unpackLayer(
-      await layer("one", { "disk/a": "a1", "disk/b": "b1", "old/x": "x" }),
-      root,
-      seen,
-      1 << 20,
+/** Unpacks a layer archive into a tree of its own, as the image store keeps it. */
+async function unpacked(name: string, files: Record<string, string>): Promise<string> {
+  const root = join(dir, `layer-${name}`);
+  await mkdir(root);
+  const seen = await unpackLayer(await layer(name, files), root, 1 << 20);
+  expect(seen.refused).toEqual([]);
+  return root;
+}
+
+describe("layers", () => {
+  it("keeps a layer as its archive holds it, whiteouts included", async () => {
+    const root = await unpacked("as-is", { "disk/a": "a", "disk/.wh.b": "" });
+    expect((await readdir(join(root, "disk"))).sort()).toEqual([".wh.b", "a"]);
+  });
+
+  it("applies layers in order: later files replace, whiteouts delete, files are links", async () => {
+    const one = await unpacked("one", { "disk/a": "a1", "disk/b": "b1", "old/x": "x" });
+    const two = await unpacked("two", { "disk/a": "a2", "disk/.wh.b": "", "old/.wh..wh..opq": "" });
+    const image = join(dir, "image");
+    await mkdir(image);
+    await applyLayer(one, image);
+    await applyLayer(two, image);
+    expect((await readdir(join(image, "disk"))).sort()).toEqual(["a"]);
+    expect(await readFile(join(image, "disk", "a"), "utf8")).toBe("a2");
+    expect(await readdir(join(image, "old"))).toEqual([]);
+    // The image's file is the layer's file, not a copy of it.
+    expect((await stat(join(image, "disk", "a"))).ino).toBe(
+      (await stat(join(two, "disk", "a"))).ino,
     );
-    await unpackLayer(
-      await layer("two", { "disk/a": "a2", "disk/.wh.b": "", "old/.wh..wh..opq": "" }),
-      root,
-      seen,
-      1 << 20,
-    );
-    expect((await readdir(join(root, "disk"))).sort()).toEqual(["a"]);
-    expect(await readdir(join(root, "old"))).toEqual([]);
-    expect(seen.refused).toEqual([]);
+    // The layers themselves are left as they were.
+    expect((await readdir(join(one, "disk"))).sort()).toEqual(["a", "b"]);
+  });
+
+  it("refuses a whiteout that would climb out of its folder", async () => {
+    const bad = await unpacked("climb", { "disk/.wh..": "" });
+    const image = join(dir, "climb-image");
+    await mkdir(join(image, "disk"), { recursive: true });
+    await expect(applyLayer(bad, image)).rejects.toThrow('the whiteout ".wh.."');
+    expect(await readdir(image)).toEqual(["disk"]);
   });
 
   it("stops writing past the limit", async () => {
     const root = join(dir, "small");
     await mkdir(root);
     await expect(
-      unpackLayer(
-        await layer("big", { "disk/a": "x".repeat(1000) }),
-        root,
-        { bytes: 0, refused: [] },
-        100,
-      ),
+      unpackLayer(await layer("big", { "disk/a": "x".repeat(1000) }), root, 100),
     ).rejects.toThrow("unpacks to more than this host's limit of 100 bytes");
     // The file over the limit was not written.
     expect(await readdir(root, { recursive: true })).toEqual([]);

@@ -10,4 +10,4 @@ const pulled = await pullImage(openImageStore(storeDir), ref, {
   maxBytes: 1 << 26,
   ...(username && password ? { login: { username, password } } : {}),
 });
-console.log(pulled === "unchanged" ? "unchanged" : pulled.digest);
+console.log(pulled === "unchanged" ? "unchanged" : pulled.image.digest);

@@ -1,7 +1,17 @@
 // Pulling from a real registry (Debian's docker-registry on loopback), filled
 // with a standard tool (skopeo) from an OCI layout this package writes.
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import {
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -42,8 +52,8 @@ async function guestTree(name: string): Promise<string> {
   return root;
 }
 
-/** Pushes `tree` to the registry as `repo:tag` with skopeo; the manifest's digest. */
-async function push(tree: string, repo: string, tag: string): Promise<string> {
+/** Pushes `tree` (several: one layer each) to the registry as `repo:tag` with skopeo; the manifest's digest. */
+async function push(tree: string | string[], repo: string, tag: string): Promise<string> {
   const layout = join(dir, "layouts", `${repo.replaceAll("/", "_")}-${tag}`);
   const manifest = await writeOciLayout(tree, layout, tag);
   await run("skopeo", [
@@ -71,7 +81,7 @@ describe("pullImage", () => {
       onProgress: (done) => seen.push(done),
     });
     if (pulled === "unchanged") throw new Error("nothing was held");
-    expect(pulled.digest).toBe(digest);
+    expect(pulled.image.digest).toBe(digest);
     expect(seen.at(-1)).toBeGreaterThan(0);
     const kernel = await store.resolveFile(ref, "/boot/vmlinuz");
     expect(await readFile(kernel, "utf8")).toBe("kernel of one\n");
@@ -82,7 +92,58 @@ describe("pullImage", () => {
     const byDigest = await pullImage(store, `${registry.host}/lab/guest@${digest}`, {
       maxBytes: 64 << 20,
     });
-    expect(byDigest === "unchanged" ? "" : byDigest.digest).toBe(digest);
+    expect(byDigest === "unchanged" ? "" : byDigest.image.digest).toBe(digest);
+  });
+
+  it("keeps a layer two images share once, and downloads it once", async () => {
+    // One disk under two kernels: two images, three layers.
+    const disk = join(dir, "trees", "shared-disk");
+    await mkdir(join(disk, "disk"), { recursive: true });
+    await createQcow2(join(disk, "disk", "disk.qcow2"), { virtualSizeBytes: 1 << 20 });
+    const kernels = await Promise.all(
+      ["a", "b"].map(async (name) => {
+        const tree = join(dir, "trees", `kernel-${name}`);
+        await mkdir(join(tree, "boot"), { recursive: true });
+        await writeFile(join(tree, "boot", "vmlinuz"), `kernel ${name}\n`);
+        return tree;
+      }),
+    );
+    await push([disk, kernels[0] as string], "lab/shared-a", "1");
+    await push([disk, kernels[1] as string], "lab/shared-b", "1");
+    const store = storeAt("shared");
+    const first = await pullImage(store, `${registry.host}/lab/shared-a:1`, { maxBytes: 64 << 20 });
+    const second = await pullImage(store, `${registry.host}/lab/shared-b:1`, {
+      maxBytes: 64 << 20,
+    });
+    if (first === "unchanged" || second === "unchanged") throw new Error("nothing was held");
+    expect(first.reusedLayers).toBe(0);
+    expect(second.reusedLayers).toBe(1);
+    // Only the second image's kernel layer came over the wire.
+    expect(second.downloadedBytes).toBeGreaterThan(0);
+    expect(second.downloadedBytes).toBeLessThan(first.downloadedBytes);
+    expect(await readdir(join(store.dir, "layers"))).toHaveLength(3);
+    // Both images' disks are one file on the host.
+    const inode = async (ref: string) => (await stat(await store.diskOf(ref))).ino;
+    expect(await inode(`${registry.host}/lab/shared-a:1`)).toBe(
+      await inode(`${registry.host}/lab/shared-b:1`),
+    );
+    expect(
+      await readFile(
+        await store.resolveFile(`${registry.host}/lab/shared-b:1`, "/boot/vmlinuz"),
+        "utf8",
+      ),
+    ).toBe("kernel b\n");
+
+    // Once neither image is held, a prune removes their layers; while one is, its layers stay.
+    await store.remove(`${registry.host}/lab/shared-a:1`);
+    const old = new Date(Date.now() - 120_000);
+    for (const name of await readdir(join(store.dir, "layers")))
+      await utimes(join(store.dir, "layers", name), old, old);
+    expect(await store.prune()).toBe(1);
+    expect(await readdir(join(store.dir, "layers"))).toHaveLength(2);
+    await store.remove(`${registry.host}/lab/shared-b:1`);
+    expect(await store.prune()).toBe(2);
+    expect(await readdir(join(store.dir, "layers"))).toEqual([]);
   });
 
   it("says what is missing when the registry has no such image", async () => {
@@ -175,7 +236,7 @@ describe("pullImage of a multi-platform image", () => {
     const store = storeAt("multi");
     const ref = `${registry.host}/lab/multi:both`;
     const pulled = await pullImage(store, ref, { maxBytes: 64 << 20 });
-    expect(pulled === "unchanged" ? "" : pulled.digest).toBe(amd.digest);
+    expect(pulled === "unchanged" ? "" : pulled.image.digest).toBe(amd.digest);
     expect(await readFile(await store.resolveFile(ref, "/boot/vmlinuz"), "utf8")).toBe(
       "kernel of amd\n",
     );
@@ -199,7 +260,7 @@ describe("pushImage", () => {
 
     const store = storeAt("pushed");
     const pulled = await pullImage(store, ref, { maxBytes: 64 << 20 });
-    expect(pulled === "unchanged" ? "" : pulled.digest).toBe(first.digest);
+    expect(pulled === "unchanged" ? "" : pulled.image.digest).toBe(first.digest);
     expect(await readFile(await store.resolveFile(ref, "/boot/vmlinuz"), "utf8")).toBe(
       "kernel of pushed\n",
     );
