@@ -19,6 +19,8 @@ export const API_SUBJECTS = {
   listNetworks: "headroom.api.v1.network.list",
   /** Removes an image from the image store, served by the validator (it knows which VMIs use it). */
   deleteImage: "headroom.api.v1.image.delete",
+  /** Removes what no VMI uses from a host's image store, served by the launcher (it owns the store). */
+  pruneImages: "headroom.api.v1.image.prune",
 } as const;
 
 /** NATS micro service names ($SRV.PING/INFO/STATS.<name>). */

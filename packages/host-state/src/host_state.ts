@@ -20,6 +20,10 @@ export interface HostState {
   consoleLog(namespace: string, name: string): string;
   /** The disk file of a volume: `<vmDir>/<volume>.qcow2` (an overlay on its image, or blank). */
   volumeFile(namespace: string, name: string, volume: string): string;
+  /** The images a VMI's domain was made from (`<vmDir>/images.json`), so a prune keeps them. */
+  imagesFile(namespace: string, name: string): string;
+  /** Where every VMI's directory lives: `<root>/vms/<namespace>/<name>`. */
+  vmsDir: string;
 }
 
 // Namespaces and names are DNS-1123 labels once validated; a path part that is
@@ -51,6 +55,8 @@ export function hostState(env: NodeJS.ProcessEnv = process.env): HostState {
     consoleLog: (namespace, name) => join(vmDir(namespace, name), "console.log"),
     volumeFile: (namespace, name, volume) =>
       join(vmDir(namespace, name), `${label("volume", volume)}.qcow2`),
+    imagesFile: (namespace, name) => join(vmDir(namespace, name), "images.json"),
+    vmsDir: join(root, "vms"),
   };
 }
 

@@ -29,6 +29,7 @@ import type { Connection } from "@headroom/libvirt";
 import { type IVmiStatus, VmiAccepted, VmiStatus } from "@headroom/proto";
 import { type ImageHolder, imageHolder } from "./images.ts";
 import type { LibvirtLink } from "./reconnect.ts";
+import { SharedLock } from "./shared_lock.ts";
 import { mayReplaceStatus } from "./status.ts";
 
 export interface LauncherOptions {
@@ -76,6 +77,8 @@ export interface LauncherContext {
   podSubnet: PodSubnet;
   /** Fetches what this host lacks from headroom's image store; records what it holds. */
   images: ImageHolder;
+  /** Plans hold it shared while they use the image store; an image prune alone. */
+  imageLock: SharedLock;
   js: JetStreamClient;
   buckets: Buckets;
   /** One task at a time per VMI (key), VMIs in parallel. */
@@ -129,6 +132,7 @@ export function launcherContext(
       maxImageBytes,
       options.log,
     ),
+    imageLock: new SharedLock(),
     js: toJetStream(nc),
     buckets,
     queue: new KeyedQueue(),

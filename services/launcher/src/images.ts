@@ -220,11 +220,19 @@ export function imageHolder(
         log.info({ image: ref, ms: ctx.now() - started }, "image unchanged in its registry");
         return null;
       }
+      const { image, downloadedBytes, reusedLayers } = pulled;
       log.info(
-        { image: ref, bytes: pulled.sizeBytes, ms: ctx.now() - started, digest: pulled.digest },
+        {
+          image: ref,
+          bytes: image.sizeBytes,
+          downloadedBytes,
+          reusedLayers,
+          ms: ctx.now() - started,
+          digest: image.digest,
+        },
         "image pulled",
       );
-      return pulled;
+      return image;
     } catch (error) {
       if (
         error instanceof RegistryError ||

@@ -33,11 +33,14 @@ import {
   DescribeRequest,
   DomainPlan,
   InterfaceRefused,
+  PruneImagesReply,
+  PruneImagesRequest,
   VmiDeleted,
 } from "@headroom/proto";
 import { serveConsoleLog } from "./console_log.ts";
 import { type LauncherContext, type LauncherOptions, launcherContext } from "./context.ts";
 import { describeVmi } from "./describe.ts";
+import { pruneImages } from "./image_prune.ts";
 import { executePlan } from "./plan.ts";
 import type { LibvirtLink } from "./reconnect.ts";
 import { recordRefusal } from "./refused.ts";
@@ -93,6 +96,13 @@ export async function startLauncher(
         request: DescribeRequest,
         reply: DescribeReply,
         handler: (req) => describeVmi(ctx, req),
+      }),
+      endpoint({
+        name: "image-prune",
+        subject: API_SUBJECTS.pruneImages,
+        request: PruneImagesRequest,
+        reply: PruneImagesReply,
+        handler: (req) => pruneImages(ctx, req),
       }),
       endpoint({
         name: "logs",

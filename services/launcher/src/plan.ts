@@ -14,6 +14,7 @@ import {
   reservedReported,
   statusOf,
 } from "./events.ts";
+import { recordImagesUsed } from "./image_prune.ts";
 import { ImageUnavailableError, type LookedUp } from "./images.ts";
 import { reconcileInterfaces } from "./interfaces.ts";
 import { reportNicChanges } from "./nic_changes.ts";
@@ -31,6 +32,20 @@ export interface PlanOutcome {
 const NOTHING_LEFT: PlanOutcome = { kept: [] };
 
 export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promise<PlanOutcome> {
+  // No prune removes an image while a plan holds it and before its record is written.
+  const releaseImages = await ctx.imageLock.shared();
+  try {
+    return await carryOut(ctx, plan, releaseImages);
+  } finally {
+    releaseImages();
+  }
+}
+
+async function carryOut(
+  ctx: LauncherContext,
+  plan: DomainPlan,
+  releaseImages: () => void,
+): Promise<PlanOutcome> {
   const { namespace, name, uid } = plan;
   const generation = Number(plan.generation);
   const key = storeKey(namespace, name);
@@ -58,6 +73,7 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
     );
     return NOTHING_LEFT;
   }
+  await recordImagesUsed(ctx.state, namespace, name, plan.images);
 
   // Taken: Scheduled on this node (never over Running). Written while the
   // domain is launched, and done before any later status is: a failed write
@@ -73,6 +89,7 @@ export async function executePlan(ctx: LauncherContext, plan: DomainPlan): Promi
     }),
   );
   const [scheduled, launch] = await Promise.allSettled([scheduling, launchOnHost(ctx, plan, log)]);
+  releaseImages();
   if (scheduled.status === "rejected") throw scheduled.reason;
   if (launch.status === "rejected") {
     const error = launch.reason;
