@@ -5,10 +5,11 @@
 // fails the VMI with the registry's reason. The CLI as a user runs it, under
 // the shipped NATS permissions.
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { openImageStore } from "@headroom/images";
 import { writeOciLayout } from "@headroom/registry";
 import { useStack } from "@headroom/test-stack/vitest";
 import { cliStateWithLogin, type Registry, startRegistry } from "@headroom/testing";
@@ -234,6 +235,55 @@ describe("images from a registry", () => {
     const again = await headroom([...admin, "logout", guarded.host]);
     expect(again.code).toBe(1);
     expect(again.stderr).toBe(`headroom: no login to ${guarded.host} is kept on this host\n`);
+  }, 300_000);
+
+  it("prunes the images no VMI on the host uses, with their layers, and keeps the others", async () => {
+    const store = openImageStore(join(stack.stateDir, "images"));
+    const dry = await headroom([...cli, "image", "prune", "--dry-run"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).not.toContain(image);
+    expect(dry.stdout).not.toContain(`${registry.host}/pushed/tiny-guest:1`);
+    expect((await store.list()).map((held) => held.ref)).toContain(image);
+
+    for (const name of ["from-registry", "from-registry-too", "always"]) {
+      const deleted = await headroom([...cli, "delete", "vmi", name, "--wait"]);
+      expect(deleted.code, deleted.stderr).toBe(0);
+    }
+    const pruned = await headroom([...cli, "image", "prune"]);
+    expect(pruned.stderr).toBe("");
+    expect(pruned.code).toBe(0);
+    expect(pruned.stdout).toMatch(
+      new RegExp(`^host \\S+: image ${image.replaceAll(".", "\\.")} removed \\(`, "m"),
+    );
+    expect(pruned.stdout).not.toContain("pushed/tiny-guest");
+    const held = await store.list();
+    expect(held.map((one) => one.ref)).not.toContain(image);
+    expect(held.map((one) => one.ref)).toContain(`${registry.host}/pushed/tiny-guest:1`);
+    // The layers left are exactly those the images left are made of.
+    const used = new Set(held.flatMap((one) => one.layers ?? []));
+    const kept = await readdir(join(stack.stateDir, "images", "layers"));
+    expect(kept.map((name) => name.replace("-", ":")).sort()).toEqual([...used].sort());
+    const images = JSON.parse((await headroom([...cli, "get", "images", "-o", "json"])).stdout);
+    expect(images.items.map((i: { ref: string }) => i.ref)).not.toContain(image);
+
+    // The next VMI that needs it pulls it again.
+    const pulls = () =>
+      stack
+        .service("launcher")
+        .logs()
+        .match(/image pulled/g)?.length ?? 0;
+    const pulledBefore = pulls();
+    const apply = await headroom([
+      ...cli,
+      "apply",
+      "-f",
+      await vmiFile("after-prune", image),
+      "--wait",
+      "--timeout",
+      "150s",
+    ]);
+    expect(apply.code, apply.stderr).toBe(0);
+    expect(pulls()).toBe(pulledBefore + 1);
   }, 300_000);
 
   it("refuses to upload under a name that names a registry", async () => {

@@ -16,20 +16,24 @@ image of headroom's store to a registry, so another headroom, KubeVirt or any
 OCI tool can pull it.
 
 List images with "headroom get images", remove one with
-"headroom delete image REF".
+"headroom delete image REF". "image prune" frees a host's disk: it removes the
+images no VMI on the host uses that can be had again (pulled from a registry,
+or fetched from headroom's image store) and the registry layers no image is
+made of.
 
 ${EXIT_CODES_HELP}
 
 Examples:
   headroom image add headroom/tiny-guest ./tiny-guest
   headroom image add lab/cirros:v1.4.0 ./cirros
-  headroom image push headroom/tiny-guest 127.0.0.1:5000/headroom/tiny-guest:1`;
+  headroom image push headroom/tiny-guest 127.0.0.1:5000/headroom/tiny-guest:1
+  headroom image prune --dry-run`;
 
 interface AddOptions {
   progress?: boolean;
 }
 
-/** `headroom image add REF PATH`, `headroom image push SOURCE DESTINATION` */
+/** `headroom image add REF PATH`, `image push SOURCE DESTINATION`, `image prune` */
 export function registerImage(program: Command): void {
   const image = program
     .command("image")
@@ -91,4 +95,25 @@ export function registerImage(program: Command): void {
         );
       },
     );
+  image
+    .command("prune")
+    .description(
+      "Remove from the host's store what no VMI there uses: images it can have again, unused layers.",
+    )
+    .option("--dry-run", "only say which images would be removed")
+    .addHelpText("after", `\n${EXIT_CODES_HELP}`)
+    .action(async (options: { dryRun?: boolean }, command: Command) => {
+      const globals = globalsOf(command);
+      const [{ withClient }, { pruneImages }] = await Promise.all([
+        import("../client.ts"),
+        import("../resources/images.ts"),
+      ]);
+      process.exitCode = await withClient(globals, (client) =>
+        pruneImages(client, {
+          dryRun: options.dryRun === true,
+          write: (text) => process.stdout.write(text),
+          warn: (text) => process.stderr.write(text),
+        }),
+      );
+    });
 }

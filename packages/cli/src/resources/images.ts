@@ -3,7 +3,13 @@
 // VMI there needs one, deleted through the validator (it knows the VMIs).
 import { API_SUBJECTS, BUCKETS, decode, OBJECT_STORES } from "@headroom/bus/client";
 import { ImageStoreError } from "@headroom/images";
-import { DeleteImageReply, DeleteImageRequest, HostRecord } from "@headroom/proto";
+import {
+  DeleteImageReply,
+  DeleteImageRequest,
+  HostRecord,
+  PruneImagesReply,
+  PruneImagesRequest,
+} from "@headroom/proto";
 import type { ObjectInfo, ObjectStore } from "@nats-io/obj";
 import type { HeadroomClient } from "../client.ts";
 import { CliError, EXIT_INVALID, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE } from "../exit-codes.ts";
@@ -275,5 +281,34 @@ export async function deleteImage(
   );
   if (!reply.deleted) throw new CliError(`image/${ref} not found`, EXIT_INVALID);
   write(`image/${ref} deleted\n`);
+  return EXIT_OK;
+}
+
+/**
+ * Asks the host's launcher to remove what no VMI there uses from its store:
+ * images it can have again (from a registry, or headroom's image store) and
+ * the layers no image is made of.
+ */
+export async function pruneImages(
+  client: HeadroomClient,
+  options: { dryRun: boolean; write: (text: string) => void; warn: (text: string) => void },
+): Promise<number> {
+  const reply = await client.call(
+    API_SUBJECTS.pruneImages,
+    PruneImagesRequest,
+    { dryRun: options.dryRun },
+    PruneImagesReply,
+  );
+  const host = `host ${reply.node}`;
+  if (reply.keptBecause) options.warn(`Warning: ${host}: ${reply.keptBecause}\n`);
+  const verb = options.dryRun ? "would be removed" : "removed";
+  for (const image of reply.removed)
+    options.write(
+      `${host}: image ${image.ref} ${verb} (${formatBytes(Number(image.sizeBytes))})\n`,
+    );
+  if (reply.otherRemoved > 0)
+    options.write(`${host}: ${reply.otherRemoved} unused layers and leftovers removed\n`);
+  if (reply.removed.length === 0 && reply.otherRemoved === 0 && !reply.keptBecause)
+    options.write(`${host}: nothing to remove\n`);
   return EXIT_OK;
 }
