@@ -13,7 +13,7 @@ import type {
 } from "./types.ts";
 
 export interface VmiInput {
-  apiVersion: "kubevirt.io/v1";
+  apiVersion: "kubevirt.io/v1" | "kubevirt.io/v1alpha3";
   kind: "VirtualMachineInstance";
   metadata: {
     name: string;
@@ -37,6 +37,7 @@ export interface DomainInput {
     disks?: DiskInput[];
     interfaces?: InterfaceInput[];
     rng?: Empty;
+    autoattachPodInterface?: boolean;
   };
   resources?: {
     requests?: { memory?: QuantityValue; "kubevirt.io/interface"?: unknown };

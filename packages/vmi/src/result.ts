@@ -20,6 +20,8 @@ export interface Capacity {
 export interface ValidationResult {
   valid: boolean;
   errors: FieldError[];
+  /** Fields accepted that have no effect on headroom, each saying why (kubectl's `Warning:` lines). */
+  warnings: FieldError[];
   /** Set when valid. */
   capacity: Capacity | null;
   /** The normalized VMI (defaults applied), set when valid. */

@@ -3,6 +3,7 @@ import type { AnySchemaObject, ErrorObject, ValidateFunction } from "ajv/dist/20
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { child, formatPath, isObject, pointerSegments } from "./field-path.ts";
 import type { FieldError } from "./result.ts";
+import { refusalOf, treatmentKey } from "./treatments.ts";
 import { describeValue, show } from "./words.ts";
 
 /** Where the schema lives in the repository: schemas/vmi.schema.json. */
@@ -64,7 +65,10 @@ function describe(document: unknown, error: ErrorObject): FieldError | null {
 
   switch (error.keyword) {
     case "false schema":
-      return { field: at, message: `${name} is not supported by headroom` };
+      return {
+        field: at,
+        message: `${name} is refused: ${refusalOf(treatmentKey(pointerSegments(document, error.instancePath)))}`,
+      };
     case "additionalProperties": {
       const field = child(at, params.additionalProperty);
       return { field, message: `${field} is not a known field${knownFields(parent)}` };

@@ -4,6 +4,7 @@ import { normalize } from "./normalize.ts";
 import type { FieldError, ValidationResult } from "./result.ts";
 import { checkRules } from "./rules.ts";
 import { checkSchema } from "./schema.ts";
+import { ignoredFieldWarnings } from "./treatments.ts";
 import type { Vmi } from "./types.ts";
 import { checkImmutable } from "./update.ts";
 
@@ -18,7 +19,8 @@ export function validateVmi(doc: unknown): ValidationResult {
   const ruleErrors = checkRules(input);
   if (ruleErrors.length > 0) return invalid(ruleErrors);
   const vmi = normalize(input);
-  return { valid: true, errors: [], capacity: interfaceCapacity(vmi), vmi };
+  const warnings = ignoredFieldWarnings(doc as Record<string, unknown>);
+  return { valid: true, errors: [], warnings, capacity: interfaceCapacity(vmi), vmi };
 }
 
 /**
@@ -35,5 +37,5 @@ export function validateUpdate(stored: Vmi, doc: unknown): ValidationResult {
 }
 
 function invalid(errors: FieldError[]): ValidationResult {
-  return { valid: false, errors, capacity: null, vmi: null };
+  return { valid: false, errors, warnings: [], capacity: null, vmi: null };
 }

@@ -35,12 +35,26 @@ describe("the document as a whole", () => {
     ]);
   });
 
-  it("takes only kubevirt.io/v1", () => {
+  it("takes kubevirt.io/v1, and reads the deprecated v1alpha3 as v1 with a warning", () => {
+    const old = validateVmi(
+      vmiWith((doc) => {
+        doc.apiVersion = "kubevirt.io/v1alpha3";
+      }),
+    );
+    expect(old.valid).toBe(true);
+    expect(old.vmi?.apiVersion).toBe("kubevirt.io/v1");
+    expect(old.warnings).toEqual([
+      {
+        field: "apiVersion",
+        message:
+          "apiVersion: kubevirt.io/v1alpha3 is deprecated in KubeVirt; the VMI is read and stored as kubevirt.io/v1",
+      },
+    ]);
     const doc = vmiWith((doc) => {
-      doc.apiVersion = "kubevirt.io/v1alpha3";
+      doc.apiVersion = "kubevirt.io/v2";
     });
     expect(expectOneError(validateVmi(doc), "apiVersion").message).toBe(
-      'apiVersion must be "kubevirt.io/v1" (got "kubevirt.io/v1alpha3")',
+      'apiVersion must be one of: "kubevirt.io/v1", "kubevirt.io/v1alpha3" (got "kubevirt.io/v2")',
     );
   });
 
@@ -74,15 +88,9 @@ describe("the document as a whole", () => {
   });
 });
 
-describe("fields KubeVirt has and headroom does not support", () => {
+describe("fields KubeVirt has that headroom refuses", () => {
   it.each([
-    ["status", (doc: Doc) => (doc.status = {})],
     ["metadata.resourceVersion", (doc: Doc) => (doc.metadata.resourceVersion = "7")],
-    ["spec.nodeSelector", (doc: Doc) => (doc.spec.nodeSelector = {})],
-    [
-      "spec.terminationGracePeriodSeconds",
-      (doc: Doc) => (doc.spec.terminationGracePeriodSeconds = 0),
-    ],
     ["spec.domain.features", (doc: Doc) => (doc.spec.domain.features = { acpi: {} })],
     ["spec.domain.clock", (doc: Doc) => (doc.spec.domain.clock = {})],
     ["spec.domain.cpu.model", (doc: Doc) => (doc.spec.domain.cpu.model = "host-passthrough")],
@@ -104,10 +112,6 @@ describe("fields KubeVirt has and headroom does not support", () => {
     ],
     ["spec.domain.devices.gpus", (doc: Doc) => (doc.spec.domain.devices.gpus = [])],
     ["spec.domain.devices.hostDevices", (doc: Doc) => (doc.spec.domain.devices.hostDevices = [])],
-    [
-      "spec.domain.devices.autoattachPodInterface",
-      (doc: Doc) => (doc.spec.domain.devices.autoattachPodInterface = false),
-    ],
     [
       "spec.domain.devices.networkInterfaceMultiqueue",
       (doc: Doc) => (doc.spec.domain.devices.networkInterfaceMultiqueue = true),
@@ -145,14 +149,6 @@ describe("fields KubeVirt has and headroom does not support", () => {
       (doc: Doc) => (doc.spec.domain.devices.interfaces[0].state = "absent"),
     ],
     [
-      "spec.domain.resources.requests.cpu",
-      (doc: Doc) => (doc.spec.domain.resources.requests.cpu = "1"),
-    ],
-    [
-      "spec.domain.resources.overcommitGuestOverhead",
-      (doc: Doc) => (doc.spec.domain.resources.overcommitGuestOverhead = true),
-    ],
-    [
       "spec.networks[0].pod.vmNetworkCIDR",
       (doc: Doc) => (doc.spec.networks[0].pod.vmNetworkCIDR = "10.0.0.0/24"),
     ],
@@ -162,9 +158,79 @@ describe("fields KubeVirt has and headroom does not support", () => {
       (doc: Doc) => (doc.spec.volumes[0].containerDisk.path = "/disk"),
     ],
     ["spec.volumes[0].cloudInitNoCloud", (doc: Doc) => (doc.spec.volumes[0].cloudInitNoCloud = {})],
-  ])("%s is refused by name", (field, change) => {
+  ])("%s is refused by name, saying why", (field, change) => {
     const error = expectOneError(validateVmi(vmiWith(change)), field);
-    expect(error.message).toBe(`${field} is not supported by headroom`);
+    expect(error.message).toMatch(
+      new RegExp(`^${field.replace(/[.[\]]/g, "\\$&")} is refused: .+`),
+    );
+  });
+
+  it.each([
+    ["metadata.resourceVersion", "it is set by headroom, never by a document; remove it"],
+    ["spec.domain.devices.gpus", "headroom's hosts pass no hardware through to guests"],
+    [
+      "spec.domain.firmware.kernelBoot.container.imagePullSecret",
+      "it names a Kubernetes secret; give the host a login instead: headroom registry login HOST",
+    ],
+    [
+      "spec.domain.devices.interfaces[0].slirp",
+      "KubeVirt removed the slirp binding; use masquerade",
+    ],
+    [
+      "spec.domain.firmware.bootloader",
+      "headroom does not apply it yet (docs/kubevirt-compatibility.md lists what it applies)",
+    ],
+  ])("%s: %s", (field, why) => {
+    const change = (doc: Doc) => {
+      if (field === "metadata.resourceVersion") doc.metadata.resourceVersion = "7";
+      if (field === "spec.domain.devices.gpus") doc.spec.domain.devices.gpus = [];
+      if (field.endsWith("imagePullSecret"))
+        doc.spec.domain.firmware.kernelBoot.container.imagePullSecret = "s";
+      if (field.endsWith("slirp")) doc.spec.domain.devices.interfaces[0].slirp = {};
+      if (field.endsWith("bootloader")) doc.spec.domain.firmware.bootloader = { efi: {} };
+    };
+    expect(expectOneError(validateVmi(vmiWith(change)), field).message).toBe(
+      `${field} is refused: ${why}`,
+    );
+  });
+});
+
+describe("fields KubeVirt has that have no effect on headroom", () => {
+  it.each([
+    ["status", (doc: Doc) => (doc.status = {})],
+    ["spec.nodeSelector", (doc: Doc) => (doc.spec.nodeSelector = {})],
+    [
+      "spec.terminationGracePeriodSeconds",
+      (doc: Doc) => (doc.spec.terminationGracePeriodSeconds = 0),
+    ],
+    [
+      "spec.domain.resources.requests.cpu",
+      (doc: Doc) => (doc.spec.domain.resources.requests.cpu = "1"),
+    ],
+    [
+      "spec.domain.resources.overcommitGuestOverhead",
+      (doc: Doc) => (doc.spec.domain.resources.overcommitGuestOverhead = true),
+    ],
+  ])("%s is accepted with a warning that says why", (field, change) => {
+    const result = validateVmi(vmiWith(change));
+    expect(result.errors).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(result.warnings).toHaveLength(1);
+    expect(result.warnings[0]?.field).toBe(field);
+    expect(result.warnings[0]?.message).toMatch(
+      new RegExp(`^${field.replace(/[.[\]]/g, "\\$&")} has no effect: .+`),
+    );
+  });
+
+  it("keeps what it ignores out of the stored VMI", () => {
+    const result = validateVmi(
+      vmiWith((doc) => {
+        doc.spec.nodeSelector = { disk: "ssd" };
+        doc.status = { phase: "Running" };
+      }),
+    );
+    expect(JSON.stringify(result.vmi)).not.toContain("ssd");
+    expect(JSON.stringify(result.vmi)).not.toContain("phase");
   });
 });
 
@@ -175,7 +241,7 @@ describe("unknown fields", () => {
     });
     const error = expectOneError(validateVmi(doc), "spec.domain.devices.nics");
     expect(error.message).toBe(
-      "spec.domain.devices.nics is not a known field (headroom knows: disks, interfaces, rng)",
+      "spec.domain.devices.nics is not a known field (headroom knows: disks, interfaces, rng, autoattachPodInterface)",
     );
   });
 

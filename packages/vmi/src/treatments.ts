@@ -1,0 +1,177 @@
+/**
+ * What headroom does with each KubeVirt field it does not honor: accepts it
+ * with a warning that says why it has no effect here, or refuses it saying
+ * why. docs/kubevirt-compatibility.md lists every field with its treatment.
+ *
+ * Keys name a field by its path in the document, `[]` standing for any entry
+ * of a list: `spec.domain.devices.gpus`, `spec.volumes[].configMap`.
+ */
+import type { PathSegment } from "./field-path.ts";
+import type { FieldError } from "./result.ts";
+
+/** Accepted with a warning: the field asks for something that has no meaning on headroom's hosts. */
+const IGNORED: Record<string, string> = {
+  status: "it is written by headroom, never read from a document",
+  apiVersion:
+    "kubevirt.io/v1alpha3 is deprecated in KubeVirt; the VMI is read and stored as kubevirt.io/v1",
+  "spec.nodeSelector": "headroom runs each VMI on its one host, so there is nothing to place",
+  "spec.affinity": "headroom runs each VMI on its one host, so there is nothing to place",
+  "spec.tolerations": "headroom runs each VMI on its one host, so there is nothing to place",
+  "spec.topologySpreadConstraints":
+    "headroom runs each VMI on its one host, so there is nothing to spread",
+  "spec.schedulerName": "headroom places VMIs itself; there is no Kubernetes scheduler",
+  "spec.priorityClassName": "headroom never evicts a VMI to make room for another",
+  "spec.evictionStrategy": "headroom has one host: there is nowhere to migrate a VMI to",
+  "spec.livenessProbe":
+    "headroom does not probe guests; a VMI is Running once its domain runs (delete and apply again to restart it)",
+  "spec.readinessProbe": "headroom does not probe guests; a VMI is Running once its domain runs",
+  "spec.dnsPolicy":
+    "there is no cluster DNS: the pod network's DHCP gives the guest the host's resolver",
+  "spec.dnsConfig":
+    "there is no cluster DNS: the pod network's DHCP gives the guest the host's resolver",
+  "spec.terminationGracePeriodSeconds":
+    "headroom destroys a VMI's domain at once when it is deleted, as with 0: the guest gets no shutdown request yet",
+  "spec.domain.resources.requests.cpu":
+    "headroom reserves no host CPU time for a guest; its vCPUs come from spec.domain.cpu",
+  "spec.domain.resources.limits.cpu":
+    "headroom puts no CPU limit on a guest; its vCPUs come from spec.domain.cpu",
+  "spec.domain.resources.requests.ephemeral-storage":
+    "headroom keeps a VMI's disks in its state directory and sets no quota on them",
+  "spec.domain.resources.limits.ephemeral-storage":
+    "headroom keeps a VMI's disks in its state directory and sets no quota on them",
+  "spec.domain.resources.overcommitGuestOverhead":
+    "headroom reserves no memory for QEMU's own overhead, so there is none to overcommit",
+};
+
+const NO_KUBERNETES = "headroom has no Kubernetes to hold the object it names";
+const NO_PASSTHROUGH = "headroom's hosts pass no hardware through to guests";
+const SET_BY_HEADROOM = "it is set by headroom, never by a document; remove it";
+
+/** Refused, with the reason. */
+const REFUSED: Record<string, string> = {
+  "metadata.generateName": "headroom needs metadata.name; it makes no names",
+  "metadata.uid": SET_BY_HEADROOM,
+  "metadata.resourceVersion": SET_BY_HEADROOM,
+  "metadata.generation": SET_BY_HEADROOM,
+  "metadata.creationTimestamp": SET_BY_HEADROOM,
+  "metadata.deletionTimestamp": SET_BY_HEADROOM,
+  "metadata.deletionGracePeriodSeconds": SET_BY_HEADROOM,
+  "metadata.managedFields": SET_BY_HEADROOM,
+  "metadata.selfLink": SET_BY_HEADROOM,
+  "metadata.ownerReferences": "it is Kubernetes' garbage collection, which headroom has none of",
+  "metadata.finalizers": "it is Kubernetes' garbage collection, which headroom has none of",
+  "spec.accessCredentials": `it copies keys from Kubernetes secrets; ${NO_KUBERNETES}`,
+  "spec.resourceClaims": `it claims devices through Kubernetes; ${NO_PASSTHROUGH}`,
+  "spec.domain.launchSecurity":
+    "it needs AMD SEV or Intel TDX, which headroom's hosts do not offer",
+  "spec.domain.cpu.dedicatedCpuPlacement": "headroom does not pin guests to host CPUs",
+  "spec.domain.cpu.isolateEmulatorThread": "headroom does not pin guests to host CPUs",
+  "spec.domain.cpu.realtime": "headroom does not pin guests to host CPUs",
+  "spec.domain.cpu.numa": "headroom does not place guests on host NUMA nodes",
+  "spec.domain.memory.hugepages": "headroom reserves no hugepages on its hosts",
+  "spec.domain.devices.gpus": NO_PASSTHROUGH,
+  "spec.domain.devices.hostDevices": NO_PASSTHROUGH,
+  "spec.domain.devices.clientPassthrough": "USB redirection needs a client (virtctl usbredir)",
+  "spec.domain.devices.filesystems": `it shares Kubernetes volumes with virtiofs; ${NO_KUBERNETES}`,
+  "spec.domain.devices.downwardMetrics":
+    "it is Kubernetes' downward metrics, which headroom has none of",
+  "spec.domain.devices.interfaces[].sriov": NO_PASSTHROUGH,
+  "spec.domain.devices.interfaces[].macvtap":
+    "it needs KubeVirt's macvtap device plugin; use bridge on a multus network",
+  "spec.domain.devices.interfaces[].binding":
+    "it names a KubeVirt network binding plugin; use masquerade or bridge",
+  "spec.domain.devices.interfaces[].slirp": "KubeVirt removed the slirp binding; use masquerade",
+  "spec.volumes[].configMap": `it is a Kubernetes ConfigMap; ${NO_KUBERNETES}`,
+  "spec.volumes[].secret": `it is a Kubernetes Secret; ${NO_KUBERNETES}`,
+  "spec.volumes[].serviceAccount": `it is a Kubernetes service account; ${NO_KUBERNETES}`,
+  "spec.volumes[].downwardAPI": "it is Kubernetes' downward API, which headroom has none of",
+  "spec.volumes[].downwardMetrics":
+    "it is Kubernetes' downward metrics, which headroom has none of",
+  "spec.volumes[].sysprep": `it reads a Windows answer file from a ConfigMap or Secret; ${NO_KUBERNETES}`,
+  "spec.volumes[].memoryDump":
+    "it is where virtctl memory-dump writes; headroom takes no memory dumps",
+  "spec.volumes[].containerDisk.imagePullSecret":
+    "it names a Kubernetes secret; give the host a login instead: headroom registry login HOST",
+  "spec.domain.firmware.kernelBoot.container.imagePullSecret":
+    "it names a Kubernetes secret; give the host a login instead: headroom registry login HOST",
+};
+
+const NOT_YET =
+  "headroom does not apply it yet (docs/kubevirt-compatibility.md lists what it applies)";
+
+/** Why `key` is refused: its reason, or that headroom does not apply it yet. */
+export function refusalOf(key: string): string {
+  return REFUSED[key] ?? NOT_YET;
+}
+
+export type Treatment = "warning" | "refused" | "not yet";
+
+/** The treatment of a field the schema refuses (`refused` or `not yet`) or warns about. */
+export function treatmentOf(key: string): Treatment {
+  if (Object.hasOwn(IGNORED, key)) return "warning";
+  return Object.hasOwn(REFUSED, key) ? "refused" : "not yet";
+}
+
+/** Keys of the fields accepted with a warning. */
+export const IGNORED_FIELDS: readonly string[] = Object.keys(IGNORED);
+
+/** The key of the field at `segments`: `["spec", "volumes", 0, "secret"]` → `spec.volumes[].secret`. */
+export function treatmentKey(segments: readonly PathSegment[]): string {
+  return segments
+    .map((segment) => (typeof segment === "number" ? "[]" : `.${segment}`))
+    .join("")
+    .replace(/^\./, "");
+}
+
+/** The warnings of a document that passed the schema: one per ignored field it holds. */
+export function ignoredFieldWarnings(doc: Record<string, unknown>): FieldError[] {
+  const warnings: FieldError[] = [];
+  for (const [path, value] of fieldsOf(doc)) {
+    const why = IGNORED[path.key];
+    if (why === undefined || value === undefined) continue;
+    const message =
+      path.key === "apiVersion" ? `${path.shown}: ${why}` : `${path.shown} has no effect: ${why}`;
+    warnings.push({ field: path.shown, message });
+  }
+  return warnings;
+}
+
+interface Located {
+  key: string;
+  shown: string;
+}
+
+/** The document's values at the places ignored fields live, with their keys. */
+function* fieldsOf(doc: Record<string, unknown>): Generator<[Located, unknown]> {
+  yield [{ key: "status", shown: "status" }, doc.status];
+  if (doc.apiVersion === "kubevirt.io/v1alpha3")
+    yield [{ key: "apiVersion", shown: "apiVersion" }, true];
+  const spec = asRecord(doc.spec);
+  for (const field of Object.keys(spec))
+    yield [{ key: `spec.${field}`, shown: `spec.${field}` }, spec[field]];
+  const resources = asRecord(asRecord(spec.domain).resources);
+  for (const group of ["requests", "limits"]) {
+    const values = asRecord(resources[group]);
+    for (const field of Object.keys(values))
+      yield [
+        {
+          key: `spec.domain.resources.${group}.${field}`,
+          shown: `spec.domain.resources.${group}.${field}`,
+        },
+        values[field],
+      ];
+  }
+  yield [
+    {
+      key: "spec.domain.resources.overcommitGuestOverhead",
+      shown: "spec.domain.resources.overcommitGuestOverhead",
+    },
+    resources.overcommitGuestOverhead,
+  ];
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}

@@ -1,0 +1,120 @@
+// The fields headroom refuses for a reason, and those it accepts with a
+// warning: each says why, naming the field.
+import { describe, expect, it } from "vitest";
+import { validateVmi } from "../src/mod.ts";
+import { treatmentKey } from "../src/treatments.ts";
+import { type Doc, expectOneError, vmiWith } from "./helpers.ts";
+
+describe("refused, saying why", () => {
+  it.each([
+    ["spec.domain.launchSecurity", (d: Doc) => (d.spec.domain.launchSecurity = {}), "AMD SEV"],
+    [
+      "spec.domain.devices.interfaces[0].macvtap",
+      (d: Doc) => (d.spec.domain.devices.interfaces[0].macvtap = {}),
+      "use bridge on a multus network",
+    ],
+    [
+      "spec.domain.devices.interfaces[0].binding",
+      (d: Doc) => (d.spec.domain.devices.interfaces[0].binding = { name: "passt" }),
+      "use masquerade or bridge",
+    ],
+    [
+      "spec.domain.devices.clientPassthrough",
+      (d: Doc) => (d.spec.domain.devices.clientPassthrough = {}),
+      "virtctl usbredir",
+    ],
+    [
+      "spec.domain.devices.filesystems",
+      (d: Doc) => (d.spec.domain.devices.filesystems = []),
+      "virtiofs",
+    ],
+    [
+      "spec.domain.devices.downwardMetrics",
+      (d: Doc) => (d.spec.domain.devices.downwardMetrics = {}),
+      "downward metrics",
+    ],
+    ["spec.volumes[0].configMap", (d: Doc) => (d.spec.volumes[0].configMap = {}), "ConfigMap"],
+    ["spec.volumes[0].secret", (d: Doc) => (d.spec.volumes[0].secret = {}), "Secret"],
+    [
+      "spec.volumes[0].serviceAccount",
+      (d: Doc) => (d.spec.volumes[0].serviceAccount = {}),
+      "service account",
+    ],
+    [
+      "spec.volumes[0].downwardAPI",
+      (d: Doc) => (d.spec.volumes[0].downwardAPI = {}),
+      "downward API",
+    ],
+    [
+      "spec.volumes[0].downwardMetrics",
+      (d: Doc) => (d.spec.volumes[0].downwardMetrics = {}),
+      "downward metrics",
+    ],
+    ["spec.volumes[0].sysprep", (d: Doc) => (d.spec.volumes[0].sysprep = {}), "answer file"],
+    ["spec.volumes[0].memoryDump", (d: Doc) => (d.spec.volumes[0].memoryDump = {}), "memory-dump"],
+    ["spec.accessCredentials", (d: Doc) => (d.spec.accessCredentials = []), "Kubernetes secrets"],
+    ["spec.resourceClaims", (d: Doc) => (d.spec.resourceClaims = []), "pass no hardware"],
+  ])("%s", (field, change, why) => {
+    const error = expectOneError(validateVmi(vmiWith(change)), field);
+    expect(error.message.startsWith(`${field} is refused: `)).toBe(true);
+    expect(error.message).toContain(why);
+  });
+});
+
+describe("accepted with a warning that says why", () => {
+  it.each([
+    [
+      "spec.domain.resources.requests.ephemeral-storage",
+      (d: Doc) => (d.spec.domain.resources.requests["ephemeral-storage"] = "1Gi"),
+      "no quota",
+    ],
+    [
+      "spec.domain.resources.limits.ephemeral-storage",
+      (d: Doc) => (d.spec.domain.resources.limits = { "ephemeral-storage": "1Gi" }),
+      "no quota",
+    ],
+    [
+      "spec.domain.resources.limits.cpu",
+      (d: Doc) => (d.spec.domain.resources.limits = { cpu: "2" }),
+      "no CPU limit",
+    ],
+    ["spec.schedulerName", (d: Doc) => (d.spec.schedulerName = "x"), "places VMIs itself"],
+    ["spec.priorityClassName", (d: Doc) => (d.spec.priorityClassName = "high"), "never evicts"],
+    ["spec.evictionStrategy", (d: Doc) => (d.spec.evictionStrategy = "LiveMigrate"), "migrate"],
+    ["spec.livenessProbe", (d: Doc) => (d.spec.livenessProbe = { tcpSocket: {} }), "probe"],
+    ["spec.readinessProbe", (d: Doc) => (d.spec.readinessProbe = {}), "probe"],
+    ["spec.dnsPolicy", (d: Doc) => (d.spec.dnsPolicy = "None"), "resolver"],
+    ["spec.dnsConfig", (d: Doc) => (d.spec.dnsConfig = {}), "resolver"],
+    ["spec.affinity", (d: Doc) => (d.spec.affinity = {}), "nothing to place"],
+    ["spec.tolerations", (d: Doc) => (d.spec.tolerations = []), "nothing to place"],
+  ])("%s", (field, change, why) => {
+    const result = validateVmi(vmiWith(change));
+    expect(result.errors).toEqual([]);
+    expect(result.warnings.map((warning) => warning.field)).toEqual([field]);
+    expect(result.warnings[0]?.message.startsWith(`${field} has no effect: `)).toBe(true);
+    expect(result.warnings[0]?.message).toContain(why);
+  });
+
+  it("warns about each such field of a VMI, and about none of a plain one", () => {
+    expect(validateVmi(vmiWith(() => {})).warnings).toEqual([]);
+    const result = validateVmi(
+      vmiWith((d) => {
+        d.spec.nodeSelector = { a: "b" };
+        d.spec.terminationGracePeriodSeconds = 30;
+        d.status = {};
+      }),
+    );
+    expect(result.warnings.map((warning) => warning.field).sort()).toEqual([
+      "spec.nodeSelector",
+      "spec.terminationGracePeriodSeconds",
+      "status",
+    ]);
+  });
+});
+
+describe("treatmentKey", () => {
+  it("names list entries with []", () => {
+    expect(treatmentKey(["spec", "volumes", 3, "secret"])).toBe("spec.volumes[].secret");
+    expect(treatmentKey(["spec", "domain", "devices", "gpus"])).toBe("spec.domain.devices.gpus");
+  });
+});
