@@ -9,7 +9,8 @@ import { DEFAULT_GUEST_MEMORY } from "./rules.ts";
 import type { DomainSpec, MachineType, QuantityValue, Resources, Vmi } from "./types.ts";
 
 export function normalize(input: VmiInput): Vmi {
-  const { metadata, spec } = input;
+  const { metadata } = input;
+  const spec = withKubevirtDefaults(input.spec);
   return {
     apiVersion: "kubevirt.io/v1",
     kind: "VirtualMachineInstance",
@@ -48,7 +49,8 @@ function normalizeDomain(domain: DomainInput): DomainSpec {
     ...(cpu && { cpu: { ...cpu } }),
     memory: { guest },
     // The rules accept only these two names.
-    machine: { type: (domain.machine?.type ?? "q35") as MachineType },
+    // An empty type is KubeVirt's default too.
+    machine: { type: (domain.machine?.type || "q35") as MachineType },
     ...(firmware && {
       firmware: {
         ...(kernelBoot && {
@@ -73,6 +75,7 @@ function normalizeDomain(domain: DomainInput): DomainSpec {
       })),
       // KubeVirt keeps rng under devices; the seed's spec.domain.rng lands there too.
       ...((devices?.rng || domain.rng) && { rng: {} }),
+      ...(devices?.autoattachPodInterface === false && { autoattachPodInterface: false }),
     },
     ...(resources && { resources: normalizeResources(resources) }),
   };
@@ -93,5 +96,33 @@ function normalizeResources(resources: NonNullable<DomainInput["resources"]>): R
     }),
     // The rules refuse kubevirt.io/interface here, so memory is all there is.
     ...(limits && { limits: { ...(limits.memory !== undefined && { memory: limits.memory }) } }),
+  };
+}
+
+/**
+ * What KubeVirt adds to a VMI before it runs: the pod network's interface
+ * (masquerade) when the VMI names no interface and no network, unless
+ * autoattachPodInterface is false; a virtio disk for each volume no disk names.
+ */
+function withKubevirtDefaults(spec: VmiInput["spec"]): VmiInput["spec"] {
+  const devices = spec.domain.devices ?? {};
+  const interfaces = devices.interfaces ?? [];
+  const networks = spec.networks ?? [];
+  const podInterface =
+    interfaces.length === 0 && networks.length === 0 && devices.autoattachPodInterface !== false;
+  const disks = devices.disks ?? [];
+  const named = new Set(disks.map((disk) => disk.name));
+  const diskless = (spec.volumes ?? []).filter((volume) => !named.has(volume.name));
+  return {
+    ...spec,
+    domain: {
+      ...spec.domain,
+      devices: {
+        ...devices,
+        interfaces: podInterface ? [{ name: "default", masquerade: {} }] : interfaces,
+        disks: [...disks, ...diskless.map((volume) => ({ name: volume.name, disk: {} }))],
+      },
+    },
+    networks: podInterface ? [{ name: "default", pod: {} }] : networks,
   };
 }

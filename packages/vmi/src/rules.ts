@@ -65,7 +65,7 @@ function checkAnnotations(vmi: VmiInput): FieldError[] {
 /** Machine families headroom composes for; versioned names would pin an ABI headroom does not track. */
 function checkMachine(vmi: VmiInput): FieldError[] {
   const type = vmi.spec.domain.machine?.type;
-  if (type === undefined || type === "q35" || type === "pc") return [];
+  if (type === undefined || type === "" || type === "q35" || type === "pc") return [];
   const field = "spec.domain.machine.type";
   const family = type.startsWith("pc-q35-") ? "q35" : type.startsWith("pc-i440fx-") ? "pc" : null;
   if (family !== null) {
@@ -296,7 +296,6 @@ function checkDisksAndVolumes(vmi: VmiInput): FieldError[] {
   const volumes = vmi.spec.volumes ?? [];
   const errors = [...uniqueNames(DISKS, disks), ...uniqueNames(VOLUMES, volumes)];
   const volumeNames = new Set(volumes.map((volume) => volume.name));
-  const diskNames = new Set(disks.map((disk) => disk.name));
 
   disks.forEach((disk, index) => {
     if (!volumeNames.has(disk.name)) {
@@ -310,12 +309,6 @@ function checkDisksAndVolumes(vmi: VmiInput): FieldError[] {
 
   volumes.forEach((volume, index) => {
     const at = `${VOLUMES}[${index}]`;
-    if (!diskNames.has(volume.name)) {
-      errors.push({
-        field: `${at}.name`,
-        message: `${at}.name: no disk in ${DISKS} is named ${show(volume.name)}; headroom uses volumes only as disks`,
-      });
-    }
     const sources = volumeSourcesOf(volume);
     if (sources.length === 0) {
       errors.push({ field: at, message: `${at} needs a source: containerDisk or emptyDisk` });

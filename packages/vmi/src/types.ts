@@ -69,6 +69,8 @@ export interface Devices {
   disks: Disk[];
   interfaces: Interface[];
   rng?: Empty;
+  /** Kept when false, so a VMI validated again gets no pod interface either. */
+  autoattachPodInterface?: false;
 }
 
 export interface Disk {

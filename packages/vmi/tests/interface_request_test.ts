@@ -123,14 +123,24 @@ describe("capacity", () => {
   it("is the request for a VMI without interfaces", () => {
     const doc = vmiWith((doc) => {
       doc.spec.domain.devices.interfaces = [];
+      doc.spec.domain.devices.autoattachPodInterface = false;
       doc.spec.networks = [];
     });
     expect(validateVmi(doc).capacity).toEqual({ requested: 5, interfaces: 0, effective: 5 });
   });
 
+  it("counts the pod interface KubeVirt adds to a VMI that names none", () => {
+    const doc = vmiWith((doc) => {
+      delete doc.spec.domain.devices.interfaces;
+      delete doc.spec.networks;
+    });
+    expect(validateVmi(doc).capacity).toEqual({ requested: 5, interfaces: 1, effective: 5 });
+  });
+
   it("is zero for a VMI without interfaces or request", () => {
     const doc = vmiWith((doc) => {
       delete doc.spec.domain.devices.interfaces;
+      doc.spec.domain.devices.autoattachPodInterface = false;
       delete doc.spec.networks;
       delete doc.spec.domain.resources;
     });

@@ -5,8 +5,11 @@ import { baseVmi, expectOneError, expectValid, vmiWith } from "./helpers.ts";
 const INTERFACES = "spec.domain.devices.interfaces";
 
 describe("machine type", () => {
-  it("defaults to q35", () => {
+  it('defaults to q35, also when empty (KubeVirt\'s examples write type: "")', () => {
     expect(validateVmi(baseVmi()).vmi?.spec.domain.machine.type).toBe("q35");
+    const empty = validateVmi(vmiWith((doc) => (doc.spec.domain.machine = { type: "" })));
+    expectValid(empty);
+    expect(empty.vmi?.spec.domain.machine.type).toBe("q35");
   });
 
   it.each([["q35"], ["pc"]])("takes %s", (type) => {
@@ -27,7 +30,7 @@ describe("machine type", () => {
     );
   });
 
-  it.each([["virt"], ["Q35"], ["microvm"], [""]])("refuses %j", (type) => {
+  it.each([["virt"], ["Q35"], ["microvm"]])("refuses %j", (type) => {
     const result = validateVmi(vmiWith((doc) => (doc.spec.domain.machine = { type })));
     const error = expectOneError(result, "spec.domain.machine.type");
     expect(error.message).toBe(`spec.domain.machine.type must be "q35" or "pc" (got "${type}")`);
@@ -343,11 +346,19 @@ describe("disks and volumes", () => {
         field: "spec.domain.devices.disks[0].name",
         message: 'spec.domain.devices.disks[0].name: no volume in spec.volumes is named "rootdisk"',
       },
-      {
-        field: "spec.volumes[0].name",
-        message:
-          'spec.volumes[0].name: no disk in spec.domain.devices.disks is named "containerdisk"; headroom uses volumes only as disks',
-      },
+    ]);
+  });
+
+  it("gives a volume no disk names a virtio disk, after the named ones, as KubeVirt does", () => {
+    const doc = vmiWith((doc) => {
+      doc.spec.volumes.push({ name: "scratch", emptyDisk: { capacity: "1Gi" } });
+      doc.spec.domain.devices.disks = [];
+    });
+    const result = validateVmi(doc);
+    expectValid(result);
+    expect(result.vmi?.spec.domain.devices.disks).toEqual([
+      { name: "containerdisk", disk: { bus: "virtio" } },
+      { name: "scratch", disk: { bus: "virtio" } },
     ]);
   });
 
@@ -436,9 +447,39 @@ describe("the normalized VMI", () => {
       delete doc.spec.volumes;
     });
     const vmi = validateVmi(doc).vmi;
-    expect(vmi?.spec.networks).toEqual([]);
+    // KubeVirt's default: the pod network, through a masquerade interface.
+    expect(vmi?.spec.networks).toEqual([{ name: "default", pod: {} }]);
     expect(vmi?.spec.volumes).toEqual([]);
-    expect(vmi?.spec.domain.devices).toEqual({ disks: [], interfaces: [] });
+    expect(vmi?.spec.domain.devices).toEqual({
+      disks: [],
+      interfaces: [{ name: "default", model: "virtio", masquerade: {} }],
+    });
+  });
+
+  it("adds no interface when autoattachPodInterface is false, and keeps saying so", () => {
+    const doc = vmiWith((doc) => {
+      doc.spec.domain.devices = { autoattachPodInterface: false };
+      delete doc.spec.networks;
+      delete doc.spec.volumes;
+    });
+    const vmi = validateVmi(doc).vmi;
+    expect(vmi?.spec.networks).toEqual([]);
+    expect(vmi?.spec.domain.devices).toEqual({
+      disks: [],
+      interfaces: [],
+      autoattachPodInterface: false,
+    });
+    // Validated again (the composer does), the stored VMI stays as it is.
+    expect(validateVmi(structuredClone(vmi)).vmi).toEqual(vmi);
+  });
+
+  it("adds no pod interface to a VMI that names interfaces of its own", () => {
+    const vmi = validateVmi(baseVmi()).vmi;
+    expect(vmi?.spec.domain.devices.interfaces.map((iface) => iface.name)).toEqual([
+      "default",
+      "secondary",
+    ]);
+    expect(vmi?.spec.networks.map((network) => network.name)).toEqual(["default", "secondary"]);
   });
 
   it("validates again to itself", () => {
