@@ -74,8 +74,26 @@ describe("headroom validate: valid files (exit 0)", () => {
     expect(JSON.parse(run.stdout)).toEqual({
       valid: true,
       errors: [],
+      warnings: [],
       capacity: { requested: 5, interfaces: 2, effective: 5 },
     });
+  });
+
+  it("prints a Warning: line on stderr for each field without effect, and stays valid", () => {
+    const run = headroom(
+      ["validate", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "kubevirt.io/v1",
+        kind: "VirtualMachineInstance",
+        metadata: { name: "plain" },
+        spec: { domain: {}, tolerations: [] },
+      }),
+    );
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe(
+      "Warning: spec.tolerations has no effect: headroom runs each VMI on its one host, so there is nothing to place\n",
+    );
+    expect(run.stdout).toContain("valid.");
   });
 
   it("accepts the long option names", () => {
@@ -92,7 +110,7 @@ describe("headroom validate: invalid files (exit 1)", () => {
     expect(run.stdout).toBe(
       [
         `${fixture("invalid.yaml")}: invalid, 1 error:`,
-        "  - spec.domain.devices.gpus is not supported by headroom",
+        "  - spec.domain.devices.gpus is refused: headroom's hosts pass no hardware through to guests",
         "",
       ].join("\n"),
     );

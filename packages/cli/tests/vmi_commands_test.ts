@@ -111,6 +111,26 @@ describe("headroom apply", () => {
     expect((await stored("default", "relabel")).generation).toBe(2);
   });
 
+  it("accepts a KubeVirt VMI as written, printing a Warning: line for each field without effect", async () => {
+    const doc = vmi("as-written", (doc) => {
+      doc.apiVersion = "kubevirt.io/v1alpha3";
+      doc.spec.terminationGracePeriodSeconds = 0;
+      doc.spec.nodeSelector = { "kubernetes.io/hostname": "node01" };
+      doc.spec.domain.machine = { type: "" };
+    });
+    const run = await headroom([...server, "apply", "-f", "-"], {}, doc);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("vmi/as-written created (capacity 5)\n");
+    expect(run.stderr.split("\n").filter(Boolean)).toEqual([
+      "Warning: apiVersion: kubevirt.io/v1alpha3 is deprecated in KubeVirt; the VMI is read and stored as kubevirt.io/v1",
+      "Warning: spec.terminationGracePeriodSeconds has no effect: headroom destroys a VMI's domain at once when it is deleted, as with 0: the guest gets no shutdown request yet",
+      "Warning: spec.nodeSelector has no effect: headroom runs each VMI on its one host, so there is nothing to place",
+    ]);
+    const kept = await stored("default", "as-written");
+    expect(kept.manifestJson).not.toContain("nodeSelector");
+    expect(JSON.parse(kept.manifestJson ?? "{}").spec.domain.machine).toEqual({ type: "q35" });
+  });
+
   it("puts a VMI without a namespace into -n, and refuses a mismatch", async () => {
     const run = await headroom([...server, "-n", "team-a", "apply", "-f", "-"], {}, vmi("in-a"));
     expect(run.code).toBe(0);

@@ -18,6 +18,8 @@ export type CheckedManifest =
       ok: true;
       doc: unknown;
       vmi: Vmi;
+      /** Fields accepted that have no effect here, each saying why. */
+      warnings: FieldError[];
       capacity: Capacity;
       namespace: string;
       name: string;
@@ -48,6 +50,7 @@ export function checkManifest(manifestJson: string): CheckedManifest {
     ok: true,
     doc,
     vmi: result.vmi,
+    warnings: result.warnings,
     capacity: result.capacity,
     namespace,
     name,

@@ -135,7 +135,7 @@ export async function startValidator(
       return { rejected: { errors: checked.errors } };
     }
     const { key, namespace, name } = checked;
-    return retryCompareAndSet(
+    const reply = await retryCompareAndSet(
       async () => storeOnce(deps, checked, await readStored(vmis, key), request.dryRun, log),
       {
         gaveUp: () =>
@@ -147,6 +147,9 @@ export async function startValidator(
           log.debug({ key, attempt }, "lost a compare-and-set race, deciding again"),
       },
     );
+    // As kubectl shows a server's warnings: the fields that have no effect here.
+    if (reply.accepted) reply.accepted.warnings = checked.warnings;
+    return reply;
   };
 
   const remove = async (request: DeleteRequest, log: Logger) => {

@@ -45,14 +45,16 @@ async function runValidate(options: ValidateOptions): Promise<number> {
   ]);
   const { doc, source } = await readDocument(options.filename);
   const result = validateVmi(doc);
+  if (options.output !== "json")
+    for (const warning of result.warnings) process.stderr.write(`Warning: ${warning.message}\n`);
   const output = options.output === "json" ? asJson(result) : asText(result, source);
   process.stdout.write(`${output}\n`);
   return result.valid ? EXIT_OK : EXIT_INVALID;
 }
 
 function asJson(result: ValidationResult): string {
-  const { valid, errors, capacity } = result;
-  return JSON.stringify({ valid, errors, capacity }, null, 2);
+  const { valid, errors, warnings, capacity } = result;
+  return JSON.stringify({ valid, errors, warnings, capacity }, null, 2);
 }
 
 function asText(result: ValidationResult, source: string): string {

@@ -52,6 +52,8 @@ export async function runApply(options: ApplyOptions, globals: GlobalOptions): P
       return EXIT_INVALID;
     }
     const accepted = reply.accepted;
+    for (const warning of accepted.warnings ?? [])
+      process.stderr.write(`Warning: ${warning.message}\n`);
     process.stdout.write(`${acceptedLine(accepted)}\n`);
     if (!options.wait) return EXIT_OK;
     // A host fetching or pulling the VMI's image is drawn as a bar on a terminal.
