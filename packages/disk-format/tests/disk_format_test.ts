@@ -156,18 +156,29 @@ describe("inspectDisk", () => {
 
   it("finds encryption", async () => {
     const path = join(dir, "encrypted.qcow2");
-    await qemuImg(
-      "create",
-      "-q",
-      "--object",
-      "secret,id=key,data=hunter2",
-      "-f",
-      "qcow2",
-      "-o",
-      "encrypt.format=luks,encrypt.key-secret=key",
-      path,
-      "1M",
-    );
+    // qemu-img times its LUKS key derivation by the thread's CPU time, and on
+    // a busy machine now and then reads no CPU time at all ("Unable to get
+    // accurate CPU usage"): that is qemu-img's measurement, so try again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await qemuImg(
+          "create",
+          "-q",
+          "--object",
+          "secret,id=key,data=hunter2",
+          "-f",
+          "qcow2",
+          "-o",
+          "encrypt.format=luks,encrypt.key-secret=key",
+          path,
+          "1M",
+        );
+        break;
+      } catch (error) {
+        if (attempt >= 5 || !String(error).includes("Unable to get accurate CPU usage"))
+          throw error;
+      }
+    }
     const info = await inspectDisk(path);
     expect(info.encrypted).toBe(true);
     expect(() => requireSelfContained(path, info)).toThrow(/is encrypted/);

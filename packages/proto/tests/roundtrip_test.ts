@@ -28,6 +28,7 @@ const samples: Record<string, Record<string, unknown>> = {
     outcome: proto.Outcome.OUTCOME_UPDATED,
     capacity,
     dryRun: true,
+    warnings: [{ field: "spec.nodeSelector", message: "spec.nodeSelector has no effect: one host" }],
   },
   Rejected: {
     errors: [
@@ -88,7 +89,13 @@ const samples: Record<string, Record<string, unknown>> = {
     createdUnixMs: 1,
     acceptedUnixMs: 2,
   },
-  VmiDeleted: { namespace: "default", name: "vm1", uid: "3f2c", generation: 4 },
+  VmiDeleted: {
+    namespace: "default",
+    name: "vm1",
+    uid: "3f2c",
+    generation: 4,
+    terminationGracePeriodSeconds: 30,
+  },
   InterfaceRefused: {
     namespace: "default",
     name: "vm1",
@@ -168,6 +175,13 @@ const samples: Record<string, Record<string, unknown>> = {
     node: "host-a",
     images: [{ ref: "headroom/tiny-guest", digest: "", sizeBytes: 1 }],
     updatedUnixMs: 1_700_000_000_000,
+  },
+  PruneImagesRequest: { dryRun: true },
+  PruneImagesReply: {
+    node: "host-a",
+    removed: [{ ref: "127.0.0.1:5000/lab/guest:1", digest: "sha256:00", sizeBytes: 2 }],
+    otherRemoved: 3,
+    keptBecause: "",
   },
 };
 
