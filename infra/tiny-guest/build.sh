@@ -77,9 +77,11 @@ if [[ -r $config ]]; then
   done
 fi
 
-# Modules the guest loads: the virtio PCI transport and the NIC driver, with
-# their dependencies in load order (modules.dep lists them, nearest last).
-wanted_modules=(virtio_pci virtio_net)
+# Modules the guest loads: the virtio PCI transport, the NIC and disk
+# drivers, ISO 9660 (cloud-init seeds), and the ACPI power button with the
+# input events acpid reads, with their dependencies in load order
+# (modules.dep lists them, nearest last).
+wanted_modules=(virtio_pci virtio_net virtio_blk isofs button evdev)
 module_files=()
 declare -A seen=()
 add_module() { # path relative to $moddir

@@ -9,6 +9,11 @@
 #   headroom-guest: dhcp iface=eth0 addr=<ip>/<prefix> router=<ip>          (headroom.dhcp=1)
 #   headroom-guest: dhcp iface=eth0 failed
 #   headroom-guest: probe target=<ip>:<port> result=open|closed              (headroom.probe=...)
+#   headroom-guest: disks <name>=<bytes>,...                              (once, at boot)
+#   headroom-guest: cloud-init source=nocloud|configdrive dev=<name> instance-id=<id>
+#                   hostname=<name> user-data-sha256=<hex> network-data-sha256=<hex>|none
+#                                        (once per seed disk: ISO 9660 with cloud-init's files)
+#   headroom-guest: acpi-shutdown        (the ACPI power button: it powers off next)
 # A NIC is a PCI device with vendor 0x1af4 and device 0x1041 (virtio 1.0 net,
 # non-transitional) or 0x1000 (transitional virtio-net).
 #
@@ -55,6 +60,55 @@ if [ -f /lib/modules/load-order ]; then
     [ -n "$module" ] && insmod "/lib/modules/$module" 2>/dev/null
   done </lib/modules/load-order
 fi
+
+# The disks the guest sees, and what a cloud-init seed among them holds, so a
+# test can compare them with what the VMI asked for.
+disk_list=""
+for dev in /sys/block/vd* /sys/block/sd*; do
+  [ -e "$dev/size" ] || continue
+  read -r sectors <"$dev/size"
+  disk_list="${disk_list:+$disk_list,}${dev##*/}=$((sectors * 512))"
+done
+echo "headroom-guest: disks $disk_list"
+
+json_field() { # FILE KEY: the value of "KEY":"value" in FILE
+  sed -n "s/.*\"$2\": *\"\([^\"]*\)\".*/\1/p" "$1" | head -n 1
+}
+mkdir -p /seed
+for dev in /sys/block/vd* /sys/block/sd*; do
+  name=${dev##*/}
+  [ -e "/dev/$name" ] || continue
+  mount -t iso9660 -o ro "/dev/$name" /seed 2>/dev/null || continue
+  if [ -f /seed/meta-data ]; then
+    source=nocloud meta=/seed/meta-data user=/seed/user-data net=/seed/network-config
+    id=$(json_field $meta instance-id) host=$(json_field $meta local-hostname)
+  elif [ -f /seed/openstack/latest/meta_data.json ]; then
+    latest=/seed/openstack/latest
+    source=configdrive meta=$latest/meta_data.json user=$latest/user_data net=$latest/network_data.json
+    id=$(json_field $meta uuid) host=$(json_field $meta hostname)
+  else
+    umount /seed
+    continue
+  fi
+  user_sha=$(sha256sum "$user" | cut -d' ' -f1)
+  net_sha=none
+  [ -f "$net" ] && net_sha=$(sha256sum "$net" | cut -d' ' -f1)
+  echo "headroom-guest: cloud-init source=$source dev=$name instance-id=$id hostname=$host user-data-sha256=$user_sha network-data-sha256=$net_sha"
+  umount /seed
+done
+
+# The ACPI power button (libvirt's shutdown, which a VMI's delete sends) is
+# reported, then the guest powers off at once. busybox acpid runs
+# <confdir>/PWRF/00000080 for it; its input device exists once the button and
+# evdev modules above are loaded.
+mkdir -p /etc/acpi/PWRF
+cat >/etc/acpi/PWRF/00000080 <<'SCRIPT'
+#!/bin/sh
+echo "headroom-guest: acpi-shutdown" >/dev/console
+poweroff -f
+SCRIPT
+chmod 0755 /etc/acpi/PWRF/00000080
+acpid -d -c /etc/acpi >/dev/null 2>&1 &
 
 # Which hotplug path the platform gave us: PCIe root ports driven by pciehp
 # (native PCIe hotplug), or none of them (ACPI hotplug through acpiphp).
