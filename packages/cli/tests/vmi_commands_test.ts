@@ -123,12 +123,13 @@ describe("headroom apply", () => {
     expect(run.stdout).toBe("vmi/as-written created (capacity 5)\n");
     expect(run.stderr.split("\n").filter(Boolean)).toEqual([
       "Warning: apiVersion: kubevirt.io/v1alpha3 is deprecated in KubeVirt; the VMI is read and stored as kubevirt.io/v1",
-      "Warning: spec.terminationGracePeriodSeconds has no effect: headroom destroys a VMI's domain at once when it is deleted, as with 0: the guest gets no shutdown request yet",
       "Warning: spec.nodeSelector has no effect: headroom runs each VMI on its one host, so there is nothing to place",
     ]);
     const kept = await stored("default", "as-written");
     expect(kept.manifestJson).not.toContain("nodeSelector");
-    expect(JSON.parse(kept.manifestJson ?? "{}").spec.domain.machine).toEqual({ type: "q35" });
+    const spec = JSON.parse(kept.manifestJson ?? "{}").spec;
+    expect(spec.domain.machine).toEqual({ type: "q35" });
+    expect(spec.terminationGracePeriodSeconds).toBe(0);
   });
 
   it("puts a VMI without a namespace into -n, and refuses a mismatch", async () => {

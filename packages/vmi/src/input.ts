@@ -3,6 +3,7 @@
  * user may write, before defaults. Internal to this package.
  */
 import type {
+  CloudInit,
   Cpu,
   DiskBus,
   Empty,
@@ -23,6 +24,7 @@ export interface VmiInput {
   };
   spec: {
     domain: DomainInput;
+    terminationGracePeriodSeconds?: number;
     networks?: NetworkInput[];
     volumes?: VolumeInput[];
   };
@@ -75,4 +77,6 @@ export interface VolumeInput {
   name: string;
   containerDisk?: { image: string; imagePullPolicy?: ImagePullPolicy };
   emptyDisk?: { capacity: QuantityValue };
+  cloudInitNoCloud?: CloudInit;
+  cloudInitConfigDrive?: CloudInit;
 }

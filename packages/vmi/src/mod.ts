@@ -12,6 +12,8 @@ export { type GuestResources, guestResources } from "./resources.ts";
 export type { Capacity, FieldError, ValidationResult } from "./result.ts";
 export {
   DEFAULT_GUEST_MEMORY,
+  DEFAULT_TERMINATION_GRACE_SECONDS,
+  decodeBase64,
   MAX_ANNOTATIONS_BYTES,
   MAX_MEMORY_BYTES,
   MIN_MEMORY_BYTES,
@@ -24,6 +26,7 @@ export {
   type SelectorResult,
 } from "./selector.ts";
 export type {
+  CloudInit,
   Cpu,
   Devices,
   Disk,

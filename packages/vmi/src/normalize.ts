@@ -5,7 +5,7 @@
 
 import { INTERFACE_RESOURCE } from "./capacity.ts";
 import type { DomainInput, VmiInput } from "./input.ts";
-import { DEFAULT_GUEST_MEMORY } from "./rules.ts";
+import { DEFAULT_GUEST_MEMORY, DEFAULT_TERMINATION_GRACE_SECONDS } from "./rules.ts";
 import type { DomainSpec, MachineType, QuantityValue, Resources, Vmi } from "./types.ts";
 
 export function normalize(input: VmiInput): Vmi {
@@ -31,7 +31,13 @@ export function normalize(input: VmiInput): Vmi {
         name: volume.name,
         ...(volume.containerDisk && { containerDisk: { ...volume.containerDisk } }),
         ...(volume.emptyDisk && { emptyDisk: { capacity: volume.emptyDisk.capacity } }),
+        ...(volume.cloudInitNoCloud && { cloudInitNoCloud: { ...volume.cloudInitNoCloud } }),
+        ...(volume.cloudInitConfigDrive && {
+          cloudInitConfigDrive: { ...volume.cloudInitConfigDrive },
+        }),
       })),
+      terminationGracePeriodSeconds:
+        spec.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS,
     },
   };
 }

@@ -20,6 +20,8 @@ export const MAX_MEMORY_BYTES = 64n * 1024n ** 3n; // 64Gi
  * but the seed design's own example has no memory, and headroom accepts it.
  */
 export const DEFAULT_GUEST_MEMORY = "128Mi";
+/** KubeVirt's terminationGracePeriodSeconds when a VMI gives none. */
+export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
 export const MIN_EMPTY_DISK_BYTES = 1024n ** 2n; // 1Mi
 export const MAX_EMPTY_DISK_BYTES = 1024n ** 4n; // 1Ti
 export const MAX_VCPUS = 64;
@@ -45,6 +47,7 @@ export function checkRules(vmi: VmiInput): FieldError[] {
     ...checkNetworks(vmi),
     ...checkInterfaceNetworkPairs(vmi),
     ...checkDisksAndVolumes(vmi),
+    ...checkCloudInit(vmi),
   ];
 }
 
@@ -311,7 +314,10 @@ function checkDisksAndVolumes(vmi: VmiInput): FieldError[] {
     const at = `${VOLUMES}[${index}]`;
     const sources = volumeSourcesOf(volume);
     if (sources.length === 0) {
-      errors.push({ field: at, message: `${at} needs a source: containerDisk or emptyDisk` });
+      errors.push({
+        field: at,
+        message: `${at} needs a source: containerDisk, emptyDisk, cloudInitNoCloud or cloudInitConfigDrive`,
+      });
     } else if (sources.length > 1) {
       errors.push({
         field: at,
@@ -360,6 +366,61 @@ function sourcesOf(network: NetworkInput): string[] {
   return (["pod", "multus"] as const).filter((source) => network[source] !== undefined);
 }
 
+const VOLUME_SOURCES = [
+  "containerDisk",
+  "emptyDisk",
+  "cloudInitNoCloud",
+  "cloudInitConfigDrive",
+] as const;
+
 function volumeSourcesOf(volume: VolumeInput): string[] {
-  return (["containerDisk", "emptyDisk"] as const).filter((source) => volume[source] !== undefined);
+  return VOLUME_SOURCES.filter((source) => volume[source] !== undefined);
+}
+
+/** At most one cloud-init volume (as KubeVirt); user data from one field, network data from at most one. */
+function checkCloudInit(vmi: VmiInput): FieldError[] {
+  const errors: FieldError[] = [];
+  let first: number | null = null;
+  (vmi.spec.volumes ?? []).forEach((volume, index) => {
+    const kind = volume.cloudInitNoCloud ? "cloudInitNoCloud" : "cloudInitConfigDrive";
+    const data = volume[kind];
+    if (!data) return;
+    const at = `${VOLUMES}[${index}].${kind}`;
+    if (first !== null) {
+      errors.push({
+        field: at,
+        message: `${at}: a VMI takes one cloud-init volume, and ${VOLUMES}[${first}] is one`,
+      });
+    }
+    first ??= index;
+    const users = (["userData", "userDataBase64"] as const).filter(
+      (key) => data[key] !== undefined,
+    );
+    if (users.length !== 1) {
+      errors.push({
+        field: at,
+        message: `${at} needs its user data in exactly one of userData or userDataBase64 (got ${users.length})`,
+      });
+    }
+    if (data.networkData !== undefined && data.networkDataBase64 !== undefined) {
+      errors.push({
+        field: at,
+        message: `${at} takes its network data from one of networkData or networkDataBase64, not both`,
+      });
+    }
+    for (const key of ["userDataBase64", "networkDataBase64"] as const) {
+      const value = data[key];
+      if (value !== undefined && decodeBase64(value) === null) {
+        errors.push({ field: `${at}.${key}`, message: `${at}.${key} is not valid base64` });
+      }
+    }
+  });
+  return errors;
+}
+
+/** The bytes of standard base64 (whitespace allowed, as in YAML block text), or null. */
+export function decodeBase64(text: string): Buffer | null {
+  const compact = text.replace(/\s+/g, "");
+  if (compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) return null;
+  return Buffer.from(compact, "base64");
 }

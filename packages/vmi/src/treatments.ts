@@ -29,8 +29,6 @@ const IGNORED: Record<string, string> = {
     "there is no cluster DNS: the pod network's DHCP gives the guest the host's resolver",
   "spec.dnsConfig":
     "there is no cluster DNS: the pod network's DHCP gives the guest the host's resolver",
-  "spec.terminationGracePeriodSeconds":
-    "headroom destroys a VMI's domain at once when it is deleted, as with 0: the guest gets no shutdown request yet",
   "spec.domain.resources.requests.cpu":
     "headroom reserves no host CPU time for a guest; its vCPUs come from spec.domain.cpu",
   "spec.domain.resources.limits.cpu":
@@ -88,6 +86,10 @@ const REFUSED: Record<string, string> = {
   "spec.volumes[].downwardMetrics":
     "it is Kubernetes' downward metrics, which headroom has none of",
   "spec.volumes[].sysprep": `it reads a Windows answer file from a ConfigMap or Secret; ${NO_KUBERNETES}`,
+  "spec.volumes[].cloudInitNoCloud.secretRef": `it names a Kubernetes Secret; ${NO_KUBERNETES}: give userData instead`,
+  "spec.volumes[].cloudInitNoCloud.networkDataSecretRef": `it names a Kubernetes Secret; ${NO_KUBERNETES}: give networkData instead`,
+  "spec.volumes[].cloudInitConfigDrive.secretRef": `it names a Kubernetes Secret; ${NO_KUBERNETES}: give userData instead`,
+  "spec.volumes[].cloudInitConfigDrive.networkDataSecretRef": `it names a Kubernetes Secret; ${NO_KUBERNETES}: give networkData instead`,
   "spec.volumes[].memoryDump":
     "it is where virtctl memory-dump writes; headroom takes no memory dumps",
   "spec.volumes[].containerDisk.imagePullSecret":

@@ -36,6 +36,8 @@ export interface VmiSpec {
   domain: DomainSpec;
   networks: Network[];
   volumes: Volume[];
+  /** Seconds the guest gets to shut down when the VMI is deleted; KubeVirt's 30 when absent. */
+  terminationGracePeriodSeconds: number;
 }
 
 export interface DomainSpec {
@@ -98,9 +100,20 @@ export interface Network {
 
 export interface Volume {
   name: string;
-  /** Exactly one of containerDisk or emptyDisk is set. */
+  /** Exactly one source is set. */
   containerDisk?: { image: string; imagePullPolicy?: ImagePullPolicy };
   emptyDisk?: { capacity: QuantityValue };
+  /** A seed disk cloud-init reads: NoCloud (label cidata) or ConfigDrive (label config-2). */
+  cloudInitNoCloud?: CloudInit;
+  cloudInitConfigDrive?: CloudInit;
+}
+
+/** cloud-init data as written: one of userData/userDataBase64, at most one of the network pair. */
+export interface CloudInit {
+  userData?: string;
+  userDataBase64?: string;
+  networkData?: string;
+  networkDataBase64?: string;
 }
 
 export interface Resources {

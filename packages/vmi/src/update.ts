@@ -9,6 +9,7 @@ import { parseQuantity, quantitiesEqual } from "@headroom/quantity";
 import { INTERFACE_RESOURCE, interfaceRequestValue } from "./capacity.ts";
 import { child, isObject } from "./field-path.ts";
 import type { FieldError } from "./result.ts";
+import { DEFAULT_TERMINATION_GRACE_SECONDS } from "./rules.ts";
 import type { Vmi } from "./types.ts";
 import { show } from "./words.ts";
 
@@ -80,8 +81,14 @@ function checkKeptEntries(
 function fixedPart(vmi: Vmi): unknown {
   const { networks: _networks, domain, ...rest } = vmi.spec;
   const { interfaces: _interfaces, ...devices } = domain.devices;
-  // Domain first, so errors come in the order the document reads.
-  return { domain: { ...domain, devices, resources: fixedResources(vmi) }, ...rest };
+  // Domain first, so errors come in the order the document reads. A VMI
+  // stored by an earlier headroom has no grace period: it had the default.
+  return {
+    domain: { ...domain, devices, resources: fixedResources(vmi) },
+    ...rest,
+    terminationGracePeriodSeconds:
+      rest.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS,
+  };
 }
 
 /** Resources without the interface request; absent maps count as empty. */

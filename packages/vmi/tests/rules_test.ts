@@ -376,11 +376,64 @@ describe("disks and volumes", () => {
   it("needs one volume source", () => {
     const none = vmiWith((doc) => delete doc.spec.volumes[0].containerDisk);
     expect(expectOneError(validateVmi(none), "spec.volumes[0]").message).toBe(
-      "spec.volumes[0] needs a source: containerDisk or emptyDisk",
+      "spec.volumes[0] needs a source: containerDisk, emptyDisk, cloudInitNoCloud or cloudInitConfigDrive",
     );
     const both = vmiWith((doc) => (doc.spec.volumes[0].emptyDisk = { capacity: "1Gi" }));
     expect(expectOneError(validateVmi(both), "spec.volumes[0]").message).toBe(
       "spec.volumes[0] has 2 sources (containerDisk, emptyDisk); give exactly one",
+    );
+  });
+
+  it("takes a cloud-init volume as KubeVirt writes it, and gives it a disk", () => {
+    const result = validateVmi(
+      vmiWith((doc) => {
+        doc.spec.volumes.push({
+          name: "cloudinitdisk",
+          cloudInitNoCloud: { userData: "#cloud-config\npassword: fedora\n" },
+        });
+      }),
+    );
+    expectValid(result);
+    expect(result.vmi?.spec.volumes[1]).toEqual({
+      name: "cloudinitdisk",
+      cloudInitNoCloud: { userData: "#cloud-config\npassword: fedora\n" },
+    });
+    expect(result.vmi?.spec.domain.devices.disks.map((disk) => disk.name)).toContain(
+      "cloudinitdisk",
+    );
+  });
+
+  it.each([
+    [{}, "needs its user data in exactly one of userData or userDataBase64 (got 0)"],
+    [
+      { userData: "a", userDataBase64: "YQ==" },
+      "exactly one of userData or userDataBase64 (got 2)",
+    ],
+    [
+      { userData: "a", networkData: "b", networkDataBase64: "Yg==" },
+      "takes its network data from one of networkData or networkDataBase64, not both",
+    ],
+  ])("refuses cloud-init data %j", (data, message) => {
+    const doc = vmiWith((doc) => {
+      doc.spec.volumes.push({ name: "seed", cloudInitConfigDrive: data });
+    });
+    const error = expectOneError(validateVmi(doc), "spec.volumes[1].cloudInitConfigDrive");
+    expect(error.message).toContain(message);
+  });
+
+  it("refuses base64 that is not, and a second cloud-init volume", () => {
+    const bad = vmiWith((doc) => {
+      doc.spec.volumes.push({ name: "seed", cloudInitNoCloud: { userDataBase64: "abc" } });
+    });
+    expect(
+      expectOneError(validateVmi(bad), "spec.volumes[1].cloudInitNoCloud.userDataBase64").message,
+    ).toBe("spec.volumes[1].cloudInitNoCloud.userDataBase64 is not valid base64");
+    const two = vmiWith((doc) => {
+      doc.spec.volumes.push({ name: "one", cloudInitNoCloud: { userData: "a" } });
+      doc.spec.volumes.push({ name: "two", cloudInitConfigDrive: { userData: "b" } });
+    });
+    expect(expectOneError(validateVmi(two), "spec.volumes[2].cloudInitConfigDrive").message).toBe(
+      "spec.volumes[2].cloudInitConfigDrive: a VMI takes one cloud-init volume, and spec.volumes[1] is one",
     );
   });
 

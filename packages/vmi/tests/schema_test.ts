@@ -154,10 +154,13 @@ describe("fields KubeVirt has that headroom refuses", () => {
     ],
     ["spec.networks[1].multus.default", (doc: Doc) => (doc.spec.networks[1].multus.default = true)],
     [
+      "spec.volumes[0].cloudInitNoCloud.secretRef",
+      (doc: Doc) => (doc.spec.volumes[0].cloudInitNoCloud = { secretRef: { name: "s" } }),
+    ],
+    [
       "spec.volumes[0].containerDisk.path",
       (doc: Doc) => (doc.spec.volumes[0].containerDisk.path = "/disk"),
     ],
-    ["spec.volumes[0].cloudInitNoCloud", (doc: Doc) => (doc.spec.volumes[0].cloudInitNoCloud = {})],
   ])("%s is refused by name, saying why", (field, change) => {
     const error = expectOneError(validateVmi(vmiWith(change)), field);
     expect(error.message).toMatch(
@@ -200,10 +203,6 @@ describe("fields KubeVirt has that have no effect on headroom", () => {
     ["status", (doc: Doc) => (doc.status = {})],
     ["spec.nodeSelector", (doc: Doc) => (doc.spec.nodeSelector = {})],
     [
-      "spec.terminationGracePeriodSeconds",
-      (doc: Doc) => (doc.spec.terminationGracePeriodSeconds = 0),
-    ],
-    [
       "spec.domain.resources.requests.cpu",
       (doc: Doc) => (doc.spec.domain.resources.requests.cpu = "1"),
     ],
@@ -231,6 +230,20 @@ describe("fields KubeVirt has that have no effect on headroom", () => {
     );
     expect(JSON.stringify(result.vmi)).not.toContain("ssd");
     expect(JSON.stringify(result.vmi)).not.toContain("phase");
+  });
+});
+
+describe("spec.terminationGracePeriodSeconds", () => {
+  it("is stored, KubeVirt's 30 when absent, 0 kept", () => {
+    expect(validateVmi(vmiWith(() => {})).vmi?.spec.terminationGracePeriodSeconds).toBe(30);
+    const now = validateVmi(vmiWith((doc) => (doc.spec.terminationGracePeriodSeconds = 0)));
+    expect(now.warnings).toEqual([]);
+    expect(now.vmi?.spec.terminationGracePeriodSeconds).toBe(0);
+  });
+
+  it.each([[-1], [1.5], ["30"], [86401]])("refuses %j", (value) => {
+    const doc = vmiWith((doc) => (doc.spec.terminationGracePeriodSeconds = value));
+    expectOneError(validateVmi(doc), "spec.terminationGracePeriodSeconds");
   });
 });
 

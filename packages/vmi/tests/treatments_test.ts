@@ -100,13 +100,13 @@ describe("accepted with a warning that says why", () => {
     const result = validateVmi(
       vmiWith((d) => {
         d.spec.nodeSelector = { a: "b" };
-        d.spec.terminationGracePeriodSeconds = 30;
+        d.spec.dnsPolicy = "None";
         d.status = {};
       }),
     );
     expect(result.warnings.map((warning) => warning.field).sort()).toEqual([
+      "spec.dnsPolicy",
       "spec.nodeSelector",
-      "spec.terminationGracePeriodSeconds",
       "status",
     ]);
   });
