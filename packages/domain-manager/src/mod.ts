@@ -16,3 +16,5 @@ export {
 } from "./launch.ts";
 export { attachNic, DetachTimeoutError, detachNic, NoRoomError } from "./nic_hotplug.ts";
 export { ensurePodNetwork } from "./pod_network.ts";
+export { ensureSeedDisk, type SeedDisk, seedFiles } from "./seed_disk.ts";
+export { type ShutdownOptions, type ShutdownOutcome, shutDownGuest } from "./shutdown.ts";

@@ -114,6 +114,9 @@ export type IDescribeReply = headroom.v1.DescribeReply.$Properties;
 export const DiskFile = headroom.v1.DiskFile;
 export type DiskFile = headroom.v1.DiskFile;
 export type IDiskFile = headroom.v1.DiskFile.$Properties;
+export const CloudInitSeed = headroom.v1.CloudInitSeed;
+export type CloudInitSeed = headroom.v1.CloudInitSeed;
+export type ICloudInitSeed = headroom.v1.CloudInitSeed.$Properties;
 
 // network.proto
 export const NetworkAttachment = headroom.v1.NetworkAttachment;

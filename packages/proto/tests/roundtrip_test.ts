@@ -28,7 +28,9 @@ const samples: Record<string, Record<string, unknown>> = {
     outcome: proto.Outcome.OUTCOME_UPDATED,
     capacity,
     dryRun: true,
-    warnings: [{ field: "spec.nodeSelector", message: "spec.nodeSelector has no effect: one host" }],
+    warnings: [
+      { field: "spec.nodeSelector", message: "spec.nodeSelector has no effect: one host" },
+    ],
   },
   Rejected: {
     errors: [

@@ -1,9 +1,10 @@
 // A deleted VMI: its domain destroyed and undefined, its files removed, its
 // status cleared and its room given back (a released event).
 import { rm } from "node:fs/promises";
-import { errorText, PermanentError, storeKey } from "@headroom/bus";
-import { isHeadroomDomain, removeDomain } from "@headroom/domain-manager";
+import { errorText, type Logger, PermanentError, storeKey } from "@headroom/bus";
+import { isHeadroomDomain, removeDomain, shutDownGuest } from "@headroom/domain-manager";
 import { domainNameOf } from "@headroom/host-state";
+import type { Domain } from "@headroom/libvirt";
 import type { IVmiStatus, VmiDeleted } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 import { CapacityEventType, publishEvent } from "./events.ts";
@@ -30,7 +31,10 @@ export async function releaseVmi(ctx: LauncherContext, deleted: VmiDeleted): Pro
     // A VMI of the same name was created again; its domain is not ours to remove.
     log.warn({ domain: domainName }, "domain belongs to a newer VMI; left alone");
   } else {
-    if (domain && !foreign) await removeDomain(domain);
+    if (domain && !foreign) {
+      await shutDown(domain, Number(deleted.terminationGracePeriodSeconds), log);
+      await removeDomain(domain);
+    }
     await rm(ctx.state.vmDir(namespace, name), { recursive: true, force: true });
     if ((await ctx.readStored(key)) === null && (!last.uid || last.uid === uid)) {
       await ctx.buckets.status.delete(key);
@@ -45,4 +49,22 @@ export async function releaseVmi(ctx: LauncherContext, deleted: VmiDeleted): Pro
     `${uid}:released`,
   );
   log.info({ domain: domainName, removed: domain !== undefined && !foreign }, "released");
+}
+
+/** KubeVirt's bound is int64; a day is as long as headroom waits for a guest. */
+const MAX_GRACE_SECONDS = 24 * 60 * 60;
+
+/**
+ * As KubeVirt deletes a VMI: the guest's power button, then the domain is
+ * destroyed (by removeDomain) if the guest did not power off within its
+ * terminationGracePeriodSeconds. 0 (and deletions from an earlier headroom)
+ * skip the wait.
+ */
+async function shutDown(domain: Domain, graceSeconds: number, log: Logger): Promise<void> {
+  const grace = Math.min(Math.max(0, Math.trunc(graceSeconds) || 0), MAX_GRACE_SECONDS);
+  if (grace === 0 || !(await domain.isActive())) return;
+  const outcome = await shutDownGuest(domain, { graceMs: grace * 1000 });
+  const fields = { graceSeconds: grace, ms: outcome.elapsedMs, presses: outcome.presses };
+  if (outcome.stopped) log.info(fields, "guest shut down");
+  else log.warn(fields, "guest did not shut down within its grace period; destroying it");
 }

@@ -42,6 +42,7 @@ import {
   VmiDeleted,
   VmiRecord,
 } from "@headroom/proto";
+import { DEFAULT_TERMINATION_GRACE_SECONDS } from "@headroom/vmi";
 import { checkManifest } from "./apply.ts";
 import { deleteImage } from "./images.ts";
 import { addInterface, removeInterface } from "./interfaces.ts";
@@ -160,11 +161,14 @@ export async function startValidator(
         const stored = await readStored(vmis, key);
         if (!stored) return { deleted: false, message: `vmi ${namespace}/${name} not found` };
         const { uid, generation } = stored.record;
+        // A VMI stored by an earlier headroom has none: KubeVirt's default.
+        const terminationGracePeriodSeconds =
+          stored.vmi?.spec?.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS;
         // Announce first: if the process dies before the KV delete, deleting
         // again finishes the job; the other order could strand a running domain.
         await js.publish(
           deletedSubject(namespace, name),
-          encode(VmiDeleted, { namespace, name, uid, generation }),
+          encode(VmiDeleted, { namespace, name, uid, generation, terminationGracePeriodSeconds }),
           { msgID: deletedMsgId(uid) },
         );
         await vmis.delete(key, { previousSeq: stored.revision });
