@@ -32,6 +32,7 @@ apt_packages=(
   iproute2               # creates host bridges for multus networks
   dnsmasq-base           # DHCP and DNS of the pod network (libvirt runs it)
   iptables               # NAT of the pod network (libvirt adds the rules)
+  genisoimage            # cloud-init seed disks (NoCloud, ConfigDrive)
   docker-compose         # checks docker-compose.yml (no engine is needed for that)
   openssl                # makes the certificates of the NATS TLS test
   docker-registry        # the OCI registry the image pull tests run on loopback

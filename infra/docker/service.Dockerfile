@@ -89,10 +89,10 @@ FROM ${NODE_IMAGE} AS service
 ARG SERVICE
 # The launcher loads libvirt's client library (libvirt0) into its addon and
 # makes host bridges with ip where libvirt cannot (in a container); it writes
-# disk overlays itself. The validator and the composer need nothing beyond
-# Node: neither reads an image.
+# disk overlays itself, and cloud-init seed disks with genisoimage. The
+# validator and the composer need nothing beyond Node: neither reads an image.
 RUN case "$SERVICE" in \
-      launcher) packages="libvirt0 iproute2" ;; \
+      launcher) packages="libvirt0 iproute2 genisoimage" ;; \
       *) packages="" ;; \
     esac \
  && if [ -n "$packages" ]; then \

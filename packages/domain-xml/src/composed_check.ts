@@ -13,8 +13,10 @@ export interface ComposedAllowance {
   /** The domain's `<name>` and `<uuid>`. */
   name: string;
   uuid: string;
-  /** Files a `<disk>` may use as its source. */
+  /** Files a `<disk>` may use as its source: qcow2 files of the VMI's own. */
   diskFiles: readonly string[];
+  /** cloud-init seed files: raw, and only read-only. */
+  seedFiles?: readonly string[];
   /** Whether a `<kernel>` or `<initrd>` may be this file. */
   bootFile: (path: string) => boolean;
   /** Host bridges an `<interface type="bridge">` may join. */
@@ -54,12 +56,18 @@ const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const ALIAS_TAIL = "[A-Za-z0-9_-]+$";
 
 function rulesFor(allowed: ComposedAllowance): Rule {
+  const seeds = allowed.seedFiles ?? [];
   const disk: Rule = {
     attrs: { type: oneOf("file"), device: oneOf("disk") },
     children: {
-      // A VMI's disks are its own qcow2 files (an overlay, or blank).
-      driver: { attrs: { name: oneOf("qemu"), type: oneOf("qcow2") } },
-      source: { attrs: { file: (path) => allowed.diskFiles.includes(path) } },
+      // A VMI's disks are its own qcow2 files (an overlay, or blank), or its
+      // read-only raw seed; seedProblems checks which is which.
+      driver: { attrs: { name: oneOf("qemu"), type: oneOf("qcow2", "raw") } },
+      source: {
+        attrs: {
+          file: (path) => allowed.diskFiles.includes(path) || seeds.includes(path),
+        },
+      },
       target: {
         attrs: { dev: matches(/^(vd|sd)[a-z]{1,3}$/), bus: oneOf("virtio", "sata", "scsi") },
       },
@@ -251,6 +259,27 @@ export function composedDomainProblems(xml: string, allowed: ComposedAllowance):
       `domain/devices: ${nics} interfaces where the VMI declares ${allowed.interfaces}`,
     );
   if (allowed.guest) problems.push(...guestProblems(domain, allowed.guest));
+  problems.push(...seedProblems(domain, allowed.seedFiles ?? []));
+  return problems;
+}
+
+/**
+ * A raw disk is a seed file, read-only; a seed file is never read any other
+ * way. A guest that could write a raw file QEMU later opened as qcow2 could
+ * name any host file as its backing file.
+ */
+function seedProblems(domain: Element, seeds: readonly string[]): string[] {
+  const problems: string[] = [];
+  for (const disk of Array.from(domain.getElementsByTagName("disk"))) {
+    const format = disk.getElementsByTagName("driver")[0]?.getAttribute("type") ?? "";
+    const file = disk.getElementsByTagName("source")[0]?.getAttribute("file") ?? "";
+    const readonly = disk.getElementsByTagName("readonly").length > 0;
+    const seed = seeds.includes(file);
+    if (seed !== (format === "raw") || (seed && !readonly))
+      problems.push(
+        `domain/devices/disk: ${shown(file)} as ${format}${readonly ? ", read-only" : ""}; only a cloud-init seed is raw, and it is read-only`,
+      );
+  }
   return problems;
 }
 

@@ -19,7 +19,7 @@ export interface HostPlacement {
   /** libvirt domain name; `<namespace>_<name>` when absent. */
   domainName?: string;
   /** Host image file of each volume a disk uses, by volume name. */
-  volumes: Record<string, { path: string; format: DiskFormat }>;
+  volumes: Record<string, { path: string; format: DiskFormat; readonly?: boolean }>;
   /** Host files of `firmware.kernelBoot.container`, resolved from its image. */
   kernel?: { kernelPath: string; initrdPath?: string };
   /** Host bridge of each multus network, by `networkName`. */
@@ -38,7 +38,13 @@ function disksOf(vmi: Vmi, host: HostPlacement): DiskSpec[] {
     const file = Object.hasOwn(host.volumes, disk.name) ? host.volumes[disk.name] : undefined;
     if (!file)
       throw new DomainSpecError(`${field}.name`, `volume '${disk.name}' has no host image file`);
-    return { name: disk.name, bus: disk.disk.bus, sourceFile: file.path, format: file.format };
+    return {
+      name: disk.name,
+      bus: disk.disk.bus,
+      sourceFile: file.path,
+      format: file.format,
+      ...(file.readonly ? { readonly: true } : {}),
+    };
   });
 }
 

@@ -66,6 +66,47 @@ describe("composedDomainProblems", () => {
     }
   });
 
+  it("takes a raw disk only as a read-only cloud-init seed, and a seed only so", () => {
+    const seed = "/var/lib/headroom/vms/default/fixture/cloudinitdisk.iso";
+    const withSeed: DomainSpec = {
+      ...spec,
+      disks: [
+        ...spec.disks,
+        { name: "cloudinitdisk", bus: "virtio", sourceFile: seed, format: "raw", readonly: true },
+      ],
+    };
+    const seedAllowed = {
+      ...allowanceFor(withSeed),
+      diskFiles: spec.disks.map((disk) => disk.sourceFile),
+      seedFiles: [seed],
+    };
+    const xml = composeDomain(withSeed);
+    expect(composedDomainProblems(xml, seedAllowed)).toEqual([]);
+    // Writable, the guest could put a qcow2 header naming any host file in it.
+    const writable = xml.replace(/(cloudinitdisk\.iso"\/>[\s\S]*?)<readonly\/>/, "$1");
+    expect(writable).not.toBe(xml);
+    expect(composedDomainProblems(writable, seedAllowed)).toEqual([
+      `domain/devices/disk: "${seed}" as raw; only a cloud-init seed is raw, and it is read-only`,
+    ]);
+    // A VMI's qcow2 disk read as raw, and the seed read as qcow2.
+    const first = spec.disks[0]?.sourceFile ?? "";
+    const rawDisk = composeDomain({
+      ...spec,
+      disks: spec.disks.map((disk) => ({ ...disk, format: "raw" as const })),
+    });
+    expect(composedDomainProblems(rawDisk, allowed)).toContain(
+      `domain/devices/disk: "${first}" as raw; only a cloud-init seed is raw, and it is read-only`,
+    );
+    const seedAsQcow2 = xml.replace(
+      new RegExp(`type="raw"/>(\\s*)<source file="${seed}"`),
+      `type="qcow2"/>$1<source file="${seed}"`,
+    );
+    expect(seedAsQcow2).not.toBe(xml);
+    expect(composedDomainProblems(seedAsQcow2, seedAllowed)).toEqual([
+      `domain/devices/disk: "${seed}" as qcow2, read-only; only a cloud-init seed is raw, and it is read-only`,
+    ]);
+  });
+
   it("passes any composed title and description, whatever their text", () => {
     fc.assert(
       fc.property(fc.string(), fc.string(), (title, description) => {
@@ -193,7 +234,7 @@ describe("composedDomainProblems", () => {
     [
       "a disk read as raw",
       forged('<driver name="qemu" type="qcow2"/>', '<driver name="qemu" type="raw"/>'),
-      /domain\/devices\/disk\/driver@type: "raw" is not allowed/,
+      /domain\/devices\/disk: ".*" as raw; only a cloud-init seed is raw, and it is read-only/,
     ],
     [
       "a domain without its name, memory or devices",

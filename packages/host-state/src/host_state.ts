@@ -20,6 +20,8 @@ export interface HostState {
   consoleLog(namespace: string, name: string): string;
   /** The disk file of a volume: `<vmDir>/<volume>.qcow2` (an overlay on its image, or blank). */
   volumeFile(namespace: string, name: string, volume: string): string;
+  /** The cloud-init seed disk of a volume: `<vmDir>/<volume>.iso`. */
+  seedFile(namespace: string, name: string, volume: string): string;
   /** The images a VMI's domain was made from (`<vmDir>/images.json`), so a prune keeps them. */
   imagesFile(namespace: string, name: string): string;
   /** Where every VMI's directory lives: `<root>/vms/<namespace>/<name>`. */
@@ -55,6 +57,8 @@ export function hostState(env: NodeJS.ProcessEnv = process.env): HostState {
     consoleLog: (namespace, name) => join(vmDir(namespace, name), "console.log"),
     volumeFile: (namespace, name, volume) =>
       join(vmDir(namespace, name), `${label("volume", volume)}.qcow2`),
+    seedFile: (namespace, name, volume) =>
+      join(vmDir(namespace, name), `${label("volume", volume)}.iso`),
     imagesFile: (namespace, name) => join(vmDir(namespace, name), "images.json"),
     vmsDir: join(root, "vms"),
   };

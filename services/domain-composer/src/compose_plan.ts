@@ -12,10 +12,11 @@ import {
 } from "@headroom/domain-xml";
 import { domainNameOf, domainUuidOf } from "@headroom/host-state";
 import { ImageStoreError, validateImageRef } from "@headroom/images";
-import type { ICapacity } from "@headroom/proto";
+import { CloudInitSeed, type ICapacity, type ICloudInitSeed } from "@headroom/proto";
 import { toBytes } from "@headroom/quantity";
 import {
   type Capacity,
+  decodeBase64,
   imagePullPolicies,
   imagesUsedBy,
   type Vmi,
@@ -46,12 +47,15 @@ export interface HostLookups {
   consoleLog(namespace: string, name: string): string;
   /** The disk file of a VMI's volume (its overlay on the image, or a blank disk). */
   volumeFile(namespace: string, name: string, volume: string): string;
+  /** The cloud-init seed disk of a VMI's volume. */
+  seedFile(namespace: string, name: string, volume: string): string;
 }
 
-/** A DiskFile of the plan: an overlay on an image's disk, or a blank qcow2. */
+/** A DiskFile of the plan: an overlay on an image's disk, a blank qcow2, or a cloud-init seed. */
 export type PlannedDiskFile = { volumeName: string; path: string } & (
   | { image: string }
   | { blankSizeBytes: number }
+  | { cloudInit: ICloudInitSeed }
 );
 
 /** The DomainPlan composed for one generation, every field set. */
@@ -172,8 +176,12 @@ async function placeVolumes(vmi: Vmi, host: HostLookups) {
       continue;
     }
     diskFiles.push(one.value);
-    // Both are qcow2 files of the VMI's own: an overlay on the image, or blank.
-    volumes[one.value.volumeName] = { path: one.value.path, format: "qcow2" };
+    // qcow2 files of the VMI's own (an overlay on the image, or blank), or its
+    // seed, which the guest only reads.
+    volumes[one.value.volumeName] =
+      "cloudInit" in one.value
+        ? { path: one.value.path, format: "raw", readonly: true }
+        : { path: one.value.path, format: "qcow2" };
   }
   return { volumes, diskFiles, problems };
 }
@@ -185,6 +193,33 @@ async function placeVolume(
   host: HostLookups,
 ): Promise<Looked<PlannedDiskFile>> {
   const { namespace, name } = vmi.metadata;
+  const cloudInit = volume.cloudInitNoCloud ?? volume.cloudInitConfigDrive;
+  if (cloudInit) {
+    const path = host.seedFile(namespace, name, volume.name);
+    const kind = volume.cloudInitNoCloud
+      ? CloudInitSeed.Kind.KIND_NOCLOUD
+      : CloudInitSeed.Kind.KIND_CONFIG_DRIVE;
+    const userData = cloudInit.userDataBase64
+      ? decodeBase64(cloudInit.userDataBase64)
+      : Buffer.from(cloudInit.userData ?? "");
+    const networkData =
+      cloudInit.networkDataBase64 !== undefined
+        ? decodeBase64(cloudInit.networkDataBase64)
+        : cloudInit.networkData !== undefined
+          ? Buffer.from(cloudInit.networkData)
+          : undefined;
+    if (userData === null || networkData === null)
+      return { problem: `spec.volumes[${i}]: its cloud-init data is not valid base64` };
+    // As KubeVirt: the instance is <name>.<namespace>, the host is the VMI's name.
+    const seed: ICloudInitSeed = {
+      kind,
+      instanceId: `${name}.${namespace}`,
+      hostname: name,
+      userData,
+      ...(networkData ? { networkData } : {}),
+    };
+    return { value: { volumeName: volume.name, path, cloudInit: seed } };
+  }
   const path = host.volumeFile(namespace, name, volume.name);
   if (volume.containerDisk) {
     const image = volume.containerDisk.image;

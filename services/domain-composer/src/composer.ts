@@ -108,6 +108,7 @@ export async function startComposer(
     },
     consoleLog: state.consoleLog,
     volumeFile: state.volumeFile,
+    seedFile: state.seedFile,
   };
 
   /** Publishes a plan; true when the stream already had it (composed again). */

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { interfacesOf, stripPlaceholders } from "@headroom/domain-xml";
 import { ImagePathError } from "@headroom/images";
+import { CloudInitSeed } from "@headroom/proto";
 import { describe, expect, it } from "vitest";
 import { type ComposeResult, composePlan } from "../src/mod.ts";
 import { accepted, fakeHost, SEED_NETWORK, SEED_UID, seedVmi } from "./fixtures.ts";
@@ -124,6 +125,37 @@ describe("composePlan placement", () => {
     });
     expect(plan.domainXml).toContain(
       '<source file="/state/vms/default/vmi-iface-request-example/scratch.qcow2"/>',
+    );
+    expect(await virtXmlValidate(plan.domainXml)).toContain("validates");
+  });
+
+  it("plans a cloud-init volume as a read-only raw seed holding its data, base64 decoded", async () => {
+    const vmi = seedVmi((doc) => {
+      doc.spec.volumes.push({
+        name: "cloudinitdisk",
+        cloudInitConfigDrive: {
+          userDataBase64: Buffer.from("#cloud-config\n").toString("base64"),
+          networkData: "version: 2\n",
+        },
+      });
+    });
+    const plan = planOf(await composePlan(accepted(vmi), fakeHost()));
+    const seed = "/state/vms/default/vmi-iface-request-example/cloudinitdisk.iso";
+    expect(plan.diskFiles[1]).toEqual({
+      volumeName: "cloudinitdisk",
+      path: seed,
+      cloudInit: {
+        kind: CloudInitSeed.Kind.KIND_CONFIG_DRIVE,
+        instanceId: "vmi-iface-request-example.default",
+        hostname: "vmi-iface-request-example",
+        userData: Buffer.from("#cloud-config\n"),
+        networkData: Buffer.from("version: 2\n"),
+      },
+    });
+    expect(plan.domainXml).toMatch(
+      new RegExp(
+        `<driver name="qemu" type="raw"/>\\s*<source file="${seed}"/>[\\s\\S]*?<readonly/>`,
+      ),
     );
     expect(await virtXmlValidate(plan.domainXml)).toContain("validates");
   });

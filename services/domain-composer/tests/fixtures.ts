@@ -56,6 +56,7 @@ export function fakeHost(): FakeHost {
       return bridges.get(name) ?? null;
     },
     volumeFile: (namespace, name, volume) => `/state/vms/${namespace}/${name}/${volume}.qcow2`,
+    seedFile: (namespace, name, volume) => `/state/vms/${namespace}/${name}/${volume}.iso`,
     consoleLog: (namespace, name) => `/state/vms/${namespace}/${name}/console.log`,
   };
 }

@@ -13,16 +13,20 @@ import {
 } from "@headroom/domain-xml";
 import { domainNameOf, domainUuidOf, type HostState } from "@headroom/host-state";
 import { imageRootPath } from "@headroom/images";
-import type {
-  DomainPlan,
-  ICapacity,
-  IDiskFile,
-  IGuestResources,
-  IVmiAccepted,
+import {
+  CloudInitSeed,
+  type DomainPlan,
+  type ICapacity,
+  type ICloudInitSeed,
+  type IDiskFile,
+  type IGuestResources,
+  type IVmiAccepted,
 } from "@headroom/proto";
 
 // The validator takes emptyDisk capacities from 1 MiB to 1 TiB.
 const MAX_BLANK_BYTES = 2 ** 40;
+// ... and cloud-init user and network data of 64 KiB each.
+const MAX_SEED_DATA_BYTES = 64 * 1024;
 
 /** A value as a message shows it: quoted, escaped, and cut short. */
 function shown(value: unknown): string {
@@ -77,7 +81,8 @@ export async function planProblems(
     ...composedDomainProblems(plan.domainXml, {
       name: domainName,
       uuid,
-      diskFiles: plan.diskFiles.map((file) => file.path ?? ""),
+      diskFiles: plan.diskFiles.filter((file) => !file.cloudInit).map((file) => file.path ?? ""),
+      seedFiles: plan.diskFiles.filter((file) => file.cloudInit).map((file) => file.path ?? ""),
       bootFile: (path) => {
         bootFiles.push(path);
         return true;
@@ -136,14 +141,17 @@ function diskFileProblems(
 ): string[] {
   let expected: string;
   try {
-    expected = state.volumeFile(plan.namespace, plan.name, file.volumeName ?? "");
+    const fileOf = file.cloudInit ? state.seedFile : state.volumeFile;
+    expected = fileOf(plan.namespace, plan.name, file.volumeName ?? "");
   } catch {
     return [`${field}.volumeName ${shown(file.volumeName)} is not a DNS-1123 label`];
   }
   const problems: string[] = [];
   if (file.path !== expected)
     problems.push(`${field}.path ${shown(file.path)} is not the volume's file (${expected})`);
-  if (file.image) {
+  if (file.cloudInit) {
+    problems.push(...seedProblems(`${field}.cloudInit`, file.cloudInit, plan));
+  } else if (file.image) {
     // The host resolves the image's disk in its own store; the plan only names it.
     if (!plan.images.includes(file.image))
       problems.push(`${field}.image ${shown(file.image)} is not one of the plan's images`);
@@ -151,6 +159,24 @@ function diskFileProblems(
     const size = Number(file.blankSizeBytes ?? 0);
     if (!Number.isSafeInteger(size) || size <= 0 || size > MAX_BLANK_BYTES)
       problems.push(`${field}.blankSizeBytes ${shown(size)} is not between 1 byte and 1 TiB`);
+  }
+  return problems;
+}
+
+/** A seed says what the VMI's own would: its names, a known kind, data within bounds. */
+function seedProblems(field: string, seed: ICloudInitSeed, plan: DomainPlan): string[] {
+  const problems: string[] = [];
+  if (
+    seed.kind !== CloudInitSeed.Kind.KIND_NOCLOUD &&
+    seed.kind !== CloudInitSeed.Kind.KIND_CONFIG_DRIVE
+  )
+    problems.push(`${field}.kind ${shown(String(seed.kind))} is not NoCloud or ConfigDrive`);
+  if (seed.instanceId !== `${plan.name}.${plan.namespace}` || seed.hostname !== plan.name)
+    problems.push(`${field}: instance-id and hostname are not the VMI's`);
+  for (const key of ["userData", "networkData"] as const) {
+    const bytes = seed[key]?.length ?? 0;
+    if (bytes > MAX_SEED_DATA_BYTES)
+      problems.push(`${field}.${key} holds ${bytes} bytes, more than ${MAX_SEED_DATA_BYTES}`);
   }
   return problems;
 }

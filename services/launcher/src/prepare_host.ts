@@ -1,6 +1,6 @@
 // What a plan needs on the host before its domain is defined: disk overlays
-// (on the disks of images this host holds), the console log's directory,
-// host bridges, the pod network.
+// (on the disks of images this host holds), cloud-init seed disks, the console
+// log's directory, host bridges, the pod network.
 import { randomBytes } from "node:crypto";
 import { access, chmod, link, mkdir, rename } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -10,12 +10,19 @@ import {
   ensureBridge,
   ensureDiskFile,
   ensurePodNetwork,
+  ensureSeedDisk,
   LaunchError,
+  type SeedDisk,
 } from "@headroom/domain-manager";
 import { type PodSubnet, usesPodNetwork } from "@headroom/domain-xml";
 import { detectDiskFormat, type ImageStore } from "@headroom/images";
 import type { Connection } from "@headroom/libvirt";
-import type { DomainPlan, IDiskFile } from "@headroom/proto";
+import {
+  CloudInitSeed,
+  type DomainPlan,
+  type ICloudInitSeed,
+  type IDiskFile,
+} from "@headroom/proto";
 
 /** An overlay backed by the disk of an image this host holds, or a blank disk. */
 async function diskFileOf(file: IDiskFile, images: ImageStore): Promise<DiskFile> {
@@ -24,6 +31,18 @@ async function diskFileOf(file: IDiskFile, images: ImageStore): Promise<DiskFile
   if (!ref) return { path, blankSizeBytes: Number(file.blankSizeBytes) };
   const backingPath = await pinnedBase(path, () => images.diskOf(ref));
   return { path, backingPath, backingFormat: await detectDiskFormat(backingPath) };
+}
+
+/** The seed disk a plan's cloud-init file asks for (the plan check has seen its fields). */
+function seedDiskOf(file: IDiskFile, seed: ICloudInitSeed): SeedDisk {
+  return {
+    path: file.path ?? "",
+    kind: seed.kind === CloudInitSeed.Kind.KIND_NOCLOUD ? "nocloud" : "configdrive",
+    instanceId: seed.instanceId ?? "",
+    hostname: seed.hostname ?? "",
+    userData: seed.userData ?? new Uint8Array(),
+    ...(seed.networkData ? { networkData: seed.networkData } : {}),
+  };
 }
 
 /**
@@ -81,7 +100,8 @@ export async function prepareHost(
 ): Promise<void> {
   const disks = plan.diskFiles.map(async (file) => {
     try {
-      await ensureDiskFile(await diskFileOf(file, images));
+      if (file.cloudInit) await ensureSeedDisk(seedDiskOf(file, file.cloudInit));
+      else await ensureDiskFile(await diskFileOf(file, images));
     } catch (error) {
       throw new LaunchError(`prepare disk ${file.path}`, error);
     }

@@ -1,0 +1,79 @@
+// cloud-init volumes as KubeVirt users write them: a NoCloud seed and a
+// ConfigDrive seed, each applied through the CLI under the shipped NATS
+// permissions, booted, and read back by the tiny guest, which reports the
+// disks it sees and what each seed holds. The guest's report must match the
+// VMI: its instance-id and hostname, and the sha256 of its user and network data.
+import { createHash } from "node:crypto";
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { useStack } from "@headroom/test-stack/vitest";
+import { cliStateWithLogin } from "@headroom/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { testNamespace, virsh } from "./host.ts";
+import { headroom, start } from "./run.ts";
+
+const namespace = testNamespace();
+const stack = useStack({
+  namespace,
+  env: { HEADROOM_VIRT_TYPE: "qemu" },
+  refusals: /(Publish|Subscription) Violation/,
+});
+let cliState = "";
+let cli: string[] = [];
+
+beforeAll(async () => {
+  cliState = await cliStateWithLogin(stack.state.secrets);
+  cli = ["--server", stack.natsUrl, "--state-dir", cliState, "-n", namespace];
+});
+
+afterAll(async () => {
+  if (cliState) await rm(cliState, { recursive: true, force: true });
+});
+
+const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
+
+/** Applies the seed VMI as `name` with `volume` added (no disk named: KubeVirt's default gives it one). */
+async function applyWith(name: string, volume: Record<string, unknown>): Promise<string> {
+  const vmi = await stack.seedManifest(name);
+  vmi.spec.volumes.push({ name: "cloudinitdisk", ...volume });
+  const file = join(stack.stateDir, `${name}.json`);
+  await writeFile(file, JSON.stringify(vmi));
+  const apply = await headroom([...cli, "apply", "-f", file, "--wait", "--timeout", "150s"]);
+  expect(apply.stderr).toBe("");
+  expect(apply.code).toBe(0);
+  const follow = start([...cli, "logs", name, "-f"]);
+  await follow.waitForOutput("headroom-guest: cloud-init ", 150_000);
+  follow.child.kill("SIGINT");
+  return (await follow.done).stdout;
+}
+
+describe("cloud-init volumes", () => {
+  it("gives a cloudInitNoCloud volume a cidata seed the guest reads: instance-id, hostname, user and network data", async () => {
+    const userData = "#cloud-config\npassword: fedora\nchpasswd: { expire: False }\n";
+    const networkData = "version: 2\nethernets:\n  eth0:\n    dhcp4: true\n";
+    const console = await applyWith("nocloud", {
+      cloudInitNoCloud: { userData, networkData },
+    });
+    expect(console).toContain(
+      `headroom-guest: cloud-init source=nocloud dev=vdb instance-id=nocloud.${namespace} hostname=nocloud user-data-sha256=${sha256(userData)} network-data-sha256=${sha256(networkData)}`,
+    );
+    // Two disks: the image's overlay (16 MiB, the tiny guest's disk) and the seed.
+    expect(console).toMatch(/^headroom-guest: disks vda=16777216,vdb=\d+$/m);
+    // The seed is read-only, and raw.
+    const xml = await virsh("dumpxml", `${namespace}_nocloud`);
+    expect(xml).toMatch(
+      /<driver name='qemu' type='raw'\/>\s*<source file='[^']+\/cloudinitdisk\.iso'/,
+    );
+    expect(xml).toMatch(/cloudinitdisk\.iso'[\s\S]*?<readonly\/>/);
+  }, 320_000);
+
+  it("gives a cloudInitConfigDrive volume a config-2 seed, from base64 user data", async () => {
+    const userData = Buffer.from("#!/bin/sh\necho hello from a config drive\n");
+    const console = await applyWith("configdrive", {
+      cloudInitConfigDrive: { userDataBase64: userData.toString("base64") },
+    });
+    expect(console).toContain(
+      `headroom-guest: cloud-init source=configdrive dev=vdb instance-id=configdrive.${namespace} hostname=configdrive user-data-sha256=${sha256(userData)} network-data-sha256=none`,
+    );
+  }, 320_000);
+});
