@@ -178,6 +178,13 @@ const samples: Record<string, Record<string, unknown>> = {
     images: [{ ref: "headroom/tiny-guest", digest: "", sizeBytes: 1 }],
     updatedUnixMs: 1_700_000_000_000,
   },
+  CloudInitSeed: {
+    kind: proto.CloudInitSeed.Kind.KIND_NOCLOUD,
+    instanceId: "vm1.default",
+    hostname: "vm1",
+    userData: Buffer.from("#!"),
+    networkData: Buffer.from("{}"),
+  },
   PruneImagesRequest: { dryRun: true },
   PruneImagesReply: {
     node: "host-a",
