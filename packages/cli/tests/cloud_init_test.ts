@@ -4,13 +4,12 @@
 // disks it sees and what each seed holds. The guest's report must match the
 // VMI: its instance-id and hostname, and the sha256 of its user and network data.
 import { createHash } from "node:crypto";
-import { rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { useStack } from "@headroom/test-stack/vitest";
 import { cliStateWithLogin } from "@headroom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testNamespace, virsh } from "./host.ts";
-import { headroom, start } from "./run.ts";
+import { applyAndWait, consoleUntil } from "./run.ts";
 
 const namespace = testNamespace();
 const stack = useStack({
@@ -36,15 +35,10 @@ const sha256 = (data: string | Buffer) => createHash("sha256").update(data).dige
 async function applyWith(name: string, volume: Record<string, unknown>): Promise<string> {
   const vmi = await stack.seedManifest(name);
   vmi.spec.volumes.push({ name: "cloudinitdisk", ...volume });
-  const file = join(stack.stateDir, `${name}.json`);
-  await writeFile(file, JSON.stringify(vmi));
-  const apply = await headroom([...cli, "apply", "-f", file, "--wait", "--timeout", "150s"]);
+  const apply = await applyAndWait(cli, stack.stateDir, name, vmi);
   expect(apply.stderr).toBe("");
   expect(apply.code).toBe(0);
-  const follow = start([...cli, "logs", name, "-f"]);
-  await follow.waitForOutput("headroom-guest: cloud-init ", 150_000);
-  follow.child.kill("SIGINT");
-  return (await follow.done).stdout;
+  return consoleUntil(cli, name, "headroom-guest: cloud-init ");
 }
 
 describe("cloud-init volumes", () => {

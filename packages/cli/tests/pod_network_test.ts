@@ -5,15 +5,14 @@
 // and must reach the host's own network address, as it would reach another
 // machine. Through the whole stack, under the shipped NATS permissions.
 import { readFileSync } from "node:fs";
-import { rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { networkInterfaces } from "node:os";
-import { join } from "node:path";
 import { useStack } from "@headroom/test-stack/vitest";
 import { cliStateWithLogin } from "@headroom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testNamespace, virsh } from "./host.ts";
-import { headroom, start } from "./run.ts";
+import { applyAndWait, consoleUntil } from "./run.ts";
 
 const namespace = testNamespace();
 const name = "pod-reach";
@@ -66,16 +65,15 @@ describe("a guest on the pod network", () => {
     vmi.spec.domain.devices.interfaces = [{ name: "default", masquerade: {} }];
     vmi.spec.networks = [{ name: "default", pod: {} }];
     vmi.spec.domain.firmware.kernelBoot.kernelArgs += ` headroom.dhcp=1 headroom.probe=gateway:${natsPort},${hostAddress}:${listenerPort}`;
-    const file = join(stack.stateDir, `${name}.json`);
-    await writeFile(file, JSON.stringify(vmi));
-    const apply = await headroom([...cli, "apply", "-f", file, "--wait", "--timeout", "150s"]);
+    const apply = await applyAndWait(cli, stack.stateDir, name, vmi);
     expect(apply.stderr).toBe("");
     expect(apply.code).toBe(0);
 
-    const follow = start([...cli, "logs", name, "-f"]);
-    await follow.waitForOutput(`probe target=${hostAddress}:${listenerPort} result=`, 150_000);
-    follow.child.kill("SIGINT");
-    const { stdout } = await follow.done;
+    const stdout = await consoleUntil(
+      cli,
+      name,
+      `probe target=${hostAddress}:${listenerPort} result=`,
+    );
 
     const lease = /^headroom-guest: dhcp iface=eth0 addr=(\S+) router=(\S+)$/m.exec(stdout);
     const [address, router] = lease?.slice(1) ?? [];

@@ -1,5 +1,6 @@
 // Runs the real `headroom` binary as a child process, as a user would.
 import { type ChildProcess, spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
@@ -85,4 +86,31 @@ export function headroom(
   input?: string,
 ): Promise<Run> {
   return start(args, env, input).done;
+}
+
+/**
+ * Writes `vmi` to `<dir>/<name>.json` and runs `headroom apply -f FILE --wait`
+ * with `cli` (server, state dir, namespace), as a user applies a file.
+ */
+export async function applyAndWait(
+  cli: string[],
+  dir: string,
+  name: string,
+  vmi: unknown,
+): Promise<Run> {
+  const file = `${dir}/${name}.json`;
+  await writeFile(file, JSON.stringify(vmi));
+  return headroom([...cli, "apply", "-f", file, "--wait", "--timeout", "150s"]);
+}
+
+/** Follows the VMI's console (`headroom logs -f`) until it shows each of `texts`, in turn. */
+export async function consoleUntil(
+  cli: string[],
+  name: string,
+  ...texts: string[]
+): Promise<string> {
+  const follow = start([...cli, "logs", name, "-f"]);
+  for (const text of texts) await follow.waitForOutput(text, 150_000);
+  follow.child.kill("SIGINT");
+  return (await follow.done).stdout;
 }
