@@ -9,7 +9,9 @@
 #   headroom-guest: dhcp iface=eth0 addr=<ip>/<prefix> router=<ip>          (headroom.dhcp=1)
 #   headroom-guest: dhcp iface=eth0 failed
 #   headroom-guest: probe target=<ip>:<port> result=open|closed              (headroom.probe=...)
-#   headroom-guest: disks <name>=<bytes>,...                              (once, at boot)
+#   headroom-guest: disks <name>=<bytes>[:<serial>],...                   (once, at boot)
+#   headroom-guest: nic-models <pci>=<model>,...    (once, at boot: every network device,
+#                   virtio, e1000, e1000e, rtl8139 or <vendor>:<device>)
 #   headroom-guest: cloud-init source=nocloud|configdrive dev=<name> instance-id=<id>
 #                   hostname=<name> user-data-sha256=<hex> network-data-sha256=<hex>|none
 #                                        (once per seed disk: ISO 9660 with cloud-init's files)
@@ -67,9 +69,29 @@ disk_list=""
 for dev in /sys/block/vd* /sys/block/sd*; do
   [ -e "$dev/size" ] || continue
   read -r sectors <"$dev/size"
-  disk_list="${disk_list:+$disk_list,}${dev##*/}=$((sectors * 512))"
+  serial=""
+  [ -r "$dev/serial" ] && read -r serial <"$dev/serial"
+  disk_list="${disk_list:+$disk_list,}${dev##*/}=$((sectors * 512))${serial:+:$serial}"
 done
 echo "headroom-guest: disks $disk_list"
+
+nic_models=""
+for dev in /sys/bus/pci/devices/*; do
+  [ -e "$dev/class" ] || continue
+  read -r class <"$dev/class"
+  [ "$class" = 0x020000 ] || continue
+  read -r vendor <"$dev/vendor"
+  read -r device <"$dev/device"
+  case "$vendor:$device" in
+    0x1af4:0x1041 | 0x1af4:0x1000) model=virtio ;;
+    0x8086:0x100e) model=e1000 ;;
+    0x8086:0x10d3) model=e1000e ;;
+    0x10ec:0x8139) model=rtl8139 ;;
+    *) model=${vendor#0x}:${device#0x} ;;
+  esac
+  nic_models="${nic_models:+$nic_models,}${dev##*/}=$model"
+done
+echo "headroom-guest: nic-models $nic_models"
 
 json_field() { # FILE KEY: the value of "KEY":"value" in FILE
   sed -n "s/.*\"$2\": *\"\([^\"]*\)\".*/\1/p" "$1" | head -n 1

@@ -47,11 +47,15 @@ export function diskTargets(disks: readonly DiskSpec[]): string[] {
 }
 
 function diskElement(disk: DiskSpec, target: string): XElement {
+  const driver = { name: "qemu", type: disk.format, ...(disk.cache ? { cache: disk.cache } : {}) };
   const children: XElement[] = [
-    { tag: "driver", attrs: { name: "qemu", type: disk.format } },
+    { tag: "driver", attrs: driver },
     { tag: "source", attrs: { file: disk.sourceFile } },
     { tag: "target", attrs: { dev: target, bus: disk.bus } },
   ];
+  if (disk.bootOrder !== undefined)
+    children.push({ tag: "boot", attrs: { order: String(disk.bootOrder) } });
+  if (disk.serial !== undefined) children.push({ tag: "serial", text: disk.serial });
   if (disk.readonly) children.push({ tag: "readonly" });
   children.push({ tag: "alias", attrs: { name: diskAlias(disk.name) } });
   return { tag: "disk", attrs: { type: "file", device: "disk" }, children };
@@ -84,7 +88,8 @@ export function composeDomain(spec: DomainSpec): string {
       os.push({ tag: "initrd", text: spec.kernelBoot.initrdPath });
     if (spec.kernelBoot.cmdline !== undefined)
       os.push({ tag: "cmdline", text: spec.kernelBoot.cmdline });
-  } else {
+  } else if (!spec.disks.some((disk) => disk.bootOrder !== undefined)) {
+    // libvirt takes a boot order per device or for the domain, never both.
     os.push({ tag: "boot", attrs: { dev: "hd" } });
   }
 

@@ -62,7 +62,15 @@ function rulesFor(allowed: ComposedAllowance): Rule {
     children: {
       // A VMI's disks are its own qcow2 files (an overlay, or blank), or its
       // read-only raw seed; seedProblems checks which is which.
-      driver: { attrs: { name: oneOf("qemu"), type: oneOf("qcow2", "raw") } },
+      driver: {
+        attrs: {
+          name: oneOf("qemu"),
+          type: oneOf("qcow2", "raw"),
+          cache: oneOf("none", "writethrough", "writeback"),
+        },
+      },
+      boot: { attrs: { order: matches(/^[1-9][0-9]?$/) } },
+      serial: { text: matches(/^[A-Za-z0-9._-]{1,20}$/) },
       source: {
         attrs: {
           file: (path) => allowed.diskFiles.includes(path) || seeds.includes(path),

@@ -27,8 +27,16 @@ export interface HostPlacement {
   serialConsoleLogPath?: string;
 }
 
-/** VMI `model: virtio` on a modern machine: the virtio 1.0 device, as KubeVirt does on q35. */
-const NIC_MODEL: Record<string, NicModel> = { virtio: DEFAULT_NIC_MODEL };
+/**
+ * VMI `model: virtio` on a modern machine: the virtio 1.0 device, as KubeVirt
+ * does on q35; the emulated models by their libvirt names.
+ */
+const NIC_MODEL: Record<string, NicModel> = {
+  virtio: DEFAULT_NIC_MODEL,
+  e1000: "e1000",
+  e1000e: "e1000e",
+  rtl8139: "rtl8139",
+};
 
 function disksOf(vmi: Vmi, host: HostPlacement): DiskSpec[] {
   return vmi.spec.domain.devices.disks.map((disk, i) => {
@@ -44,6 +52,9 @@ function disksOf(vmi: Vmi, host: HostPlacement): DiskSpec[] {
       sourceFile: file.path,
       format: file.format,
       ...(file.readonly ? { readonly: true } : {}),
+      ...(disk.bootOrder !== undefined ? { bootOrder: disk.bootOrder } : {}),
+      ...(disk.serial !== undefined ? { serial: disk.serial } : {}),
+      ...(disk.cache !== undefined ? { cache: disk.cache } : {}),
     };
   });
 }

@@ -7,7 +7,8 @@ export type DiskFormat = "qcow2" | "raw";
 export type NicKind = "pod" | "bridge";
 /** The libvirt network pod NICs join (`<interface type='network'>`). */
 export const POD_NETWORK = "headroom-pod";
-export type NicModel = "virtio" | "virtio-non-transitional" | "e1000e";
+export type NicModel = "virtio" | "virtio-non-transitional" | "e1000" | "e1000e" | "rtl8139";
+export type DiskCache = "none" | "writethrough" | "writeback";
 
 /** The model hot-plugged NICs and their placeholders use unless told otherwise. */
 export const DEFAULT_NIC_MODEL: NicModel = "virtio-non-transitional";
@@ -29,6 +30,11 @@ export interface DiskSpec {
   sourceFile: string;
   format: DiskFormat;
   readonly?: boolean;
+  /** Its place in the boot order, from 1; a domain with any has no `<os><boot dev>`. */
+  bootOrder?: number;
+  /** Up to 20 of [A-Za-z0-9._-], shown to the guest. */
+  serial?: string;
+  cache?: DiskCache;
 }
 
 export interface NicSpec {
@@ -157,7 +163,13 @@ function positiveInt(path: string, value: unknown, max: number): number {
   return value;
 }
 
-export const NIC_MODELS: readonly NicModel[] = ["virtio", "virtio-non-transitional", "e1000e"];
+export const NIC_MODELS: readonly NicModel[] = [
+  "virtio",
+  "virtio-non-transitional",
+  "e1000",
+  "e1000e",
+  "rtl8139",
+];
 
 /** Whether `name` is a host bridge name a domain may join: 1 to 15 letters, digits, "_", "." or "-". */
 export function isBridgeName(name: string): boolean {
@@ -220,6 +232,11 @@ export function checkDomainSpec(spec: DomainSpec): void {
     oneOf(`${path}.format`, disk.format, ["qcow2", "raw"] as const);
     if (disk.readonly !== undefined && typeof disk.readonly !== "boolean")
       throw new DomainSpecError(`${path}.readonly`, "must be true or false");
+    if (disk.bootOrder !== undefined) positiveInt(`${path}.bootOrder`, disk.bootOrder, 64);
+    if (disk.serial !== undefined && !/^[A-Za-z0-9._-]{1,20}$/.test(disk.serial))
+      throw new DomainSpecError(`${path}.serial`, "must be 1 to 20 of A-Z a-z 0-9 . _ -");
+    if (disk.cache !== undefined)
+      oneOf(`${path}.cache`, disk.cache, ["none", "writethrough", "writeback"] as const);
   });
   if (!Array.isArray(spec.interfaces)) throw new DomainSpecError("interfaces", "must be a list");
   const nicNames = new Set<string>();

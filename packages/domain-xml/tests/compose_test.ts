@@ -195,7 +195,7 @@ describe("composeDomain", () => {
       ),
     ).toThrow("interfaces[0].bridge: must be a string");
     expect(() =>
-      composeDomain(spec({ interfaces: [{ name: "a", kind: "pod", model: "rtl8139" as never }] })),
+      composeDomain(spec({ interfaces: [{ name: "a", kind: "pod", model: "ne2k_pci" as never }] })),
     ).toThrow("interfaces[0].model: must be one of");
     expect(() =>
       composeDomain(

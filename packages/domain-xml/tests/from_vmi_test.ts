@@ -110,6 +110,34 @@ describe("domainSpecFromVmi", () => {
     expect(placeholderCount(capacity.requested, capacity.interfaces)).toBe(3);
   });
 
+  it("gives disks their boot order, serial and cache, and NICs their emulated models", () => {
+    const doc = withDomain({
+      devices: {
+        disks: [
+          {
+            disk: { bus: "virtio" },
+            name: "containerdisk",
+            bootOrder: 1,
+            serial: "HR-ROOT-1",
+            cache: "writethrough",
+          },
+        ],
+        interfaces: [
+          { masquerade: {}, name: "default", model: "e1000" },
+          { bridge: {}, name: "secondary", model: "rtl8139" },
+        ],
+      },
+    });
+    const xml = composeDomain(domainSpecFromVmi(valid(doc), host));
+    expect(virtXmlValidate(xml)).toMatch(/validates/);
+    expect(xml).toContain('<driver name="qemu" type="qcow2" cache="writethrough"/>');
+    expect(xml).toContain('<boot order="1"/>');
+    expect(xml).toContain("<serial>HR-ROOT-1</serial>");
+    // A boot order per device, so none for the domain (libvirt takes one or the other).
+    expect(xml).not.toContain('<boot dev="hd"/>');
+    expect(interfacesOf(xml).map((nic) => nic.model)).toEqual(["e1000", "rtl8139"]);
+  });
+
   it("takes the domain name from the host when given", () => {
     expect(domainSpecFromVmi(valid(seedDoc()), { ...host, domainName: "hrtest-x" }).name).toBe(
       "hrtest-x",

@@ -6,6 +6,7 @@ import type {
   CloudInit,
   Cpu,
   DiskBus,
+  DiskCache,
   Empty,
   ImagePullPolicy,
   InterfaceModel,
@@ -57,6 +58,9 @@ export interface KernelBootInput {
 export interface DiskInput {
   name: string;
   disk?: { bus?: DiskBus };
+  bootOrder?: number;
+  serial?: string;
+  cache?: DiskCache;
 }
 
 export interface InterfaceInput {

@@ -31,6 +31,7 @@ export type {
   Devices,
   Disk,
   DiskBus,
+  DiskCache,
   DomainSpec,
   Empty,
   ImagePullPolicy,

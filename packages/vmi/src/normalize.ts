@@ -71,6 +71,9 @@ function normalizeDomain(domain: DomainInput): DomainSpec {
       disks: (devices?.disks ?? []).map((disk) => ({
         name: disk.name,
         disk: { bus: disk.disk?.bus ?? "virtio" },
+        ...(disk.bootOrder !== undefined && { bootOrder: disk.bootOrder }),
+        ...(disk.serial !== undefined && { serial: disk.serial }),
+        ...(disk.cache !== undefined && { cache: disk.cache }),
       })),
       interfaces: (devices?.interfaces ?? []).map((iface) => ({
         name: iface.name,

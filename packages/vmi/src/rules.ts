@@ -300,7 +300,18 @@ function checkDisksAndVolumes(vmi: VmiInput): FieldError[] {
   const errors = [...uniqueNames(DISKS, disks), ...uniqueNames(VOLUMES, volumes)];
   const volumeNames = new Set(volumes.map((volume) => volume.name));
 
+  const bootOrders = new Map<number, number>();
   disks.forEach((disk, index) => {
+    if (disk.bootOrder !== undefined) {
+      const earlier = bootOrders.get(disk.bootOrder);
+      const field = `${DISKS}[${index}].bootOrder`;
+      if (earlier !== undefined)
+        errors.push({
+          field,
+          message: `${field} ${disk.bootOrder} is already ${DISKS}[${earlier}]'s; each disk boots in its own place`,
+        });
+      else bootOrders.set(disk.bootOrder, index);
+    }
     if (!volumeNames.has(disk.name)) {
       const field = `${DISKS}[${index}].name`;
       errors.push({

@@ -9,7 +9,8 @@ export type QuantityValue = string | number;
 
 export type MachineType = "q35" | "pc";
 export type DiskBus = "virtio" | "sata" | "scsi";
-export type InterfaceModel = "virtio";
+export type InterfaceModel = "virtio" | "e1000" | "e1000e" | "rtl8139";
+export type DiskCache = "none" | "writethrough" | "writeback";
 export type InterfaceBinding = "masquerade" | "bridge";
 export type ImagePullPolicy = "Always" | "IfNotPresent" | "Never";
 
@@ -79,6 +80,9 @@ export interface Disk {
   name: string;
   /** `bus` is "virtio" when the document has none. */
   disk: { bus: DiskBus };
+  bootOrder?: number;
+  serial?: string;
+  cache?: DiskCache;
 }
 
 export interface Interface {

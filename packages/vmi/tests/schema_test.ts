@@ -121,10 +121,6 @@ describe("fields KubeVirt has that headroom refuses", () => {
       (doc: Doc) => (doc.spec.domain.devices.disks[0].cdrom = {}),
     ],
     [
-      "spec.domain.devices.disks[0].bootOrder",
-      (doc: Doc) => (doc.spec.domain.devices.disks[0].bootOrder = 1),
-    ],
-    [
       "spec.domain.devices.disks[0].disk.pciAddress",
       (doc: Doc) => (doc.spec.domain.devices.disks[0].disk.pciAddress = "0000:81:01.10"),
     ],
@@ -582,12 +578,41 @@ describe("devices", () => {
     );
   });
 
-  it("takes only the virtio interface model", () => {
-    const doc = vmiWith((doc) => (doc.spec.domain.devices.interfaces[0].model = "e1000e"));
+  it("takes virtio, e1000, e1000e and rtl8139 as interface models", () => {
+    for (const model of ["virtio", "e1000", "e1000e", "rtl8139"]) {
+      const doc = vmiWith((doc) => (doc.spec.domain.devices.interfaces[0].model = model));
+      expect(validateVmi(doc).vmi?.spec.domain.devices.interfaces[0]?.model).toBe(model);
+    }
+    const doc = vmiWith((doc) => (doc.spec.domain.devices.interfaces[0].model = "ne2k_pci"));
     const field = "spec.domain.devices.interfaces[0].model";
     expect(expectOneError(validateVmi(doc), field).message).toBe(
-      `${field} must be "virtio" (got "e1000e")`,
+      `${field} must be one of: "virtio", "e1000", "e1000e", "rtl8139" (got "ne2k_pci")`,
     );
+  });
+
+  it("keeps a disk's bootOrder, serial and cache, and refuses two disks in one boot place", () => {
+    const disk = { bootOrder: 1, serial: "HR-ROOT-1", cache: "none" };
+    const kept = validateVmi(
+      vmiWith((doc) => Object.assign(doc.spec.domain.devices.disks[0], disk)),
+    );
+    expect(kept.vmi?.spec.domain.devices.disks[0]).toEqual({
+      name: "containerdisk",
+      disk: { bus: "virtio" },
+      ...disk,
+    });
+    const twice = vmiWith((doc) => {
+      doc.spec.domain.devices.disks[0].bootOrder = 1;
+      doc.spec.domain.devices.disks.push({ name: "scratch", bootOrder: 1 });
+      doc.spec.volumes.push({ name: "scratch", emptyDisk: { capacity: "1Gi" } });
+    });
+    expect(
+      expectOneError(validateVmi(twice), "spec.domain.devices.disks[1].bootOrder").message,
+    ).toBe(
+      "spec.domain.devices.disks[1].bootOrder 1 is already spec.domain.devices.disks[0]'s; each disk boots in its own place",
+    );
+    const field = "spec.domain.devices.disks[0].serial";
+    const bad = vmiWith((doc) => (doc.spec.domain.devices.disks[0].serial = "has space"));
+    expect(expectOneError(validateVmi(bad), field).message).toContain("up to 20 letters, digits");
   });
 
   it.each([["02:00:00:00:00:01"], ["52:54:00:AB:cd:EF"]])("mac %s is accepted", (mac) => {
