@@ -1,6 +1,6 @@
 // headroom.api.v1.image.prune: this host's image store without what no VMI
 // on the host uses and can be had again. Each VMI's directory records the
-// images its domain was made from (written before they are held), so a
+// images its domain is made from (written before the domain is made), so a
 // prune keeps them: a kernel-boot domain reads its kernel from the store.
 import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";

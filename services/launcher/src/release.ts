@@ -62,8 +62,10 @@ const MAX_GRACE_SECONDS = 24 * 60 * 60;
  */
 async function shutDown(domain: Domain, graceSeconds: number, log: Logger): Promise<void> {
   const grace = Math.min(Math.max(0, Math.trunc(graceSeconds) || 0), MAX_GRACE_SECONDS);
-  if (grace === 0 || !(await domain.isActive())) return;
+  if (grace === 0) return;
   const outcome = await shutDownGuest(domain, { graceMs: grace * 1000 });
+  // Not running (defined only, or gone meanwhile): nothing was asked of a guest.
+  if (outcome.presses === 0) return;
   const fields = { graceSeconds: grace, ms: outcome.elapsedMs, presses: outcome.presses };
   if (outcome.stopped) log.info(fields, "guest shut down");
   else log.warn(fields, "guest did not shut down within its grace period; destroying it");
