@@ -10,6 +10,7 @@
 #   headroom-guest: dhcp iface=eth0 failed
 #   headroom-guest: probe target=<ip>:<port> result=open|closed              (headroom.probe=...)
 #   headroom-guest: disks <name>=<bytes>[:<serial>],...                   (once, at boot)
+#   headroom-guest: smbios serial=<serial>          (once, at boot, when the machine has one)
 #   headroom-guest: nic-models <pci>=<model>,...    (once, at boot: every network device,
 #                   virtio, e1000, e1000e, rtl8139 or <vendor>:<device>)
 #   headroom-guest: cloud-init source=nocloud|configdrive dev=<name> instance-id=<id>
@@ -74,6 +75,9 @@ for dev in /sys/block/vd* /sys/block/sd*; do
   disk_list="${disk_list:+$disk_list,}${dev##*/}=$((sectors * 512))${serial:+:$serial}"
 done
 echo "headroom-guest: disks $disk_list"
+
+smbios_serial=$(cat /sys/class/dmi/id/product_serial 2>/dev/null)
+[ -n "$smbios_serial" ] && echo "headroom-guest: smbios serial=$smbios_serial"
 
 nic_models=""
 for dev in /sys/bus/pci/devices/*; do

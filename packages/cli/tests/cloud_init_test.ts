@@ -32,9 +32,14 @@ afterAll(async () => {
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 
 /** Applies the seed VMI as `name` with `volume` added (no disk named: KubeVirt's default gives it one). */
-async function applyWith(name: string, volume: Record<string, unknown>): Promise<string> {
+async function applyWith(
+  name: string,
+  volume: Record<string, unknown>,
+  spec: Record<string, unknown> = {},
+): Promise<string> {
   const vmi = await stack.seedManifest(name);
   vmi.spec.volumes.push({ name: "cloudinitdisk", ...volume });
+  Object.assign(vmi.spec, spec);
   const apply = await applyAndWait(cli, stack.stateDir, name, vmi);
   expect(apply.stderr).toBe("");
   expect(apply.code).toBe(0);
@@ -63,11 +68,14 @@ describe("cloud-init volumes", () => {
 
   it("gives a cloudInitConfigDrive volume a config-2 seed, from base64 user data", async () => {
     const userData = Buffer.from("#!/bin/sh\necho hello from a config drive\n");
-    const console = await applyWith("configdrive", {
-      cloudInitConfigDrive: { userDataBase64: userData.toString("base64") },
-    });
+    const console = await applyWith(
+      "configdrive",
+      { cloudInitConfigDrive: { userDataBase64: userData.toString("base64") } },
+      { hostname: "db-primary" },
+    );
+    // spec.hostname is the guest's hostname, as KubeVirt gives it.
     expect(console).toContain(
-      `headroom-guest: cloud-init source=configdrive dev=vdb instance-id=configdrive.${namespace} hostname=configdrive user-data-sha256=${sha256(userData)} network-data-sha256=none`,
+      `headroom-guest: cloud-init source=configdrive dev=vdb instance-id=configdrive.${namespace} hostname=db-primary user-data-sha256=${sha256(userData)} network-data-sha256=none`,
     );
   }, 320_000);
 });

@@ -1,3 +1,9 @@
+// Disk, firmware and interface fields KubeVirt users write, honored and seen
+// from the guest: the SMBIOS serial (firmware.serial); a disk's serial (the
+// guest reads it), cache and boot order; defined NICs of the emulated models
+// e1000 and rtl8139 (the guest sees their PCI ids). The interface request
+// still holds with them: NICs hot-plug up to the VMI's capacity (on q35, one
+// more is refused). On q35 and on pc.
 import { useStack } from "@headroom/test-stack/vitest";
 import { cliStateWithLogin } from "@headroom/testing";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -27,6 +33,7 @@ describe.each(["q35", "pc"])("on %s", (machine) => {
       cache: "writethrough",
       bootOrder: 1,
     });
+    vmi.spec.domain.firmware.serial = "VM-0042";
     vmi.spec.domain.devices.interfaces[0].model = "e1000";
     vmi.spec.domain.devices.interfaces[1].model = "rtl8139";
     const apply = await applyAndWait(cli, stack.stateDir, name, vmi);
@@ -40,6 +47,7 @@ describe.each(["q35", "pc"])("on %s", (machine) => {
       "headroom-guest: nics=",
     );
     expect(stdout).toMatch(/^headroom-guest: disks vda=16777216:HR-ROOT-1$/m);
+    expect(stdout).toMatch(/^headroom-guest: smbios serial=VM-0042$/m);
     const models = /^headroom-guest: nic-models (\S+)$/m.exec(stdout)?.[1] ?? "";
     expect(
       models

@@ -92,6 +92,7 @@ export function composeDomain(spec: DomainSpec): string {
     // libvirt takes a boot order per device or for the domain, never both.
     os.push({ tag: "boot", attrs: { dev: "hd" } });
   }
+  if (spec.smbiosSerial !== undefined) os.push({ tag: "smbios", attrs: { mode: "sysinfo" } });
 
   const targets = diskTargets(spec.disks);
   const devices: XElement[] = [
@@ -138,6 +139,20 @@ export function composeDomain(spec: DomainSpec): string {
       ...(spec.description === "" ? [] : [{ tag: "description", text: spec.description }]),
       { tag: "memory", attrs: { unit: "KiB" }, text: String(spec.memoryKiB) },
       { tag: "vcpu", attrs: { placement: "static" }, text: String(spec.vcpus) },
+      ...(spec.smbiosSerial === undefined
+        ? []
+        : [
+            {
+              tag: "sysinfo",
+              attrs: { type: "smbios" },
+              children: [
+                {
+                  tag: "system",
+                  children: [{ tag: "entry", attrs: { name: "serial" }, text: spec.smbiosSerial }],
+                },
+              ],
+            },
+          ]),
       { tag: "os", children: os },
       // ACPI is what lets pc (i440fx) hot-plug at all; q35 needs it too.
       { tag: "features", children: [{ tag: "acpi" }, { tag: "apic" }] },

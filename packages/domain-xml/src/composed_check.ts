@@ -120,6 +120,20 @@ function rulesFor(allowed: ComposedAllowance): Rule {
           initrd: { text: allowed.bootFile },
           cmdline: { text: anyText },
           boot: { attrs: { dev: oneOf("hd") } },
+          smbios: { attrs: { mode: oneOf("sysinfo") } },
+        },
+      },
+      sysinfo: {
+        attrs: { type: oneOf("smbios") },
+        children: {
+          system: {
+            children: {
+              entry: {
+                attrs: { name: oneOf("serial") },
+                text: matches(/^[A-Za-z0-9._-]{1,64}$/),
+              },
+            },
+          },
         },
       },
       features: { children: { acpi: {}, apic: {} } },

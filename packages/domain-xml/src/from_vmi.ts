@@ -103,6 +103,7 @@ export function domainSpecFromVmi(vmi: Vmi, host: HostPlacement): DomainSpec {
     disks: disksOf(vmi, host),
     interfaces: interfacesOf(vmi, host),
     rng: domain.devices.rng !== undefined,
+    ...(domain.firmware?.serial !== undefined ? { smbiosSerial: domain.firmware.serial } : {}),
   };
   const kernelBoot = domain.firmware?.kernelBoot;
   if (kernelBoot) {

@@ -61,6 +61,8 @@ export interface DomainSpec {
   vcpus: number;
   memoryKiB: number;
   kernelBoot?: KernelBootSpec;
+  /** The SMBIOS system serial the guest reads: up to 64 of [A-Za-z0-9._-]. */
+  smbiosSerial?: string;
   disks: DiskSpec[];
   interfaces: NicSpec[];
   /** Host file the serial console is logged to (read by `headroom logs`). */
@@ -220,6 +222,8 @@ export function checkDomainSpec(spec: DomainSpec): void {
     if (spec.kernelBoot.cmdline !== undefined)
       text("kernelBoot.cmdline", spec.kernelBoot.cmdline, LIMITS.cmdline, { empty: true });
   }
+  if (spec.smbiosSerial !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(spec.smbiosSerial))
+    throw new DomainSpecError("smbiosSerial", "must be 1 to 64 of A-Z a-z 0-9 . _ -");
   if (!Array.isArray(spec.disks)) throw new DomainSpecError("disks", "must be a list");
   const diskNames = new Set<string>();
   spec.disks.forEach((disk, i) => {

@@ -138,6 +138,16 @@ describe("domainSpecFromVmi", () => {
     expect(interfacesOf(xml).map((nic) => nic.model)).toEqual(["e1000", "rtl8139"]);
   });
 
+  it("gives the guest its SMBIOS serial from firmware.serial", () => {
+    const xml = composeDomain(
+      domainSpecFromVmi(valid(withDomain({ firmware: { serial: "VM-0042" } })), host),
+    );
+    expect(virtXmlValidate(xml)).toMatch(/validates/);
+    expect(xml).toContain('<sysinfo type="smbios">');
+    expect(xml).toContain('<entry name="serial">VM-0042</entry>');
+    expect(xml).toContain('<smbios mode="sysinfo"/>');
+  });
+
   it("takes the domain name from the host when given", () => {
     expect(domainSpecFromVmi(valid(seedDoc()), { ...host, domainName: "hrtest-x" }).name).toBe(
       "hrtest-x",

@@ -26,6 +26,7 @@ export interface VmiInput {
   spec: {
     domain: DomainInput;
     terminationGracePeriodSeconds?: number;
+    hostname?: string;
     networks?: NetworkInput[];
     volumes?: VolumeInput[];
   };
@@ -35,7 +36,7 @@ export interface DomainInput {
   cpu?: Cpu;
   memory?: { guest?: QuantityValue };
   machine?: { type?: string };
-  firmware?: { kernelBoot?: KernelBootInput };
+  firmware?: { kernelBoot?: KernelBootInput; serial?: string };
   devices?: {
     disks?: DiskInput[];
     interfaces?: InterfaceInput[];

@@ -38,6 +38,7 @@ export function normalize(input: VmiInput): Vmi {
       })),
       terminationGracePeriodSeconds:
         spec.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS,
+      ...(spec.hostname !== undefined && { hostname: spec.hostname }),
     },
   };
 }
@@ -65,6 +66,7 @@ function normalizeDomain(domain: DomainInput): DomainSpec {
             container: { ...kernelBoot.container },
           },
         }),
+        ...(firmware.serial !== undefined && { serial: firmware.serial }),
       },
     }),
     devices: {

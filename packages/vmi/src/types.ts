@@ -39,6 +39,8 @@ export interface VmiSpec {
   volumes: Volume[];
   /** Seconds the guest gets to shut down when the VMI is deleted; KubeVirt's 30 when absent. */
   terminationGracePeriodSeconds: number;
+  /** The guest's hostname (cloud-init's local-hostname); the VMI's name when absent. */
+  hostname?: string;
 }
 
 export interface DomainSpec {
@@ -47,7 +49,8 @@ export interface DomainSpec {
   memory: { guest: QuantityValue };
   /** "q35" when the document has none. */
   machine: { type: MachineType };
-  firmware?: { kernelBoot?: KernelBoot };
+  /** `serial`: the SMBIOS system serial the guest reads. */
+  firmware?: { kernelBoot?: KernelBoot; serial?: string };
   devices: Devices;
   resources?: Resources;
 }

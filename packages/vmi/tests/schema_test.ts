@@ -229,6 +229,27 @@ describe("fields KubeVirt has that have no effect on headroom", () => {
   });
 });
 
+describe("spec.hostname and spec.domain.firmware.serial", () => {
+  it("are stored as given", () => {
+    const vmi = validateVmi(
+      vmiWith((doc) => {
+        doc.spec.hostname = "db-primary";
+        doc.spec.domain.firmware.serial = "VM-0042";
+      }),
+    ).vmi;
+    expect(vmi?.spec.hostname).toBe("db-primary");
+    expect(vmi?.spec.domain.firmware?.serial).toBe("VM-0042");
+  });
+
+  it("refuse what a hostname or an SMBIOS serial cannot be", () => {
+    expectOneError(validateVmi(vmiWith((doc) => (doc.spec.hostname = "Db_1"))), "spec.hostname");
+    expectOneError(
+      validateVmi(vmiWith((doc) => (doc.spec.domain.firmware.serial = "a b"))),
+      "spec.domain.firmware.serial",
+    );
+  });
+});
+
 describe("spec.terminationGracePeriodSeconds", () => {
   it("is stored, KubeVirt's 30 when absent, 0 kept", () => {
     expect(validateVmi(vmiWith(() => {})).vmi?.spec.terminationGracePeriodSeconds).toBe(30);

@@ -210,11 +210,12 @@ async function placeVolume(
           : undefined;
     if (userData === null || networkData === null)
       return { problem: `spec.volumes[${i}]: its cloud-init data is not valid base64` };
-    // As KubeVirt: the instance is <name>.<namespace>, the host is the VMI's name.
+    // As KubeVirt: the instance is <name>.<namespace>, the host is
+    // spec.hostname or else the VMI's name.
     const seed: ICloudInitSeed = {
       kind,
       instanceId: `${name}.${namespace}`,
-      hostname: name,
+      hostname: vmi.spec.hostname ?? name,
       userData,
       ...(networkData ? { networkData } : {}),
     };

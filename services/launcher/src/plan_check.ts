@@ -11,7 +11,7 @@ import {
   NIC_MODELS,
   placeholderCount,
 } from "@headroom/domain-xml";
-import { domainNameOf, domainUuidOf, type HostState } from "@headroom/host-state";
+import { domainNameOf, domainUuidOf, type HostState, isDnsLabel } from "@headroom/host-state";
 import { imageRootPath } from "@headroom/images";
 import {
   CloudInitSeed,
@@ -171,8 +171,11 @@ function seedProblems(field: string, seed: ICloudInitSeed, plan: DomainPlan): st
     seed.kind !== CloudInitSeed.Kind.KIND_CONFIG_DRIVE
   )
     problems.push(`${field}.kind ${shown(String(seed.kind))} is not NoCloud or ConfigDrive`);
-  if (seed.instanceId !== `${plan.name}.${plan.namespace}` || seed.hostname !== plan.name)
-    problems.push(`${field}: instance-id and hostname are not the VMI's`);
+  if (seed.instanceId !== `${plan.name}.${plan.namespace}`)
+    problems.push(`${field}.instanceId ${shown(seed.instanceId)} is not the VMI's`);
+  // A DNS-1123 label, as the validator takes spec.hostname.
+  if (!isDnsLabel(seed.hostname ?? ""))
+    problems.push(`${field}.hostname ${shown(seed.hostname)} is not a DNS-1123 label`);
   for (const key of ["userData", "networkData"] as const) {
     const bytes = seed[key]?.length ?? 0;
     if (bytes > MAX_SEED_DATA_BYTES)
