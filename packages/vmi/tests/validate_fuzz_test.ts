@@ -13,6 +13,42 @@ const SEED_EXAMPLE = parseDocument(
   readFileSync(new URL("../../../examples/vmi-seed.yaml", import.meta.url), "utf8"),
 ) as Doc;
 
+/**
+ * A VMI as KubeVirt users write one: v1alpha3, no interfaces (KubeVirt's
+ * default), an empty machine type, cloud-init, a grace period, disk and
+ * firmware fields, and fields that only get a warning.
+ */
+function kubevirtShaped(): Doc {
+  return {
+    apiVersion: "kubevirt.io/v1alpha3",
+    kind: "VirtualMachineInstance",
+    metadata: { name: "vmi-fedora", labels: { special: "vmi-fedora" } },
+    spec: {
+      hostname: "fedora",
+      nodeSelector: { "kubernetes.io/hostname": "node01" },
+      tolerations: [{ key: "a", operator: "Exists" }],
+      terminationGracePeriodSeconds: 0,
+      domain: {
+        machine: { type: "" },
+        firmware: { serial: "VM-0042" },
+        resources: { requests: { memory: "1024M", cpu: "1", "kubevirt.io/interface": 4 } },
+        devices: {
+          disks: [{ name: "containerdisk", bootOrder: 1, serial: "ROOT", cache: "none" }],
+          rng: {},
+        },
+      },
+      volumes: [
+        { name: "containerdisk", containerDisk: { image: "registry:5000/kubevirt/fedora:devel" } },
+        {
+          name: "cloudinitdisk",
+          cloudInitNoCloud: { userData: "#cloud-config\npassword: fedora\n", networkData: "x" },
+        },
+      ],
+    },
+    status: {},
+  };
+}
+
 /** Strings that break naive XML, shell, path or JSON handling, and lengths at the limits. */
 const NASTY_STRINGS = [
   "",
@@ -162,7 +198,7 @@ function setAt(doc: Doc, path: Path, value: unknown): Doc {
 /** The seed example (or the test base VMI) with one change: a leaf replaced, a key added, a key removed, or a list grown past its limit. */
 const mutatedSeed: fc.Arbitrary<unknown> = fc
   .tuple(
-    fc.constantFrom(SEED_EXAMPLE, baseVmi()),
+    fc.constantFrom(SEED_EXAMPLE, baseVmi(), kubevirtShaped()),
     fc.constantFrom("replace-leaf", "replace-any", "insert-key", "delete-key", "grow-list"),
     fc.nat(),
     fc.oneof(nastyString, fc.constantFrom("name", "bridge", "pod", "status", "spec")),
@@ -266,6 +302,10 @@ function checkedValidation(doc: unknown): ValidationResult {
     expect(result.vmi).not.toBeNull();
     expect(result.capacity?.effective).toBeGreaterThanOrEqual(0);
     expect(result.capacity?.effective).toBeLessThanOrEqual(33);
+    for (const warning of result.warnings)
+      expect(warning.message.startsWith(warning.field)).toBe(true);
+    // The stored VMI, validated again (the composer does), is itself: defaults do not pile up.
+    expect(validateVmi(structuredClone(result.vmi)).vmi).toEqual(result.vmi);
   } else {
     counts.invalid++;
     expect(result.vmi).toBeNull();
@@ -286,6 +326,21 @@ function checkedValidation(doc: unknown): ValidationResult {
 }
 
 describe("validateVmi on generated bad input", () => {
+  it("starts from origins that are valid: the KubeVirt-shaped one with its warnings", () => {
+    const result = validateVmi(kubevirtShaped());
+    expect(result.errors).toEqual([]);
+    expect(result.warnings.map((warning) => warning.field)).toEqual([
+      "status",
+      "apiVersion",
+      "spec.nodeSelector",
+      "spec.tolerations",
+      "spec.domain.resources.requests.cpu",
+    ]);
+    expect(result.vmi?.spec.domain.devices.interfaces.map((iface) => iface.name)).toEqual([
+      "default",
+    ]);
+  });
+
   it("never throws and names a field for every refusal: 6,000 mutated seed examples", () => {
     fc.assert(
       fc.property(mutatedSeed, (doc) => {
