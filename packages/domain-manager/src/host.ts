@@ -3,7 +3,7 @@
 // but for a bridge in a container (see createBridge).
 import { execFile } from "node:child_process";
 import { constants } from "node:fs";
-import { access, chmod, mkdir, readFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { promisify } from "node:util";
 import {
@@ -15,18 +15,12 @@ import {
 } from "@headroom/disk-format";
 import { bridgeNetworkXml } from "@headroom/domain-xml";
 import { type Connection, ErrorCode, isLibvirtError } from "@headroom/libvirt";
+import { exists, makeDomainFilesDir } from "./files.ts";
 
 /** A disk file a domain needs on this host before it can start. */
 export type DiskFile =
   | { path: string; backingPath: string; backingFormat: string }
   | { path: string; blankSizeBytes: number };
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 /**
  * An overlay on the backing image, checked by its bytes before a guest is
@@ -81,10 +75,7 @@ export async function ensureDiskFile(disk: DiskFile): Promise<"created" | "kept"
     await checkKept(disk);
     return "kept";
   }
-  const dir = dirname(disk.path);
-  await mkdir(dir, { recursive: true });
-  // QEMU runs as its own user and must reach the file.
-  await chmod(dir, 0o755);
+  await makeDomainFilesDir(dirname(disk.path));
   try {
     await createQcow2(disk.path, options);
     return "created";

@@ -1,5 +1,6 @@
 // @headroom/domain-manager: bring a planned domain to life with room for its NICs.
 
+export { exists, makeDomainFilesDir } from "./files.ts";
 export { bridgeNetworkName, type DiskFile, ensureBridge, ensureDiskFile } from "./host.ts";
 export { chooseVirtType, type VirtTypeChoice, type VirtTypeOptions } from "./kvm_check.ts";
 export {

@@ -3,9 +3,10 @@
 // KubeVirt use), labelled as the datasource expects: `cidata` for NoCloud,
 // `config-2` for an OpenStack config drive.
 import { execFile } from "node:child_process";
-import { access, chmod, mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
+import { exists, makeDomainFilesDir } from "./files.ts";
 
 const run = promisify(execFile);
 
@@ -44,10 +45,7 @@ export function seedFiles(seed: SeedDisk): Record<string, Uint8Array | string> {
  */
 export async function ensureSeedDisk(seed: SeedDisk): Promise<"created" | "kept"> {
   if (await exists(seed.path)) return "kept";
-  const dir = dirname(seed.path);
-  await mkdir(dir, { recursive: true });
-  // QEMU runs as its own user and must reach the file.
-  await chmod(dir, 0o755);
+  await makeDomainFilesDir(dirname(seed.path));
   const work = await mkdtemp(`${seed.path}.`);
   try {
     const tree = join(work, "tree");
@@ -73,11 +71,4 @@ export async function ensureSeedDisk(seed: SeedDisk): Promise<"created" | "kept"
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }

@@ -2,7 +2,7 @@
 // (on the disks of images this host holds), cloud-init seed disks, the console
 // log's directory, host bridges, the pod network.
 import { randomBytes } from "node:crypto";
-import { access, chmod, link, mkdir, rename } from "node:fs/promises";
+import { link, mkdir, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Logger } from "@headroom/bus";
 import {
@@ -11,7 +11,9 @@ import {
   ensureDiskFile,
   ensurePodNetwork,
   ensureSeedDisk,
+  exists,
   LaunchError,
+  makeDomainFilesDir,
   type SeedDisk,
 } from "@headroom/domain-manager";
 import { type PodSubnet, usesPodNetwork } from "@headroom/domain-xml";
@@ -57,10 +59,7 @@ async function pinnedBase(overlay: string, imageDisk: () => Promise<string>): Pr
   const [hasOverlay, hasBase] = await Promise.all([exists(overlay), exists(base)]);
   if (hasOverlay && hasBase) return base;
   if (hasOverlay) return imageDisk();
-  const dir = dirname(overlay);
-  await mkdir(dir, { recursive: true });
-  // QEMU runs as its own user and must reach the file.
-  await chmod(dir, 0o755);
+  await makeDomainFilesDir(dirname(overlay));
   const fresh = `${base}.${randomBytes(4).toString("hex")}`;
   // A fetch replacing the image may remove the disk just found: find it again.
   for (let attempt = 1; ; attempt++) {
@@ -76,13 +75,6 @@ async function pinnedBase(overlay: string, imageDisk: () => Promise<string>): Pr
   }
   await rename(fresh, base);
   return base;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** Where a plan's host needs are made. */
