@@ -128,48 +128,29 @@ export function treatmentKey(segments: readonly PathSegment[]): string {
 /** The warnings of a document that passed the schema: one per ignored field it holds. */
 export function ignoredFieldWarnings(doc: Record<string, unknown>): FieldError[] {
   const warnings: FieldError[] = [];
-  for (const [path, value] of fieldsOf(doc)) {
-    const why = IGNORED[path.key];
+  for (const [field, value] of fieldsOf(doc)) {
+    const why = IGNORED[field];
     if (why === undefined || value === undefined) continue;
-    const message =
-      path.key === "apiVersion" ? `${path.shown}: ${why}` : `${path.shown} has no effect: ${why}`;
-    warnings.push({ field: path.shown, message });
+    const message = field === "apiVersion" ? `${field}: ${why}` : `${field} has no effect: ${why}`;
+    warnings.push({ field, message });
   }
   return warnings;
 }
 
-interface Located {
-  key: string;
-  shown: string;
-}
-
-/** The document's values at the places ignored fields live, with their keys. */
-function* fieldsOf(doc: Record<string, unknown>): Generator<[Located, unknown]> {
-  yield [{ key: "status", shown: "status" }, doc.status];
-  if (doc.apiVersion === "kubevirt.io/v1alpha3")
-    yield [{ key: "apiVersion", shown: "apiVersion" }, true];
+/** The document's values at the places ignored fields live, by path. */
+function* fieldsOf(doc: Record<string, unknown>): Generator<[string, unknown]> {
+  yield ["status", doc.status];
+  // Only the deprecated version is worth a word.
+  yield ["apiVersion", doc.apiVersion === "kubevirt.io/v1alpha3" ? doc.apiVersion : undefined];
   const spec = asRecord(doc.spec);
-  for (const field of Object.keys(spec))
-    yield [{ key: `spec.${field}`, shown: `spec.${field}` }, spec[field]];
+  for (const field of Object.keys(spec)) yield [`spec.${field}`, spec[field]];
   const resources = asRecord(asRecord(spec.domain).resources);
   for (const group of ["requests", "limits"]) {
     const values = asRecord(resources[group]);
     for (const field of Object.keys(values))
-      yield [
-        {
-          key: `spec.domain.resources.${group}.${field}`,
-          shown: `spec.domain.resources.${group}.${field}`,
-        },
-        values[field],
-      ];
+      yield [`spec.domain.resources.${group}.${field}`, values[field]];
   }
-  yield [
-    {
-      key: "spec.domain.resources.overcommitGuestOverhead",
-      shown: "spec.domain.resources.overcommitGuestOverhead",
-    },
-    resources.overcommitGuestOverhead,
-  ];
+  yield ["spec.domain.resources.overcommitGuestOverhead", resources.overcommitGuestOverhead];
 }
 
 function asRecord(value: unknown): Record<string, unknown> {
