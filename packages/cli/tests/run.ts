@@ -103,14 +103,26 @@ export async function applyAndWait(
   return headroom([...cli, "apply", "-f", file, "--wait", "--timeout", "150s"]);
 }
 
-/** Follows the VMI's console (`headroom logs -f`) until it shows each of `texts`, in turn. */
+/**
+ * Follows the VMI's console (`headroom logs -f`) until it shows each of
+ * `texts`, in turn, each on a whole line: output arrives in chunks, and a
+ * line cut at the end of one would be read half.
+ */
 export async function consoleUntil(
   cli: string[],
   name: string,
   ...texts: string[]
 ): Promise<string> {
   const follow = start([...cli, "logs", name, "-f"]);
-  for (const text of texts) await follow.waitForOutput(text, 150_000);
+  for (const text of texts) {
+    await follow.waitForOutput(text, 150_000);
+    const line = follow.stdout().lastIndexOf(text);
+    const deadline = Date.now() + 30_000;
+    while (!follow.stdout().includes("\n", line)) {
+      if (Date.now() > deadline) throw new Error(`the console line with ${text} never ended`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
   follow.child.kill("SIGINT");
   return (await follow.done).stdout;
 }
