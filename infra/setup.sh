@@ -24,10 +24,16 @@ apt_packages=(
   libvirt-dev            # headers for the native binding (packages/libvirt)
   qemu-system-x86        # the hypervisor (KVM when usable, TCG otherwise)
   qemu-utils             # qemu-img, for disk images
+  ovmf                   # UEFI firmware (bootloader.efi), Secure Boot builds too
   pkg-config             # finds libvirt for node-gyp
   linux-image-cloud-amd64 # kernel of the tiny test guest (PCIe hotplug built in)
   busybox-static         # userland of the tiny test guest
   cpio                   # packs the tiny guest's initramfs
+  syslinux               # BIOS bootloader on the tiny guest's disk
+  syslinux-common        #   and its MBR
+  mtools                 # writes that disk's FAT partition without mounting it
+  dosfstools             #   and makes it (mkfs.vfat)
+  fdisk                  #   and its partition table (sfdisk)
   libxml2-utils          # xmllint, which virt-xml-validate runs
   iproute2               # creates host bridges for multus networks
   dnsmasq-base           # DHCP and DNS of the pod network (libvirt runs it)

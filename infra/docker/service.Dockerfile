@@ -72,12 +72,17 @@ RUN npm prune --omit=dev --no-audit --no-fund --loglevel=error \
     done
 
 # --- tiny-guest: the one-shot job that puts the tiny test guest into the image
-# store. build.sh packs Debian's cloud kernel and static busybox, and writes the
-# store with packages/images (node). qemu-img makes its empty disk.
+# store. build.sh packs Debian's cloud kernel and static busybox, makes its
+# bootable disk (SYSLINUX; the signed shim and GRUB, fetched here once), and
+# writes the store with packages/images (node).
 FROM ${NODE_IMAGE} AS tiny-guest
 RUN apt-get update \
  && apt-get install -y --no-install-recommends linux-image-cloud-amd64 busybox-static cpio qemu-utils \
+      syslinux syslinux-common mtools dosfstools fdisk \
+ && mkdir -p /opt/tiny-guest-debs \
+ && cd /opt/tiny-guest-debs && apt-get download shim-signed grub-efi-amd64-signed \
  && rm -rf /var/lib/apt/lists/*
+ENV HEADROOM_TINY_GUEST_DEBS=/opt/tiny-guest-debs
 WORKDIR /app
 COPY --from=build /runtime /app
 COPY infra/tiny-guest infra/tiny-guest

@@ -10,7 +10,10 @@
 # Image layout (a KubeVirt containerDisk keeps its disk under /disk/):
 #   /boot/vmlinuz       the kernel
 #   /boot/initrd.img    gzip'd newc cpio: /init, /bin/busybox, virtio modules
-#   /disk/disk.qcow2    an empty 16 MiB disk, so a containerDisk can be backed
+#   /disk/disk.qcow2    a 48 MiB bootable disk: one FAT partition with the
+#                       same kernel and initrd, booted by SYSLINUX (BIOS) or
+#                       by Debian's signed shim and GRUB (UEFI, Secure Boot
+#                       too), so a containerDisk boots it without kernelBoot
 #   /headroom-build-id  hash of everything the build used; unchanged => no rebuild
 #
 # Usage:
@@ -20,10 +23,15 @@
 #     --force     rebuild even when the stored image is up to date
 #     --quiet     print only what changes
 # Environment: HEADROOM_STATE_DIR (default /var/lib/headroom); the image store
-# is $HEADROOM_STATE_DIR/images.
+# is $HEADROOM_STATE_DIR/images. HEADROOM_TINY_GUEST_DEBS: a directory holding
+# the shim-signed and grub-efi-amd64-signed .deb files to use instead of
+# downloading them (an image build fetches them once).
 #
-# Needs (Debian 12): linux-image-cloud-amd64 busybox-static cpio qemu-utils,
-# and node with this repository's npm dependencies (to write the image store).
+# Needs (Debian 12): linux-image-cloud-amd64 busybox-static cpio qemu-utils
+# syslinux syslinux-common mtools dosfstools fdisk, apt's package lists (the
+# signed shim and GRUB are downloaded and unpacked here, never installed on the
+# host), and node with this repository's npm dependencies (to write the image
+# store).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -48,6 +56,15 @@ say() { [[ $quiet == 1 ]] || echo "tiny-guest: $*"; }
 die() { echo "tiny-guest: $*" >&2; exit 1; }
 
 # --- what the build needs -----------------------------------------------------
+SYSLINUX_MBR=/usr/lib/syslinux/mbr/mbr.bin
+# UEFI boot: the Microsoft-signed shim and Debian's signed GRUB, which loads
+# Debian's signed kernel, so the disk boots with Secure Boot on or off.
+EFI_PACKAGES=(shim-signed grub-efi-amd64-signed)
+# What the guest's bootloaders pass the kernel: TINY_GUEST_CMDLINE plus a word
+# that tells the guest it came from its disk.
+DISK_CMDLINE="console=ttyS0 quiet panic=-1 headroom.boot=disk"
+DISK_MIB=48
+
 missing=()
 kernel=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n 1 || true)
 [[ -n $kernel ]] || missing+=(linux-image-cloud-amd64)
@@ -55,6 +72,11 @@ kernel=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n 1 || tru
 command -v cpio >/dev/null || missing+=(cpio)
 command -v qemu-img >/dev/null || missing+=(qemu-utils)
 command -v gzip >/dev/null || missing+=(gzip)
+command -v syslinux >/dev/null || missing+=(syslinux)
+[[ -f $SYSLINUX_MBR ]] || missing+=(syslinux-common)
+command -v mcopy >/dev/null || missing+=(mtools)
+command -v mkfs.vfat >/dev/null || missing+=(dosfstools)
+command -v sfdisk >/dev/null || missing+=(fdisk)
 if ((${#missing[@]})); then
   die "missing Debian packages: ${missing[*]} — install them with: apt-get install -y ${missing[*]}"
 fi
@@ -105,10 +127,28 @@ else
   say "warning: $moddir/modules.dep is missing; the guest will see NICs on PCI but bind no driver"
 fi
 
+# The signed packages by the sha256 of their .deb files: those given, or those
+# apt would download now (apt's index has their hash; nothing is fetched yet).
+debs_dir=${HEADROOM_TINY_GUEST_DEBS:-}
+efi_packages_id=""
+for pkg in "${EFI_PACKAGES[@]}"; do
+  if [[ -n $debs_dir ]]; then
+    deb=$(ls "$debs_dir/${pkg}"_*.deb 2>/dev/null | head -n 1)
+    [[ -n $deb ]] || die "no ${pkg}_*.deb in HEADROOM_TINY_GUEST_DEBS ($debs_dir)"
+    sha=$(sha256sum "$deb" | cut -d' ' -f1)
+  else
+    sha=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^SHA256: //p' | head -n 1)
+    [[ -n $sha ]] || die "apt knows no package $pkg: run apt-get update"
+  fi
+  efi_packages_id+="$pkg=$sha "
+done
+
 # --- up to date? --------------------------------------------------------------
 build_id=$(
   {
     sha256sum "${BASH_SOURCE[0]}" "$here/init.sh" "$kernel" /bin/busybox | cut -d' ' -f1
+    sha256sum /usr/bin/syslinux "$SYSLINUX_MBR" | cut -d' ' -f1
+    echo "$efi_packages_id"
     for rel in "${module_files[@]}"; do sha256sum "$moddir/$rel" | cut -d' ' -f1; done
     echo "$kver"
   } | sha256sum | cut -c1-32
@@ -144,6 +184,43 @@ else
   fi
 fi
 
+# --- the bootable disk -----------------------------------------------------------
+# KERNEL INITRD OUT: a qcow2 disk with an MBR and one FAT partition (type EF,
+# active) holding the kernel and initrd. BIOS: SYSLINUX's MBR loads the
+# partition's SYSLINUX, which reads /syslinux.cfg. UEFI: the firmware runs
+# /EFI/BOOT/BOOTX64.EFI (shim), which runs grubx64.efi beside it; that GRUB
+# reads /EFI/debian/grub.cfg. Made in files with mtools: no loop device, no root.
+bootable_disk() {
+  local kernel=$1 initrd=$2 out=$3
+  local esp=$work/esp part=$work/partition.fat raw=$work/disk.raw debs=$work/debs
+  mkdir -p "$esp/EFI/BOOT" "$esp/EFI/debian" "$esp/boot" "$debs/root"
+  if [[ -n $debs_dir ]]; then
+    for pkg in "${EFI_PACKAGES[@]}"; do cp "$debs_dir/${pkg}"_*.deb "$debs/"; done
+  else
+    (cd "$debs" && apt-get download -q=2 "${EFI_PACKAGES[@]}" 2>/dev/null) ||
+      die "could not download ${EFI_PACKAGES[*]}: run apt-get update"
+  fi
+  for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$debs/root"; done
+  cp "$debs/root/usr/lib/shim/shimx64.efi.signed" "$esp/EFI/BOOT/BOOTX64.EFI"
+  cp "$debs/root/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed" "$esp/EFI/BOOT/grubx64.efi"
+  cp "$kernel" "$esp/boot/vmlinuz"
+  cp "$initrd" "$esp/boot/initrd.img"
+  printf 'set timeout=0\nlinux /boot/vmlinuz %s\ninitrd /boot/initrd.img\nboot\n' \
+    "$DISK_CMDLINE" >"$esp/EFI/debian/grub.cfg"
+  printf 'DEFAULT headroom\nPROMPT 0\nTIMEOUT 0\nLABEL headroom\n  LINUX /boot/vmlinuz\n  INITRD /boot/initrd.img\n  APPEND %s\n' \
+    "$DISK_CMDLINE" >"$esp/syslinux.cfg"
+
+  # The partition starts at 1 MiB and fills the rest of the disk.
+  truncate -s "${DISK_MIB}M" "$raw"
+  echo 'start=2048, type=ef, bootable' | sfdisk -q "$raw"
+  mkfs.vfat -F 16 -n HEADROOM -C "$part" $(((DISK_MIB - 1) * 1024)) >/dev/null
+  MTOOLS_SKIP_CHECK=1 mcopy -s -i "$part" "$esp"/* ::/
+  syslinux --install "$part"
+  dd if="$part" of="$raw" bs=1M seek=1 conv=notrunc status=none
+  dd if="$SYSLINUX_MBR" of="$raw" bs=440 count=1 conv=notrunc status=none
+  qemu-img convert -f raw -O qcow2 "$raw" "$out"
+}
+
 # --- build ----------------------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/headroom-tiny-guest.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -174,7 +251,7 @@ done
 (cd "$initramfs" && find . -print0 | LC_ALL=C sort -z |
   cpio --null --create --format=newc --owner=0:0 --quiet | gzip -9n >"$image/boot/initrd.img")
 cp "$kernel" "$image/boot/vmlinuz"
-qemu-img create -q -f qcow2 "$image/disk/disk.qcow2" 16M
+bootable_disk "$image/boot/vmlinuz" "$image/boot/initrd.img" "$image/disk/disk.qcow2"
 echo "$build_id" >"$image/headroom-build-id"
 find "$image" -type d -exec chmod 0755 {} + -o -type f -exec chmod 0644 {} +
 

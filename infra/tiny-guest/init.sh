@@ -11,6 +11,10 @@
 #   headroom-guest: probe target=<ip>:<port> result=open|closed              (headroom.probe=...)
 #   headroom-guest: disks <name>=<bytes>[:<serial>],...                   (once, at boot)
 #   headroom-guest: smbios serial=<serial>          (once, at boot, when the machine has one)
+#   headroom-guest: firmware boot=bios|efi secure-boot=on|off loader=disk|kernel uuid=<uuid>
+#                   (once, at boot: the firmware that started the guest, whether
+#                   UEFI Secure Boot was on, whether a bootloader on its disk or
+#                   the host loaded the kernel, and the SMBIOS system UUID)
 #   headroom-guest: nic-models <pci>=<model>,...    (once, at boot: every network device,
 #                   virtio, e1000, e1000e, rtl8139 or <vendor>:<device>)
 #   headroom-guest: cloud-init source=nocloud|configdrive dev=<name> instance-id=<id>
@@ -78,6 +82,16 @@ echo "headroom-guest: disks $disk_list"
 
 smbios_serial=$(cat /sys/class/dmi/id/product_serial 2>/dev/null)
 [ -n "$smbios_serial" ] && echo "headroom-guest: smbios serial=$smbios_serial"
+
+# The kernel logs "Secure boot enabled" when UEFI booted it with Secure Boot
+# on; the disk's bootloaders add headroom.boot=disk to the command line.
+boot=bios
+[ -d /sys/firmware/efi ] && boot=efi
+secure=off
+dmesg | grep -q "Secure boot enabled" && secure=on
+loader=kernel
+grep -q "headroom.boot=disk" /proc/cmdline && loader=disk
+echo "headroom-guest: firmware boot=$boot secure-boot=$secure loader=$loader uuid=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null)"
 
 nic_models=""
 for dev in /sys/bus/pci/devices/*; do

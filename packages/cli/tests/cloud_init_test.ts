@@ -56,8 +56,8 @@ describe("cloud-init volumes", () => {
     expect(console).toContain(
       `headroom-guest: cloud-init source=nocloud dev=vdb instance-id=nocloud.${namespace} hostname=nocloud user-data-sha256=${sha256(userData)} network-data-sha256=${sha256(networkData)}`,
     );
-    // Two disks: the image's overlay (16 MiB, the tiny guest's disk) and the seed.
-    expect(console).toMatch(/^headroom-guest: disks vda=16777216,vdb=\d+$/m);
+    // Two disks: the image's overlay (48 MiB, the tiny guest's bootable disk) and the seed.
+    expect(console).toMatch(/^headroom-guest: disks vda=50331648,vdb=\d+$/m);
     // The seed is read-only, and raw.
     const xml = await virsh("dumpxml", `${namespace}_nocloud`);
     expect(xml).toMatch(

@@ -46,7 +46,7 @@ describe.each(["q35", "pc"])("on %s", (machine) => {
       "headroom-guest: nic-models ",
       "headroom-guest: nics=",
     );
-    expect(stdout).toMatch(/^headroom-guest: disks vda=16777216:HR-ROOT-1$/m);
+    expect(stdout).toMatch(/^headroom-guest: disks vda=50331648:HR-ROOT-1$/m);
     expect(stdout).toMatch(/^headroom-guest: smbios serial=VM-0042$/m);
     const models = /^headroom-guest: nic-models (\S+)$/m.exec(stdout)?.[1] ?? "";
     expect(
