@@ -44,6 +44,9 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 # The kernel gives /init the console only if the initramfs has /dev/console.
 exec </dev/console >/dev/console 2>&1
+# UEFI firmware leaves its last screen's escape codes with no line end after
+# them: the first report starts on a line of its own.
+echo
 
 kmsg=0
 poll=0.2
