@@ -36,7 +36,17 @@ export interface DomainInput {
   cpu?: Cpu;
   memory?: { guest?: QuantityValue };
   machine?: { type?: string };
-  firmware?: { kernelBoot?: KernelBootInput; serial?: string };
+  firmware?: {
+    kernelBoot?: KernelBootInput;
+    serial?: string;
+    uuid?: string;
+    bootloader?: BootloaderInput;
+  };
+  features?: {
+    acpi?: { enabled?: boolean };
+    apic?: { enabled?: boolean };
+    smm?: { enabled?: boolean };
+  };
   devices?: {
     disks?: DiskInput[];
     interfaces?: InterfaceInput[];
@@ -49,6 +59,12 @@ export interface DomainInput {
   };
   /** The seed design's place for rng; KubeVirt's is devices.rng. */
   rng?: Empty;
+}
+
+export interface BootloaderInput {
+  bios?: { useSerial?: boolean };
+  /** `persistent` is accepted with a warning and not stored. */
+  efi?: { secureBoot?: boolean; persistent?: boolean };
 }
 
 export interface KernelBootInput {

@@ -26,6 +26,7 @@ export {
   type SelectorResult,
 } from "./selector.ts";
 export type {
+  Bootloader,
   CloudInit,
   Cpu,
   Devices,
@@ -34,6 +35,7 @@ export type {
   DiskCache,
   DomainSpec,
   Empty,
+  Features,
   ImagePullPolicy,
   Interface,
   InterfaceBinding,

@@ -4,9 +4,16 @@
  */
 
 import { INTERFACE_RESOURCE } from "./capacity.ts";
-import type { DomainInput, VmiInput } from "./input.ts";
+import type { BootloaderInput, DomainInput, VmiInput } from "./input.ts";
 import { DEFAULT_GUEST_MEMORY, DEFAULT_TERMINATION_GRACE_SECONDS } from "./rules.ts";
-import type { DomainSpec, MachineType, QuantityValue, Resources, Vmi } from "./types.ts";
+import type {
+  Bootloader,
+  DomainSpec,
+  MachineType,
+  QuantityValue,
+  Resources,
+  Vmi,
+} from "./types.ts";
 
 export function normalize(input: VmiInput): Vmi {
   const { metadata } = input;
@@ -67,8 +74,11 @@ function normalizeDomain(domain: DomainInput): DomainSpec {
           },
         }),
         ...(firmware.serial !== undefined && { serial: firmware.serial }),
+        ...(firmware.uuid !== undefined && { uuid: firmware.uuid }),
+        ...(firmware.bootloader && { bootloader: normalizeBootloader(firmware.bootloader) }),
       },
     }),
+    ...(domain.features && { features: structuredClone(domain.features) }),
     devices: {
       disks: (devices?.disks ?? []).map((disk) => ({
         name: disk.name,
@@ -90,6 +100,13 @@ function normalizeDomain(domain: DomainInput): DomainSpec {
     },
     ...(resources && { resources: normalizeResources(resources) }),
   };
+}
+
+/** The rules let one of bios and efi through; KubeVirt's efi has Secure Boot on unless told. */
+function normalizeBootloader(bootloader: BootloaderInput): Bootloader {
+  if (bootloader.efi) return { efi: { secureBoot: bootloader.efi.secureBoot ?? true } };
+  const useSerial = bootloader.bios?.useSerial;
+  return { bios: useSerial === undefined ? {} : { useSerial } };
 }
 
 function normalizeResources(resources: NonNullable<DomainInput["resources"]>): Resources {

@@ -1,13 +1,20 @@
 import { toBytes } from "@headroom/quantity";
 import type { MachineType, Vmi } from "./types.ts";
 
-/** What a VMI's guest gets: the domain's memory, vCPUs and machine. */
+/** What a VMI's guest gets: the domain's memory, vCPUs, machine and firmware. */
 export interface GuestResources {
   /** spec.domain.memory.guest in KiB, rounded up to a whole KiB (libvirt counts KiB). */
   memoryKiB: number;
   /** cores × sockets × threads (each 1 when absent). */
   vcpus: number;
   machineType: MachineType;
+  /** SeaBIOS unless the VMI asks for efi (OVMF). */
+  bootloader: "bios" | "efi";
+  secureBoot: boolean;
+  /** System Management Mode (features.smm). */
+  smm: boolean;
+  /** firmware.uuid in lower case: the domain's UUID instead of one made from the VMI's uid. */
+  firmwareUuid?: string;
 }
 
 const KIB = 1024n;
@@ -25,13 +32,18 @@ export function guestResources(
   const kib = (parsed.bytes + KIB - 1n) / KIB;
   if (kib < 1n || kib > BigInt(Number.MAX_SAFE_INTEGER))
     return { ok: false, field, reason: "is out of range" };
-  const cpu = vmi.spec.domain.cpu;
+  const { cpu, firmware, features } = vmi.spec.domain;
+  const efi = firmware?.bootloader && "efi" in firmware.bootloader ? firmware.bootloader.efi : null;
   return {
     ok: true,
     resources: {
       memoryKiB: Number(kib),
       vcpus: (cpu?.cores ?? 1) * (cpu?.sockets ?? 1) * (cpu?.threads ?? 1),
       machineType: vmi.spec.domain.machine.type,
+      bootloader: efi ? "efi" : "bios",
+      secureBoot: efi?.secureBoot === true,
+      smm: features?.smm !== undefined && features.smm.enabled !== false,
+      ...(firmware?.uuid !== undefined && { firmwareUuid: firmware.uuid.toLowerCase() }),
     },
   };
 }

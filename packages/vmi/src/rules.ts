@@ -40,6 +40,7 @@ export function checkRules(vmi: VmiInput): FieldError[] {
   return [
     ...checkAnnotations(vmi),
     ...checkMachine(vmi),
+    ...checkFirmware(vmi),
     ...checkCpu(vmi),
     ...checkMemory(vmi),
     ...checkInterfaceRequest(vmi),
@@ -80,6 +81,49 @@ function checkMachine(vmi: VmiInput): FieldError[] {
     ];
   }
   return [{ field, message: `${field} must be "q35" or "pc" (got ${show(type)})` }];
+}
+
+const FEATURES = "spec.domain.features";
+const BOOTLOADER = "spec.domain.firmware.bootloader";
+
+/**
+ * One firmware; Secure Boot as KubeVirt allows it (with SMM, which keeps the
+ * firmware's variables from the guest's kernel) and where OVMF has it (q35);
+ * ACPI and the APIC on, because headroom's guarantee rests on them.
+ */
+function checkFirmware(vmi: VmiInput): FieldError[] {
+  const { firmware, features, machine } = vmi.spec.domain;
+  const errors: FieldError[] = [];
+  const bootloader = firmware?.bootloader;
+  if (bootloader?.bios && bootloader.efi)
+    errors.push({
+      field: BOOTLOADER,
+      message: `${BOOTLOADER} sets both bios and efi; a guest boots with one of them`,
+    });
+  else if (bootloader?.efi && bootloader.efi.secureBoot !== false) {
+    const field = `${BOOTLOADER}.efi.secureBoot`;
+    if (!features?.smm || features.smm.enabled === false)
+      errors.push({
+        field: `${FEATURES}.smm`,
+        message: `${FEATURES}.smm must be on for Secure Boot (${field}, on unless false), as in KubeVirt: set ${FEATURES}.smm: {} or secureBoot: false`,
+      });
+    if (machine?.type === "pc")
+      errors.push({
+        field,
+        message: `${field} (on unless false) needs machine type q35: OVMF has Secure Boot only there`,
+      });
+  }
+  if (features?.acpi?.enabled === false)
+    errors.push({
+      field: `${FEATURES}.acpi.enabled`,
+      message: `${FEATURES}.acpi.enabled cannot be false: on pc NICs hot-plug through ACPI, and deleting a VMI presses the guest's ACPI power button`,
+    });
+  if (features?.apic?.enabled === false)
+    errors.push({
+      field: `${FEATURES}.apic.enabled`,
+      message: `${FEATURES}.apic.enabled cannot be false: headroom's guests on q35 and pc all have an APIC`,
+    });
+  return errors;
 }
 
 function checkCpu(vmi: VmiInput): FieldError[] {

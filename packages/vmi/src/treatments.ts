@@ -37,6 +37,8 @@ const IGNORED: Record<string, string> = {
     "headroom keeps a VMI's disks in its state directory and sets no quota on them",
   "spec.domain.resources.limits.ephemeral-storage":
     "headroom keeps a VMI's disks in its state directory and sets no quota on them",
+  "spec.domain.firmware.bootloader.efi.persistent":
+    "a VMI keeps its EFI variables as long as it lives, and there is no VirtualMachine to keep them longer",
   "spec.domain.resources.overcommitGuestOverhead":
     "headroom reserves no memory for QEMU's own overhead, so there is none to overcommit",
 };
@@ -151,6 +153,9 @@ function* fieldsOf(doc: Record<string, unknown>): Generator<[string, unknown]> {
       yield [`spec.domain.resources.${group}.${field}`, values[field]];
   }
   yield ["spec.domain.resources.overcommitGuestOverhead", resources.overcommitGuestOverhead];
+  const firmware = asRecord(asRecord(spec.domain).firmware);
+  const efi = asRecord(asRecord(firmware.bootloader).efi);
+  yield ["spec.domain.firmware.bootloader.efi.persistent", efi.persistent];
 }
 
 function asRecord(value: unknown): Record<string, unknown> {

@@ -49,10 +49,25 @@ export interface DomainSpec {
   memory: { guest: QuantityValue };
   /** "q35" when the document has none. */
   machine: { type: MachineType };
-  /** `serial`: the SMBIOS system serial the guest reads. */
-  firmware?: { kernelBoot?: KernelBoot; serial?: string };
+  /**
+   * `serial`: the SMBIOS system serial the guest reads; `uuid`: its SMBIOS
+   * UUID, which is also the domain's; `bootloader`: BIOS when absent.
+   */
+  firmware?: { kernelBoot?: KernelBoot; serial?: string; uuid?: string; bootloader?: Bootloader };
+  /** ACPI and the APIC are always on; `smm` turns on System Management Mode. */
+  features?: Features;
   devices: Devices;
   resources?: Resources;
+}
+
+/** One of the two; `efi.secureBoot` is stored as KubeVirt defaults it (true). */
+export type Bootloader = { bios: { useSerial?: boolean } } | { efi: { secureBoot: boolean } };
+
+/** KubeVirt's FeatureState: a feature given is enabled unless `enabled: false`. */
+export interface Features {
+  acpi?: { enabled?: boolean };
+  apic?: { enabled?: boolean };
+  smm?: { enabled?: boolean };
 }
 
 export interface Cpu {

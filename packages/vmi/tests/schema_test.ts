@@ -91,7 +91,10 @@ describe("the document as a whole", () => {
 describe("fields KubeVirt has that headroom refuses", () => {
   it.each([
     ["metadata.resourceVersion", (doc: Doc) => (doc.metadata.resourceVersion = "7")],
-    ["spec.domain.features", (doc: Doc) => (doc.spec.domain.features = { acpi: {} })],
+    [
+      "spec.domain.features.hyperv",
+      (doc: Doc) => (doc.spec.domain.features = { acpi: {}, hyperv: { relaxed: {} } }),
+    ],
     ["spec.domain.clock", (doc: Doc) => (doc.spec.domain.clock = {})],
     ["spec.domain.cpu.model", (doc: Doc) => (doc.spec.domain.cpu.model = "host-passthrough")],
     [
@@ -103,8 +106,8 @@ describe("fields KubeVirt has that headroom refuses", () => {
       (doc: Doc) => (doc.spec.domain.memory.hugepages = { pageSize: "2Mi" }),
     ],
     [
-      "spec.domain.firmware.bootloader",
-      (doc: Doc) => (doc.spec.domain.firmware.bootloader = { efi: {} }),
+      "spec.domain.firmware.acpi",
+      (doc: Doc) => (doc.spec.domain.firmware.acpi = { slicNameRef: "slic" }),
     ],
     [
       "spec.domain.firmware.kernelBoot.container.imagePullSecret",
@@ -176,7 +179,7 @@ describe("fields KubeVirt has that headroom refuses", () => {
       "KubeVirt removed the slirp binding; use masquerade",
     ],
     [
-      "spec.domain.firmware.bootloader",
+      "spec.domain.features.hyperv",
       "headroom does not apply it yet (docs/kubevirt-compatibility.md lists what it applies)",
     ],
   ])("%s: %s", (field, why) => {
@@ -186,7 +189,7 @@ describe("fields KubeVirt has that headroom refuses", () => {
       if (field.endsWith("imagePullSecret"))
         doc.spec.domain.firmware.kernelBoot.container.imagePullSecret = "s";
       if (field.endsWith("slirp")) doc.spec.domain.devices.interfaces[0].slirp = {};
-      if (field.endsWith("bootloader")) doc.spec.domain.firmware.bootloader = { efi: {} };
+      if (field.endsWith("hyperv")) doc.spec.domain.features = { hyperv: {} };
     };
     expect(expectOneError(validateVmi(vmiWith(change)), field).message).toBe(
       `${field} is refused: ${why}`,

@@ -163,8 +163,19 @@ export function planApply(
 function guestOf(vmi: Vmi): { guest?: IGuestResources } {
   const guest = guestResources(vmi);
   if (!guest.ok) return {};
-  const { memoryKiB, vcpus, machineType } = guest.resources;
-  return { guest: { memoryKib: memoryKiB, vcpus, machineType } };
+  const { memoryKiB, vcpus, machineType, bootloader, secureBoot, smm, firmwareUuid } =
+    guest.resources;
+  return {
+    guest: {
+      memoryKib: memoryKiB,
+      vcpus,
+      machineType,
+      bootloader,
+      secureBoot,
+      smm,
+      firmwareUuid: firmwareUuid ?? "",
+    },
+  };
 }
 
 export function toCapacity(capacity: Capacity): ICapacity {
