@@ -74,6 +74,26 @@ function interfaceElement(nic: NicSpec): XElement {
 }
 
 /**
+ * `<os firmware="efi">`'s children: libvirt picks the OVMF build whose
+ * features match (Secure Boot with Microsoft's keys enrolled, or neither) and
+ * makes the NVRAM file from its template on first start.
+ */
+function efiElements(efi: DomainSpec["efi"]): XElement[] {
+  if (!efi) return [];
+  const enabled = efi.secureBoot ? "yes" : "no";
+  return [
+    {
+      tag: "firmware",
+      children: [
+        { tag: "feature", attrs: { enabled, name: "secure-boot" } },
+        { tag: "feature", attrs: { enabled, name: "enrolled-keys" } },
+      ],
+    },
+    { tag: "nvram", text: efi.nvramPath },
+  ];
+}
+
+/**
  * The libvirt domain XML for `spec`, without placeholders and without PCI addresses (libvirt
  * assigns them on define). Throws DomainSpecError naming the field when the spec is refused.
  */
@@ -81,6 +101,7 @@ export function composeDomain(spec: DomainSpec): string {
   checkDomainSpec(spec);
   const os: XElement[] = [
     { tag: "type", attrs: { arch: "x86_64", machine: spec.machine }, text: "hvm" },
+    ...efiElements(spec.efi),
   ];
   if (spec.kernelBoot) {
     os.push({ tag: "kernel", text: spec.kernelBoot.kernelPath });
@@ -93,6 +114,7 @@ export function composeDomain(spec: DomainSpec): string {
     os.push({ tag: "boot", attrs: { dev: "hd" } });
   }
   if (spec.smbiosSerial !== undefined) os.push({ tag: "smbios", attrs: { mode: "sysinfo" } });
+  if (spec.biosSerial) os.push({ tag: "bios", attrs: { useserial: "yes" } });
 
   const targets = diskTargets(spec.disks);
   const devices: XElement[] = [
@@ -153,9 +175,16 @@ export function composeDomain(spec: DomainSpec): string {
               ],
             },
           ]),
-      { tag: "os", children: os },
+      { tag: "os", attrs: spec.efi ? { firmware: "efi" } : {}, children: os },
       // ACPI is what lets pc (i440fx) hot-plug at all; q35 needs it too.
-      { tag: "features", children: [{ tag: "acpi" }, { tag: "apic" }] },
+      {
+        tag: "features",
+        children: [
+          { tag: "acpi" },
+          { tag: "apic" },
+          ...(spec.smm ? [{ tag: "smm", attrs: { state: "on" } }] : []),
+        ],
+      },
       { tag: "clock", attrs: { offset: "utc" } },
       { tag: "on_poweroff", text: "destroy" },
       { tag: "on_reboot", text: "restart" },

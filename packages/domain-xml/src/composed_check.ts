@@ -23,10 +23,21 @@ export interface ComposedAllowance {
   bridges: readonly string[];
   /** The one file a serial console may log to. */
   consoleLog: string;
+  /** The one file a UEFI guest's variables may be kept in. */
+  nvramFile?: string;
   /** How many `<interface>` elements the VMI declares. */
   interfaces: number;
-  /** The guest's memory, vCPUs and machine, when the VMI's record has them. */
-  guest?: { memoryKiB: number; vcpus: number; machineType: string };
+  /** The guest's memory, vCPUs, machine and firmware, when the VMI's record has them. */
+  guest?: GuestAllowance;
+}
+
+export interface GuestAllowance {
+  memoryKiB: number;
+  vcpus: number;
+  machineType: string;
+  bootloader?: "bios" | "efi";
+  secureBoot?: boolean;
+  smm?: boolean;
 }
 
 type Check = (value: string) => boolean;
@@ -110,8 +121,19 @@ function rulesFor(allowed: ComposedAllowance): Rule {
       memory: { attrs: { unit: oneOf("KiB") }, text: count },
       vcpu: { attrs: { placement: oneOf("static") }, text: count },
       os: {
+        attrs: { firmware: oneOf("efi") },
         required: ["type"],
         children: {
+          firmware: {
+            repeats: ["feature"],
+            children: {
+              feature: {
+                attrs: { enabled: oneOf("yes", "no"), name: oneOf("secure-boot", "enrolled-keys") },
+              },
+            },
+          },
+          nvram: { text: (path) => path === allowed.nvramFile },
+          bios: { attrs: { useserial: oneOf("yes") } },
           type: {
             attrs: { arch: oneOf("x86_64"), machine: matches(/^[a-z0-9][a-z0-9._-]{0,63}$/) },
             text: oneOf("hvm"),
@@ -136,7 +158,7 @@ function rulesFor(allowed: ComposedAllowance): Rule {
           },
         },
       },
-      features: { children: { acpi: {}, apic: {} } },
+      features: { children: { acpi: {}, apic: {}, smm: { attrs: { state: oneOf("on") } } } },
       clock: { attrs: { offset: oneOf("utc") } },
       on_poweroff: { text: oneOf("destroy") },
       on_reboot: { text: oneOf("restart") },
@@ -319,6 +341,37 @@ function guestProblems(domain: Element, guest: NonNullable<ComposedAllowance["gu
   if (machine !== guest.machineType)
     problems.push(
       `domain/os/type: machine ${shown(machine)} where the VMI has ${guest.machineType}`,
+    );
+  return [...problems, ...firmwareProblems(domain, guest)];
+}
+
+/** The firmware, Secure Boot and SMM are the VMI's: a plan cannot turn any of them on or off. */
+function firmwareProblems(domain: Element, guest: GuestAllowance): string[] {
+  const problems: string[] = [];
+  const os = domain.getElementsByTagName("os")[0];
+  const bootloader = os?.getAttribute("firmware") === "efi" ? "efi" : "bios";
+  const wantedLoader = guest.bootloader ?? "bios";
+  if (bootloader !== wantedLoader)
+    problems.push(`domain/os: ${bootloader} where the VMI has ${wantedLoader}`);
+  const features = Array.from(domain.getElementsByTagName("feature")).map(
+    (feature) => `${feature.getAttribute("name")}=${feature.getAttribute("enabled")}`,
+  );
+  const nvram = os?.getElementsByTagName("nvram").length ?? 0;
+  if (bootloader === "efi") {
+    const on = guest.secureBoot ? "yes" : "no";
+    if (features.sort().join(",") !== `enrolled-keys=${on},secure-boot=${on}`)
+      problems.push(
+        `domain/os/firmware: ${shown(features.join(","))} where the VMI has Secure Boot ${guest.secureBoot ? "on" : "off"}`,
+      );
+    if (nvram !== 1)
+      problems.push("domain/os/nvram: missing; a UEFI guest keeps its variables in its own file");
+  } else if (features.length > 0 || nvram > 0) {
+    problems.push("domain/os: firmware features or NVRAM for a BIOS guest");
+  }
+  const smm = domain.getElementsByTagName("smm").length > 0;
+  if (smm !== (guest.smm ?? false))
+    problems.push(
+      `domain/features/smm: ${smm ? "on" : "off"} where the VMI has it ${guest.smm ? "on" : "off"}`,
     );
   return problems;
 }

@@ -1,5 +1,5 @@
 /** A validated KubeVirt VMI plus what the host resolved for it → DomainSpec. */
-import { guestResources, type Vmi } from "@headroom/vmi";
+import { type GuestResources, guestResources, type Vmi } from "@headroom/vmi";
 import {
   checkDomainSpec,
   DEFAULT_NIC_MODEL,
@@ -25,6 +25,8 @@ export interface HostPlacement {
   /** Host bridge of each multus network, by `networkName`. */
   bridges?: Record<string, string>;
   serialConsoleLogPath?: string;
+  /** Where a UEFI guest's EFI variables are kept (a file of the VMI's own). */
+  nvramPath?: string;
 }
 
 /**
@@ -81,6 +83,26 @@ function interfacesOf(vmi: Vmi, host: HostPlacement): NicSpec[] {
   });
 }
 
+/** The firmware the VMI asks for; its firmware.uuid is the host's `uuid` already. */
+function firmwareOf(
+  vmi: Vmi,
+  guest: GuestResources,
+  host: HostPlacement,
+): Pick<DomainSpec, "efi" | "biosSerial" | "smm"> {
+  const smm = guest.smm ? { smm: true } : {};
+  if (guest.bootloader === "efi") {
+    if (host.nvramPath === undefined)
+      throw new DomainSpecError(
+        "spec.domain.firmware.bootloader.efi",
+        "has no NVRAM file on the host",
+      );
+    return { efi: { secureBoot: guest.secureBoot, nvramPath: host.nvramPath }, ...smm };
+  }
+  const bootloader = vmi.spec.domain.firmware?.bootloader;
+  const useSerial = bootloader !== undefined && "bios" in bootloader && bootloader.bios.useSerial;
+  return { ...(useSerial ? { biosSerial: true } : {}), ...smm };
+}
+
 /**
  * The DomainSpec for a VMI that @headroom/vmi validated, placed with `host`. Interfaces keep
  * their VMI names (aliases `ua-net-<name>`); pod networks join the host's pod network, multus
@@ -104,6 +126,7 @@ export function domainSpecFromVmi(vmi: Vmi, host: HostPlacement): DomainSpec {
     interfaces: interfacesOf(vmi, host),
     rng: domain.devices.rng !== undefined,
     ...(domain.firmware?.serial !== undefined ? { smbiosSerial: domain.firmware.serial } : {}),
+    ...firmwareOf(vmi, guest.resources, host),
   };
   const kernelBoot = domain.firmware?.kernelBoot;
   if (kernelBoot) {

@@ -9,7 +9,11 @@ export {
   nicXml,
   USER_ALIAS_PREFIX,
 } from "./compose.ts";
-export { type ComposedAllowance, composedDomainProblems } from "./composed_check.ts";
+export {
+  type ComposedAllowance,
+  composedDomainProblems,
+  type GuestAllowance,
+} from "./composed_check.ts";
 export { domainSpecFromVmi, type HostPlacement } from "./from_vmi.ts";
 export { interfaceXmlByAlias, pinInterface } from "./interface_xml.ts";
 export {

@@ -22,6 +22,16 @@ export interface KernelBootSpec {
   cmdline?: string;
 }
 
+/**
+ * UEFI: libvirt picks OVMF from the host's firmware descriptors (with Secure
+ * Boot and Microsoft's keys enrolled, or without Secure Boot), and keeps the
+ * guest's EFI variables in `nvramPath`, made from the firmware's template.
+ */
+export interface EfiSpec {
+  secureBoot: boolean;
+  nvramPath: string;
+}
+
 export interface DiskSpec {
   /** The VMI disk name; becomes the alias `ua-disk-<name>`. */
   name: string;
@@ -63,6 +73,12 @@ export interface DomainSpec {
   kernelBoot?: KernelBootSpec;
   /** The SMBIOS system serial the guest reads: up to 64 of [A-Za-z0-9._-]. */
   smbiosSerial?: string;
+  /** UEFI firmware; SeaBIOS when absent. */
+  efi?: EfiSpec;
+  /** SeaBIOS also prints to the serial console. */
+  biosSerial?: boolean;
+  /** System Management Mode; UEFI Secure Boot needs it. */
+  smm?: boolean;
   disks: DiskSpec[];
   interfaces: NicSpec[];
   /** Host file the serial console is logged to (read by `headroom logs`). */
@@ -221,6 +237,20 @@ export function checkDomainSpec(spec: DomainSpec): void {
       absolutePath("kernelBoot.initrdPath", spec.kernelBoot.initrdPath);
     if (spec.kernelBoot.cmdline !== undefined)
       text("kernelBoot.cmdline", spec.kernelBoot.cmdline, LIMITS.cmdline, { empty: true });
+  }
+  if (spec.efi !== undefined) {
+    absolutePath("efi.nvramPath", spec.efi.nvramPath);
+    if (spec.efi.secureBoot && !spec.smm)
+      throw new DomainSpecError(
+        "efi.secureBoot",
+        "needs smm (OVMF's Secure Boot build requires it)",
+      );
+    if (spec.efi.secureBoot && spec.machine !== "q35")
+      throw new DomainSpecError(
+        "efi.secureBoot",
+        "needs machine q35 (OVMF has Secure Boot only there)",
+      );
+    if (spec.biosSerial) throw new DomainSpecError("biosSerial", "is SeaBIOS's, not UEFI's");
   }
   if (spec.smbiosSerial !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(spec.smbiosSerial))
     throw new DomainSpecError("smbiosSerial", "must be 1 to 64 of A-Z a-z 0-9 . _ -");

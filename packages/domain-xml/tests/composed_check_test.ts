@@ -273,3 +273,102 @@ describe("composedDomainProblems", () => {
     expect((problems[0] as string).length).toBeLessThan(200);
   });
 });
+
+describe("composedDomainProblems on firmware", () => {
+  const nvram = "/var/lib/headroom/vms/default/fixture/efi-vars.fd";
+  const guest = { memoryKiB: spec.memoryKiB, vcpus: spec.vcpus, machineType: "q35" };
+  const secure: DomainSpec = {
+    ...spec,
+    kernelBoot: undefined,
+    efi: { secureBoot: true, nvramPath: nvram },
+    smm: true,
+  };
+  const secureXml = composeDomain(secure);
+  const secureAllowed: ComposedAllowance = {
+    ...allowanceFor(secure),
+    nvramFile: nvram,
+    guest: { ...guest, bootloader: "efi", secureBoot: true, smm: true },
+  };
+
+  it("passes UEFI with and without Secure Boot, and SeaBIOS on the serial console", () => {
+    expect(secureXml).toContain('<os firmware="efi">');
+    expect(secureXml).toContain('<feature enabled="yes" name="secure-boot"/>');
+    expect(secureXml).toContain(`<nvram>${nvram}</nvram>`);
+    expect(secureXml).toContain('<smm state="on"/>');
+    expect(composedDomainProblems(secureXml, secureAllowed)).toEqual([]);
+
+    const plain: DomainSpec = {
+      ...spec,
+      machine: "pc",
+      efi: { secureBoot: false, nvramPath: nvram },
+    };
+    expect(
+      composedDomainProblems(composeDomain(plain), {
+        ...allowanceFor(plain),
+        nvramFile: nvram,
+        guest: { ...guest, machineType: "pc", bootloader: "efi", secureBoot: false, smm: false },
+      }),
+    ).toEqual([]);
+
+    const bios: DomainSpec = { ...spec, biosSerial: true };
+    const biosXml = composeDomain(bios);
+    expect(biosXml).toContain('<bios useserial="yes"/>');
+    expect(composedDomainProblems(biosXml, { ...allowanceFor(bios), guest })).toEqual([]);
+  });
+
+  it.each([
+    [
+      "UEFI for a BIOS VMI",
+      secureXml,
+      { ...secureAllowed, guest },
+      /domain\/os: efi where the VMI has bios/,
+    ],
+    [
+      "Secure Boot turned off",
+      secureXml.replaceAll('enabled="yes"', 'enabled="no"'),
+      secureAllowed,
+      /domain\/os\/firmware: "enrolled-keys=no,secure-boot=no" where the VMI has Secure Boot on/,
+    ],
+    [
+      "one of the two firmware features left out",
+      secureXml.replace('<feature enabled="yes" name="enrolled-keys"/>', ""),
+      secureAllowed,
+      /domain\/os\/firmware: "secure-boot=yes" where the VMI has Secure Boot on/,
+    ],
+    [
+      "the variables kept in a host file",
+      secureXml.replace(nvram, "/etc/shadow"),
+      secureAllowed,
+      /domain\/os\/nvram: "\/etc\/shadow" is not allowed/,
+    ],
+    [
+      "no NVRAM file",
+      secureXml.replace(`<nvram>${nvram}</nvram>`, ""),
+      secureAllowed,
+      /domain\/os\/nvram: missing/,
+    ],
+    [
+      "SMM turned off",
+      secureXml.replace('<smm state="on"/>', ""),
+      secureAllowed,
+      /domain\/features\/smm: off where the VMI has it on/,
+    ],
+    [
+      "a firmware file of the plan's choosing",
+      secureXml.replace(
+        "<firmware>",
+        '<loader readonly="yes" type="pflash">/tmp/evil.fd</loader><firmware>',
+      ),
+      secureAllowed,
+      /domain\/os\/loader: not an element headroom composes/,
+    ],
+    [
+      "NVRAM for a BIOS VMI",
+      forged("</os>", `<nvram>${nvram}</nvram></os>`),
+      { ...allowed, nvramFile: nvram, guest: { ...guest, memoryKiB: spec.memoryKiB } },
+      /domain\/os: firmware features or NVRAM for a BIOS guest/,
+    ],
+  ] as const)("refuses %s, naming it", (_what, xml, allowance, named) => {
+    expect(composedDomainProblems(xml, allowance).join("\n")).toMatch(named);
+  });
+});

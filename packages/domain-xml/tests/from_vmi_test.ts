@@ -148,6 +148,25 @@ describe("domainSpecFromVmi", () => {
     expect(xml).toContain('<smbios mode="sysinfo"/>');
   });
 
+  it("gives UEFI with Secure Boot and SMM, or SeaBIOS on the serial console, from the bootloader", () => {
+    const nvramPath = "/var/lib/headroom/vms/default/x/efi-vars.fd";
+    const efi = valid(withDomain({ firmware: { bootloader: { efi: {} } }, features: { smm: {} } }));
+    const spec = domainSpecFromVmi(efi, { ...host, nvramPath });
+    expect(spec).toMatchObject({ efi: { secureBoot: true, nvramPath }, smm: true });
+    const xml = composeDomain(spec);
+    expect(virtXmlValidate(xml)).toMatch(/validates/);
+    expect(xml).toContain('<os firmware="efi">');
+    expect(() => domainSpecFromVmi(efi, host)).toThrow(
+      "spec.domain.firmware.bootloader.efi: has no NVRAM file on the host",
+    );
+
+    const bios = valid(withDomain({ firmware: { bootloader: { bios: { useSerial: true } } } }));
+    const biosXml = composeDomain(domainSpecFromVmi(bios, host));
+    expect(virtXmlValidate(biosXml)).toMatch(/validates/);
+    expect(biosXml).toContain('<bios useserial="yes"/>');
+    expect(biosXml).not.toContain("firmware=");
+  });
+
   it("takes the domain name from the host when given", () => {
     expect(domainSpecFromVmi(valid(seedDoc()), { ...host, domainName: "hrtest-x" }).name).toBe(
       "hrtest-x",

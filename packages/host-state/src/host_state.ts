@@ -22,6 +22,8 @@ export interface HostState {
   volumeFile(namespace: string, name: string, volume: string): string;
   /** The cloud-init seed disk of a volume: `<vmDir>/<volume>.iso`. */
   seedFile(namespace: string, name: string, volume: string): string;
+  /** A UEFI guest's EFI variables: `<vmDir>/efi-vars.fd` (libvirt makes it from OVMF's template). */
+  nvramFile(namespace: string, name: string): string;
   /** The images a VMI's domain was made from (`<vmDir>/images.json`), so a prune keeps them. */
   imagesFile(namespace: string, name: string): string;
   /** Where every VMI's directory lives: `<root>/vms/<namespace>/<name>`. */
@@ -59,6 +61,7 @@ export function hostState(env: NodeJS.ProcessEnv = process.env): HostState {
       join(vmDir(namespace, name), `${label("volume", volume)}.qcow2`),
     seedFile: (namespace, name, volume) =>
       join(vmDir(namespace, name), `${label("volume", volume)}.iso`),
+    nvramFile: (namespace, name) => join(vmDir(namespace, name), "efi-vars.fd"),
     imagesFile: (namespace, name) => join(vmDir(namespace, name), "images.json"),
     vmsDir: join(root, "vms"),
   };

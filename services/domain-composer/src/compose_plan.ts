@@ -49,6 +49,8 @@ export interface HostLookups {
   volumeFile(namespace: string, name: string, volume: string): string;
   /** The cloud-init seed disk of a VMI's volume. */
   seedFile(namespace: string, name: string, volume: string): string;
+  /** Where a UEFI guest's EFI variables are kept. */
+  nvramFile(namespace: string, name: string): string;
 }
 
 /** A DiskFile of the plan: an overlay on an image's disk, a blank qcow2, or a cloud-init seed. */
@@ -306,7 +308,8 @@ export async function composePlan(
   if (problems.length > 0) return { ok: false, reason: problems.join("; "), domainName };
 
   const consoleLogPath = host.consoleLog(namespace, name);
-  const domainUuid = domainUuidOf(accepted.uid);
+  // firmware.uuid is the guest's SMBIOS UUID, which libvirt takes only as the domain's.
+  const domainUuid = vmi.spec.domain.firmware?.uuid?.toLowerCase() ?? domainUuidOf(accepted.uid);
   let domainXml: string;
   try {
     const spec = domainSpecFromVmi(vmi, {
@@ -317,6 +320,7 @@ export async function composePlan(
       ...(kernel ? { kernel } : {}),
       bridges: bridgesByNetwork,
       serialConsoleLogPath: consoleLogPath,
+      nvramPath: host.nvramFile(namespace, name),
     });
     domainXml = composeDomain(spec);
   } catch (error) {

@@ -109,6 +109,7 @@ export async function startComposer(
     consoleLog: state.consoleLog,
     volumeFile: state.volumeFile,
     seedFile: state.seedFile,
+    nvramFile: state.nvramFile,
   };
 
   /** Publishes a plan; true when the stream already had it (composed again). */

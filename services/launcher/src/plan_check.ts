@@ -6,6 +6,7 @@ import { realpath } from "node:fs/promises";
 import { sep } from "node:path";
 import {
   composedDomainProblems,
+  type GuestAllowance,
   isBridgeName,
   MAX_PLACEHOLDERS,
   NIC_MODELS,
@@ -53,7 +54,8 @@ export async function planProblems(
   } catch {
     return [`the plan's VMI ${shown(`${namespace}/${name}`)} has no valid name (DNS-1123 labels)`];
   }
-  const uuid = domainUuidOf(plan.uid);
+  // The VMI's firmware.uuid, as the validator stored it, else the one its uid gives.
+  const uuid = stored.guest?.firmwareUuid || domainUuidOf(plan.uid);
   const problems: string[] = [];
   if (plan.domainName !== domainName)
     problems.push(`domainName ${shown(plan.domainName)} is not the VMI's (${domainName})`);
@@ -89,6 +91,7 @@ export async function planProblems(
       },
       bridges: plan.bridges,
       consoleLog: plan.consoleLogPath,
+      nvramFile: state.nvramFile(namespace, name),
       interfaces: capacity?.interfaces ?? 0,
       ...(stored.guest ? { guest: guestOf(stored.guest) } : {}),
     }).map((problem) => `domainXml: ${problem}`),
@@ -105,11 +108,14 @@ export async function planProblems(
   return problems;
 }
 
-function guestOf(guest: IGuestResources) {
+function guestOf(guest: IGuestResources): GuestAllowance {
   return {
     memoryKiB: Number(guest.memoryKib ?? 0),
     vcpus: guest.vcpus ?? 0,
     machineType: guest.machineType ?? "",
+    bootloader: guest.bootloader === "efi" ? "efi" : "bios",
+    secureBoot: guest.secureBoot === true,
+    smm: guest.smm === true,
   };
 }
 
