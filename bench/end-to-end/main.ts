@@ -158,7 +158,7 @@ async function direct(host: BenchHost, planned: Planned) {
     const started = performance.now();
     const result = await launchDomain(host.conn, {
       domainName: spec.name,
-      domainUuid: spec.uuid,
+      ownerUid: spec.uuid,
       baseXml: spec.xml,
       placeholders: planned.placeholders,
       placeholderModel: planned.model,

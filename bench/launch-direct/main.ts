@@ -50,7 +50,7 @@ async function launchHeadroom(host: BenchHost, spec: DomainSpec) {
   const started = performance.now();
   const result = await launchDomain(host.conn, {
     domainName: spec.name,
-    domainUuid: spec.uuid,
+    ownerUid: spec.uuid,
     baseXml: composeDomain(spec),
     placeholders: PLACEHOLDERS,
     placeholderModel: MODEL,

@@ -101,7 +101,7 @@ const result = await withBenchHost(
       const started = performance.now();
       const defined = await launchDomain(host.conn, {
         domainName: name,
-        domainUuid: uuid,
+        ownerUid: uuid,
         baseXml,
         placeholders: PLACEHOLDERS,
         placeholderModel: "virtio-non-transitional",

@@ -101,7 +101,7 @@ async function measurePoint(
     const started = performance.now();
     const launched = await launchDomain(host.conn, {
       domainName: spec.name,
-      domainUuid: spec.uuid,
+      ownerUid: spec.uuid,
       baseXml,
       placeholders,
       placeholderModel: "virtio-non-transitional",

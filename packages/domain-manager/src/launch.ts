@@ -18,8 +18,12 @@ import { type Connection, type Domain, isLibvirtError } from "@headroom/libvirt"
 export interface LaunchRequest {
   /** libvirt domain name. */
   domainName: string;
-  /** The domain's UUID; a domain of this name with another UUID is someone else's leftover. */
-  domainUuid: string;
+  /**
+   * The VMI's uid (a UUID), kept in headroom's mark on the domain: a domain of
+   * this name marked with another uid is a leftover of an earlier VMI. Not the
+   * domain's UUID, which a VMI's firmware.uuid may choose.
+   */
+  ownerUid: string;
   /** Composed domain XML without placeholders. */
   baseXml: string;
   /** How many placeholder interfaces make libvirt build the room. */
@@ -74,7 +78,12 @@ export class ForeignDomainError extends Error {
 
 /** Whether headroom defined this domain (its metadata carries headroom's mark). */
 export async function isHeadroomDomain(domain: Domain): Promise<boolean> {
-  return ownerOf(await domain.getXmlDesc({ inactive: true })) !== undefined;
+  return (await domainOwner(domain)) !== undefined;
+}
+
+/** The uid of the VMI whose mark the domain carries; undefined when headroom did not define it. */
+export async function domainOwner(domain: Domain): Promise<string | undefined> {
+  return ownerOf(await domain.getXmlDesc({ inactive: true }));
 }
 
 async function step<T>(name: string, work: () => Promise<T>): Promise<T> {
@@ -139,11 +148,10 @@ async function stillDefined(domain: Domain): Promise<boolean> {
  * placeholders, turn hotplug off on root ports that hold non-NIC devices,
  * define the final XML and start it.
  *
- * Every domain it defines carries headroom's mark (the VMI uid, which is the
- * domain UUID) in its metadata; a domain of that name without the mark is
+ * Every domain it defines carries headroom's mark (the VMI uid) in its metadata; a domain of that name without the mark is
  * someone else's and is refused with ForeignDomainError, untouched.
  *
- * Idempotent: a domain of the same name and UUID that already runs without
+ * Idempotent: a domain of the same name and mark that already runs without
  * placeholders is taken as it is; any other state left by an interrupted
  * launch (still holding placeholders, defined but not started) is removed and
  * the launch done again. On failure nothing of this launch is left defined.
@@ -158,8 +166,9 @@ export async function launchDomain(
   const existing = await conn.findDomain(request.domainName);
   if (existing) {
     const inactiveXml = await existing.getXmlDesc({ inactive: true });
-    if (ownerOf(inactiveXml) === undefined) throw new ForeignDomainError(request.domainName);
-    const sameVmi = existing.uuid.toLowerCase() === request.domainUuid.toLowerCase();
+    const owner = ownerOf(inactiveXml);
+    if (owner === undefined) throw new ForeignDomainError(request.domainName);
+    const sameVmi = owner === request.ownerUid.toLowerCase();
     if (sameVmi && (await existing.isActive()) && !hasPlaceholders(inactiveXml)) {
       log("domain already running as planned", { domain: request.domainName });
       const running = await inspectRunning(existing);
@@ -174,7 +183,7 @@ export async function launchDomain(
 
   let defined: Domain | undefined;
   try {
-    const marked = withOwner(request.baseXml, request.domainUuid);
+    const marked = withOwner(request.baseXml, request.ownerUid);
     const domain = await step("define", () => conn.defineXml(marked, { validate: true }));
     defined = domain;
     const baseXml = await step("read back", () => domain.getXmlDesc({ inactive: true }));

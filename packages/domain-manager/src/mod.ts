@@ -4,6 +4,7 @@ export { exists, makeDomainFilesDir } from "./files.ts";
 export { bridgeNetworkName, type DiskFile, ensureBridge, ensureDiskFile } from "./host.ts";
 export { chooseVirtType, type VirtTypeChoice, type VirtTypeOptions } from "./kvm_check.ts";
 export {
+  domainOwner,
   ForeignDomainError,
   inspectRunning,
   isHeadroomDomain,

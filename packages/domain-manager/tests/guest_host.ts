@@ -101,7 +101,7 @@ export function useGuestHost(prefix: string): GuestHost {
     launch(spec, requested, options = {}) {
       return launchDomain(host.conn, {
         domainName: spec.name,
-        domainUuid: spec.uuid,
+        ownerUid: spec.uuid,
         baseXml: composeDomain(spec),
         placeholders: Math.max(0, requested - spec.interfaces.length),
         placeholderModel: "virtio-non-transitional",

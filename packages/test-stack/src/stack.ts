@@ -192,7 +192,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       if (!name.startsWith(`${namespace}_`)) continue;
       const domain = await conn.findDomain(name);
       if (await domain?.isActive()) await domain?.destroy().catch(() => {});
-      await domain?.undefine().catch(() => {});
+      await domain?.undefine({ nvram: true }).catch(() => {});
     }
   };
 

@@ -5,6 +5,7 @@
 import { errorText, type Logger, storeKey } from "@headroom/bus";
 import { type LaunchResult, launchDomain } from "@headroom/domain-manager";
 import { DEFAULT_NIC_MODEL, NIC_MODELS, type NicModel, withVirtType } from "@headroom/domain-xml";
+import { domainUuidOf } from "@headroom/host-state";
 import { type DomainPlan, type IVmiStatus, Phase, type VmiAccepted } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 import {
@@ -205,7 +206,7 @@ async function launchOnHost(
     ctx.libvirt(),
     {
       domainName: plan.domainName,
-      domainUuid: plan.domainUuid,
+      ownerUid: domainUuidOf(plan.uid),
       baseXml: withVirtType(plan.domainXml, ctx.virtType),
       placeholders: plan.placeholderCount,
       placeholderModel: placeholderModelOf(plan),

@@ -2,8 +2,8 @@
 // status cleared and its room given back (a released event).
 import { rm } from "node:fs/promises";
 import { errorText, type Logger, PermanentError, storeKey } from "@headroom/bus";
-import { isHeadroomDomain, removeDomain, shutDownGuest } from "@headroom/domain-manager";
-import { domainNameOf } from "@headroom/host-state";
+import { domainOwner, removeDomain, shutDownGuest } from "@headroom/domain-manager";
+import { domainNameOf, domainUuidOf } from "@headroom/host-state";
 import type { Domain } from "@headroom/libvirt";
 import type { IVmiStatus, VmiDeleted } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
@@ -25,9 +25,11 @@ export async function releaseVmi(ctx: LauncherContext, deleted: VmiDeleted): Pro
   const domain = await ctx.libvirt().findDomain(domainName);
   const last: IVmiStatus = (await ctx.readStatus(key)) ?? { node: ctx.node, capacity: {} };
   // Someone else's domain under the name this VMI would have had: never ours to remove.
-  const foreign = domain !== undefined && !(await isHeadroomDomain(domain));
+  const owner = domain ? await domainOwner(domain) : undefined;
+  const foreign = domain !== undefined && owner === undefined;
   if (foreign) log.warn({ domain: domainName }, "domain was not defined by headroom; left alone");
-  if (domain && !foreign && domain.uuid.toLowerCase() !== uid.toLowerCase()) {
+  // The mark holds the uid (the domain's UUID may be the VMI's firmware.uuid).
+  if (domain && !foreign && owner !== domainUuidOf(uid)) {
     // A VMI of the same name was created again; its domain is not ours to remove.
     log.warn({ domain: domainName }, "domain belongs to a newer VMI; left alone");
   } else {
