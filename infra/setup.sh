@@ -25,6 +25,8 @@ apt_packages=(
   qemu-system-x86        # the hypervisor (KVM when usable, TCG otherwise)
   qemu-utils             # qemu-img, for disk images
   ovmf                   # UEFI firmware (bootloader.efi), Secure Boot builds too
+  swtpm                  # the TPM 2.0 of devices.tpm
+  swtpm-tools            #   and swtpm_setup, which libvirt runs to make its state
   pkg-config             # finds libvirt for node-gyp
   linux-image-cloud-amd64 # kernel of the tiny test guest (PCIe hotplug built in)
   busybox-static         # userland of the tiny test guest

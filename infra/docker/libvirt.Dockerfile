@@ -10,11 +10,11 @@ FROM debian:bookworm-slim
 # The same Debian packages infra/setup.sh installs on a host; ipxe-qemu (a
 # dependency of qemu-system-x86) holds the virtio-net option ROM QEMU loads.
 # dnsmasq-base and iptables give the pod network its DHCP and NAT; ovmf the
-# UEFI firmware of bootloader.efi guests.
+# UEFI firmware of bootloader.efi guests; swtpm the TPM of devices.tpm.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils iproute2 \
-      dnsmasq-base iptables ovmf \
+      dnsmasq-base iptables ovmf swtpm swtpm-tools \
  && rm -rf /var/lib/apt/lists/*
 
 # Configuration for a daemon in a container:

@@ -15,6 +15,9 @@
 #                   (once, at boot: the firmware that started the guest, whether
 #                   UEFI Secure Boot was on, whether a bootloader on its disk or
 #                   the host loaded the kernel, and the SMBIOS system UUID)
+#   headroom-guest: platform epoch=<seconds> clocksources=<a,b,...> tpm=<major>|none cpu=<model name>
+#                   (once, at boot: the time the guest took from its RTC, the
+#                   clock sources it can use, its TPM's version, its CPU model)
 #   headroom-guest: nic-models <pci>=<model>,...    (once, at boot: every network device,
 #                   virtio, e1000, e1000e, rtl8139 or <vendor>:<device>)
 #   headroom-guest: cloud-init source=nocloud|configdrive dev=<name> instance-id=<id>
@@ -95,6 +98,14 @@ dmesg | grep -q "Secure boot enabled" && secure=on
 loader=kernel
 grep -q "headroom.boot=disk" /proc/cmdline && loader=disk
 echo "headroom-guest: firmware boot=$boot secure-boot=$secure loader=$loader uuid=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null)"
+
+# The kernel set the time from the RTC at boot (RTC_HCTOSYS): a VMI's clock
+# offset or timezone shows in it. The CPU model's name has spaces: it comes last.
+clocksources=$(tr -s ' ' ',' </sys/devices/system/clocksource/clocksource0/available_clocksource)
+tpm=none
+[ -r /sys/class/tpm/tpm0/tpm_version_major ] && tpm=$(cat /sys/class/tpm/tpm0/tpm_version_major)
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+echo "headroom-guest: platform epoch=$(date +%s) clocksources=${clocksources%,} tpm=$tpm cpu=$cpu"
 
 nic_models=""
 for dev in /sys/bus/pci/devices/*; do

@@ -3,6 +3,7 @@
  * user may write, before defaults. Internal to this package.
  */
 import type {
+  Clock,
   CloudInit,
   Cpu,
   DiskBus,
@@ -42,12 +43,14 @@ export interface DomainInput {
     uuid?: string;
     bootloader?: BootloaderInput;
   };
+  clock?: Clock;
   features?: {
     acpi?: { enabled?: boolean };
     apic?: { enabled?: boolean };
     smm?: { enabled?: boolean };
   };
   devices?: {
+    tpm?: { enabled?: boolean; persistent?: boolean };
     disks?: DiskInput[];
     interfaces?: InterfaceInput[];
     rng?: Empty;

@@ -79,6 +79,7 @@ function normalizeDomain(domain: DomainInput): DomainSpec {
       },
     }),
     ...(domain.features && { features: structuredClone(domain.features) }),
+    ...(domain.clock && { clock: structuredClone(domain.clock) }),
     devices: {
       disks: (devices?.disks ?? []).map((disk) => ({
         name: disk.name,
@@ -96,6 +97,7 @@ function normalizeDomain(domain: DomainInput): DomainSpec {
       })),
       // KubeVirt keeps rng under devices; the seed's spec.domain.rng lands there too.
       ...((devices?.rng || domain.rng) && { rng: {} }),
+      ...(devices?.tpm && devices.tpm.enabled !== false && { tpm: {} }),
       ...(devices?.autoattachPodInterface === false && { autoattachPodInterface: false }),
     },
     ...(resources && { resources: normalizeResources(resources) }),

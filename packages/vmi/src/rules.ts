@@ -41,6 +41,7 @@ export function checkRules(vmi: VmiInput): FieldError[] {
     ...checkAnnotations(vmi),
     ...checkMachine(vmi),
     ...checkFirmware(vmi),
+    ...checkClock(vmi),
     ...checkCpu(vmi),
     ...checkMemory(vmi),
     ...checkInterfaceRequest(vmi),
@@ -124,6 +125,36 @@ function checkFirmware(vmi: VmiInput): FieldError[] {
       message: `${FEATURES}.apic.enabled cannot be false: headroom's guests on q35 and pc all have an APIC`,
     });
   return errors;
+}
+
+const CLOCK = "spec.domain.clock";
+
+/** One of utc and timezone, as KubeVirt takes it; a timezone the host's time zone data has. */
+function checkClock(vmi: VmiInput): FieldError[] {
+  const clock = vmi.spec.domain.clock;
+  if (!clock) return [];
+  if (clock.utc && clock.timezone !== undefined)
+    return [
+      { field: CLOCK, message: `${CLOCK} sets both utc and timezone; the guest's clock keeps one` },
+    ];
+  const zone = clock.timezone;
+  if (zone === undefined || isTimeZone(zone)) return [];
+  const field = `${CLOCK}.timezone`;
+  return [
+    {
+      field,
+      message: `${field} ${show(zone)} is not a time zone; use an IANA name such as Europe/Paris`,
+    },
+  ];
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function checkCpu(vmi: VmiInput): FieldError[] {

@@ -39,6 +39,8 @@ const IGNORED: Record<string, string> = {
     "headroom keeps a VMI's disks in its state directory and sets no quota on them",
   "spec.domain.firmware.bootloader.efi.persistent":
     "a VMI keeps its EFI variables as long as it lives, and there is no VirtualMachine to keep them longer",
+  "spec.domain.devices.tpm.persistent":
+    "a VMI keeps its TPM's state as long as it lives, and there is no VirtualMachine to keep it longer",
   "spec.domain.resources.overcommitGuestOverhead":
     "headroom reserves no memory for QEMU's own overhead, so there is none to overcommit",
 };
@@ -156,6 +158,8 @@ function* fieldsOf(doc: Record<string, unknown>): Generator<[string, unknown]> {
   const firmware = asRecord(asRecord(spec.domain).firmware);
   const efi = asRecord(asRecord(firmware.bootloader).efi);
   yield ["spec.domain.firmware.bootloader.efi.persistent", efi.persistent];
+  const tpm = asRecord(asRecord(asRecord(spec.domain).devices).tpm);
+  yield ["spec.domain.devices.tpm.persistent", tpm.persistent];
 }
 
 function asRecord(value: unknown): Record<string, unknown> {

@@ -56,6 +56,8 @@ export interface DomainSpec {
   firmware?: { kernelBoot?: KernelBoot; serial?: string; uuid?: string; bootloader?: Bootloader };
   /** ACPI and the APIC are always on; `smm` turns on System Management Mode. */
   features?: Features;
+  /** UTC (with an offset) or a timezone, as the guest's RTC keeps it, and its timers. */
+  clock?: Clock;
   devices: Devices;
   resources?: Resources;
 }
@@ -70,7 +72,25 @@ export interface Features {
   smm?: { enabled?: boolean };
 }
 
+/** KubeVirt's clock: one of utc and timezone, UTC when neither. */
+export interface Clock {
+  utc?: { offsetSeconds?: number };
+  timezone?: string;
+  timer?: {
+    hpet?: Timer;
+    pit?: Timer;
+    rtc?: Timer & { track?: "guest" | "wall" };
+  };
+}
+
+export interface Timer {
+  present?: boolean;
+  tickPolicy?: "delay" | "catchup" | "merge" | "discard";
+}
+
 export interface Cpu {
+  /** host-model, host-passthrough, or a CPU model by name; QEMU's default when absent. */
+  model?: string;
   cores?: number;
   sockets?: number;
   threads?: number;
@@ -90,6 +110,8 @@ export interface Devices {
   disks: Disk[];
   interfaces: Interface[];
   rng?: Empty;
+  /** A TPM 2.0 (swtpm); `tpm: {enabled: false}` is stored as no TPM. */
+  tpm?: Empty;
   /** Kept when false, so a VMI validated again gets no pod interface either. */
   autoattachPodInterface?: false;
 }

@@ -95,8 +95,11 @@ describe("fields KubeVirt has that headroom refuses", () => {
       "spec.domain.features.hyperv",
       (doc: Doc) => (doc.spec.domain.features = { acpi: {}, hyperv: { relaxed: {} } }),
     ],
-    ["spec.domain.clock", (doc: Doc) => (doc.spec.domain.clock = {})],
-    ["spec.domain.cpu.model", (doc: Doc) => (doc.spec.domain.cpu.model = "host-passthrough")],
+    [
+      "spec.domain.clock.timer.kvm",
+      (doc: Doc) => (doc.spec.domain.clock = { utc: {}, timer: { kvm: {} } }),
+    ],
+    ["spec.domain.cpu.features", (doc: Doc) => (doc.spec.domain.cpu.features = [])],
     [
       "spec.domain.cpu.dedicatedCpuPlacement",
       (doc: Doc) => (doc.spec.domain.cpu.dedicatedCpuPlacement = true),
@@ -274,7 +277,7 @@ describe("unknown fields", () => {
     });
     const error = expectOneError(validateVmi(doc), "spec.domain.devices.nics");
     expect(error.message).toBe(
-      "spec.domain.devices.nics is not a known field (headroom knows: disks, interfaces, rng, autoattachPodInterface)",
+      "spec.domain.devices.nics is not a known field (headroom knows: disks, interfaces, rng, autoattachPodInterface, tpm)",
     );
   });
 

@@ -1,6 +1,7 @@
-// The firmware fields as KubeVirt users write them: one bootloader, Secure
-// Boot with SMM on q35 only, ACPI and the APIC always on, firmware.uuid. What
-// is stored, and what the guest gets (guestResources), follow from them.
+// The firmware and platform fields as KubeVirt users write them: one
+// bootloader, Secure Boot with SMM on q35 only, ACPI and the APIC always on,
+// firmware.uuid, the clock, the TPM. What is stored, and what the guest gets
+// (guestResources), follow from them.
 import { describe, expect, it } from "vitest";
 import { guestResources, type Vmi, validateUpdate, validateVmi } from "../src/mod.ts";
 import { type Doc, expectOneError, expectValid, vmiWith } from "./helpers.ts";
@@ -167,5 +168,59 @@ describe("firmware.uuid", () => {
       validateVmi(vmiWith((doc) => (doc.spec.domain.firmware.uuid = "not-a-uuid"))),
       "spec.domain.firmware.uuid",
     );
+  });
+});
+
+describe("clock", () => {
+  it("keeps utc with its offset, or a timezone, and the timers", () => {
+    const clock = { utc: { offsetSeconds: 3600 }, timer: { hpet: { present: false } } };
+    expect(accepted((doc) => (doc.spec.domain.clock = clock)).spec.domain.clock).toEqual(clock);
+    const zoned = {
+      timezone: "Europe/Paris",
+      timer: { rtc: { tickPolicy: "catchup", track: "guest" } },
+    };
+    expect(accepted((doc) => (doc.spec.domain.clock = zoned)).spec.domain.clock).toEqual(zoned);
+  });
+
+  it("takes one of utc and timezone", () => {
+    const error = expectOneError(
+      validateVmi(vmiWith((doc) => (doc.spec.domain.clock = { utc: {}, timezone: "UTC" }))),
+      "spec.domain.clock",
+    );
+    expect(error.message).toBe(
+      "spec.domain.clock sets both utc and timezone; the guest's clock keeps one",
+    );
+  });
+
+  it("takes only a time zone there is", () => {
+    const error = expectOneError(
+      validateVmi(vmiWith((doc) => (doc.spec.domain.clock = { timezone: "Mars/Olympus_Mons" }))),
+      "spec.domain.clock.timezone",
+    );
+    expect(error.message).toBe(
+      'spec.domain.clock.timezone "Mars/Olympus_Mons" is not a time zone; use an IANA name such as Europe/Paris',
+    );
+  });
+});
+
+describe("tpm", () => {
+  it("is stored when enabled, and not at all when enabled is false", () => {
+    expect(accepted((doc) => (doc.spec.domain.devices.tpm = {})).spec.domain.devices.tpm).toEqual(
+      {},
+    );
+    expect(
+      accepted((doc) => (doc.spec.domain.devices.tpm = { enabled: false })).spec.domain.devices.tpm,
+    ).toBeUndefined();
+  });
+
+  it("persistent is accepted with a warning and not stored", () => {
+    const result = validateVmi(
+      vmiWith((doc) => (doc.spec.domain.devices.tpm = { persistent: true })),
+    );
+    expectValid(result);
+    expect(result.warnings.map((warning) => warning.field)).toEqual([
+      "spec.domain.devices.tpm.persistent",
+    ]);
+    expect(result.vmi?.spec.domain.devices.tpm).toEqual({});
   });
 });
