@@ -73,6 +73,40 @@ function interfaceElement(nic: NicSpec): XElement {
   return { tag: "interface", attrs: { type }, children };
 }
 
+/** host-model and host-passthrough are libvirt's modes; any other name is a model QEMU must have. */
+function cpuElements(model: string | undefined): XElement[] {
+  if (model === undefined) return [];
+  if (model === "host-model" || model === "host-passthrough")
+    return [{ tag: "cpu", attrs: { mode: model } }];
+  return [
+    {
+      tag: "cpu",
+      attrs: { mode: "custom", match: "exact" },
+      children: [{ tag: "model", attrs: { fallback: "forbid" }, text: model }],
+    },
+  ];
+}
+
+/** libvirt's utc offset moves the RTC by `adjustment` seconds; a timezone keeps local time in it. */
+function clockElement(clock: DomainSpec["clock"]): XElement {
+  const attrs: Record<string, string> =
+    clock?.timezone !== undefined
+      ? { offset: "timezone", timezone: clock.timezone }
+      : clock?.utcOffsetSeconds
+        ? { offset: "utc", adjustment: String(clock.utcOffsetSeconds) }
+        : { offset: "utc" };
+  const timers: XElement[] = (clock?.timers ?? []).map((timer) => ({
+    tag: "timer",
+    attrs: {
+      name: timer.name,
+      ...(timer.present !== undefined ? { present: timer.present ? "yes" : "no" } : {}),
+      ...(timer.tickPolicy !== undefined ? { tickpolicy: timer.tickPolicy } : {}),
+      ...(timer.track !== undefined ? { track: timer.track } : {}),
+    },
+  }));
+  return { tag: "clock", attrs, children: timers };
+}
+
 /**
  * `<os firmware="efi">`'s children: libvirt picks the OVMF build whose
  * features match (Secure Boot with Microsoft's keys enrolled, or neither) and
@@ -143,6 +177,13 @@ export function composeDomain(spec: DomainSpec): string {
       children: [{ tag: "target", attrs: { type: "serial", port: "0" } }],
     });
   }
+  if (spec.tpm) {
+    devices.push({
+      tag: "tpm",
+      attrs: { model: "tpm-tis" },
+      children: [{ tag: "backend", attrs: { type: "emulator", version: "2.0" } }],
+    });
+  }
   if (spec.rng) {
     devices.push({
       tag: "rng",
@@ -161,6 +202,7 @@ export function composeDomain(spec: DomainSpec): string {
       ...(spec.description === "" ? [] : [{ tag: "description", text: spec.description }]),
       { tag: "memory", attrs: { unit: "KiB" }, text: String(spec.memoryKiB) },
       { tag: "vcpu", attrs: { placement: "static" }, text: String(spec.vcpus) },
+      ...cpuElements(spec.cpuModel),
       ...(spec.smbiosSerial === undefined
         ? []
         : [
@@ -185,7 +227,7 @@ export function composeDomain(spec: DomainSpec): string {
           ...(spec.smm ? [{ tag: "smm", attrs: { state: "on" } }] : []),
         ],
       },
-      { tag: "clock", attrs: { offset: "utc" } },
+      clockElement(spec.clock),
       { tag: "on_poweroff", text: "destroy" },
       { tag: "on_reboot", text: "restart" },
       { tag: "on_crash", text: "destroy" },

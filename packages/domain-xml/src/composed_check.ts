@@ -64,6 +64,8 @@ const matches =
 const anyText: Check = () => true;
 const count = matches(/^[0-9]{1,12}$/);
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const CPU_MODEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const TIME_ZONE = /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+){0,2}$/;
 const ALIAS_TAIL = "[A-Za-z0-9_-]+$";
 
 function rulesFor(allowed: ComposedAllowance): Rule {
@@ -120,6 +122,15 @@ function rulesFor(allowed: ComposedAllowance): Rule {
       description: { text: anyText },
       memory: { attrs: { unit: oneOf("KiB") }, text: count },
       vcpu: { attrs: { placement: oneOf("static") }, text: count },
+      cpu: {
+        attrs: {
+          mode: oneOf("host-model", "host-passthrough", "custom"),
+          match: oneOf("exact"),
+        },
+        children: {
+          model: { attrs: { fallback: oneOf("forbid") }, text: matches(CPU_MODEL) },
+        },
+      },
       os: {
         attrs: { firmware: oneOf("efi") },
         required: ["type"],
@@ -159,7 +170,24 @@ function rulesFor(allowed: ComposedAllowance): Rule {
         },
       },
       features: { children: { acpi: {}, apic: {}, smm: { attrs: { state: oneOf("on") } } } },
-      clock: { attrs: { offset: oneOf("utc") } },
+      clock: {
+        attrs: {
+          offset: oneOf("utc", "timezone"),
+          adjustment: matches(/^-?[0-9]{1,12}$/),
+          timezone: matches(TIME_ZONE),
+        },
+        repeats: ["timer"],
+        children: {
+          timer: {
+            attrs: {
+              name: oneOf("hpet", "pit", "rtc"),
+              present: oneOf("yes", "no"),
+              tickpolicy: oneOf("delay", "catchup", "merge", "discard"),
+              track: oneOf("guest", "wall"),
+            },
+          },
+        },
+      },
       on_poweroff: { text: oneOf("destroy") },
       on_reboot: { text: oneOf("restart") },
       on_crash: { text: oneOf("destroy") },
@@ -185,6 +213,10 @@ function rulesFor(allowed: ComposedAllowance): Rule {
           console: {
             attrs: { type: oneOf("pty") },
             children: { target: { attrs: { type: oneOf("serial"), port: oneOf("0") } } },
+          },
+          tpm: {
+            attrs: { model: oneOf("tpm-tis") },
+            children: { backend: { attrs: { type: oneOf("emulator"), version: oneOf("2.0") } } },
           },
           rng: {
             attrs: { model: oneOf("virtio") },

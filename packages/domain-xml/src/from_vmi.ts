@@ -1,6 +1,7 @@
 /** A validated KubeVirt VMI plus what the host resolved for it → DomainSpec. */
 import { type GuestResources, guestResources, type Vmi } from "@headroom/vmi";
 import {
+  type ClockSpec,
   checkDomainSpec,
   DEFAULT_NIC_MODEL,
   type DiskFormat,
@@ -9,6 +10,7 @@ import {
   DomainSpecError,
   type NicModel,
   type NicSpec,
+  type TimerSpec,
   type VirtType,
 } from "./spec.ts";
 
@@ -83,6 +85,26 @@ function interfacesOf(vmi: Vmi, host: HostPlacement): NicSpec[] {
   });
 }
 
+/** KubeVirt's clock as libvirt's: the offset, and each timer the VMI names. */
+function clockOf(clock: NonNullable<Vmi["spec"]["domain"]["clock"]>): ClockSpec {
+  const timers: TimerSpec[] = [];
+  for (const name of ["hpet", "pit", "rtc"] as const) {
+    const timer = clock.timer?.[name];
+    if (!timer) continue;
+    timers.push({
+      name,
+      ...(timer.present !== undefined ? { present: timer.present } : {}),
+      ...(timer.tickPolicy !== undefined ? { tickPolicy: timer.tickPolicy } : {}),
+      ...(name === "rtc" && clock.timer?.rtc?.track !== undefined
+        ? { track: clock.timer.rtc.track }
+        : {}),
+    });
+  }
+  return clock.timezone !== undefined
+    ? { timezone: clock.timezone, timers }
+    : { utcOffsetSeconds: clock.utc?.offsetSeconds ?? 0, timers };
+}
+
 /** The firmware the VMI asks for; its firmware.uuid is the host's `uuid` already. */
 function firmwareOf(
   vmi: Vmi,
@@ -127,6 +149,9 @@ export function domainSpecFromVmi(vmi: Vmi, host: HostPlacement): DomainSpec {
     rng: domain.devices.rng !== undefined,
     ...(domain.firmware?.serial !== undefined ? { smbiosSerial: domain.firmware.serial } : {}),
     ...firmwareOf(vmi, guest.resources, host),
+    ...(domain.cpu?.model !== undefined ? { cpuModel: domain.cpu.model } : {}),
+    ...(domain.clock ? { clock: clockOf(domain.clock) } : {}),
+    ...(domain.devices.tpm ? { tpm: true } : {}),
   };
   const kernelBoot = domain.firmware?.kernelBoot;
   if (kernelBoot) {

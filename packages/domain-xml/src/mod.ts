@@ -39,6 +39,7 @@ export {
   stripPlaceholders,
 } from "./placeholders.ts";
 export {
+  type ClockSpec,
   checkDomainSpec,
   checkNic,
   DEFAULT_NIC_MODEL,
@@ -47,6 +48,7 @@ export {
   type DiskSpec,
   type DomainSpec,
   DomainSpecError,
+  type EfiSpec,
   isBridgeName,
   type KernelBootSpec,
   type MachineFamily,
@@ -54,6 +56,7 @@ export {
   type NicKind,
   type NicModel,
   type NicSpec,
+  type TimerSpec,
   type VirtType,
 } from "./spec.ts";
 export {

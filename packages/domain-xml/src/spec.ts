@@ -32,6 +32,19 @@ export interface EfiSpec {
   nvramPath: string;
 }
 
+/** The guest's RTC: UTC (moved by `utcOffsetSeconds`) or a time zone's local time. */
+export type ClockSpec = (
+  | { utcOffsetSeconds: number; timezone?: undefined }
+  | { timezone: string; utcOffsetSeconds?: undefined }
+) & { timers: TimerSpec[] };
+
+export interface TimerSpec {
+  name: "hpet" | "pit" | "rtc";
+  present?: boolean;
+  tickPolicy?: "delay" | "catchup" | "merge" | "discard";
+  track?: "guest" | "wall";
+}
+
 export interface DiskSpec {
   /** The VMI disk name; becomes the alias `ua-disk-<name>`. */
   name: string;
@@ -79,6 +92,12 @@ export interface DomainSpec {
   biosSerial?: boolean;
   /** System Management Mode; UEFI Secure Boot needs it. */
   smm?: boolean;
+  /** host-model, host-passthrough, or a CPU model by name; QEMU's default when absent. */
+  cpuModel?: string;
+  /** UTC with no timers changed when absent. */
+  clock?: ClockSpec;
+  /** A TPM 2.0 emulated by swtpm. */
+  tpm?: boolean;
   disks: DiskSpec[];
   interfaces: NicSpec[];
   /** Host file the serial console is logged to (read by `headroom logs`). */
@@ -252,6 +271,18 @@ export function checkDomainSpec(spec: DomainSpec): void {
       );
     if (spec.biosSerial) throw new DomainSpecError("biosSerial", "is SeaBIOS's, not UEFI's");
   }
+  if (spec.cpuModel !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(spec.cpuModel))
+    throw new DomainSpecError("cpuModel", "must be 1 to 64 of A-Z a-z 0-9 . _ -");
+  if (
+    spec.clock?.timezone !== undefined &&
+    !/^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+){0,2}$/.test(spec.clock.timezone)
+  )
+    throw new DomainSpecError("clock.timezone", "must be an IANA time zone name");
+  if (
+    spec.clock?.utcOffsetSeconds !== undefined &&
+    !Number.isSafeInteger(spec.clock.utcOffsetSeconds)
+  )
+    throw new DomainSpecError("clock.utcOffsetSeconds", "must be a whole number");
   if (spec.smbiosSerial !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(spec.smbiosSerial))
     throw new DomainSpecError("smbiosSerial", "must be 1 to 64 of A-Z a-z 0-9 . _ -");
   if (!Array.isArray(spec.disks)) throw new DomainSpecError("disks", "must be a list");
