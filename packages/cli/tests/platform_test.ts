@@ -1,0 +1,136 @@
+// The guest's platform as KubeVirt users set it, seen from inside the guest:
+// its CPU model (cpu.model), its clock (clock.utc.offsetSeconds moves the
+// RTC; clock.timezone keeps the zone's local time in it; timer.hpet.present
+// takes the HPET away or keeps it) and its TPM (devices.tpm, swtpm). The
+// interface request still holds: NICs hot-plug up to the VMI's capacity (on
+// q35, one more is refused). On q35 and on pc.
+import { existsSync } from "node:fs";
+import { useStack } from "@headroom/test-stack/vitest";
+import { cliStateWithLogin } from "@headroom/testing";
+import { beforeAll, describe, expect, it } from "vitest";
+import { testNamespace, virsh } from "./host.ts";
+import { applyAndWait, consoleUntil, headroom } from "./run.ts";
+
+const namespace = testNamespace();
+const stack = useStack({
+  namespace,
+  env: { HEADROOM_VIRT_TYPE: "qemu" },
+  refusals: /(Publish|Subscription) Violation/,
+});
+let cli: string[] = [];
+
+beforeAll(async () => {
+  const cliState = await cliStateWithLogin(stack.state.secrets);
+  cli = ["--server", stack.natsUrl, "--state-dir", cliState, "-n", namespace];
+});
+
+const DAY = 24 * 3600;
+// Tokyo keeps no summer time: its local time is always UTC+9.
+const TOKYO = 9 * 3600;
+
+interface Case {
+  name: string;
+  machine: "q35" | "pc";
+  domain: Record<string, unknown>;
+  /** How far ahead of UTC the guest's clock should be. */
+  ahead: number;
+  hpet: boolean;
+  tpm: string;
+  cpu: RegExp;
+}
+
+const cases: Case[] = [
+  {
+    name: "platform-q35",
+    machine: "q35",
+    domain: {
+      cpu: { model: "Nehalem" },
+      clock: { utc: { offsetSeconds: DAY }, timer: { hpet: { present: false } } },
+      devices: { tpm: {} },
+    },
+    ahead: DAY,
+    hpet: false,
+    tpm: "2",
+    cpu: /Nehalem/,
+  },
+  {
+    name: "platform-pc",
+    machine: "pc",
+    domain: {
+      clock: { timezone: "Asia/Tokyo", timer: { hpet: { present: true } } },
+    },
+    ahead: TOKYO,
+    hpet: true,
+    tpm: "none",
+    // QEMU's default model.
+    cpu: /^QEMU Virtual CPU/,
+  },
+];
+
+describe.concurrent("the guest's platform", () => {
+  it.each(cases)(
+    "$name: the CPU, clock and TPM asked for are what the guest sees, and NICs still hot-plug",
+    async ({ name, machine, domain, ahead, hpet, tpm, cpu }) => {
+      const vmi = await stack.seedManifest(name, { machine });
+      const { devices, ...rest } = domain as { devices?: Record<string, unknown> };
+      Object.assign(vmi.spec.domain, rest);
+      Object.assign(vmi.spec.domain.devices, devices ?? {});
+      const apply = await applyAndWait(cli, stack.stateDir, name, vmi);
+      expect(apply.stderr).toBe("");
+      expect(apply.code).toBe(0);
+
+      const booted = await consoleUntil(cli, name, "headroom-guest: platform ");
+      const seenAt = Date.now() / 1000;
+      const report =
+        /^headroom-guest: platform epoch=(\d+) clocksources=(\S*) tpm=(\S+) cpu=(.*)$/m.exec(
+          booted,
+        );
+      expect(report, booted).not.toBeNull();
+      const [, epoch, clocksources, tpmSeen, cpuSeen] = report as unknown as string[];
+      // The guest read its clock at boot, a few seconds before the host saw the line.
+      const offset = Number(epoch) - seenAt;
+      expect(offset).toBeGreaterThan(ahead - 120);
+      expect(offset).toBeLessThan(ahead + 5);
+      expect((clocksources ?? "").split(",").includes("hpet")).toBe(hpet);
+      expect(tpmSeen).toBe(tpm);
+      expect(cpuSeen).toMatch(cpu);
+
+      const xml = await virsh("dumpxml", `${namespace}_${name}`);
+      const swtpmState = /<tpm /.test(xml)
+        ? `/var/lib/libvirt/swtpm/${/<uuid>([^<]+)<\/uuid>/.exec(xml)?.[1]}`
+        : "";
+
+      for (let i = 1; i <= (machine === "q35" ? 4 : 3); i++) {
+        const add = await headroom([
+          ...cli,
+          "addinterface",
+          name,
+          "--name",
+          `extra${i}`,
+          "--network",
+          "headroom-bridge",
+        ]);
+        if (i <= 3) expect(add.code, add.stderr).toBe(0);
+        else {
+          expect(add.code).toBe(1);
+          expect(add.stderr).toContain("has no free slot for interface extra4");
+        }
+      }
+      await consoleUntil(cli, name, "headroom-guest: nics=5 ");
+
+      const deleted = await headroom([
+        ...cli,
+        "delete",
+        "vmi",
+        name,
+        "--wait",
+        "--timeout",
+        "120s",
+      ]);
+      expect(deleted.code, deleted.stderr).toBe(0);
+      // libvirt removes the TPM's state with the domain.
+      if (swtpmState) expect(existsSync(swtpmState)).toBe(false);
+    },
+    600_000,
+  );
+});
