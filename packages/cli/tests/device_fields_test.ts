@@ -1,7 +1,8 @@
 // Disk, firmware and interface fields KubeVirt users write, honored and seen
 // from the guest: the SMBIOS serial (firmware.serial); a disk's serial (the
 // guest reads it), cache and boot order; defined NICs of the emulated models
-// e1000 and rtl8139 (the guest sees their PCI ids). The interface request
+// e1000 and rtl8139 (the guest sees their PCI ids), one on a multus network
+// named NAMESPACE/NAME. The interface request
 // still holds with them: NICs hot-plug up to the VMI's capacity (on q35, one
 // more is refused). On q35 and on pc.
 import { useStack } from "@headroom/test-stack/vitest";
@@ -36,6 +37,8 @@ describe.each(["q35", "pc"])("on %s", (machine) => {
     vmi.spec.domain.firmware.serial = "VM-0042";
     vmi.spec.domain.devices.interfaces[0].model = "e1000";
     vmi.spec.domain.devices.interfaces[1].model = "rtl8139";
+    // KubeVirt's NAMESPACE/NAME form of a multus network; headroom finds it by NAME.
+    vmi.spec.networks[1].multus.networkName = `${namespace}/headroom-bridge`;
     const apply = await applyAndWait(cli, stack.stateDir, name, vmi);
     expect(apply.stderr).toBe("");
     expect(apply.code).toBe(0);

@@ -50,5 +50,5 @@ export type {
   VmiSpec,
   Volume,
 } from "./types.ts";
-export { interfaceBinding } from "./types.ts";
+export { interfaceBinding, networkAttachment } from "./types.ts";
 export { validateUpdate, validateVmi } from "./validate.ts";

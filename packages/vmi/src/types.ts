@@ -139,7 +139,16 @@ export interface Network {
   name: string;
   /** Exactly one of pod or multus is set. */
   pod?: Empty;
+  /** `networkName` as written: NAME or NAMESPACE/NAME (see networkAttachment). */
   multus?: { networkName: string };
+}
+
+/**
+ * The network attachment a multus networkName names. KubeVirt allows
+ * NAMESPACE/NAME; headroom's attachments are not namespaced, so NAME says which.
+ */
+export function networkAttachment(networkName: string): string {
+  return networkName.slice(networkName.lastIndexOf("/") + 1);
 }
 
 export interface Volume {

@@ -655,9 +655,25 @@ describe("devices", () => {
     },
   );
 
-  it("takes multus network names that are DNS labels", () => {
-    const doc = vmiWith((doc) => (doc.spec.networks[1].multus.networkName = "ns/some-nad"));
-    expectOneError(validateVmi(doc), "spec.networks[1].multus.networkName");
+  it("takes multus network names as NAME or NAMESPACE/NAME, each a DNS label, and keeps them as written", () => {
+    for (const name of ["some-nad", "ns/some-nad"]) {
+      const result = validateVmi(
+        vmiWith((doc) => (doc.spec.networks[1].multus.networkName = name)),
+      );
+      expectValid(result);
+      expect(result.vmi?.spec.networks[1]?.multus?.networkName).toBe(name);
+    }
+    for (const name of [
+      "a/b/c",
+      "NS/some-nad",
+      "ns/",
+      "/some-nad",
+      `${"n".repeat(64)}/x`,
+      "some_nad",
+    ]) {
+      const doc = vmiWith((doc) => (doc.spec.networks[1].multus.networkName = name));
+      expectOneError(validateVmi(doc), "spec.networks[1].multus.networkName");
+    }
   });
 });
 

@@ -19,6 +19,7 @@ import {
   decodeBase64,
   imagePullPolicies,
   imagesUsedBy,
+  networkAttachment,
   type Vmi,
   validateVmi,
 } from "@headroom/vmi";
@@ -265,9 +266,10 @@ async function placeNetworks(vmi: Vmi, host: HostLookups) {
   const looked = await Promise.all(
     vmi.spec.networks.map(async (network, i) => {
       if (!network.multus) return null;
-      const attachment = network.multus.networkName;
+      const networkName = network.multus.networkName;
+      const attachment = networkAttachment(networkName);
       const bridge = await host.bridgeOf(attachment);
-      return { i, attachment, bridge };
+      return { i, networkName, attachment, bridge };
     }),
   );
   const bridgesByNetwork: Record<string, string> = {};
@@ -275,12 +277,13 @@ async function placeNetworks(vmi: Vmi, host: HostLookups) {
   const problems: string[] = [];
   for (const one of looked) {
     if (!one) continue;
-    const { i, attachment, bridge } = one;
+    const { i, networkName, attachment, bridge } = one;
     if (bridge === null) {
       problems.push(`spec.networks[${i}].multus.networkName: ${missingNetworkMessage(attachment)}`);
       continue;
     }
-    bridgesByNetwork[attachment] = bridge;
+    // domainSpecFromVmi looks the bridge up by the networkName as written.
+    bridgesByNetwork[networkName] = bridge;
     if (!bridges.includes(bridge)) bridges.push(bridge);
   }
   return { bridgesByNetwork, bridges, problems };

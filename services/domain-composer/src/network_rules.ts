@@ -1,6 +1,6 @@
 // Network attachments, decided without I/O: what a valid name and bridge are,
 // what creating one means given what is stored, and which VMIs use one.
-import type { Vmi } from "@headroom/vmi";
+import { networkAttachment, type Vmi } from "@headroom/vmi";
 
 // What a multus networkName may be (and a KV key, unchanged).
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -59,10 +59,10 @@ export function decideCreate(
   };
 }
 
-/** The multus networkNames a VMI's networks join. */
+/** The network attachments a VMI's multus networks join. */
 export function networksUsedBy(vmi: Pick<Vmi, "spec">): string[] {
   const names = (vmi.spec?.networks ?? []).flatMap((network) =>
-    network.multus?.networkName ? [network.multus.networkName] : [],
+    network.multus?.networkName ? [networkAttachment(network.multus.networkName)] : [],
   );
   return [...new Set(names)];
 }

@@ -111,6 +111,17 @@ describe("composePlan on the seed example", () => {
   });
 });
 
+describe("composePlan networks", () => {
+  it("finds a NAMESPACE/NAME networkName's attachment by NAME", async () => {
+    const vmi = seedVmi((doc) => {
+      doc.spec.networks[1].multus.networkName = `default/${SEED_NETWORK}`;
+    });
+    const plan = planOf(await composePlan(accepted(vmi), fakeHost()));
+    expect(plan.bridges).toEqual(["hrbr0"]);
+    expect(interfacesOf(plan.domainXml).map((nic) => nic.bridge)).toContain("hrbr0");
+  });
+});
+
 describe("composePlan placement", () => {
   it("plans an emptyDisk as a blank qcow2 of its capacity", async () => {
     const vmi = seedVmi((doc) => {

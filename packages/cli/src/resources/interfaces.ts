@@ -13,6 +13,7 @@ import {
   ListNetworksRequest,
   RemoveInterfaceRequest,
 } from "@headroom/proto";
+import { networkAttachment } from "@headroom/vmi";
 import type { HeadroomClient } from "../client.ts";
 import { POD_NETWORK } from "../constants.ts";
 import { formatSeconds } from "../duration.ts";
@@ -137,7 +138,7 @@ async function requireNetwork(client: HeadroomClient, networkName: string): Prom
     {},
     ListNetworksReply,
   );
-  if (networks.some((network) => network.name === networkName)) return;
+  if (networks.some((network) => network.name === networkAttachment(networkName))) return;
   const known = networks.map((network) => network.name).join(", ");
   throw new CliError(
     `network/${networkName} not found: use "${POD_NETWORK}" or a network attachment` +
