@@ -14,6 +14,10 @@ const IGNORED: Record<string, string> = {
   status: "it is written by headroom, never read from a document",
   apiVersion:
     "kubevirt.io/v1alpha3 is deprecated in KubeVirt; the VMI is read and stored as kubevirt.io/v1",
+  // KubeVirt starts these sidecars to rewrite the domain (QEMU arguments,
+  // SMBIOS); the annotation is kept, but nothing runs them here.
+  "metadata.annotations[hooks.kubevirt.io/hookSidecars]":
+    "headroom runs no sidecar hooks, so nothing changes the domain the way they would (the annotation is kept)",
   "spec.nodeSelector": "headroom runs each VMI on its one host, so there is nothing to place",
   "spec.affinity": "headroom runs each VMI on its one host, so there is nothing to place",
   "spec.tolerations": "headroom runs each VMI on its one host, so there is nothing to place",
@@ -144,6 +148,11 @@ export function ignoredFieldWarnings(doc: Record<string, unknown>): FieldError[]
 /** The document's values at the places ignored fields live, by path. */
 function* fieldsOf(doc: Record<string, unknown>): Generator<[string, unknown]> {
   yield ["status", doc.status];
+  const annotations = asRecord(asRecord(doc.metadata).annotations);
+  yield [
+    "metadata.annotations[hooks.kubevirt.io/hookSidecars]",
+    annotations["hooks.kubevirt.io/hookSidecars"],
+  ];
   // Only the deprecated version is worth a word.
   yield ["apiVersion", doc.apiVersion === "kubevirt.io/v1alpha3" ? doc.apiVersion : undefined];
   const spec = asRecord(doc.spec);

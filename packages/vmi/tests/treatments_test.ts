@@ -87,12 +87,27 @@ describe("accepted with a warning that says why", () => {
     ["spec.dnsConfig", (d: Doc) => (d.spec.dnsConfig = {}), "resolver"],
     ["spec.affinity", (d: Doc) => (d.spec.affinity = {}), "nothing to place"],
     ["spec.tolerations", (d: Doc) => (d.spec.tolerations = []), "nothing to place"],
+    [
+      "metadata.annotations[hooks.kubevirt.io/hookSidecars]",
+      (d: Doc) =>
+        (d.metadata.annotations = {
+          "hooks.kubevirt.io/hookSidecars":
+            '[{"image": "registry:5000/kubevirt/example-hook-sidecar:devel"}]',
+        }),
+      "no sidecar hooks",
+    ],
   ])("%s", (field, change, why) => {
     const result = validateVmi(vmiWith(change));
     expect(result.errors).toEqual([]);
     expect(result.warnings.map((warning) => warning.field)).toEqual([field]);
     expect(result.warnings[0]?.message.startsWith(`${field} has no effect: `)).toBe(true);
     expect(result.warnings[0]?.message).toContain(why);
+  });
+
+  it("keeps the sidecar annotation it warns about, as any other annotation", () => {
+    const annotations = { "hooks.kubevirt.io/hookSidecars": "[]", "smbios.vm.kubevirt.io/x": "y" };
+    const result = validateVmi(vmiWith((d) => (d.metadata.annotations = annotations)));
+    expect(result.vmi?.metadata.annotations).toEqual(annotations);
   });
 
   it("warns about each such field of a VMI, and about none of a plain one", () => {
