@@ -9,6 +9,7 @@ import type {
   DiskBus,
   DiskCache,
   Empty,
+  HostDisk,
   ImagePullPolicy,
   InterfaceModel,
   KernelBoot,
@@ -103,4 +104,6 @@ export interface VolumeInput {
   emptyDisk?: { capacity: QuantityValue };
   cloudInitNoCloud?: CloudInit;
   cloudInitConfigDrive?: CloudInit;
+  /** `shared` is accepted with a warning and not stored. */
+  hostDisk?: HostDisk & { shared?: boolean };
 }

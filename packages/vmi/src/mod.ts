@@ -36,6 +36,7 @@ export type {
   DomainSpec,
   Empty,
   Features,
+  HostDisk,
   ImagePullPolicy,
   Interface,
   InterfaceBinding,

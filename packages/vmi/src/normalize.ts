@@ -38,6 +38,13 @@ export function normalize(input: VmiInput): Vmi {
         name: volume.name,
         ...(volume.containerDisk && { containerDisk: { ...volume.containerDisk } }),
         ...(volume.emptyDisk && { emptyDisk: { capacity: volume.emptyDisk.capacity } }),
+        ...(volume.hostDisk && {
+          hostDisk: {
+            path: volume.hostDisk.path,
+            type: volume.hostDisk.type,
+            ...(volume.hostDisk.capacity !== undefined && { capacity: volume.hostDisk.capacity }),
+          },
+        }),
         ...(volume.cloudInitNoCloud && { cloudInitNoCloud: { ...volume.cloudInitNoCloud } }),
         ...(volume.cloudInitConfigDrive && {
           cloudInitConfigDrive: { ...volume.cloudInitConfigDrive },

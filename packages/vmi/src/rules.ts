@@ -11,6 +11,7 @@ import {
 import { child } from "./field-path.ts";
 import type { InterfaceInput, NetworkInput, VmiInput, VolumeInput } from "./input.ts";
 import type { FieldError } from "./result.ts";
+import type { QuantityValue } from "./types.ts";
 import { show } from "./words.ts";
 
 export const MIN_MEMORY_BYTES = 16n * 1024n ** 2n; // 16Mi
@@ -402,7 +403,7 @@ function checkDisksAndVolumes(vmi: VmiInput): FieldError[] {
     if (sources.length === 0) {
       errors.push({
         field: at,
-        message: `${at} needs a source: containerDisk, emptyDisk, cloudInitNoCloud or cloudInitConfigDrive`,
+        message: `${at} needs a source: containerDisk, emptyDisk, hostDisk, cloudInitNoCloud or cloudInitConfigDrive`,
       });
     } else if (sources.length > 1) {
       errors.push({
@@ -410,20 +411,35 @@ function checkDisksAndVolumes(vmi: VmiInput): FieldError[] {
         message: `${at} has ${sources.length} sources (${sources.join(", ")}); give exactly one`,
       });
     }
-    if (volume.emptyDisk) {
-      const field = `${at}.emptyDisk.capacity`;
-      const parsed = toBytes(volume.emptyDisk.capacity);
-      if (!parsed.ok) {
-        errors.push({ field, message: `${field} must be a size such as 1Gi: ${parsed.reason}` });
-      } else if (parsed.bytes < MIN_EMPTY_DISK_BYTES || parsed.bytes > MAX_EMPTY_DISK_BYTES) {
+    if (volume.emptyDisk)
+      errors.push(...checkDiskSize(`${at}.emptyDisk.capacity`, volume.emptyDisk.capacity));
+    const hostDisk = volume.hostDisk;
+    if (hostDisk) {
+      const field = `${at}.hostDisk.capacity`;
+      if (hostDisk.capacity !== undefined) errors.push(...checkDiskSize(field, hostDisk.capacity));
+      else if (hostDisk.type === "DiskOrCreate")
         errors.push({
           field,
-          message: `${field} must be between 1Mi and 1Ti (got ${show(volume.emptyDisk.capacity)})`,
+          message: `${field} is needed: DiskOrCreate makes the file that size`,
         });
-      }
+      if (hostDisk.path.split("/").some((part) => part === "." || part === ".."))
+        errors.push({
+          field: `${at}.hostDisk.path`,
+          message: `${at}.hostDisk.path must not have '.' or '..' parts (got ${show(hostDisk.path)})`,
+        });
     }
   });
   return errors;
+}
+
+/** A size headroom gives a disk: 1Mi to 1Ti. */
+function checkDiskSize(field: string, value: QuantityValue): FieldError[] {
+  const parsed = toBytes(value);
+  if (!parsed.ok)
+    return [{ field, message: `${field} must be a size such as 1Gi: ${parsed.reason}` }];
+  if (parsed.bytes < MIN_EMPTY_DISK_BYTES || parsed.bytes > MAX_EMPTY_DISK_BYTES)
+    return [{ field, message: `${field} must be between 1Mi and 1Ti (got ${show(value)})` }];
+  return [];
 }
 
 function uniqueNames(list: string, items: readonly { name: string }[]): FieldError[] {
@@ -455,6 +471,7 @@ function sourcesOf(network: NetworkInput): string[] {
 const VOLUME_SOURCES = [
   "containerDisk",
   "emptyDisk",
+  "hostDisk",
   "cloudInitNoCloud",
   "cloudInitConfigDrive",
 ] as const;

@@ -45,6 +45,8 @@ const IGNORED: Record<string, string> = {
     "a VMI keeps its EFI variables as long as it lives, and there is no VirtualMachine to keep them longer",
   "spec.domain.devices.tpm.persistent":
     "a VMI keeps its TPM's state as long as it lives, and there is no VirtualMachine to keep it longer",
+  "spec.volumes[].hostDisk.shared":
+    "it tells KubeVirt the file is on storage every node sees, for migration; headroom does not migrate VMIs",
   "spec.domain.resources.overcommitGuestOverhead":
     "headroom reserves no memory for QEMU's own overhead, so there is none to overcommit",
 };
@@ -137,7 +139,8 @@ export function treatmentKey(segments: readonly PathSegment[]): string {
 export function ignoredFieldWarnings(doc: Record<string, unknown>): FieldError[] {
   const warnings: FieldError[] = [];
   for (const [field, value] of fieldsOf(doc)) {
-    const why = IGNORED[field];
+    // A list entry's field is warned about by its own path, looked up with [].
+    const why = IGNORED[field.replace(/\[\d+\]/g, "[]")];
     if (why === undefined || value === undefined) continue;
     const message = field === "apiVersion" ? `${field}: ${why}` : `${field} has no effect: ${why}`;
     warnings.push({ field, message });
@@ -169,6 +172,9 @@ function* fieldsOf(doc: Record<string, unknown>): Generator<[string, unknown]> {
   yield ["spec.domain.firmware.bootloader.efi.persistent", efi.persistent];
   const tpm = asRecord(asRecord(asRecord(spec.domain).devices).tpm);
   yield ["spec.domain.devices.tpm.persistent", tpm.persistent];
+  const volumes = Array.isArray(spec.volumes) ? spec.volumes : [];
+  for (const [i, volume] of volumes.entries())
+    yield [`spec.volumes[${i}].hostDisk.shared`, asRecord(asRecord(volume).hostDisk).shared];
 }
 
 function asRecord(value: unknown): Record<string, unknown> {

@@ -159,6 +159,18 @@ export interface Volume {
   /** A seed disk cloud-init reads: NoCloud (label cidata) or ConfigDrive (label config-2). */
   cloudInitNoCloud?: CloudInit;
   cloudInitConfigDrive?: CloudInit;
+  hostDisk?: HostDisk;
+}
+
+/**
+ * A raw disk image file on the host: `Disk` must exist, `DiskOrCreate` is made
+ * (sparse, of `capacity`) when it does not. The launcher takes it only under
+ * the directories its host's administrator allows (HEADROOM_HOST_DISK_DIRS).
+ */
+export interface HostDisk {
+  path: string;
+  type: "Disk" | "DiskOrCreate";
+  capacity?: QuantityValue;
 }
 
 /** cloud-init data as written: one of userData/userDataBase64, at most one of the network pair. */
