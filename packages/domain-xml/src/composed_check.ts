@@ -17,6 +17,8 @@ export interface ComposedAllowance {
   diskFiles: readonly string[];
   /** cloud-init seed files: raw, and only read-only. */
   seedFiles?: readonly string[];
+  /** hostDisk files: raw, and only raw (a guest writes them). */
+  hostDiskFiles?: readonly string[];
   /** Whether a `<kernel>` or `<initrd>` may be this file. */
   bootFile: (path: string) => boolean;
   /** Host bridges an `<interface type="bridge">` may join. */
@@ -70,6 +72,7 @@ const ALIAS_TAIL = "[A-Za-z0-9_-]+$";
 
 function rulesFor(allowed: ComposedAllowance): Rule {
   const seeds = allowed.seedFiles ?? [];
+  const hostDisks = allowed.hostDiskFiles ?? [];
   const disk: Rule = {
     attrs: { type: oneOf("file"), device: oneOf("disk") },
     children: {
@@ -86,7 +89,8 @@ function rulesFor(allowed: ComposedAllowance): Rule {
       serial: { text: matches(/^[A-Za-z0-9._-]{1,20}$/) },
       source: {
         attrs: {
-          file: (path) => allowed.diskFiles.includes(path) || seeds.includes(path),
+          file: (path) =>
+            allowed.diskFiles.includes(path) || seeds.includes(path) || hostDisks.includes(path),
         },
       },
       target: {
@@ -335,25 +339,30 @@ export function composedDomainProblems(xml: string, allowed: ComposedAllowance):
       `domain/devices: ${nics} interfaces where the VMI declares ${allowed.interfaces}`,
     );
   if (allowed.guest) problems.push(...guestProblems(domain, allowed.guest));
-  problems.push(...seedProblems(domain, allowed.seedFiles ?? []));
+  problems.push(...rawDiskProblems(domain, allowed.seedFiles ?? [], allowed.hostDiskFiles ?? []));
   return problems;
 }
 
 /**
- * A raw disk is a seed file, read-only; a seed file is never read any other
- * way. A guest that could write a raw file QEMU later opened as qcow2 could
- * name any host file as its backing file.
+ * A raw disk is a seed file, read-only, or a host disk; those are never read
+ * any other way. A guest that could write a raw file QEMU later opened as
+ * qcow2 could name any host file as its backing file.
  */
-function seedProblems(domain: Element, seeds: readonly string[]): string[] {
+function rawDiskProblems(
+  domain: Element,
+  seeds: readonly string[],
+  hostDisks: readonly string[],
+): string[] {
   const problems: string[] = [];
   for (const disk of Array.from(domain.getElementsByTagName("disk"))) {
     const format = disk.getElementsByTagName("driver")[0]?.getAttribute("type") ?? "";
     const file = disk.getElementsByTagName("source")[0]?.getAttribute("file") ?? "";
     const readonly = disk.getElementsByTagName("readonly").length > 0;
     const seed = seeds.includes(file);
-    if (seed !== (format === "raw") || (seed && !readonly))
+    const rawAllowed = seed || hostDisks.includes(file);
+    if (rawAllowed !== (format === "raw") || (seed && !readonly))
       problems.push(
-        `domain/devices/disk: ${shown(file)} as ${format}${readonly ? ", read-only" : ""}; only a cloud-init seed is raw, and it is read-only`,
+        `domain/devices/disk: ${shown(file)} as ${format}${readonly ? ", read-only" : ""}; only a cloud-init seed (read-only) and a host disk are raw, and they are never anything else`,
       );
   }
   return problems;

@@ -86,7 +86,7 @@ describe("composedDomainProblems", () => {
     const writable = xml.replace(/(cloudinitdisk\.iso"\/>[\s\S]*?)<readonly\/>/, "$1");
     expect(writable).not.toBe(xml);
     expect(composedDomainProblems(writable, seedAllowed)).toEqual([
-      `domain/devices/disk: "${seed}" as raw; only a cloud-init seed is raw, and it is read-only`,
+      `domain/devices/disk: "${seed}" as raw; only a cloud-init seed (read-only) and a host disk are raw, and they are never anything else`,
     ]);
     // A VMI's qcow2 disk read as raw, and the seed read as qcow2.
     const first = spec.disks[0]?.sourceFile ?? "";
@@ -95,7 +95,7 @@ describe("composedDomainProblems", () => {
       disks: spec.disks.map((disk) => ({ ...disk, format: "raw" as const })),
     });
     expect(composedDomainProblems(rawDisk, allowed)).toContain(
-      `domain/devices/disk: "${first}" as raw; only a cloud-init seed is raw, and it is read-only`,
+      `domain/devices/disk: "${first}" as raw; only a cloud-init seed (read-only) and a host disk are raw, and they are never anything else`,
     );
     const seedAsQcow2 = xml.replace(
       new RegExp(`type="raw"/>(\\s*)<source file="${seed}"`),
@@ -103,8 +103,36 @@ describe("composedDomainProblems", () => {
     );
     expect(seedAsQcow2).not.toBe(xml);
     expect(composedDomainProblems(seedAsQcow2, seedAllowed)).toEqual([
-      `domain/devices/disk: "${seed}" as qcow2, read-only; only a cloud-init seed is raw, and it is read-only`,
+      `domain/devices/disk: "${seed}" as qcow2, read-only; only a cloud-init seed (read-only) and a host disk are raw, and they are never anything else`,
     ]);
+  });
+
+  it("takes a host disk as raw and writable, and only as raw", () => {
+    const hostDisk = "/srv/disks/data.img";
+    const withHostDisk: DomainSpec = {
+      ...spec,
+      disks: [...spec.disks, { name: "data", bus: "virtio", sourceFile: hostDisk, format: "raw" }],
+    };
+    const hostAllowed = {
+      ...allowanceFor(withHostDisk),
+      diskFiles: spec.disks.map((disk) => disk.sourceFile),
+      hostDiskFiles: [hostDisk],
+    };
+    const xml = composeDomain(withHostDisk);
+    expect(composedDomainProblems(xml, hostAllowed)).toEqual([]);
+    // Read as qcow2, its guest-written header could name any host file as a backing file.
+    const asQcow2 = xml.replace(
+      new RegExp(`type="raw"/>(\\s*)<source file="${hostDisk}"`),
+      `type="qcow2"/>$1<source file="${hostDisk}"`,
+    );
+    expect(asQcow2).not.toBe(xml);
+    expect(composedDomainProblems(asQcow2, hostAllowed)).toEqual([
+      `domain/devices/disk: "${hostDisk}" as qcow2; only a cloud-init seed (read-only) and a host disk are raw, and they are never anything else`,
+    ]);
+    // Not the plan's host disk: not a file the domain may name.
+    expect(composedDomainProblems(xml, { ...hostAllowed, hostDiskFiles: [] }).join("\n")).toMatch(
+      /source@file: "\/srv\/disks\/data.img" is not allowed/,
+    );
   });
 
   it("passes any composed title and description, whatever their text", () => {
@@ -234,7 +262,7 @@ describe("composedDomainProblems", () => {
     [
       "a disk read as raw",
       forged('<driver name="qemu" type="qcow2"/>', '<driver name="qemu" type="raw"/>'),
-      /domain\/devices\/disk: ".*" as raw; only a cloud-init seed is raw, and it is read-only/,
+      /domain\/devices\/disk: ".*" as raw; only a cloud-init seed \(read-only\) and a host disk are raw/,
     ],
     [
       "a domain without its name, memory or devices",

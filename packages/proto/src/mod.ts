@@ -117,6 +117,9 @@ export type IDiskFile = headroom.v1.DiskFile.$Properties;
 export const CloudInitSeed = headroom.v1.CloudInitSeed;
 export type CloudInitSeed = headroom.v1.CloudInitSeed;
 export type ICloudInitSeed = headroom.v1.CloudInitSeed.$Properties;
+export const HostDisk = headroom.v1.HostDisk;
+export type HostDisk = headroom.v1.HostDisk;
+export type IHostDisk = headroom.v1.HostDisk.$Properties;
 
 // network.proto
 export const NetworkAttachment = headroom.v1.NetworkAttachment;

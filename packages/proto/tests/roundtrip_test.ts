@@ -153,7 +153,16 @@ const samples: Record<string, Record<string, unknown>> = {
     networks: [{ name: "headroom-bridge", bridge: "hr-br0", createdUnixMs: 1 }],
   },
   DescribeReply: { found: true, live: vmiStatus, message: "" },
-  GuestResources: { memoryKib: 131072, vcpus: 2, machineType: "q35" },
+  GuestResources: {
+    memoryKib: 131072,
+    vcpus: 2,
+    machineType: "q35",
+    bootloader: "efi",
+    secureBoot: true,
+    smm: true,
+    firmwareUuid: "5d307ca9-b3ef-428c-8861-06e72d69f223",
+  },
+  HostDisk: { create: true, capacityBytes: 33_554_432 },
   ConsoleLogRequest: {
     namespace: "default",
     name: "vm1",

@@ -12,7 +12,12 @@ import {
 } from "@headroom/domain-xml";
 import { domainNameOf, domainUuidOf } from "@headroom/host-state";
 import { ImageStoreError, validateImageRef } from "@headroom/images";
-import { CloudInitSeed, type ICapacity, type ICloudInitSeed } from "@headroom/proto";
+import {
+  CloudInitSeed,
+  type ICapacity,
+  type ICloudInitSeed,
+  type IHostDisk,
+} from "@headroom/proto";
 import { toBytes } from "@headroom/quantity";
 import {
   type Capacity,
@@ -54,11 +59,15 @@ export interface HostLookups {
   nvramFile(namespace: string, name: string): string;
 }
 
-/** A DiskFile of the plan: an overlay on an image's disk, a blank qcow2, or a cloud-init seed. */
+/**
+ * A DiskFile of the plan: an overlay on an image's disk, a blank qcow2, a
+ * cloud-init seed, or a raw file of the host's (hostDisk).
+ */
 export type PlannedDiskFile = { volumeName: string; path: string } & (
   | { image: string }
   | { blankSizeBytes: number }
   | { cloudInit: ICloudInitSeed }
+  | { hostDisk: IHostDisk }
 );
 
 /** The DomainPlan composed for one generation, every field set. */
@@ -179,12 +188,14 @@ async function placeVolumes(vmi: Vmi, host: HostLookups) {
       continue;
     }
     diskFiles.push(one.value);
-    // qcow2 files of the VMI's own (an overlay on the image, or blank), or its
-    // seed, which the guest only reads.
+    // qcow2 files of the VMI's own (an overlay on the image, or blank), its
+    // seed, which the guest only reads, or a raw file of the host's.
     volumes[one.value.volumeName] =
       "cloudInit" in one.value
         ? { path: one.value.path, format: "raw", readonly: true }
-        : { path: one.value.path, format: "qcow2" };
+        : "hostDisk" in one.value
+          ? { path: one.value.path, format: "raw" }
+          : { path: one.value.path, format: "qcow2" };
   }
   return { volumes, diskFiles, problems };
 }
@@ -238,7 +249,18 @@ async function placeVolume(
     if (!size.ok) return { problem: `spec.volumes[${i}].emptyDisk.capacity: ${size.reason}` };
     return { value: { volumeName: volume.name, path, blankSizeBytes: Number(size.bytes) } };
   }
-  return { problem: `spec.volumes[${i}]: has neither containerDisk nor emptyDisk` };
+  if (volume.hostDisk) {
+    const { path: hostPath, type, capacity } = volume.hostDisk;
+    const size = capacity === undefined ? null : toBytes(capacity);
+    if (size && !size.ok)
+      return { problem: `spec.volumes[${i}].hostDisk.capacity: ${size.reason}` };
+    const hostDisk: IHostDisk = {
+      create: type === "DiskOrCreate",
+      ...(size?.ok ? { capacityBytes: Number(size.bytes) } : {}),
+    };
+    return { value: { volumeName: volume.name, path: hostPath, hostDisk } };
+  }
+  return { problem: `spec.volumes[${i}]: has no source headroom can place` };
 }
 
 async function placeKernel(
