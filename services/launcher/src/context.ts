@@ -61,6 +61,8 @@ export interface LauncherOptions {
   podSubnet?: string;
   /** Registries (host[:port]) besides loopback ones that images may be pulled from over plain HTTP. */
   insecureRegistries?: string[];
+  /** Directories whose files hostDisk volumes may use (none by default). */
+  hostDiskDirs?: string[];
   version?: string;
 }
 
@@ -71,6 +73,8 @@ export interface LauncherContext {
   now: () => number;
   detachTimeoutMs: number;
   defineOnly: boolean;
+  /** Directories whose files hostDisk volumes may use; none allows no host disk. */
+  hostDiskDirs: readonly string[];
   state: HostState;
   /** This host's image store, where plans' images are held. */
   imageStore: ImageStore;
@@ -118,6 +122,7 @@ export function launcherContext(
     now,
     detachTimeoutMs: options.detachTimeoutMs ?? 30_000,
     defineOnly: options.defineOnly ?? false,
+    hostDiskDirs: options.hostDiskDirs ?? [],
     state,
     imageStore,
     podSubnet: parsePodSubnet(options.podSubnet ?? DEFAULT_POD_SUBNET),

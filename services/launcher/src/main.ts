@@ -10,11 +10,14 @@
 // HEADROOM_POD_SUBNET (the pod network's IPv4 subnet, default 10.0.2.0/24),
 // HEADROOM_INSECURE_REGISTRIES (host[:port],... pulled from over plain HTTP
 // when HTTPS fails; loopback registries always may be),
+// HEADROOM_HOST_DISK_DIRS (absolute directories, ':' between them, whose files
+// hostDisk volumes may use; none by default),
 // HEADROOM_NATS_USER/_SEED (its NATS login, "launcher" under headroom up).
 import { connect, createLogger, SERVICE_NAMES } from "@headroom/bus";
 import { chooseVirtType } from "@headroom/domain-manager";
 import { hostState } from "@headroom/host-state";
 import { openImageStore } from "@headroom/images";
+import { parseHostDiskDirs } from "./host_disks.ts";
 import { startLauncher } from "./launcher.ts";
 import { ReconnectingConnection } from "./reconnect.ts";
 
@@ -26,6 +29,7 @@ const concurrency = Number(process.env.HEADROOM_LAUNCHER_CONCURRENCY) || undefin
 const maxImageBytes = Number(process.env.HEADROOM_MAX_IMAGE_BYTES) || undefined;
 
 try {
+  const hostDiskDirs = parseHostDiskDirs(process.env.HEADROOM_HOST_DISK_DIRS);
   // libvirtd restarts leave domains running: reconnect and carry on.
   const conn = await ReconnectingConnection.open(uri, {
     onLost: (reason) => log.error({ uri, reason }, "libvirt connection lost; reconnecting"),
@@ -58,6 +62,7 @@ try {
       .map((registry) => registry.trim())
       .filter(Boolean),
     defineOnly: process.env.HEADROOM_LAUNCHER_DEFINE_ONLY === "1",
+    hostDiskDirs,
     ...(process.env.HEADROOM_NODE_NAME ? { node: process.env.HEADROOM_NODE_NAME } : {}),
   });
   log.info("launcher ready");

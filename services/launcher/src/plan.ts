@@ -65,7 +65,7 @@ async function carryOut(
   // and an upload that replaced its image since must not be fetched now.
   const running = previous?.uid === uid && previous.phase === Phase.PHASE_RUNNING;
   if (!running && !(await holdImages(ctx, plan, lookingUp, log))) return NOTHING_LEFT;
-  const problems = await planProblems(plan, ctx.state, stored);
+  const problems = await planProblems(plan, ctx.state, stored, ctx.hostDiskDirs);
   if (problems.length > 0) {
     await reportUnlaunchable(ctx, plan, refusal(problems), log);
     log.error(

@@ -23,6 +23,7 @@ import {
   type IGuestResources,
   type IVmiAccepted,
 } from "@headroom/proto";
+import { hostDiskProblems } from "./host_disks.ts";
 
 // The validator takes emptyDisk capacities from 1 MiB to 1 TiB.
 const MAX_BLANK_BYTES = 2 ** 40;
@@ -45,6 +46,7 @@ export async function planProblems(
   plan: DomainPlan,
   state: HostState,
   stored: Pick<IVmiAccepted, "capacity" | "guest">,
+  hostDiskDirs: readonly string[] = [],
 ): Promise<string[]> {
   const { capacity } = stored;
   const { namespace, name } = plan;
@@ -74,17 +76,29 @@ export async function planProblems(
   }
   const images = await realpathOrNull(state.images);
   // Each check reads the file system on its own: they run at once.
-  problems.push(
-    ...plan.diskFiles.flatMap((file, i) => diskFileProblems(`diskFiles[${i}]`, file, plan, state)),
+  const hostDisks = plan.diskFiles.filter((file) => file.hostDisk);
+  const hostDiskChecks = Promise.all(
+    plan.diskFiles.map((file, i) =>
+      file.hostDisk ? hostDiskProblems(`diskFiles[${i}]`, file, hostDiskDirs) : [],
+    ),
   );
+  problems.push(
+    ...plan.diskFiles.flatMap((file, i) =>
+      file.hostDisk ? [] : diskFileProblems(`diskFiles[${i}]`, file, plan, state),
+    ),
+  );
+  problems.push(...(await hostDiskChecks).flat());
 
   const bootFiles: string[] = [];
   problems.push(
     ...composedDomainProblems(plan.domainXml, {
       name: domainName,
       uuid,
-      diskFiles: plan.diskFiles.filter((file) => !file.cloudInit).map((file) => file.path ?? ""),
+      diskFiles: plan.diskFiles
+        .filter((file) => !file.cloudInit && !file.hostDisk)
+        .map((file) => file.path ?? ""),
       seedFiles: plan.diskFiles.filter((file) => file.cloudInit).map((file) => file.path ?? ""),
+      hostDiskFiles: hostDisks.map((file) => file.path ?? ""),
       bootFile: (path) => {
         bootFiles.push(path);
         return true;

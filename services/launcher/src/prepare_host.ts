@@ -25,6 +25,7 @@ import {
   type ICloudInitSeed,
   type IDiskFile,
 } from "@headroom/proto";
+import { ensureHostDisk } from "./host_disks.ts";
 
 /** An overlay backed by the disk of an image this host holds, or a blank disk. */
 async function diskFileOf(file: IDiskFile, images: ImageStore): Promise<DiskFile> {
@@ -93,7 +94,13 @@ export async function prepareHost(
   const disks = plan.diskFiles.map(async (file) => {
     try {
       if (file.cloudInit) await ensureSeedDisk(seedDiskOf(file, file.cloudInit));
-      else await ensureDiskFile(await diskFileOf(file, images));
+      else if (file.hostDisk) {
+        if (file.hostDisk.create && (await ensureHostDisk(file)) === "created")
+          log.info(
+            { path: file.path, bytes: Number(file.hostDisk.capacityBytes) },
+            "host disk created",
+          );
+      } else await ensureDiskFile(await diskFileOf(file, images));
     } catch (error) {
       throw new LaunchError(`prepare disk ${file.path}`, error);
     }

@@ -1,0 +1,125 @@
+// hostDisk volumes, as KubeVirt users write them, on a host whose launcher
+// allows one directory (HEADROOM_HOST_DISK_DIRS). DiskOrCreate makes a sparse
+// raw file the guest sees at its capacity; the file outlives the VMI, and a
+// later VMI's type Disk takes it as it is. A path outside the directory, a
+// link in it that leads out, a missing Disk and a host that allows none fail
+// the VMI with the reason, and nothing is made.
+import { existsSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmod, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { useStack } from "@headroom/test-stack/vitest";
+import { cliStateWithLogin } from "@headroom/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { testNamespace } from "./host.ts";
+import { applyAndWait, consoleUntil, headroom } from "./run.ts";
+
+const allowed = mkdtempSync(join(tmpdir(), "headroom-host-disks-"));
+const outside = mkdtempSync(join(tmpdir(), "headroom-not-allowed-"));
+const namespace = testNamespace();
+const stack = useStack({
+  namespace,
+  env: { HEADROOM_VIRT_TYPE: "qemu", HEADROOM_HOST_DISK_DIRS: allowed },
+  refusals: /(Publish|Subscription) Violation/,
+});
+let cli: string[] = [];
+
+beforeAll(async () => {
+  // QEMU runs as its own user and must reach the files.
+  await Promise.all([chmod(allowed, 0o755), chmod(outside, 0o755)]);
+  const cliState = await cliStateWithLogin(stack.state.secrets);
+  cli = ["--server", stack.natsUrl, "--state-dir", cliState, "-n", namespace];
+});
+
+afterAll(async () => {
+  await Promise.all([allowed, outside].map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+/** The seed VMI with a hostDisk volume `data` (its disk has serial HOSTDISK). */
+async function withHostDisk(name: string, hostDisk: Record<string, unknown>) {
+  const vmi = await stack.seedManifest(name);
+  vmi.spec.domain.devices.disks.push({ name: "data", serial: "HOSTDISK", disk: { bus: "virtio" } });
+  vmi.spec.volumes.push({ name: "data", hostDisk });
+  return vmi;
+}
+
+describe("hostDisk volumes", () => {
+  const file = join(allowed, "data.img");
+
+  it("DiskOrCreate makes the file, which outlives the VMI, and Disk takes it again", async () => {
+    const first = await withHostDisk("hostdisk-create", {
+      path: file,
+      type: "DiskOrCreate",
+      capacity: "32Mi",
+    });
+    const apply = await applyAndWait(cli, stack.stateDir, "hostdisk-create", first);
+    expect(apply.stderr).toBe("");
+    expect(apply.code).toBe(0);
+    const booted = await consoleUntil(cli, "hostdisk-create", "headroom-guest: disks ");
+    expect(booted).toMatch(/^headroom-guest: disks vda=50331648,vdb=33554432:HOSTDISK$/m);
+    const made = await stat(file);
+    expect(made.size).toBe(32 * 1024 * 1024);
+    // Sparse: nothing written yet takes no room.
+    expect(made.blocks * 512).toBeLessThan(made.size);
+
+    const deleted = await headroom([...cli, "delete", "vmi", "hostdisk-create", "--wait"]);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(existsSync(file)).toBe(true);
+
+    const again = await withHostDisk("hostdisk-reuse", { path: file, type: "Disk" });
+    const reapply = await applyAndWait(cli, stack.stateDir, "hostdisk-reuse", again);
+    expect(reapply.code, reapply.stderr).toBe(0);
+    const seen = await consoleUntil(cli, "hostdisk-reuse", "headroom-guest: disks ");
+    expect(seen).toMatch(/^headroom-guest: disks vda=50331648,vdb=33554432:HOSTDISK$/m);
+  }, 300_000);
+
+  it.each([
+    [
+      "outside the allowed directory",
+      () => join(outside, "x.img"),
+      "is not under a directory this host allows for host disks",
+    ],
+    [
+      "a link in it that leads out",
+      () => {
+        const link = join(allowed, "escape.img");
+        symlinkSync(join(outside, "target.img"), link);
+        return link;
+      },
+      "is a link to nothing",
+    ],
+    [
+      "a link in it to a file outside",
+      () => {
+        const link = join(allowed, "escape2.img");
+        writeFileSync(join(outside, "there.img"), "");
+        symlinkSync(join(outside, "there.img"), link);
+        return link;
+      },
+      "is not under a directory this host allows for host disks",
+    ],
+  ])(
+    "refuses a file %s, and makes none",
+    async (_what, pathOf, reason) => {
+      const path = pathOf();
+      const name = `hostdisk-refused-${path.slice(path.lastIndexOf("/") + 1).replace(".img", "")}`;
+      const vmi = await withHostDisk(name, { path, type: "DiskOrCreate", capacity: "8Mi" });
+      const apply = await applyAndWait(cli, stack.stateDir, name, vmi);
+      expect(apply.code).toBe(1);
+      expect(apply.stderr).toContain(reason);
+      expect(existsSync(join(outside, "x.img"))).toBe(false);
+      expect(existsSync(join(outside, "target.img"))).toBe(false);
+    },
+    120_000,
+  );
+
+  it("fails a Disk whose file does not exist", async () => {
+    const vmi = await withHostDisk("hostdisk-missing", {
+      path: join(allowed, "none.img"),
+      type: "Disk",
+    });
+    const apply = await applyAndWait(cli, stack.stateDir, "hostdisk-missing", vmi);
+    expect(apply.code).toBe(1);
+    expect(apply.stderr).toContain("does not exist (type Disk takes a file that exists");
+  }, 120_000);
+});
