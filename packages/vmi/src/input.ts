@@ -106,4 +106,6 @@ export interface VolumeInput {
   cloudInitConfigDrive?: CloudInit;
   /** `shared` is accepted with a warning and not stored. */
   hostDisk?: HostDisk & { shared?: boolean };
+  persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
+  dataVolume?: { name: string };
 }

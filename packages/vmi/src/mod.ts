@@ -51,5 +51,5 @@ export type {
   VmiSpec,
   Volume,
 } from "./types.ts";
-export { interfaceBinding, networkAttachment } from "./types.ts";
+export { interfaceBinding, networkAttachment, volumeClaimOf } from "./types.ts";
 export { validateUpdate, validateVmi } from "./validate.ts";

@@ -38,6 +38,10 @@ export function normalize(input: VmiInput): Vmi {
         name: volume.name,
         ...(volume.containerDisk && { containerDisk: { ...volume.containerDisk } }),
         ...(volume.emptyDisk && { emptyDisk: { capacity: volume.emptyDisk.capacity } }),
+        ...(volume.persistentVolumeClaim && {
+          persistentVolumeClaim: { ...volume.persistentVolumeClaim },
+        }),
+        ...(volume.dataVolume && { dataVolume: { name: volume.dataVolume.name } }),
         ...(volume.hostDisk && {
           hostDisk: {
             path: volume.hostDisk.path,

@@ -403,7 +403,7 @@ function checkDisksAndVolumes(vmi: VmiInput): FieldError[] {
     if (sources.length === 0) {
       errors.push({
         field: at,
-        message: `${at} needs a source: containerDisk, emptyDisk, hostDisk, cloudInitNoCloud or cloudInitConfigDrive`,
+        message: `${at} needs a source: containerDisk, emptyDisk, hostDisk, persistentVolumeClaim, dataVolume, cloudInitNoCloud or cloudInitConfigDrive`,
       });
     } else if (sources.length > 1) {
       errors.push({
@@ -472,6 +472,8 @@ const VOLUME_SOURCES = [
   "containerDisk",
   "emptyDisk",
   "hostDisk",
+  "persistentVolumeClaim",
+  "dataVolume",
   "cloudInitNoCloud",
   "cloudInitConfigDrive",
 ] as const;

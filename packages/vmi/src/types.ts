@@ -160,6 +160,21 @@ export interface Volume {
   cloudInitNoCloud?: CloudInit;
   cloudInitConfigDrive?: CloudInit;
   hostDisk?: HostDisk;
+  /** A headroom volume by name (headroom volume create); read-only when asked. */
+  persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
+  /** A headroom volume by name, as persistentVolumeClaim. */
+  dataVolume?: { name: string };
+}
+
+/** The headroom volume a VMI volume names (persistentVolumeClaim or dataVolume), if any. */
+export function volumeClaimOf(volume: Volume): { name: string; readOnly: boolean } | undefined {
+  if (volume.persistentVolumeClaim)
+    return {
+      name: volume.persistentVolumeClaim.claimName,
+      readOnly: volume.persistentVolumeClaim.readOnly === true,
+    };
+  if (volume.dataVolume) return { name: volume.dataVolume.name, readOnly: false };
+  return undefined;
 }
 
 /**

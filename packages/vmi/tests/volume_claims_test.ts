@@ -1,0 +1,56 @@
+// persistentVolumeClaim and dataVolume name headroom volumes: stored as
+// written, each a volume source of its own.
+import { describe, expect, it } from "vitest";
+import { validateVmi, volumeClaimOf } from "../src/mod.ts";
+import { expectOneError, expectValid, vmiWith } from "./helpers.ts";
+
+describe("volume claims", () => {
+  it("keeps persistentVolumeClaim and dataVolume, and names their volume", () => {
+    const result = validateVmi(
+      vmiWith((doc) => {
+        doc.spec.volumes.push(
+          { name: "data", persistentVolumeClaim: { claimName: "pvc-1", readOnly: true } },
+          { name: "logs", dataVolume: { name: "dv-1" } },
+        );
+      }),
+    );
+    expectValid(result);
+    const [, data, logs] = result.vmi?.spec.volumes ?? [];
+    expect(data).toEqual({
+      name: "data",
+      persistentVolumeClaim: { claimName: "pvc-1", readOnly: true },
+    });
+    expect(volumeClaimOf(data as never)).toEqual({ name: "pvc-1", readOnly: true });
+    expect(volumeClaimOf(logs as never)).toEqual({ name: "dv-1", readOnly: false });
+  });
+
+  it.each([
+    [
+      "spec.volumes[1].persistentVolumeClaim.claimName",
+      { persistentVolumeClaim: { claimName: "Not_A_Label" } },
+    ],
+    [
+      "spec.volumes[1].persistentVolumeClaim.hotpluggable",
+      { persistentVolumeClaim: { claimName: "a", hotpluggable: true } },
+    ],
+    ["spec.volumes[1].dataVolume.name", { dataVolume: { name: "a/b" } }],
+  ])("refuses %s", (field, source) => {
+    expectOneError(
+      validateVmi(vmiWith((doc) => doc.spec.volumes.push({ name: "data", ...source }))),
+      field,
+    );
+  });
+
+  it("takes one source a volume", () => {
+    const result = validateVmi(
+      vmiWith((doc) =>
+        doc.spec.volumes.push({
+          name: "data",
+          persistentVolumeClaim: { claimName: "a" },
+          dataVolume: { name: "a" },
+        }),
+      ),
+    );
+    expectOneError(result, "spec.volumes[1]");
+  });
+});
