@@ -21,6 +21,10 @@ export const API_SUBJECTS = {
   deleteImage: "headroom.api.v1.image.delete",
   /** Removes what no VMI uses from a host's image store, served by the launcher (it owns the store). */
   pruneImages: "headroom.api.v1.image.prune",
+  /** Volumes (named disks that outlive VMIs), served by the launcher (it owns the host's files). */
+  createVolume: "headroom.api.v1.volume.create",
+  deleteVolume: "headroom.api.v1.volume.delete",
+  listVolumes: "headroom.api.v1.volume.list",
 } as const;
 
 /** NATS micro service names ($SRV.PING/INFO/STATS.<name>). */

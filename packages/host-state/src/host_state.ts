@@ -28,6 +28,11 @@ export interface HostState {
   imagesFile(namespace: string, name: string): string;
   /** Where every VMI's directory lives: `<root>/vms/<namespace>/<name>`. */
   vmsDir: string;
+  /** The host's volumes (named disks that outlive VMIs): `<root>/volumes/<name>/`. */
+  volumesDir: string;
+  volumeDir(volume: string): string;
+  /** A volume's disk: `<root>/volumes/<name>/disk.qcow2`. */
+  volumeDisk(volume: string): string;
 }
 
 // Namespaces and names are DNS-1123 labels once validated; a path part that is
@@ -64,6 +69,9 @@ export function hostState(env: NodeJS.ProcessEnv = process.env): HostState {
     nvramFile: (namespace, name) => join(vmDir(namespace, name), "efi-vars.fd"),
     imagesFile: (namespace, name) => join(vmDir(namespace, name), "images.json"),
     vmsDir: join(root, "vms"),
+    volumesDir: join(root, "volumes"),
+    volumeDir: (volume) => join(root, "volumes", label("volume", volume)),
+    volumeDisk: (volume) => join(root, "volumes", label("volume", volume), "disk.qcow2"),
   };
 }
 

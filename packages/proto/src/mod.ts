@@ -120,6 +120,9 @@ export type ICloudInitSeed = headroom.v1.CloudInitSeed.$Properties;
 export const HostDisk = headroom.v1.HostDisk;
 export type HostDisk = headroom.v1.HostDisk;
 export type IHostDisk = headroom.v1.HostDisk.$Properties;
+export const VolumeClaim = headroom.v1.VolumeClaim;
+export type VolumeClaim = headroom.v1.VolumeClaim;
+export type IVolumeClaim = headroom.v1.VolumeClaim.$Properties;
 
 // network.proto
 export const NetworkAttachment = headroom.v1.NetworkAttachment;
@@ -173,3 +176,26 @@ export type IPruneImagesRequest = headroom.v1.PruneImagesRequest.$Properties;
 export const PruneImagesReply = headroom.v1.PruneImagesReply;
 export type PruneImagesReply = headroom.v1.PruneImagesReply;
 export type IPruneImagesReply = headroom.v1.PruneImagesReply.$Properties;
+
+// volume.proto
+export const Volume = headroom.v1.Volume;
+export type Volume = headroom.v1.Volume;
+export type IVolume = headroom.v1.Volume.$Properties;
+export const CreateVolumeRequest = headroom.v1.CreateVolumeRequest;
+export type CreateVolumeRequest = headroom.v1.CreateVolumeRequest;
+export type ICreateVolumeRequest = headroom.v1.CreateVolumeRequest.$Properties;
+export const CreateVolumeReply = headroom.v1.CreateVolumeReply;
+export type CreateVolumeReply = headroom.v1.CreateVolumeReply;
+export type ICreateVolumeReply = headroom.v1.CreateVolumeReply.$Properties;
+export const ListVolumesRequest = headroom.v1.ListVolumesRequest;
+export type ListVolumesRequest = headroom.v1.ListVolumesRequest;
+export type IListVolumesRequest = headroom.v1.ListVolumesRequest.$Properties;
+export const ListVolumesReply = headroom.v1.ListVolumesReply;
+export type ListVolumesReply = headroom.v1.ListVolumesReply;
+export type IListVolumesReply = headroom.v1.ListVolumesReply.$Properties;
+export const DeleteVolumeRequest = headroom.v1.DeleteVolumeRequest;
+export type DeleteVolumeRequest = headroom.v1.DeleteVolumeRequest;
+export type IDeleteVolumeRequest = headroom.v1.DeleteVolumeRequest.$Properties;
+export const DeleteVolumeReply = headroom.v1.DeleteVolumeReply;
+export type DeleteVolumeReply = headroom.v1.DeleteVolumeReply;
+export type IDeleteVolumeReply = headroom.v1.DeleteVolumeReply.$Properties;
