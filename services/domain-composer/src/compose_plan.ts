@@ -17,6 +17,7 @@ import {
   type ICapacity,
   type ICloudInitSeed,
   type IHostDisk,
+  type IVolumeClaim,
 } from "@headroom/proto";
 import { toBytes } from "@headroom/quantity";
 import {
@@ -27,6 +28,7 @@ import {
   networkAttachment,
   type Vmi,
   validateVmi,
+  volumeClaimOf,
 } from "@headroom/vmi";
 import { missingNetworkMessage } from "./network_rules.ts";
 
@@ -57,6 +59,8 @@ export interface HostLookups {
   seedFile(namespace: string, name: string, volume: string): string;
   /** Where a UEFI guest's EFI variables are kept. */
   nvramFile(namespace: string, name: string): string;
+  /** A headroom volume's disk on the host. */
+  volumeDisk(volume: string): string;
 }
 
 /**
@@ -68,6 +72,7 @@ export type PlannedDiskFile = { volumeName: string; path: string } & (
   | { blankSizeBytes: number }
   | { cloudInit: ICloudInitSeed }
   | { hostDisk: IHostDisk }
+  | { volume: IVolumeClaim }
 );
 
 /** The DomainPlan composed for one generation, every field set. */
@@ -195,7 +200,9 @@ async function placeVolumes(vmi: Vmi, host: HostLookups) {
         ? { path: one.value.path, format: "raw", readonly: true }
         : "hostDisk" in one.value
           ? { path: one.value.path, format: "raw" }
-          : { path: one.value.path, format: "qcow2" };
+          : "volume" in one.value && one.value.volume.readOnly
+            ? { path: one.value.path, format: "qcow2", readonly: true }
+            : { path: one.value.path, format: "qcow2" };
   }
   return { volumes, diskFiles, problems };
 }
@@ -248,6 +255,11 @@ async function placeVolume(
     const size = toBytes(volume.emptyDisk.capacity);
     if (!size.ok) return { problem: `spec.volumes[${i}].emptyDisk.capacity: ${size.reason}` };
     return { value: { volumeName: volume.name, path, blankSizeBytes: Number(size.bytes) } };
+  }
+  const claim = volumeClaimOf(volume);
+  if (claim) {
+    const value = { volumeName: volume.name, path: host.volumeDisk(claim.name), volume: claim };
+    return { value };
   }
   if (volume.hostDisk) {
     const { path: hostPath, type, capacity } = volume.hostDisk;

@@ -110,6 +110,7 @@ export async function startComposer(
     volumeFile: state.volumeFile,
     seedFile: state.seedFile,
     nvramFile: state.nvramFile,
+    volumeDisk: state.volumeDisk,
   };
 
   /** Publishes a plan; true when the stream already had it (composed again). */

@@ -58,6 +58,7 @@ export function fakeHost(): FakeHost {
     volumeFile: (namespace, name, volume) => `/state/vms/${namespace}/${name}/${volume}.qcow2`,
     seedFile: (namespace, name, volume) => `/state/vms/${namespace}/${name}/${volume}.iso`,
     nvramFile: (namespace, name) => `/state/vms/${namespace}/${name}/efi-vars.fd`,
+    volumeDisk: (volume) => `/state/volumes/${volume}/disk.qcow2`,
     consoleLog: (namespace, name) => `/state/vms/${namespace}/${name}/console.log`,
   };
 }
