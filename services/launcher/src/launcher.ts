@@ -29,10 +29,16 @@ import type { Connection } from "@headroom/libvirt";
 import {
   ConsoleLogReply,
   ConsoleLogRequest,
+  CreateVolumeReply,
+  CreateVolumeRequest,
+  DeleteVolumeReply,
+  DeleteVolumeRequest,
   DescribeReply,
   DescribeRequest,
   DomainPlan,
   InterfaceRefused,
+  ListVolumesReply,
+  ListVolumesRequest,
   PruneImagesReply,
   PruneImagesRequest,
   VmiDeleted,
@@ -46,6 +52,7 @@ import type { LibvirtLink } from "./reconnect.ts";
 import { recordRefusal } from "./refused.ts";
 import { releaseVmi } from "./release.ts";
 import { UnplugRetries } from "./unplug_retry.ts";
+import { createVolume, deleteVolume, listVolumes } from "./volumes.ts";
 
 export type { LauncherOptions } from "./context.ts";
 
@@ -103,6 +110,27 @@ export async function startLauncher(
         request: PruneImagesRequest,
         reply: PruneImagesReply,
         handler: (req) => pruneImages(ctx, req),
+      }),
+      endpoint({
+        name: "volume-create",
+        subject: API_SUBJECTS.createVolume,
+        request: CreateVolumeRequest,
+        reply: CreateVolumeReply,
+        handler: (req) => createVolume(ctx, req),
+      }),
+      endpoint({
+        name: "volume-list",
+        subject: API_SUBJECTS.listVolumes,
+        request: ListVolumesRequest,
+        reply: ListVolumesReply,
+        handler: () => listVolumes(ctx),
+      }),
+      endpoint({
+        name: "volume-delete",
+        subject: API_SUBJECTS.deleteVolume,
+        request: DeleteVolumeRequest,
+        reply: DeleteVolumeReply,
+        handler: (req) => deleteVolume(ctx, req),
       }),
       endpoint({
         name: "logs",

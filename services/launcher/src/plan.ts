@@ -23,6 +23,7 @@ import { planProblems } from "./plan_check.ts";
 import { prepareHost } from "./prepare_host.ts";
 import { LibvirtUnavailableError } from "./reconnect.ts";
 import { failedStatus, scheduledStatus } from "./records.ts";
+import { claimPlanVolumes } from "./volumes.ts";
 
 /** What a plan's execution leaves to do afterwards. */
 export interface PlanOutcome {
@@ -75,6 +76,12 @@ async function carryOut(
     return NOTHING_LEFT;
   }
   await recordImagesUsed(ctx.state, namespace, name, plan.images);
+  const unclaimable = await claimPlanVolumes(ctx, plan);
+  if (unclaimable) {
+    await reportUnlaunchable(ctx, plan, unclaimable, log);
+    log.warn({ reason: unclaimable }, "vmi cannot be launched: a volume cannot be had");
+    return NOTHING_LEFT;
+  }
 
   // Taken: Scheduled on this node (never over Running). Written while the
   // domain is launched, and done before any later status is: a failed write

@@ -161,15 +161,20 @@ function diskFileProblems(
 ): string[] {
   let expected: string;
   try {
-    const fileOf = file.cloudInit ? state.seedFile : state.volumeFile;
-    expected = fileOf(plan.namespace, plan.name, file.volumeName ?? "");
+    if (file.volume) expected = state.volumeDisk(file.volume.name ?? "");
+    else {
+      const fileOf = file.cloudInit ? state.seedFile : state.volumeFile;
+      expected = fileOf(plan.namespace, plan.name, file.volumeName ?? "");
+    }
   } catch {
     return [`${field}.volumeName ${shown(file.volumeName)} is not a DNS-1123 label`];
   }
   const problems: string[] = [];
   if (file.path !== expected)
     problems.push(`${field}.path ${shown(file.path)} is not the volume's file (${expected})`);
-  if (file.cloudInit) {
+  if (file.volume) {
+    // The volume's own disk, made by `headroom volume create`; claimed at launch.
+  } else if (file.cloudInit) {
     problems.push(...seedProblems(`${field}.cloudInit`, file.cloudInit, plan));
   } else if (file.image) {
     // The host resolves the image's disk in its own store; the plan only names it.

@@ -94,6 +94,8 @@ export async function prepareHost(
   const disks = plan.diskFiles.map(async (file) => {
     try {
       if (file.cloudInit) await ensureSeedDisk(seedDiskOf(file, file.cloudInit));
+      // A volume's disk exists already (the plan claimed it).
+      else if (file.volume) return;
       else if (file.hostDisk) {
         if (file.hostDisk.create && (await ensureHostDisk(file)) === "created")
           log.info(
