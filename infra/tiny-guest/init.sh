@@ -23,6 +23,9 @@
 #   headroom-guest: cloud-init source=nocloud|configdrive dev=<name> instance-id=<id>
 #                   hostname=<name> user-data-sha256=<hex> network-data-sha256=<hex>|none
 #                                        (once per seed disk: ISO 9660 with cloud-init's files)
+#   headroom-guest: stamp dev=<name> found=<text>|none wrote=<text>
+#                   (headroom.stamp=SERIAL:TEXT: what the first 64 bytes of the
+#                   disk with that serial held, before TEXT was written there)
 #   headroom-guest: acpi-shutdown        (the ACPI power button: it powers off next)
 # A NIC is a PCI device with vendor 0x1af4 and device 0x1041 (virtio 1.0 net,
 # non-transitional) or 0x1000 (transitional virtio-net).
@@ -33,6 +36,9 @@
 #   headroom.poll=S   seconds between looks at the PCI bus (default 0.2, which
 #                     costs an idle guest ~5% of a host core under TCG; 1 costs ~1%)
 #   headroom.dhcp=1   ask DHCP for eth0's address and report the lease
+#   headroom.stamp=SERIAL:TEXT
+#                     read, then write, a stamp at the start of a disk: tests
+#                     use it to see what a disk kept from an earlier guest
 #   headroom.probe=HOST:PORT,...
 #                     after DHCP, try a TCP connection to each target and report
 #                     whether it opened; HOST "gateway" is the DHCP router. Tests
@@ -55,12 +61,14 @@ kmsg=0
 poll=0.2
 dhcp=0
 probes=""
+stamp=""
 for word in $(cat /proc/cmdline); do
   case "$word" in
     headroom.kmsg=1) kmsg=1 ;;
     headroom.poll=*) poll=${word#headroom.poll=} ;;
     headroom.dhcp=1) dhcp=1 ;;
     headroom.probe=*) probes=${word#headroom.probe=} ;;
+    headroom.stamp=*) stamp=${word#headroom.stamp=} ;;
   esac
 done
 [ "$kmsg" = 1 ] || dmesg -n 1
@@ -85,6 +93,19 @@ for dev in /sys/block/vd* /sys/block/sd*; do
   disk_list="${disk_list:+$disk_list,}${dev##*/}=$((sectors * 512))${serial:+:$serial}"
 done
 echo "headroom-guest: disks $disk_list"
+
+# The stamp: 64 bytes at the start of the disk whose serial is asked for.
+if [ -n "$stamp" ]; then
+  want=${stamp%%:*}
+  text=${stamp#*:}
+  for dev in /sys/block/vd* /sys/block/sd*; do
+    [ -r "$dev/serial" ] && [ "$(cat "$dev/serial")" = "$want" ] || continue
+    found=$(dd if="/dev/${dev##*/}" bs=64 count=1 2>/dev/null | tr -d '\000' | sed -n 's/^headroom-stamp://p')
+    printf 'headroom-stamp:%s' "$text" | dd of="/dev/${dev##*/}" bs=64 count=1 conv=sync,notrunc 2>/dev/null
+    sync
+    echo "headroom-guest: stamp dev=${dev##*/} found=${found:-none} wrote=$text"
+  done
+fi
 
 smbios_serial=$(cat /sys/class/dmi/id/product_serial 2>/dev/null)
 [ -n "$smbios_serial" ] && echo "headroom-guest: smbios serial=$smbios_serial"
