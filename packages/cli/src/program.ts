@@ -12,6 +12,7 @@ import { registerRegistry } from "./commands/registry.ts";
 import { registerUp } from "./commands/up.ts";
 import { registerUser } from "./commands/user.ts";
 import { registerValidate } from "./commands/validate.ts";
+import { registerVolume } from "./commands/volume.ts";
 import { CliError, EXIT_CODES_HELP, EXIT_USAGE } from "./exit-codes.ts";
 import { addGlobalOptions } from "./globals.ts";
 
@@ -30,6 +31,7 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerLogs,
   registerImage,
   registerNetwork,
+  registerVolume,
   registerRegistry,
   registerUser,
   registerValidate,

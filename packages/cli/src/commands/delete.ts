@@ -26,15 +26,16 @@ Examples:
   headroom delete vmi web
   headroom delete vmi web --wait
   headroom delete image headroom/tiny-guest
-  headroom delete network lab`;
+  headroom delete network lab
+  headroom delete volume data`;
 
 /** `headroom delete vmi|image|network NAME [--wait] [--timeout 120s]` */
 export function registerDelete(program: Command): void {
   program
     .command("delete")
-    .summary("delete a VMI, an image or a network")
-    .description("Delete a VMI, an image or a network.")
-    .argument("<resource>", "vmi, image or network", parseKind)
+    .summary("delete a VMI, an image, a network or a volume")
+    .description("Delete a VMI, an image, a network or a volume.")
+    .argument("<resource>", "vmi, image, network or volume", parseKind)
     .argument("<name>", "what to delete")
     .option("--wait", "VMIs: wait until the launcher has removed the domain")
     .option("--timeout <duration>", "how long --wait waits (e.g. 90s, 5m)", "120s")
@@ -45,7 +46,7 @@ export function registerDelete(program: Command): void {
       const write = (text: string) => process.stdout.write(text);
       if (options.wait && kind !== "vmi") {
         throw new CliError(
-          "--wait applies to VMIs only; images and networks are gone when delete returns",
+          "--wait applies to VMIs only; images, networks and volumes are gone when delete returns",
         );
       }
       switch (kind) {
@@ -82,6 +83,16 @@ export function registerDelete(program: Command): void {
           ]);
           process.exitCode = await withClient(globals, (client) =>
             deleteNetwork(client, name, write),
+          );
+          return;
+        }
+        case "volume": {
+          const [{ withClient }, { deleteVolume }] = await Promise.all([
+            import("../client.ts"),
+            import("../resources/volumes.ts"),
+          ]);
+          process.exitCode = await withClient(globals, (client) =>
+            deleteVolume(client, name, write),
           );
           return;
         }

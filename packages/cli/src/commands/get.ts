@@ -43,9 +43,9 @@ Examples:
 export function registerGet(program: Command): void {
   program
     .command("get")
-    .summary("list VMIs, images or networks, or show one")
-    .description("Show VMIs, images or networks.")
-    .argument("<resource>", "vmi, images or networks", parseKind)
+    .summary("list VMIs, images, networks or volumes, or show one")
+    .description("Show VMIs, images, networks or volumes.")
+    .argument("<resource>", "vmi, images, networks or volumes", parseKind)
     .argument("[name]", "just this one")
     .addOption(outputOption(["json", "yaml", "wide"]))
     .option("-A, --all-namespaces", "VMIs of every namespace")
@@ -99,6 +99,16 @@ export function registerGet(program: Command): void {
           ]);
           process.exitCode = await withClient(globals, (client) =>
             getNetworks(client, { ...(name === undefined ? {} : { name }), output, write }),
+          );
+          return;
+        }
+        case "volume": {
+          const [{ withClient }, { getVolumes }] = await Promise.all([
+            import("../client.ts"),
+            import("../resources/volumes.ts"),
+          ]);
+          process.exitCode = await withClient(globals, (client) =>
+            getVolumes(client, { ...(name === undefined ? {} : { name }), output, write }),
           );
           return;
         }

@@ -1,6 +1,6 @@
 // The kinds of things get and delete work on, and the names users may call them by.
 
-export type Kind = "vmi" | "image" | "network";
+export type Kind = "vmi" | "image" | "network" | "volume";
 
 const ALIASES: Record<string, Kind> = {
   vmi: "vmi",
@@ -12,9 +12,13 @@ const ALIASES: Record<string, Kind> = {
   network: "network",
   networks: "network",
   net: "network",
+  volume: "volume",
+  volumes: "volume",
+  vol: "volume",
+  pvc: "volume",
 };
 
-export const KIND_NAMES = "vmi (vmis), image (images), network (networks)";
+export const KIND_NAMES = "vmi (vmis), image (images), network (networks), volume (volumes)";
 
 /** The kind a resource word names (case-insensitive, singular or plural), or undefined. */
 export function kindOf(word: string): Kind | undefined {
