@@ -2,13 +2,15 @@
 // whose persistentVolumeClaim or dataVolume names one, under the shipped NATS
 // permissions with real guests. A volume outlives its VMI: the next guest
 // reads the stamp the first one wrote on it. One VMI uses a volume at a time;
-// a volume in use is not deleted; a volume that does not exist fails the VMI
-// saying how to make it. A volume made from an image boots as its disk.
+// a volume in use is not deleted; a VMI naming a volume that does not exist
+// waits, saying how to make it, and runs once it is made. A volume made from
+// an image boots as its disk.
+import { writeFile } from "node:fs/promises";
 import { useStack } from "@headroom/test-stack/vitest";
 import { cliStateWithLogin } from "@headroom/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { testNamespace } from "./host.ts";
-import { applyAndWait, consoleUntil, headroom } from "./run.ts";
+import { applyAndWait, consoleUntil, headroom, start } from "./run.ts";
 
 const namespace = testNamespace();
 const stack = useStack({
@@ -100,18 +102,25 @@ describe("volumes", () => {
     expect((await run("get", "volume", data)).stderr).toContain(`volume/${data} not found`);
   }, 400_000);
 
-  it("fails a VMI whose volume does not exist, saying how to make it", async () => {
-    const vmi = await withVolume(
-      "vol-missing",
-      { persistentVolumeClaim: { claimName: "nope" } },
-      "x",
-    );
-    const apply = await applyAndWait(cli, stack.stateDir, "vol-missing", vmi);
-    expect(apply.code).toBe(1);
-    expect(apply.stderr).toContain(
-      "volume nope does not exist on this host: create it (headroom volume create nope --size SIZE), then apply the VMI again",
-    );
-  }, 120_000);
+  it("keeps a VMI whose volume does not exist waiting, saying how to make it, and runs it once made", async () => {
+    const later = `later-${namespace.slice(-6)}`;
+    const vmi = await withVolume("vol-later", { persistentVolumeClaim: { claimName: later } }, "x");
+    const file = `${stack.stateDir}/vol-later.json`;
+    await writeFile(file, JSON.stringify(vmi));
+    const apply = start([...cli, "apply", "-f", file, "--wait", "--timeout", "150s"]);
+    const waiting = `waiting for volume ${later}: create it (headroom volume create ${later} --size SIZE) and the VMI starts`;
+    await apply.waitForOutput(waiting, 60_000);
+    expect((await run("get", "vmi", "vol-later")).stdout).toMatch(/vol-later\s+Scheduled/);
+
+    expect((await run("volume", "create", later, "--size", "32Mi")).code).toBe(0);
+    const done = await apply.done;
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout).toMatch(/^vmi\/vol-later Running/m);
+    const console = await consoleUntil(cli, "vol-later", "headroom-guest: stamp ");
+    expect(console).toContain("headroom-guest: stamp dev=vdb found=none wrote=x");
+    expect((await run("delete", "vmi", "vol-later", "--wait")).code).toBe(0);
+    expect((await run("delete", "volume", later)).code).toBe(0);
+  }, 300_000);
 
   it("boots a volume made from an image, as its disk", async () => {
     const created = await run("volume", "create", root, "--from", "headroom/tiny-guest");

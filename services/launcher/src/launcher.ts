@@ -52,7 +52,7 @@ import type { LibvirtLink } from "./reconnect.ts";
 import { recordRefusal } from "./refused.ts";
 import { releaseVmi } from "./release.ts";
 import { UnplugRetries } from "./unplug_retry.ts";
-import { createVolume, deleteVolume, listVolumes } from "./volumes.ts";
+import { createVolume, deleteVolume, listVolumes, plansWaitingFor } from "./volumes.ts";
 
 export type { LauncherOptions } from "./context.ts";
 
@@ -90,6 +90,17 @@ export async function startLauncher(
   // Ends the waits of console log requests when the launcher stops.
   const stopping = new AbortController();
 
+  // Plans that waited for a volume run once it is made (or, at start, if it was meanwhile).
+  const resumeWaiting = async (volume?: string) => {
+    for (const plan of await plansWaitingFor(ctx, volume)) {
+      const key = storeKey(plan.namespace, plan.name);
+      ctx.log.info({ vmi: key, volume }, "a volume it waited for is there: carrying out its plan");
+      await ctx.queue
+        .run(key, () => executePlan(ctx, plan))
+        .catch((error: unknown) => ctx.log.error({ vmi: key, err: error }, "waiting plan failed"));
+    }
+  };
+
   const micro = await startMicroService(nc, {
     name: SERVICE_NAMES.launcher,
     version: options.version ?? "0.1.0",
@@ -116,7 +127,11 @@ export async function startLauncher(
         subject: API_SUBJECTS.createVolume,
         request: CreateVolumeRequest,
         reply: CreateVolumeReply,
-        handler: (req) => createVolume(ctx, req),
+        handler: async (req) => {
+          const reply = await createVolume(ctx, req);
+          if (reply.created) void resumeWaiting(reply.created.name ?? "");
+          return reply;
+        },
       }),
       endpoint({
         name: "volume-list",
@@ -180,6 +195,8 @@ export async function startLauncher(
     if (!namespace || !name || rest.length > 0) continue;
     unplugRetries.schedule(storeKey(namespace, name));
   }
+  // A volume made while no launcher ran: the plans waiting for it go on.
+  void resumeWaiting();
 
   return {
     buckets,

@@ -23,7 +23,7 @@ import { planProblems } from "./plan_check.ts";
 import { prepareHost } from "./prepare_host.ts";
 import { LibvirtUnavailableError } from "./reconnect.ts";
 import { failedStatus, scheduledStatus } from "./records.ts";
-import { claimPlanVolumes } from "./volumes.ts";
+import { claimPlanVolumes, stopWaiting, waitForVolumes } from "./volumes.ts";
 
 /** What a plan's execution leaves to do afterwards. */
 export interface PlanOutcome {
@@ -76,12 +76,7 @@ async function carryOut(
     return NOTHING_LEFT;
   }
   await recordImagesUsed(ctx.state, namespace, name, plan.images);
-  const unclaimable = await claimPlanVolumes(ctx, plan);
-  if (unclaimable) {
-    await reportUnlaunchable(ctx, plan, unclaimable, log);
-    log.warn({ reason: unclaimable }, "vmi cannot be launched: a volume cannot be had");
-    return NOTHING_LEFT;
-  }
+  if (!(await volumesClaimed(ctx, plan, log))) return NOTHING_LEFT;
 
   // Taken: Scheduled on this node (never over Running). Written while the
   // domain is launched, and done before any later status is: a failed write
@@ -197,6 +192,45 @@ async function holdImages(
     log.warn({ reason: error.message }, "vmi cannot be launched: an image is unavailable");
     return false;
   }
+}
+
+/**
+ * The plan's volumes are its VMI's: true. A volume not made yet keeps the
+ * plan waiting (Scheduled, saying for what) until it is; one another VMI
+ * uses fails the VMI.
+ */
+async function volumesClaimed(
+  ctx: LauncherContext,
+  plan: DomainPlan,
+  log: Logger,
+): Promise<boolean> {
+  const claims = await claimPlanVolumes(ctx, plan);
+  if ("claimed" in claims) {
+    await stopWaiting(ctx, plan.uid);
+    return true;
+  }
+  if ("refused" in claims) {
+    await stopWaiting(ctx, plan.uid);
+    await reportUnlaunchable(ctx, plan, claims.refused, log);
+    log.warn({ reason: claims.refused }, "vmi cannot be launched: a volume cannot be had");
+    return false;
+  }
+  await waitForVolumes(ctx, plan);
+  const names = claims.missing.join(", ");
+  const reason = `waiting for volume ${names}: create it (headroom volume create ${claims.missing[0]} --size SIZE) and the VMI starts`;
+  const base = {
+    uid: plan.uid,
+    generation: Number(plan.generation),
+    domainName: plan.domainName,
+    node: ctx.node,
+    nowMs: ctx.now(),
+  };
+  await ctx.advanceStatus(storeKey(plan.namespace, plan.name), {
+    ...scheduledStatus(base),
+    reason,
+  });
+  log.info({ volumes: claims.missing }, "vmi waits for its volumes");
+  return false;
 }
 
 async function launchOnHost(

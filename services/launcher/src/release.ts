@@ -8,7 +8,7 @@ import type { Domain } from "@headroom/libvirt";
 import type { IVmiStatus, VmiDeleted } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 import { CapacityEventType, publishEvent } from "./events.ts";
-import { releaseVolumes } from "./volumes.ts";
+import { releaseVolumes, stopWaiting } from "./volumes.ts";
 
 export async function releaseVmi(ctx: LauncherContext, deleted: VmiDeleted): Promise<void> {
   const { namespace, name, uid } = deleted;
@@ -39,6 +39,7 @@ export async function releaseVmi(ctx: LauncherContext, deleted: VmiDeleted): Pro
       await removeDomain(domain);
     }
     await rm(ctx.state.vmDir(namespace, name), { recursive: true, force: true });
+    await stopWaiting(ctx, uid);
     const volumes = await releaseVolumes(ctx, uid);
     if (volumes.length > 0) log.info({ volumes }, "volumes released");
     if ((await ctx.readStored(key)) === null && (!last.uid || last.uid === uid)) {

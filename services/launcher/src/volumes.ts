@@ -9,20 +9,30 @@
 // Two creates of one name meet at mkdir; two VMIs claiming one volume meet at
 // claim.json's O_EXCL.
 import { constants } from "node:fs";
-import { copyFile, link, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
-import { join } from "node:path";
-import { storeKey } from "@headroom/bus";
+import {
+  copyFile,
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  writeFile,
+} from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { decode, storeKey } from "@headroom/bus";
 import { createQcow2, inspectDisk, requireSelfContained } from "@headroom/disk-format";
 import { exists } from "@headroom/domain-manager";
-import { isDnsLabel } from "@headroom/host-state";
-import type {
-  CreateVolumeRequest,
-  DeleteVolumeRequest,
+import { domainUuidOf, isDnsLabel } from "@headroom/host-state";
+import {
+  type CreateVolumeRequest,
+  type DeleteVolumeRequest,
   DomainPlan,
-  ICreateVolumeReply,
-  IDeleteVolumeReply,
-  IListVolumesReply,
-  IVolume,
+  type ICreateVolumeReply,
+  type IDeleteVolumeReply,
+  type IListVolumesReply,
+  type IVolume,
 } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 
@@ -261,19 +271,75 @@ export async function releaseVolumes(ctx: LauncherContext, uid: string): Promise
   return released;
 }
 
-/** Claims every volume the plan's disks name for its VMI; why one cannot be had, or null. */
+/** What became of a plan's volumes: all claimed for its VMI, some not made yet, or one refused. */
+export type VolumeClaims = { claimed: true } | { missing: string[] } | { refused: string };
+
+/** Claims every volume the plan's disks name for its VMI, once all of them exist. */
 export async function claimPlanVolumes(
   ctx: LauncherContext,
   plan: DomainPlan,
-): Promise<string | null> {
-  for (const file of plan.diskFiles) {
-    if (!file.volume) continue;
+): Promise<VolumeClaims> {
+  const files = plan.diskFiles.filter((file) => file.volume);
+  const made = await Promise.all(
+    files.map((file) => exists(join(ctx.state.volumeDir(file.volume?.name ?? ""), "volume.json"))),
+  );
+  const missing = files.filter((_, i) => !made[i]).map((file) => file.volume?.name ?? "");
+  if (missing.length > 0) return { missing };
+  for (const file of files) {
     try {
-      await claimVolume(ctx, file.volume.name ?? "", plan);
+      await claimVolume(ctx, file.volume?.name ?? "", plan);
     } catch (error) {
-      if (error instanceof VolumeError) return `${file.volumeName}: ${error.message}`;
+      if (error instanceof VolumeError) return { refused: `${file.volumeName}: ${error.message}` };
       throw error;
     }
   }
-  return null;
+  return { claimed: true };
+}
+
+// Plans waiting for a volume to be made: kept on the host (the plan message
+// is acknowledged), run again when the volume is created or the launcher starts.
+const WAITING = ".waiting";
+
+function waitingFile(ctx: LauncherContext, uid: string): string {
+  return join(ctx.state.volumesDir, WAITING, `${domainUuidOf(uid)}.plan`);
+}
+
+/** Keeps `plan` until its volumes exist (a later generation's plan replaces it). */
+export async function waitForVolumes(ctx: LauncherContext, plan: DomainPlan): Promise<void> {
+  const path = waitingFile(ctx, plan.uid);
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await writeFile(`${path}.new`, DomainPlan.encode(plan).finish());
+  await rename(`${path}.new`, path);
+}
+
+/** The VMI `uid` waits for no volume any more (it runs, or it is deleted). */
+export async function stopWaiting(ctx: LauncherContext, uid: string): Promise<void> {
+  await rm(waitingFile(ctx, uid), { force: true });
+}
+
+/** The waiting plans that name `volume` (every waiting plan when absent). */
+export async function plansWaitingFor(
+  ctx: LauncherContext,
+  volume?: string,
+): Promise<DomainPlan[]> {
+  const dir = join(ctx.state.volumesDir, WAITING);
+  let files: string[];
+  try {
+    files = (await readdir(dir)).filter((file) => file.endsWith(".plan"));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
+  const plans: DomainPlan[] = [];
+  for (const file of files) {
+    try {
+      const plan = decode(DomainPlan, await readFile(join(dir, file)));
+      if (volume === undefined || plan.diskFiles.some((disk) => disk.volume?.name === volume))
+        plans.push(plan);
+    } catch (error) {
+      ctx.log.warn({ file, err: error }, "a waiting plan cannot be read; dropped");
+      await rm(join(dir, file), { force: true });
+    }
+  }
+  return plans;
 }

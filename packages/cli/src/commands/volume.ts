@@ -12,8 +12,9 @@ A volume is a named disk of a host that outlives the VMIs using it: what a
 VMI's persistentVolumeClaim (claimName) or dataVolume (name) names, since
 headroom has no Kubernetes claims. It is blank, or begins as the disk of an
 image (--from; the image's disk size unless --size is larger). One VMI uses
-a volume at a time; a VMI naming a volume that does not exist, or one another
-VMI uses, fails saying so. A volume in use cannot be deleted.
+a volume at a time: a VMI naming a volume another VMI uses fails saying so,
+and one naming a volume that does not exist waits until it is made. A volume
+in use cannot be deleted.
 
 List volumes with "headroom get volumes", remove one with
 "headroom delete volume NAME".
