@@ -8,7 +8,9 @@ import type { BootloaderInput, DomainInput, VmiInput } from "./input.ts";
 import { DEFAULT_GUEST_MEMORY, DEFAULT_TERMINATION_GRACE_SECONDS } from "./rules.ts";
 import type {
   Bootloader,
+  Clock,
   DomainSpec,
+  Features,
   MachineType,
   QuantityValue,
   Resources,
@@ -89,8 +91,8 @@ function normalizeDomain(domain: DomainInput): DomainSpec {
         ...(firmware.bootloader && { bootloader: normalizeBootloader(firmware.bootloader) }),
       },
     }),
-    ...(domain.features && { features: structuredClone(domain.features) }),
-    ...(domain.clock && { clock: structuredClone(domain.clock) }),
+    ...(domain.features && { features: normalizeFeatures(domain.features) }),
+    ...(domain.clock && { clock: normalizeClock(domain.clock) }),
     devices: {
       disks: (devices?.disks ?? []).map((disk) => ({
         name: disk.name,
@@ -113,6 +115,21 @@ function normalizeDomain(domain: DomainInput): DomainSpec {
     },
     ...(resources && { resources: normalizeResources(resources) }),
   };
+}
+
+/** The features headroom applies; the ones it warns about are not stored. */
+function normalizeFeatures(features: NonNullable<DomainInput["features"]>): Features {
+  const { acpi, apic, smm } = structuredClone(features);
+  return { ...(acpi && { acpi }), ...(apic && { apic }), ...(smm && { smm }) };
+}
+
+/** The clock without the timers headroom warns about. */
+function normalizeClock(clock: NonNullable<DomainInput["clock"]>): Clock {
+  const { timer, ...offset } = structuredClone(clock);
+  if (!timer) return offset;
+  const { hpet, pit, rtc } = timer;
+  const kept = { ...(hpet && { hpet }), ...(pit && { pit }), ...(rtc && { rtc }) };
+  return { ...offset, ...(Object.keys(kept).length > 0 && { timer: kept }) };
 }
 
 /** The rules let one of bios and efi through; KubeVirt's efi has Secure Boot on unless told. */

@@ -47,6 +47,16 @@ const IGNORED: Record<string, string> = {
     "a VMI keeps its TPM's state as long as it lives, and there is no VirtualMachine to keep it longer",
   "spec.volumes[].hostDisk.shared":
     "it tells KubeVirt the file is on storage every node sees, for migration; headroom does not migrate VMIs",
+  "spec.domain.features.hyperv":
+    "headroom gives guests no Hyper-V enlightenments yet: a Windows guest runs without them, slower (QEMU has them only under KVM)",
+  "spec.domain.features.hypervPassthrough":
+    "headroom gives guests no Hyper-V enlightenments yet: a Windows guest runs without them, slower (QEMU has them only under KVM)",
+  "spec.domain.clock.timer.hyperv":
+    "headroom gives guests no Hyper-V clock yet: a Windows guest keeps time with its other timers",
+  "spec.domain.features.kvm":
+    "headroom does not hide the hypervisor from guests: they see QEMU's default signature",
+  "spec.domain.features.pvspinlock":
+    "headroom leaves paravirtual spinlocks as QEMU has them (on under KVM for Linux guests)",
   "spec.domain.resources.overcommitGuestOverhead":
     "headroom reserves no memory for QEMU's own overhead, so there is none to overcommit",
 };
@@ -170,6 +180,11 @@ function* fieldsOf(doc: Record<string, unknown>): Generator<[string, unknown]> {
   const firmware = asRecord(asRecord(spec.domain).firmware);
   const efi = asRecord(asRecord(firmware.bootloader).efi);
   yield ["spec.domain.firmware.bootloader.efi.persistent", efi.persistent];
+  const features = asRecord(asRecord(spec.domain).features);
+  for (const feature of ["hyperv", "hypervPassthrough", "kvm", "pvspinlock"])
+    yield [`spec.domain.features.${feature}`, features[feature]];
+  const timer = asRecord(asRecord(asRecord(spec.domain).clock).timer);
+  yield ["spec.domain.clock.timer.hyperv", timer.hyperv];
   const tpm = asRecord(asRecord(asRecord(spec.domain).devices).tpm);
   yield ["spec.domain.devices.tpm.persistent", tpm.persistent];
   const volumes = Array.isArray(spec.volumes) ? spec.volumes : [];

@@ -224,3 +224,31 @@ describe("tpm", () => {
     expect(result.vmi?.spec.domain.devices.tpm).toEqual({});
   });
 });
+
+describe("Hyper-V and KVM features", () => {
+  it("are accepted with a warning each, and not stored", () => {
+    const result = validateVmi(
+      vmiWith((doc) => {
+        doc.spec.domain.features = {
+          acpi: {},
+          hyperv: { relaxed: {}, vapic: {}, spinlocks: { spinlocks: 8191 } },
+          kvm: { hidden: true },
+          pvspinlock: { enabled: false },
+        };
+        doc.spec.domain.clock = { utc: {}, timer: { hyperv: {}, rtc: { tickPolicy: "catchup" } } };
+      }),
+    );
+    expectValid(result);
+    expect(result.warnings.map((warning) => warning.field)).toEqual([
+      "spec.domain.features.hyperv",
+      "spec.domain.features.kvm",
+      "spec.domain.features.pvspinlock",
+      "spec.domain.clock.timer.hyperv",
+    ]);
+    expect(result.vmi?.spec.domain.features).toEqual({ acpi: {} });
+    expect(result.vmi?.spec.domain.clock).toEqual({
+      utc: {},
+      timer: { rtc: { tickPolicy: "catchup" } },
+    });
+  });
+});

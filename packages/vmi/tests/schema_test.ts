@@ -92,8 +92,8 @@ describe("fields KubeVirt has that headroom refuses", () => {
   it.each([
     ["metadata.resourceVersion", (doc: Doc) => (doc.metadata.resourceVersion = "7")],
     [
-      "spec.domain.features.hyperv",
-      (doc: Doc) => (doc.spec.domain.features = { acpi: {}, hyperv: { relaxed: {} } }),
+      "spec.domain.features.apic.endOfInterrupt",
+      (doc: Doc) => (doc.spec.domain.features = { acpi: {}, apic: { endOfInterrupt: true } }),
     ],
     [
       "spec.domain.clock.timer.kvm",
@@ -182,7 +182,7 @@ describe("fields KubeVirt has that headroom refuses", () => {
       "KubeVirt removed the slirp binding; use masquerade",
     ],
     [
-      "spec.domain.features.hyperv",
+      "spec.domain.features.apic.endOfInterrupt",
       "headroom does not apply it yet (docs/kubevirt-compatibility.md lists what it applies)",
     ],
   ])("%s: %s", (field, why) => {
@@ -192,7 +192,8 @@ describe("fields KubeVirt has that headroom refuses", () => {
       if (field.endsWith("imagePullSecret"))
         doc.spec.domain.firmware.kernelBoot.container.imagePullSecret = "s";
       if (field.endsWith("slirp")) doc.spec.domain.devices.interfaces[0].slirp = {};
-      if (field.endsWith("hyperv")) doc.spec.domain.features = { hyperv: {} };
+      if (field.endsWith("endOfInterrupt"))
+        doc.spec.domain.features = { apic: { endOfInterrupt: true } };
     };
     expect(expectOneError(validateVmi(vmiWith(change)), field).message).toBe(
       `${field} is refused: ${why}`,
