@@ -52,6 +52,11 @@ export interface DomainInput {
   };
   devices?: {
     tpm?: { enabled?: boolean; persistent?: boolean };
+    autoattachGraphicsDevice?: boolean;
+    autoattachMemBalloon?: boolean;
+    blockMultiQueue?: boolean;
+    video?: { type: "vga" | "bochs" | "virtio" | "cirrus" };
+    watchdog?: { name: string; i6300esb: { action?: "poweroff" | "reset" | "shutdown" } };
     disks?: DiskInput[];
     interfaces?: InterfaceInput[];
     rng?: Empty;

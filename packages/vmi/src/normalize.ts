@@ -111,6 +111,15 @@ function normalizeDomain(domain: DomainInput): DomainSpec {
       // KubeVirt keeps rng under devices; the seed's spec.domain.rng lands there too.
       ...((devices?.rng || domain.rng) && { rng: {} }),
       ...(devices?.tpm && devices.tpm.enabled !== false && { tpm: {} }),
+      ...(devices?.autoattachMemBalloon === false && { autoattachMemBalloon: false }),
+      ...(devices?.blockMultiQueue === true && { blockMultiQueue: true }),
+      ...(devices?.video && { video: { type: devices.video.type } }),
+      ...(devices?.watchdog && {
+        watchdog: {
+          name: devices.watchdog.name,
+          i6300esb: { action: devices.watchdog.i6300esb.action ?? "reset" },
+        },
+      }),
       ...(devices?.autoattachPodInterface === false && { autoattachPodInterface: false }),
     },
     ...(resources && { resources: normalizeResources(resources) }),

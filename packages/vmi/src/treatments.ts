@@ -47,6 +47,8 @@ const IGNORED: Record<string, string> = {
     "a VMI keeps its TPM's state as long as it lives, and there is no VirtualMachine to keep it longer",
   "spec.volumes[].hostDisk.shared":
     "it tells KubeVirt the file is on storage every node sees, for migration; headroom does not migrate VMIs",
+  "spec.domain.devices.autoattachGraphicsDevice":
+    "headroom guests are headless: no display is attached (headroom logs shows the serial console); false is what headroom always does",
   "spec.domain.features.hyperv":
     "headroom gives guests no Hyper-V enlightenments yet: a Windows guest runs without them, slower (QEMU has them only under KVM)",
   "spec.domain.features.hypervPassthrough":
@@ -88,6 +90,7 @@ const REFUSED: Record<string, string> = {
   "spec.domain.cpu.numa": "headroom does not place guests on host NUMA nodes",
   "spec.domain.memory.hugepages": "headroom reserves no hugepages on its hosts",
   "spec.domain.devices.gpus": NO_PASSTHROUGH,
+  "spec.domain.devices.watchdog.diag288": "it is an s390x watchdog; headroom's hosts are x86_64",
   "spec.domain.devices.hostDevices": NO_PASSTHROUGH,
   "spec.domain.devices.clientPassthrough": "USB redirection needs a client (virtctl usbredir)",
   "spec.domain.devices.filesystems": `it shares Kubernetes volumes with virtiofs; ${NO_KUBERNETES}`,
@@ -185,6 +188,12 @@ function* fieldsOf(doc: Record<string, unknown>): Generator<[string, unknown]> {
     yield [`spec.domain.features.${feature}`, features[feature]];
   const timer = asRecord(asRecord(asRecord(spec.domain).clock).timer);
   yield ["spec.domain.clock.timer.hyperv", timer.hyperv];
+  const devices = asRecord(asRecord(spec.domain).devices);
+  // false asks for what headroom always does: no display.
+  yield [
+    "spec.domain.devices.autoattachGraphicsDevice",
+    devices.autoattachGraphicsDevice === true ? true : undefined,
+  ];
   const tpm = asRecord(asRecord(asRecord(spec.domain).devices).tpm);
   yield ["spec.domain.devices.tpm.persistent", tpm.persistent];
   const volumes = Array.isArray(spec.volumes) ? spec.volumes : [];

@@ -112,6 +112,14 @@ export interface Devices {
   rng?: Empty;
   /** A TPM 2.0 (swtpm); `tpm: {enabled: false}` is stored as no TPM. */
   tpm?: Empty;
+  /** Kept when false: the guest gets no virtio memory balloon. */
+  autoattachMemBalloon?: false;
+  /** Kept when true: each virtio disk gets a queue per vCPU. */
+  blockMultiQueue?: true;
+  /** A display adapter (no display is attached). */
+  video?: { type: "vga" | "bochs" | "virtio" | "cirrus" };
+  /** An Intel 6300ESB watchdog; `action` is KubeVirt's default, reset, when absent. */
+  watchdog?: { name: string; i6300esb: { action: "poweroff" | "reset" | "shutdown" } };
   /** Kept when false, so a VMI validated again gets no pod interface either. */
   autoattachPodInterface?: false;
 }

@@ -252,3 +252,44 @@ describe("Hyper-V and KVM features", () => {
     });
   });
 });
+
+describe("devices", () => {
+  it("keeps the balloon off, multi-queue disks, a video adapter and a watchdog (reset unless told)", () => {
+    const vmi = accepted((doc) =>
+      Object.assign(doc.spec.domain.devices, {
+        autoattachMemBalloon: false,
+        blockMultiQueue: true,
+        video: { type: "virtio" },
+        watchdog: { name: "wd", i6300esb: {} },
+      }),
+    );
+    expect(vmi.spec.domain.devices).toMatchObject({
+      autoattachMemBalloon: false,
+      blockMultiQueue: true,
+      video: { type: "virtio" },
+      watchdog: { name: "wd", i6300esb: { action: "reset" } },
+    });
+    const defaults = accepted((doc) =>
+      Object.assign(doc.spec.domain.devices, {
+        autoattachMemBalloon: true,
+        blockMultiQueue: false,
+      }),
+    );
+    expect(defaults.spec.domain.devices.autoattachMemBalloon).toBeUndefined();
+    expect(defaults.spec.domain.devices.blockMultiQueue).toBeUndefined();
+  });
+
+  it("warns that autoattachGraphicsDevice: true has no effect, and takes false quietly", () => {
+    const on = validateVmi(
+      vmiWith((doc) => (doc.spec.domain.devices.autoattachGraphicsDevice = true)),
+    );
+    expect(on.warnings.map((warning) => warning.field)).toEqual([
+      "spec.domain.devices.autoattachGraphicsDevice",
+    ]);
+    const off = validateVmi(
+      vmiWith((doc) => (doc.spec.domain.devices.autoattachGraphicsDevice = false)),
+    );
+    expectValid(off);
+    expect(off.warnings).toEqual([]);
+  });
+});

@@ -278,7 +278,7 @@ describe("unknown fields", () => {
     });
     const error = expectOneError(validateVmi(doc), "spec.domain.devices.nics");
     expect(error.message).toBe(
-      "spec.domain.devices.nics is not a known field (headroom knows: disks, interfaces, rng, autoattachPodInterface, tpm)",
+      "spec.domain.devices.nics is not a known field (headroom knows: disks, interfaces, rng, autoattachGraphicsDevice, autoattachMemBalloon, autoattachPodInterface, blockMultiQueue, tpm, video, watchdog)",
     );
   });
 

@@ -24,6 +24,11 @@ describe("refused, saying why", () => {
       "virtctl usbredir",
     ],
     [
+      "spec.domain.devices.watchdog.diag288",
+      (d: Doc) => (d.spec.domain.devices.watchdog = { name: "w", i6300esb: {}, diag288: {} }),
+      "s390x",
+    ],
+    [
       "spec.domain.devices.filesystems",
       (d: Doc) => (d.spec.domain.devices.filesystems = []),
       "virtiofs",
