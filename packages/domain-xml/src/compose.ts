@@ -46,8 +46,14 @@ export function diskTargets(disks: readonly DiskSpec[]): string[] {
   });
 }
 
-function diskElement(disk: DiskSpec, target: string): XElement {
-  const driver = { name: "qemu", type: disk.format, ...(disk.cache ? { cache: disk.cache } : {}) };
+function diskElement(disk: DiskSpec, target: string, queues?: number): XElement {
+  const driver = {
+    name: "qemu",
+    type: disk.format,
+    ...(disk.cache ? { cache: disk.cache } : {}),
+    // Queues are virtio-blk's; SATA and SCSI disks have none of their own.
+    ...(queues !== undefined && disk.bus === "virtio" ? { queues: String(queues) } : {}),
+  };
   const children: XElement[] = [
     { tag: "driver", attrs: driver },
     { tag: "source", attrs: { file: disk.sourceFile } },
@@ -152,7 +158,7 @@ export function composeDomain(spec: DomainSpec): string {
 
   const targets = diskTargets(spec.disks);
   const devices: XElement[] = [
-    ...spec.disks.map((d, i) => diskElement(d, targets[i] as string)),
+    ...spec.disks.map((d, i) => diskElement(d, targets[i] as string, spec.diskQueues)),
     // No USB: a headless guest needs none, and on q35 it would take a root port.
     { tag: "controller", attrs: { type: "usb", model: "none" } },
     // SCSI disks get virtio-scsi, as in KubeVirt, rather than libvirt's default emulated HBA.
@@ -177,6 +183,13 @@ export function composeDomain(spec: DomainSpec): string {
       children: [{ tag: "target", attrs: { type: "serial", port: "0" } }],
     });
   }
+  if (spec.video) {
+    devices.push({ tag: "video", children: [{ tag: "model", attrs: { type: spec.video } }] });
+  }
+  if (spec.watchdog) {
+    devices.push({ tag: "watchdog", attrs: { model: "i6300esb", action: spec.watchdog } });
+  }
+  if (spec.memBalloon === false) devices.push({ tag: "memballoon", attrs: { model: "none" } });
   if (spec.tpm) {
     devices.push({
       tag: "tpm",

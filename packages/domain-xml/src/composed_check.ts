@@ -83,6 +83,7 @@ function rulesFor(allowed: ComposedAllowance): Rule {
           name: oneOf("qemu"),
           type: oneOf("qcow2", "raw"),
           cache: oneOf("none", "writethrough", "writeback"),
+          queues: matches(/^[1-9][0-9]?$/),
         },
       },
       boot: { attrs: { order: matches(/^[1-9][0-9]?$/) } },
@@ -218,6 +219,13 @@ function rulesFor(allowed: ComposedAllowance): Rule {
             attrs: { type: oneOf("pty") },
             children: { target: { attrs: { type: oneOf("serial"), port: oneOf("0") } } },
           },
+          video: {
+            children: { model: { attrs: { type: oneOf("vga", "bochs", "virtio", "cirrus") } } },
+          },
+          watchdog: {
+            attrs: { model: oneOf("i6300esb"), action: oneOf("poweroff", "reset", "shutdown") },
+          },
+          memballoon: { attrs: { model: oneOf("none") } },
           tpm: {
             attrs: { model: oneOf("tpm-tis") },
             children: { backend: { attrs: { type: oneOf("emulator"), version: oneOf("2.0") } } },

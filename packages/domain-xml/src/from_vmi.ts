@@ -152,6 +152,10 @@ export function domainSpecFromVmi(vmi: Vmi, host: HostPlacement): DomainSpec {
     ...(domain.cpu?.model !== undefined ? { cpuModel: domain.cpu.model } : {}),
     ...(domain.clock ? { clock: clockOf(domain.clock) } : {}),
     ...(domain.devices.tpm ? { tpm: true } : {}),
+    ...(domain.devices.autoattachMemBalloon === false ? { memBalloon: false } : {}),
+    ...(domain.devices.blockMultiQueue ? { diskQueues: guest.resources.vcpus } : {}),
+    ...(domain.devices.video ? { video: domain.devices.video.type } : {}),
+    ...(domain.devices.watchdog ? { watchdog: domain.devices.watchdog.i6300esb.action } : {}),
   };
   const kernelBoot = domain.firmware?.kernelBoot;
   if (kernelBoot) {

@@ -98,6 +98,14 @@ export interface DomainSpec {
   clock?: ClockSpec;
   /** A TPM 2.0 emulated by swtpm. */
   tpm?: boolean;
+  /** false: no memory balloon (libvirt adds a virtio one otherwise). */
+  memBalloon?: boolean;
+  /** Queues of each virtio disk (a queue per vCPU); QEMU's default when absent. */
+  diskQueues?: number;
+  /** A display adapter, with no display attached. */
+  video?: "vga" | "bochs" | "virtio" | "cirrus";
+  /** An Intel 6300ESB watchdog and what it does when the guest stops feeding it. */
+  watchdog?: "poweroff" | "reset" | "shutdown";
   disks: DiskSpec[];
   interfaces: NicSpec[];
   /** Host file the serial console is logged to (read by `headroom logs`). */
@@ -271,6 +279,11 @@ export function checkDomainSpec(spec: DomainSpec): void {
       );
     if (spec.biosSerial) throw new DomainSpecError("biosSerial", "is SeaBIOS's, not UEFI's");
   }
+  if (spec.diskQueues !== undefined) positiveInt("diskQueues", spec.diskQueues, 64);
+  if (spec.video !== undefined)
+    oneOf("video", spec.video, ["vga", "bochs", "virtio", "cirrus"] as const);
+  if (spec.watchdog !== undefined)
+    oneOf("watchdog", spec.watchdog, ["poweroff", "reset", "shutdown"] as const);
   if (spec.cpuModel !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(spec.cpuModel))
     throw new DomainSpecError("cpuModel", "must be 1 to 64 of A-Z a-z 0-9 . _ -");
   if (

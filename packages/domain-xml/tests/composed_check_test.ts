@@ -400,3 +400,51 @@ describe("composedDomainProblems on firmware", () => {
     expect(composedDomainProblems(xml, allowance).join("\n")).toMatch(named);
   });
 });
+
+describe("composedDomainProblems on devices", () => {
+  const withDevices: DomainSpec = {
+    ...spec,
+    memBalloon: false,
+    diskQueues: 2,
+    video: "virtio",
+    watchdog: "poweroff",
+    tpm: true,
+    cpuModel: "Nehalem",
+    clock: { utcOffsetSeconds: 3600, timers: [{ name: "hpet", present: false }] },
+  };
+  const xml = composeDomain(withDevices);
+  const allowance = allowanceFor(withDevices);
+
+  it("passes the devices composeDomain writes", () => {
+    expect(xml).toContain('<watchdog model="i6300esb" action="poweroff"/>');
+    expect(xml).toContain('<memballoon model="none"/>');
+    expect(xml).toContain('queues="2"');
+    expect(composedDomainProblems(xml, allowance)).toEqual([]);
+  });
+
+  it.each([
+    [
+      "a watchdog of another model",
+      xml.replace('model="i6300esb"', 'model="ib700"'),
+      /watchdog@model: "ib700"/,
+    ],
+    [
+      "a balloon that deflates on its own",
+      xml.replace('<memballoon model="none"/>', '<memballoon model="virtio" autodeflate="on"/>'),
+      /memballoon@model: "virtio" is not allowed/,
+    ],
+    [
+      "a TPM passed through from the host",
+      xml.replace('type="emulator"', 'type="passthrough"'),
+      /backend@type: "passthrough" is not allowed/,
+    ],
+    [
+      "a clock reset by the guest",
+      xml.replace('offset="utc"', 'offset="localtime"'),
+      /clock@offset: "localtime" is not allowed/,
+    ],
+  ])("refuses %s, naming it", (_what, forgedXml, named) => {
+    expect(forgedXml).not.toBe(xml);
+    expect(composedDomainProblems(forgedXml, allowance).join("\n")).toMatch(named);
+  });
+});

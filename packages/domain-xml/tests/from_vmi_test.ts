@@ -167,6 +167,44 @@ describe("domainSpecFromVmi", () => {
     expect(biosXml).not.toContain("firmware=");
   });
 
+  it("gives the CPU model, clock, TPM and devices the VMI asks for, in XML libvirt's schema accepts", () => {
+    const vmi = valid(
+      withDomain({
+        cpu: { model: "Nehalem", cores: 2 },
+        clock: {
+          timezone: "Asia/Tokyo",
+          timer: { hpet: { present: false }, rtc: { tickPolicy: "catchup" } },
+        },
+        devices: {
+          disks: [{ disk: { bus: "virtio" }, name: "containerdisk" }],
+          interfaces: [
+            { masquerade: {}, name: "default" },
+            { bridge: {}, name: "secondary" },
+          ],
+          tpm: {},
+          autoattachMemBalloon: false,
+          blockMultiQueue: true,
+          video: { type: "virtio" },
+          watchdog: { name: "wd", i6300esb: {} },
+        },
+      }),
+    );
+    const spec = domainSpecFromVmi(vmi, host);
+    expect(spec).toMatchObject({
+      cpuModel: "Nehalem",
+      clock: { timezone: "Asia/Tokyo" },
+      tpm: true,
+      memBalloon: false,
+      diskQueues: 2,
+      video: "virtio",
+      watchdog: "reset",
+    });
+    const xml = composeDomain(spec);
+    expect(virtXmlValidate(xml)).toMatch(/validates/);
+    expect(xml).toContain('<clock offset="timezone" timezone="Asia/Tokyo">');
+    expect(xml).toContain('<timer name="rtc" tickpolicy="catchup"/>');
+  });
+
   it("takes the domain name from the host when given", () => {
     expect(domainSpecFromVmi(valid(seedDoc()), { ...host, domainName: "hrtest-x" }).name).toBe(
       "hrtest-x",
