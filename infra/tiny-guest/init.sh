@@ -23,6 +23,8 @@
 #   headroom-guest: cloud-init source=nocloud|configdrive dev=<name> instance-id=<id>
 #                   hostname=<name> user-data-sha256=<hex> network-data-sha256=<hex>|none
 #                                        (once per seed disk: ISO 9660 with cloud-init's files)
+#   headroom-guest: pci <vendor>:<device>,...      (once, at boot: every PCI device)
+#   headroom-guest: block-queues <name>=<count>,... (once, at boot: each virtio disk's queues)
 #   headroom-guest: stamp dev=<name> found=<text>|none wrote=<text>
 #                   (headroom.stamp=SERIAL:TEXT: what the first 64 bytes of the
 #                   disk with that serial held, before TEXT was written there)
@@ -127,6 +129,22 @@ tpm=none
 [ -r /sys/class/tpm/tpm0/tpm_version_major ] && tpm=$(cat /sys/class/tpm/tpm0/tpm_version_major)
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 echo "headroom-guest: platform epoch=$(date +%s) clocksources=${clocksources%,} tpm=$tpm cpu=$cpu"
+
+pci_ids=""
+for dev in /sys/bus/pci/devices/*; do
+  [ -e "$dev/vendor" ] || continue
+  read -r vendor <"$dev/vendor"
+  read -r device <"$dev/device"
+  pci_ids="${pci_ids:+$pci_ids,}${vendor#0x}:${device#0x}"
+done
+echo "headroom-guest: pci $pci_ids"
+
+block_queues=""
+for dev in /sys/block/vd*; do
+  [ -d "$dev/mq" ] || continue
+  block_queues="${block_queues:+$block_queues,}${dev##*/}=$(ls "$dev/mq" | wc -l)"
+done
+echo "headroom-guest: block-queues $block_queues"
 
 nic_models=""
 for dev in /sys/bus/pci/devices/*; do
