@@ -1,15 +1,17 @@
 // The guest's platform as KubeVirt users set it, seen from inside the guest:
 // its CPU model (cpu.model), its clock (clock.utc.offsetSeconds moves the
 // RTC; clock.timezone keeps the zone's local time in it; timer.hpet.present
-// takes the HPET away or keeps it) and its TPM (devices.tpm, swtpm). The
-// interface request still holds: NICs hot-plug up to the VMI's capacity (on
-// q35, one more is refused). On q35 and on pc.
+// takes the HPET away or keeps it), its TPM (devices.tpm, swtpm), its
+// devices (a watchdog, a video adapter, no memory balloon: PCI ids the guest
+// lists) and multi-queue disks. The interface request still holds: NICs
+// hot-plug up to the VMI's capacity (on q35, one more is refused). On q35 and
+// on pc.
 import { existsSync } from "node:fs";
 import { useStack } from "@headroom/test-stack/vitest";
 import { cliStateWithLogin } from "@headroom/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { testNamespace, virsh } from "./host.ts";
-import { applyAndWait, consoleUntil, headroom } from "./run.ts";
+import { applyAndWait, consoleUntil, headroom, plugToCapacity } from "./run.ts";
 
 const namespace = testNamespace();
 const stack = useStack({
@@ -37,40 +39,61 @@ interface Case {
   hpet: boolean;
   tpm: string;
   cpu: RegExp;
+  /** PCI ids the guest must list, and must not. */
+  pci: { has: string[]; lacks: string[] };
+  /** vda's queues. */
+  queues: number;
 }
+
+const WATCHDOG = "8086:25ab";
+const VIRTIO_GPU = "1af4:1050";
+const STD_VGA = "1234:1111";
+const BALLOONS = ["1af4:1002", "1af4:1045"];
 
 const cases: Case[] = [
   {
     name: "platform-q35",
     machine: "q35",
     domain: {
-      cpu: { model: "Nehalem" },
+      cpu: { model: "Nehalem", cores: 2 },
       clock: { utc: { offsetSeconds: DAY }, timer: { hpet: { present: false } } },
-      devices: { tpm: {} },
+      devices: {
+        tpm: {},
+        autoattachMemBalloon: false,
+        blockMultiQueue: true,
+        video: { type: "virtio" },
+        watchdog: { name: "wd", i6300esb: { action: "poweroff" } },
+      },
     },
     ahead: DAY,
     hpet: false,
     tpm: "2",
     cpu: /Nehalem/,
+    pci: { has: [WATCHDOG, VIRTIO_GPU], lacks: [...BALLOONS, STD_VGA] },
+    queues: 2,
   },
   {
     name: "platform-pc",
     machine: "pc",
     domain: {
       clock: { timezone: "Asia/Tokyo", timer: { hpet: { present: true } } },
+      devices: { video: { type: "vga" } },
     },
     ahead: TOKYO,
     hpet: true,
     tpm: "none",
     // QEMU's default model.
     cpu: /^QEMU Virtual CPU/,
+    // libvirt's balloon is there unless the VMI says autoattachMemBalloon: false.
+    pci: { has: [STD_VGA], lacks: [WATCHDOG, VIRTIO_GPU] },
+    queues: 1,
   },
 ];
 
 describe.concurrent("the guest's platform", () => {
   it.each(cases)(
     "$name: the CPU, clock and TPM asked for are what the guest sees, and NICs still hot-plug",
-    async ({ name, machine, domain, ahead, hpet, tpm, cpu }) => {
+    async ({ name, machine, domain, ahead, hpet, tpm, cpu, pci, queues }) => {
       const vmi = await stack.seedManifest(name, { machine });
       const { devices, ...rest } = domain as { devices?: Record<string, unknown> };
       Object.assign(vmi.spec.domain, rest);
@@ -79,7 +102,12 @@ describe.concurrent("the guest's platform", () => {
       expect(apply.stderr).toBe("");
       expect(apply.code).toBe(0);
 
-      const booted = await consoleUntil(cli, name, "headroom-guest: platform ");
+      const booted = await consoleUntil(
+        cli,
+        name,
+        "headroom-guest: platform ",
+        "headroom-guest: nic-models ",
+      );
       const seenAt = Date.now() / 1000;
       const report =
         /^headroom-guest: platform epoch=(\d+) clocksources=(\S*) tpm=(\S+) cpu=(.*)$/m.exec(
@@ -94,28 +122,19 @@ describe.concurrent("the guest's platform", () => {
       expect((clocksources ?? "").split(",").includes("hpet")).toBe(hpet);
       expect(tpmSeen).toBe(tpm);
       expect(cpuSeen).toMatch(cpu);
+      const ids = (/^headroom-guest: pci (\S*)$/m.exec(booted)?.[1] ?? "").split(",");
+      for (const id of pci.has) expect(ids).toContain(id);
+      for (const id of pci.lacks) expect(ids).not.toContain(id);
+      if (name === "platform-pc") expect(ids.some((id) => BALLOONS.includes(id))).toBe(true);
+      expect(booted).toMatch(new RegExp(`^headroom-guest: block-queues vda=${queues}$`, "m"));
 
       const xml = await virsh("dumpxml", `${namespace}_${name}`);
       const swtpmState = /<tpm /.test(xml)
         ? `/var/lib/libvirt/swtpm/${/<uuid>([^<]+)<\/uuid>/.exec(xml)?.[1]}`
         : "";
 
-      for (let i = 1; i <= (machine === "q35" ? 4 : 3); i++) {
-        const add = await headroom([
-          ...cli,
-          "addinterface",
-          name,
-          "--name",
-          `extra${i}`,
-          "--network",
-          "headroom-bridge",
-        ]);
-        if (i <= 3) expect(add.code, add.stderr).toBe(0);
-        else {
-          expect(add.code).toBe(1);
-          expect(add.stderr).toContain("has no free slot for interface extra4");
-        }
-      }
+      // 5 asked for, 2 defined: 3 hot-plug.
+      await plugToCapacity(cli, name, machine, 3);
       await consoleUntil(cli, name, "headroom-guest: nics=5 ");
 
       const deleted = await headroom([

@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
 
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 export const bin = fileURLToPath(new URL("../bin/headroom.js", import.meta.url));
@@ -125,4 +126,35 @@ export async function consoleUntil(
   }
   follow.child.kill("SIGINT");
   return (await follow.done).stdout;
+}
+
+/**
+ * Hot-plugs NICs extra1..extraN on the seed's bridge network into the VMI
+ * until its `free` places are taken, each through `headroom addinterface`. The
+ * request is a floor: on q35 one more is refused (no free slot); pc's root
+ * bus has slots to spare, so none more is tried there.
+ */
+export async function plugToCapacity(
+  cli: string[],
+  name: string,
+  machine: string,
+  free: number,
+): Promise<void> {
+  const tries = machine === "q35" ? free + 1 : free;
+  for (let i = 1; i <= tries; i++) {
+    const add = await headroom([
+      ...cli,
+      "addinterface",
+      name,
+      "--name",
+      `extra${i}`,
+      "--network",
+      "headroom-bridge",
+    ]);
+    if (i <= free) expect(add.code, add.stderr).toBe(0);
+    else {
+      expect(add.code).toBe(1);
+      expect(add.stderr).toContain(`has no free slot for interface extra${i}`);
+    }
+  }
 }
