@@ -102,7 +102,7 @@ describe("volumes", () => {
     expect((await run("get", "volume", data)).stderr).toContain(`volume/${data} not found`);
   }, 400_000);
 
-  it("keeps a VMI whose volume does not exist waiting, saying how to make it, and runs it once made", async () => {
+  it("keeps a VMI whose volume does not exist waiting, across a launcher restart, and runs it once made", async () => {
     const later = `later-${namespace.slice(-6)}`;
     const vmi = await withVolume("vol-later", { persistentVolumeClaim: { claimName: later } }, "x");
     const file = `${stack.stateDir}/vol-later.json`;
@@ -111,6 +111,9 @@ describe("volumes", () => {
     const waiting = `waiting for volume ${later}: create it (headroom volume create ${later} --size SIZE) and the VMI starts`;
     await apply.waitForOutput(waiting, 60_000);
     expect((await run("get", "vmi", "vol-later")).stdout).toMatch(/vol-later\s+Scheduled/);
+    // The waiting plan is the host's: a launcher killed and started again still has it.
+    await stack.kill("launcher");
+    await stack.start("launcher");
 
     expect((await run("volume", "create", later, "--size", "32Mi")).code).toBe(0);
     const done = await apply.done;

@@ -307,6 +307,8 @@ function waitingFile(ctx: LauncherContext, uid: string): string {
 /** Keeps `plan` until its volumes exist (a later generation's plan replaces it). */
 export async function waitForVolumes(ctx: LauncherContext, plan: DomainPlan): Promise<void> {
   const path = waitingFile(ctx, plan.uid);
+  // The store itself stays open to QEMU, which reads the volumes in it.
+  await mkdir(ctx.state.volumesDir, { recursive: true, mode: 0o755 });
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   await writeFile(`${path}.new`, DomainPlan.encode(plan).finish());
   await rename(`${path}.new`, path);
