@@ -22,7 +22,7 @@ import { reportNicChanges } from "./nic_changes.ts";
 import { planProblems } from "./plan_check.ts";
 import { prepareHost } from "./prepare_host.ts";
 import { LibvirtUnavailableError } from "./reconnect.ts";
-import { failedStatus, scheduledStatus } from "./records.ts";
+import { failedStatus, type StatusBase, scheduledStatus } from "./records.ts";
 import { claimPlanVolumes, stopWaiting, waitForVolumes } from "./volumes.ts";
 
 /** What a plan's execution leaves to do afterwards. */
@@ -81,16 +81,7 @@ async function carryOut(
   // Taken: Scheduled on this node (never over Running). Written while the
   // domain is launched, and done before any later status is: a failed write
   // sends the plan round again, as a crash would.
-  const scheduling = ctx.advanceStatus(
-    key,
-    scheduledStatus({
-      uid,
-      generation,
-      domainName: plan.domainName,
-      node: ctx.node,
-      nowMs: ctx.now(),
-    }),
-  );
+  const scheduling = ctx.advanceStatus(key, scheduledStatus(statusBase(ctx, plan)));
   const [scheduled, launch] = await Promise.allSettled([scheduling, launchOnHost(ctx, plan, log)]);
   releaseImages();
   if (scheduled.status === "rejected") throw scheduled.reason;
@@ -101,8 +92,7 @@ async function carryOut(
     if (error instanceof LibvirtUnavailableError || (await ctx.libvirtLost())) throw error;
     const reason = errorText(error);
     log.error({ reason }, "launch failed");
-    const base = { uid, generation, domainName: plan.domainName, node: ctx.node, nowMs: ctx.now() };
-    await ctx.putStatus(key, failedStatus(base, reason));
+    await ctx.putStatus(key, failedStatus(statusBase(ctx, plan), reason));
     return NOTHING_LEFT;
   }
   const launched = launch.value;
@@ -164,16 +154,10 @@ async function holdImages(
   log: Logger,
 ): Promise<boolean> {
   const key = storeKey(plan.namespace, plan.name);
-  const base = {
-    uid: plan.uid,
-    generation: Number(plan.generation),
-    domainName: plan.domainName,
-    node: ctx.node,
-  };
   // Progress is written in order, and done before the launch's own statuses.
   let progress = Promise.resolve();
   const tell = (reason: string) => {
-    const status = { ...scheduledStatus({ ...base, nowMs: ctx.now() }), reason };
+    const status = scheduledStatus(statusBase(ctx, plan), reason);
     progress = progress
       .then(() => ctx.advanceStatus(key, status))
       .then(
@@ -218,19 +202,23 @@ async function volumesClaimed(
   await waitForVolumes(ctx, plan);
   const names = claims.missing.join(", ");
   const reason = `waiting for volume ${names}: create it (headroom volume create ${claims.missing[0]} --size SIZE) and the VMI starts`;
-  const base = {
+  await ctx.advanceStatus(
+    storeKey(plan.namespace, plan.name),
+    scheduledStatus(statusBase(ctx, plan), reason),
+  );
+  log.info({ volumes: claims.missing }, "vmi waits for its volumes");
+  return false;
+}
+
+/** The plan's VMI and generation, on `node` (this host unless told), as of now. */
+function statusBase(ctx: LauncherContext, plan: DomainPlan, node = ctx.node): StatusBase {
+  return {
     uid: plan.uid,
     generation: Number(plan.generation),
     domainName: plan.domainName,
-    node: ctx.node,
+    node,
     nowMs: ctx.now(),
   };
-  await ctx.advanceStatus(storeKey(plan.namespace, plan.name), {
-    ...scheduledStatus(base),
-    reason,
-  });
-  log.info({ volumes: claims.missing }, "vmi waits for its volumes");
-  return false;
 }
 
 async function launchOnHost(
@@ -304,16 +292,9 @@ async function reportUnlaunchable(
   reason: string,
   log: Logger,
 ): Promise<void> {
-  const base = {
-    uid: plan.uid,
-    generation: Number(plan.generation),
-    domainName: plan.domainName,
-    node: "",
-    nowMs: ctx.now(),
-  };
   const written = await ctx.advanceStatus(
     storeKey(plan.namespace, plan.name),
-    failedStatus(base, reason),
+    failedStatus(statusBase(ctx, plan, ""), reason),
   );
   if (!written) log.info("status not written: a later one is stored");
 }

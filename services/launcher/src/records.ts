@@ -70,11 +70,11 @@ export interface StatusBase {
   nowMs: number;
 }
 
-/** A plan taken by this host's launcher, its domain not launched yet. */
-export function scheduledStatus(base: StatusBase): IVmiStatus {
+/** A plan taken by this host's launcher, its domain not launched yet; `reason` says what it waits for. */
+export function scheduledStatus(base: StatusBase, reason = ""): IVmiStatus {
   return {
     phase: Phase.PHASE_SCHEDULED,
-    reason: "",
+    reason,
     node: base.node,
     uid: base.uid,
     observedGeneration: base.generation,
