@@ -55,7 +55,7 @@ interface Claim {
 }
 
 /** A volume a plan names cannot be given to its VMI; the message says why and what to do. */
-export class VolumeError extends Error {}
+class VolumeError extends Error {}
 
 async function readJson<T>(path: string): Promise<T | null> {
   try {
@@ -66,15 +66,29 @@ async function readJson<T>(path: string): Promise<T | null> {
   }
 }
 
+/** The names in `dir`; none when it does not exist. */
+async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
+}
+
 /** Writes `value` to `path` whole or not at all. */
 async function writeJson(path: string, value: unknown): Promise<void> {
   const fresh = `${path}.new`;
-  await writeExclusive(fresh, value, false);
+  await createJson(fresh, value, { exclusive: false });
   await rename(fresh, path);
 }
 
-/** Creates `path` holding `value`; with `exclusive`, fails (EEXIST) when it exists. */
-async function writeExclusive(path: string, value: unknown, exclusive = true): Promise<void> {
+/** Creates `path` holding `value`; `exclusive` fails (EEXIST) when it exists, else it is replaced. */
+async function createJson(
+  path: string,
+  value: unknown,
+  { exclusive }: { exclusive: boolean },
+): Promise<void> {
   const flags =
     constants.O_CREAT |
     constants.O_WRONLY |
@@ -184,13 +198,7 @@ async function liveClaim(ctx: LauncherContext, dir: string): Promise<Claim | nul
 }
 
 export async function listVolumes(ctx: LauncherContext): Promise<IListVolumesReply> {
-  let names: string[];
-  try {
-    names = (await readdir(ctx.state.volumesDir)).filter(isDnsLabel).sort();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { volumes: [] };
-    throw error;
-  }
+  const names = (await namesIn(ctx.state.volumesDir)).filter(isDnsLabel).sort();
   const volumes = await Promise.all(names.map((name) => volumeOf(ctx, name)));
   return { volumes: volumes.filter((volume): volume is IVolume => volume !== null) };
 }
@@ -212,32 +220,24 @@ export async function deleteVolume(
   request: DeleteVolumeRequest,
 ): Promise<IDeleteVolumeReply> {
   const { name } = request;
-  if (!isDnsLabel(name) || (await volumeOf(ctx, name)) === null)
-    return { error: `volume ${name} does not exist` };
-  const dir = ctx.state.volumeDir(name);
-  const claim = await liveClaim(ctx, dir);
-  if (claim)
-    return {
-      error: `volume ${name} is used by vmi ${claim.namespace}/${claim.name}; delete that VMI first`,
-    };
-  await rm(dir, { recursive: true, force: true });
+  const volume = isDnsLabel(name) ? await volumeOf(ctx, name) : null;
+  if (volume === null) return { error: `volume ${name} does not exist` };
+  if (volume.usedBy)
+    return { error: `volume ${name} is used by vmi ${volume.usedBy}; delete that VMI first` };
+  await rm(ctx.state.volumeDir(name), { recursive: true, force: true });
   ctx.log.info({ volume: name }, "volume deleted");
   return { deleted: true };
 }
 
 /**
- * Gives the volume to the VMI, or says why not: it does not exist, or another
- * VMI that is still stored uses it. A claim left by a VMI since deleted is taken over.
+ * Gives the volume, which exists, to the VMI, or says why not: another VMI
+ * that is still stored uses it. A claim left by a VMI since deleted is taken over.
  */
-export async function claimVolume(ctx: LauncherContext, volume: string, vmi: Claim): Promise<void> {
+async function claimVolume(ctx: LauncherContext, volume: string, vmi: Claim): Promise<void> {
   const dir = ctx.state.volumeDir(volume);
-  if (!(await exists(join(dir, "volume.json"))))
-    throw new VolumeError(
-      `volume ${volume} does not exist on this host: create it (headroom volume create ${volume} --size SIZE), then apply the VMI again`,
-    );
   const path = join(dir, "claim.json");
   try {
-    await writeExclusive(path, vmi);
+    await createJson(path, vmi, { exclusive: true });
     return;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
@@ -253,13 +253,7 @@ export async function claimVolume(ctx: LauncherContext, volume: string, vmi: Cla
 
 /** The claims of the VMI `uid`, given up: its volumes are free for the next VMI. */
 export async function releaseVolumes(ctx: LauncherContext, uid: string): Promise<string[]> {
-  let names: string[];
-  try {
-    names = (await readdir(ctx.state.volumesDir)).filter(isDnsLabel);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw error;
-  }
+  const names = (await namesIn(ctx.state.volumesDir)).filter(isDnsLabel);
   const released: string[] = [];
   for (const name of names) {
     const path = join(ctx.state.volumeDir(name), "claim.json");
@@ -279,17 +273,19 @@ export async function claimPlanVolumes(
   ctx: LauncherContext,
   plan: DomainPlan,
 ): Promise<VolumeClaims> {
-  const files = plan.diskFiles.filter((file) => file.volume);
-  const made = await Promise.all(
-    files.map((file) => exists(join(ctx.state.volumeDir(file.volume?.name ?? ""), "volume.json"))),
+  const claims = plan.diskFiles.flatMap((file) =>
+    file.volume ? [{ disk: file.volumeName, volume: file.volume.name ?? "" }] : [],
   );
-  const missing = files.filter((_, i) => !made[i]).map((file) => file.volume?.name ?? "");
+  const made = await Promise.all(
+    claims.map(({ volume }) => exists(join(ctx.state.volumeDir(volume), "volume.json"))),
+  );
+  const missing = claims.filter((_, i) => !made[i]).map(({ volume }) => volume);
   if (missing.length > 0) return { missing };
-  for (const file of files) {
+  for (const { disk, volume } of claims) {
     try {
-      await claimVolume(ctx, file.volume?.name ?? "", plan);
+      await claimVolume(ctx, volume, plan);
     } catch (error) {
-      if (error instanceof VolumeError) return { refused: `${file.volumeName}: ${error.message}` };
+      if (error instanceof VolumeError) return { refused: `${disk}: ${error.message}` };
       throw error;
     }
   }
@@ -325,13 +321,7 @@ export async function plansWaitingFor(
   volume?: string,
 ): Promise<DomainPlan[]> {
   const dir = join(ctx.state.volumesDir, WAITING);
-  let files: string[];
-  try {
-    files = (await readdir(dir)).filter((file) => file.endsWith(".plan"));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw error;
-  }
+  const files = (await namesIn(dir)).filter((file) => file.endsWith(".plan"));
   const plans: DomainPlan[] = [];
   for (const file of files) {
     try {
