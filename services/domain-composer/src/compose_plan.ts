@@ -193,18 +193,22 @@ async function placeVolumes(vmi: Vmi, host: HostLookups) {
       continue;
     }
     diskFiles.push(one.value);
-    // qcow2 files of the VMI's own (an overlay on the image, or blank), its
-    // seed, which the guest only reads, or a raw file of the host's.
-    volumes[one.value.volumeName] =
-      "cloudInit" in one.value
-        ? { path: one.value.path, format: "raw", readonly: true }
-        : "hostDisk" in one.value
-          ? { path: one.value.path, format: "raw" }
-          : "volume" in one.value && one.value.volume.readOnly
-            ? { path: one.value.path, format: "qcow2", readonly: true }
-            : { path: one.value.path, format: "qcow2" };
+    volumes[one.value.volumeName] = hostFileOf(one.value);
   }
   return { volumes, diskFiles, problems };
+}
+
+/**
+ * How the guest reads a planned file: qcow2 files of the VMI's own (an overlay
+ * on the image, or blank) and volumes (read-only when claimed so), its seed,
+ * which the guest only reads, or a raw file of the host's.
+ */
+function hostFileOf(file: PlannedDiskFile): HostPlacement["volumes"][string] {
+  const { path } = file;
+  if ("cloudInit" in file) return { path, format: "raw", readonly: true };
+  if ("hostDisk" in file) return { path, format: "raw" };
+  if ("volume" in file && file.volume.readOnly) return { path, format: "qcow2", readonly: true };
+  return { path, format: "qcow2" };
 }
 
 async function placeVolume(
