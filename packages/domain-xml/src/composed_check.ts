@@ -5,7 +5,14 @@
 // a host block device, a host file as its disk, or a QEMU command line.
 import type { Element } from "@xmldom/xmldom";
 import { DISK_ALIAS_PREFIX, NIC_ALIAS_PREFIX } from "./compose.ts";
-import { NIC_MODELS, POD_NETWORK } from "./spec.ts";
+import {
+  CPU_MODEL,
+  DISK_SERIAL,
+  NIC_MODELS,
+  POD_NETWORK,
+  SMBIOS_SERIAL,
+  TIME_ZONE,
+} from "./spec.ts";
 import { DomainXmlError, parseDomain } from "./xml.ts";
 
 /** What a composed domain may name besides its fixed shape. */
@@ -66,8 +73,6 @@ const matches =
 const anyText: Check = () => true;
 const count = matches(/^[0-9]{1,12}$/);
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
-const CPU_MODEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const TIME_ZONE = /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+){0,2}$/;
 const ALIAS_TAIL = "[A-Za-z0-9_-]+$";
 
 function rulesFor(allowed: ComposedAllowance): Rule {
@@ -87,7 +92,7 @@ function rulesFor(allowed: ComposedAllowance): Rule {
         },
       },
       boot: { attrs: { order: matches(/^[1-9][0-9]?$/) } },
-      serial: { text: matches(/^[A-Za-z0-9._-]{1,20}$/) },
+      serial: { text: matches(DISK_SERIAL) },
       source: {
         attrs: {
           file: (path) =>
@@ -168,7 +173,7 @@ function rulesFor(allowed: ComposedAllowance): Rule {
             children: {
               entry: {
                 attrs: { name: oneOf("serial") },
-                text: matches(/^[A-Za-z0-9._-]{1,64}$/),
+                text: matches(SMBIOS_SERIAL),
               },
             },
           },

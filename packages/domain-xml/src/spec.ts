@@ -153,6 +153,12 @@ const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 const BRIDGE = /^[A-Za-z0-9_.-]+$/;
 
+/** What composeDomain writes and the plan check allows, from one place. */
+export const CPU_MODEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const TIME_ZONE = /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+){0,2}$/;
+export const SMBIOS_SERIAL = /^[A-Za-z0-9._-]{1,64}$/;
+export const DISK_SERIAL = /^[A-Za-z0-9._-]{1,20}$/;
+
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function hasLoneSurrogate(value: string): boolean {
@@ -284,19 +290,16 @@ export function checkDomainSpec(spec: DomainSpec): void {
     oneOf("video", spec.video, ["vga", "bochs", "virtio", "cirrus"] as const);
   if (spec.watchdog !== undefined)
     oneOf("watchdog", spec.watchdog, ["poweroff", "reset", "shutdown"] as const);
-  if (spec.cpuModel !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(spec.cpuModel))
+  if (spec.cpuModel !== undefined && !CPU_MODEL.test(spec.cpuModel))
     throw new DomainSpecError("cpuModel", "must be 1 to 64 of A-Z a-z 0-9 . _ -");
-  if (
-    spec.clock?.timezone !== undefined &&
-    !/^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+){0,2}$/.test(spec.clock.timezone)
-  )
+  if (spec.clock?.timezone !== undefined && !TIME_ZONE.test(spec.clock.timezone))
     throw new DomainSpecError("clock.timezone", "must be an IANA time zone name");
   if (
     spec.clock?.utcOffsetSeconds !== undefined &&
     !Number.isSafeInteger(spec.clock.utcOffsetSeconds)
   )
     throw new DomainSpecError("clock.utcOffsetSeconds", "must be a whole number");
-  if (spec.smbiosSerial !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(spec.smbiosSerial))
+  if (spec.smbiosSerial !== undefined && !SMBIOS_SERIAL.test(spec.smbiosSerial))
     throw new DomainSpecError("smbiosSerial", "must be 1 to 64 of A-Z a-z 0-9 . _ -");
   if (!Array.isArray(spec.disks)) throw new DomainSpecError("disks", "must be a list");
   const diskNames = new Set<string>();
@@ -311,7 +314,7 @@ export function checkDomainSpec(spec: DomainSpec): void {
     if (disk.readonly !== undefined && typeof disk.readonly !== "boolean")
       throw new DomainSpecError(`${path}.readonly`, "must be true or false");
     if (disk.bootOrder !== undefined) positiveInt(`${path}.bootOrder`, disk.bootOrder, 64);
-    if (disk.serial !== undefined && !/^[A-Za-z0-9._-]{1,20}$/.test(disk.serial))
+    if (disk.serial !== undefined && !DISK_SERIAL.test(disk.serial))
       throw new DomainSpecError(`${path}.serial`, "must be 1 to 20 of A-Z a-z 0-9 . _ -");
     if (disk.cache !== undefined)
       oneOf(`${path}.cache`, disk.cache, ["none", "writethrough", "writeback"] as const);
