@@ -9,6 +9,9 @@
 import type { PathSegment } from "./field-path.ts";
 import type { FieldError } from "./result.ts";
 
+const NO_HYPERV =
+  "headroom gives guests no Hyper-V enlightenments yet: a Windows guest runs without them, slower (QEMU has them only under KVM)";
+
 /** Accepted with a warning: the field asks for something that has no meaning on headroom's hosts. */
 const IGNORED: Record<string, string> = {
   status: "it is written by headroom, never read from a document",
@@ -49,10 +52,8 @@ const IGNORED: Record<string, string> = {
     "it tells KubeVirt the file is on storage every node sees, for migration; headroom does not migrate VMIs",
   "spec.domain.devices.autoattachGraphicsDevice":
     "headroom guests are headless: no display is attached (headroom logs shows the serial console); false is what headroom always does",
-  "spec.domain.features.hyperv":
-    "headroom gives guests no Hyper-V enlightenments yet: a Windows guest runs without them, slower (QEMU has them only under KVM)",
-  "spec.domain.features.hypervPassthrough":
-    "headroom gives guests no Hyper-V enlightenments yet: a Windows guest runs without them, slower (QEMU has them only under KVM)",
+  "spec.domain.features.hyperv": NO_HYPERV,
+  "spec.domain.features.hypervPassthrough": NO_HYPERV,
   "spec.domain.clock.timer.hyperv":
     "headroom gives guests no Hyper-V clock yet: a Windows guest keeps time with its other timers",
   "spec.domain.features.kvm":
@@ -173,29 +174,28 @@ function* fieldsOf(doc: Record<string, unknown>): Generator<[string, unknown]> {
   yield ["apiVersion", doc.apiVersion === "kubevirt.io/v1alpha3" ? doc.apiVersion : undefined];
   const spec = asRecord(doc.spec);
   for (const field of Object.keys(spec)) yield [`spec.${field}`, spec[field]];
-  const resources = asRecord(asRecord(spec.domain).resources);
+  const domain = asRecord(spec.domain);
+  const resources = asRecord(domain.resources);
   for (const group of ["requests", "limits"]) {
     const values = asRecord(resources[group]);
     for (const field of Object.keys(values))
       yield [`spec.domain.resources.${group}.${field}`, values[field]];
   }
   yield ["spec.domain.resources.overcommitGuestOverhead", resources.overcommitGuestOverhead];
-  const firmware = asRecord(asRecord(spec.domain).firmware);
-  const efi = asRecord(asRecord(firmware.bootloader).efi);
+  const efi = asRecord(asRecord(asRecord(domain.firmware).bootloader).efi);
   yield ["spec.domain.firmware.bootloader.efi.persistent", efi.persistent];
-  const features = asRecord(asRecord(spec.domain).features);
+  const features = asRecord(domain.features);
   for (const feature of ["hyperv", "hypervPassthrough", "kvm", "pvspinlock"])
     yield [`spec.domain.features.${feature}`, features[feature]];
-  const timer = asRecord(asRecord(asRecord(spec.domain).clock).timer);
+  const timer = asRecord(asRecord(domain.clock).timer);
   yield ["spec.domain.clock.timer.hyperv", timer.hyperv];
-  const devices = asRecord(asRecord(spec.domain).devices);
+  const devices = asRecord(domain.devices);
   // false asks for what headroom always does: no display.
   yield [
     "spec.domain.devices.autoattachGraphicsDevice",
     devices.autoattachGraphicsDevice === true ? true : undefined,
   ];
-  const tpm = asRecord(asRecord(asRecord(spec.domain).devices).tpm);
-  yield ["spec.domain.devices.tpm.persistent", tpm.persistent];
+  yield ["spec.domain.devices.tpm.persistent", asRecord(devices.tpm).persistent];
   const volumes = Array.isArray(spec.volumes) ? spec.volumes : [];
   for (const [i, volume] of volumes.entries())
     yield [`spec.volumes[${i}].hostDisk.shared`, asRecord(asRecord(volume).hostDisk).shared];
