@@ -35,6 +35,8 @@ export interface ConnectOptions {
    * connect() rejects at once (CLI, tests).
    */
   waitForServer?: boolean;
+  /** How long one dial may take, handshake included (default 20 s, nats.js's). */
+  timeoutMs?: number;
   /** Logs disconnects and reconnects. */
   log?: Logger;
   /** Where HEADROOM_NATS_* are read from (default process.env). */
@@ -63,6 +65,7 @@ export async function connect(options: ConnectOptions): Promise<NatsConnection> 
     servers,
     maxReconnectAttempts: -1,
     waitOnFirstConnect: options.waitForServer ?? false,
+    ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
     // Called on every dial attempt: the wait grows with the outage, not with
     // the number of calls.
     reconnectDelayHandler: () => {

@@ -2,14 +2,7 @@
 // directory of this host's headroom up, and given to its nats-server at once.
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import {
-  addPerson,
-  connect,
-  NotAuthorizedError,
-  personEnv,
-  readPeople,
-  removePerson,
-} from "@headroom/bus";
+import { addPerson, connect, personEnv, readPeople, removePerson } from "@headroom/bus";
 import type { HostState } from "@headroom/host-state";
 import { CliError, EXIT_INVALID, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE } from "../exit-codes.ts";
 import { reloadNats, writeNatsConfig } from "../nats-config.ts";
@@ -24,19 +17,31 @@ async function applyPeople(state: HostState): Promise<"reloaded" | "not running"
   return "reloaded";
 }
 
-/** Logs in with a new login until the reloaded server lets it in (at most ~5 s). */
-async function loginWorks(server: string, name: string, seed: string): Promise<boolean> {
-  for (let attempt = 0; attempt < 20; attempt++) {
+/**
+ * Logs in with a new login until the reloaded server lets it in; undefined
+ * then, else why not. A refusal (not reloaded yet) or a slow answer (a busy
+ * host) is tried again, for ~30 s.
+ */
+async function loginFails(server: string, name: string, seed: string): Promise<string | undefined> {
+  const deadline = Date.now() + 30_000;
+  let reason = "";
+  while (Date.now() < deadline) {
     try {
-      const nc = await connect({ name: "headroom-user-check", servers: server, user: name, seed });
+      const nc = await connect({
+        name: "headroom-user-check",
+        servers: server,
+        user: name,
+        seed,
+        timeoutMs: 5000,
+      });
       await nc.close();
-      return true;
+      return undefined;
     } catch (error) {
-      if (!(error instanceof NotAuthorizedError)) throw error;
+      reason = (error as Error).message;
       await new Promise((done) => setTimeout(done, 250));
     }
   }
-  return false;
+  return reason;
 }
 
 export async function addUser(
@@ -66,11 +71,15 @@ export async function addUser(
   say(`user/${name} added (key ${person.nkey}); the login is in ${file}\n`);
   if ((await applyPeople(state)) === "not running") {
     say("headroom's nats-server is not running here: the login works from its next start\n");
-  } else if (await loginWorks(server, name, seed)) {
-    say(`the server at ${server} lets ${name} in now\n`);
   } else {
-    say(`the server was told to reload, but ${server} does not let ${name} in yet\n`);
-    return EXIT_UNREACHABLE;
+    const failure = await loginFails(server, name, seed);
+    if (failure !== undefined) {
+      say(
+        `the server was told to reload, but ${server} does not let ${name} in yet (${failure})\n`,
+      );
+      return EXIT_UNREACHABLE;
+    }
+    say(`the server at ${server} lets ${name} in now\n`);
   }
   say(
     `Hand ${file} over privately; ${name} keeps it as <state-dir>/secrets/client.env ` +
