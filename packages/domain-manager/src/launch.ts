@@ -115,6 +115,22 @@ export async function inspectRunning(domain: Domain): Promise<RunningView> {
   };
 }
 
+/**
+ * The IPv4 addresses libvirt's DHCP server leased to the running domain's
+ * NICs on libvirt NAT networks (the pod network), by MAC in lower case.
+ */
+export async function leasedAddresses(domain: Domain): Promise<Map<string, string>> {
+  const leases = (await domain.leasedAddresses()).filter((lease) => !lease.ipv6);
+  return new Map(leases.map((lease) => [lease.mac.toLowerCase(), lease.address]));
+}
+
+/** The IPv4 address leased to the NIC `alias`; undefined before the guest asked for one. */
+export async function leasedAddress(domain: Domain, alias: string): Promise<string | undefined> {
+  const nic = interfacesOf(await domain.getXmlDesc()).find((info) => info.alias === alias);
+  const mac = nic?.mac?.toLowerCase();
+  return mac ? (await leasedAddresses(domain)).get(mac) : undefined;
+}
+
 /** Destroys (when running) and undefines a domain; a domain already gone is fine. */
 export async function removeDomain(domain: Domain): Promise<void> {
   try {

@@ -13,6 +13,8 @@ export {
   type LaunchRequest,
   type LaunchResult,
   launchDomain,
+  leasedAddress,
+  leasedAddresses,
   type RunningView,
   removeDomain,
 } from "./launch.ts";

@@ -37,6 +37,14 @@ Napi::Value RunPredicate(Napi::Env env, const DomainPtr& state, Call call) {
       [](Napi::Env env, bool& answer) -> Napi::Value { return Napi::Boolean::New(env, answer); });
 }
 
+// One address of one NIC, as virDomainInterfaceAddresses gives it.
+struct LeasedAddress {
+  std::string mac;
+  std::string address;
+  int prefix = 0;
+  bool ipv6 = false;
+};
+
 struct StateAndReason {
   int state = 0;
   int reason = 0;
@@ -61,6 +69,7 @@ Napi::Function DomainWrap::DefineClass(Napi::Env env) {
           InstanceMethod<&DomainWrap::GetInfo>("getInfo"),
           InstanceMethod<&DomainWrap::GetId>("getId"),
           InstanceMethod<&DomainWrap::GetXmlDesc>("getXmlDesc"),
+          InstanceMethod<&DomainWrap::LeasedAddresses>("leasedAddresses"),
           InstanceMethod<&DomainWrap::AttachDevice>("attachDevice"),
           InstanceMethod<&DomainWrap::DetachDevice>("detachDevice"),
           InstanceMethod<&DomainWrap::DetachDeviceAlias>("detachDeviceAlias"),
@@ -165,6 +174,48 @@ Napi::Value DomainWrap::GetInfo(const Napi::CallbackInfo& info) {
         object.Set("vcpus", static_cast<double>(result.nrVirtCpu));
         object.Set("cpuTimeNs", static_cast<double>(result.cpuTime));
         return object;
+      });
+}
+
+// The addresses libvirt's own DHCP server leased to the domain's NICs (on
+// libvirt NAT networks); no guest agent involved.
+Napi::Value DomainWrap::LeasedAddresses(const Napi::CallbackInfo& info) {
+  return Task<std::vector<LeasedAddress>>::Start(
+      info.Env(),
+      [state = state_](Failure& failure) {
+        std::vector<LeasedAddress> result;
+        DomainRef domain = state->Borrow(failure);
+        if (!domain) return result;
+        virDomainInterfacePtr* ifaces = nullptr;
+        int count = virDomainInterfaceAddresses(domain.get(), &ifaces,
+                                                VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, 0);
+        if (count < 0) {
+          failure.CaptureLastError();
+          return result;
+        }
+        for (int i = 0; i < count; i++) {
+          for (unsigned int j = 0; j < ifaces[i]->naddrs; j++) {
+            const virDomainIPAddress& addr = ifaces[i]->addrs[j];
+            result.push_back({ifaces[i]->hwaddr ? ifaces[i]->hwaddr : "", addr.addr ? addr.addr : "",
+                              static_cast<int>(addr.prefix),
+                              addr.type == VIR_IP_ADDR_TYPE_IPV6});
+          }
+          virDomainInterfaceFree(ifaces[i]);
+        }
+        free(ifaces);
+        return result;
+      },
+      [](Napi::Env env, std::vector<LeasedAddress>& result) -> Napi::Value {
+        Napi::Array array = Napi::Array::New(env, result.size());
+        for (size_t i = 0; i < result.size(); i++) {
+          Napi::Object object = Napi::Object::New(env);
+          object.Set("mac", result[i].mac);
+          object.Set("address", result[i].address);
+          object.Set("prefix", static_cast<double>(result[i].prefix));
+          object.Set("ipv6", result[i].ipv6);
+          array.Set(i, object);
+        }
+        return array;
       });
 }
 

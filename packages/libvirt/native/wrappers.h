@@ -79,6 +79,7 @@ class DomainWrap : public Napi::ObjectWrap<DomainWrap> {
   Napi::Value GetInfo(const Napi::CallbackInfo& info);
   Napi::Value GetId(const Napi::CallbackInfo& info);
   Napi::Value GetXmlDesc(const Napi::CallbackInfo& info);
+  Napi::Value LeasedAddresses(const Napi::CallbackInfo& info);
   Napi::Value AttachDevice(const Napi::CallbackInfo& info);
   Napi::Value DetachDevice(const Napi::CallbackInfo& info);
   Napi::Value DetachDeviceAlias(const Napi::CallbackInfo& info);

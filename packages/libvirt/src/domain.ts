@@ -1,6 +1,6 @@
 import { DOMAIN_STATE_REASONS, DOMAIN_STATES, type DomainStateName, Flags } from "./constants.ts";
 import { settle } from "./errors.ts";
-import type { NativeDomain } from "./native.ts";
+import type { LeasedAddress, NativeDomain } from "./native.ts";
 
 /** Where a device change applies. None set: libvirt's "current" (live if running, else config). */
 export interface DeviceChangeOptions {
@@ -216,6 +216,14 @@ export class Domain {
   async getInfo(): Promise<DomainInfo> {
     const info = await settle(this.#native.getInfo());
     return { ...info, state: stateName(info.state), stateCode: info.state };
+  }
+
+  /**
+   * The addresses libvirt's DHCP server leased to this running domain's NICs
+   * (virDomainInterfaceAddresses, lease source): NICs on libvirt NAT networks only.
+   */
+  async leasedAddresses(): Promise<LeasedAddress[]> {
+    return settle(this.#native.leasedAddresses());
   }
 
   /** The hypervisor's id of a running domain; null when it is not running. */

@@ -35,6 +35,7 @@ export interface NativeDomain {
   }>;
   getId(): Promise<number | null>;
   getXmlDesc(flags: number): Promise<string>;
+  leasedAddresses(): Promise<LeasedAddress[]>;
   attachDevice(xml: string, flags: number): Promise<void>;
   detachDevice(xml: string, flags: number): Promise<void>;
   detachDeviceAlias(alias: string, flags: number): Promise<void>;
@@ -42,6 +43,14 @@ export interface NativeDomain {
   isActive(): Promise<boolean>;
   isPersistent(): Promise<boolean>;
   free(): void;
+}
+
+/** One address libvirt's DHCP server leased to a NIC of a domain. */
+export interface LeasedAddress {
+  mac: string;
+  address: string;
+  prefix: number;
+  ipv6: boolean;
 }
 
 export interface NativeConnection {
