@@ -2,6 +2,14 @@ import { describe, expect, it } from "vitest";
 import * as proto from "../src/mod.ts";
 
 const capacity = { requested: 5, interfaces: 2, effective: 5 };
+const guestPort = { interface: "default", name: "http", port: 80, protocol: "TCP" };
+const forwardedPort = {
+  name: "http",
+  port: 80,
+  protocol: "TCP",
+  hostAddress: "127.0.0.1",
+  hostPort: 40080,
+};
 const vmiStatus = {
   phase: proto.Phase.PHASE_FAILED,
   reason: "no such network",
@@ -64,7 +72,15 @@ const samples: Record<string, Record<string, unknown>> = {
     controllersAdded: 2,
     inUse: 1,
   },
-  InterfaceStatus: { name: "eth1", mac: "52:54:00:00:00:02", pciAddress: "0000:02:00.0", state: 3 },
+  InterfaceStatus: {
+    name: "default",
+    mac: "52:54:00:00:00:02",
+    pciAddress: "0000:02:00.0",
+    state: 3,
+    ipAddress: "10.0.2.17",
+    ports: [forwardedPort],
+  },
+  ForwardedPort: forwardedPort,
   VmiStatus: vmiStatus,
   CapacityEvent: {
     type: proto.CapacityEventType.CAPACITY_EVENT_TYPE_EXHAUSTED,
@@ -161,7 +177,9 @@ const samples: Record<string, Record<string, unknown>> = {
     secureBoot: true,
     smm: true,
     firmwareUuid: "5d307ca9-b3ef-428c-8861-06e72d69f223",
+    ports: [guestPort],
   },
+  GuestPort: guestPort,
   HostDisk: { create: true, capacityBytes: 33_554_432 },
   VolumeClaim: { name: "data", readOnly: true },
   Volume: {

@@ -55,6 +55,7 @@ export interface DomainInput {
     autoattachGraphicsDevice?: boolean;
     autoattachMemBalloon?: boolean;
     blockMultiQueue?: boolean;
+    networkInterfaceMultiqueue?: boolean;
     video?: { type: "vga" | "bochs" | "virtio" | "cirrus" };
     watchdog?: { name: string; i6300esb: { action?: "poweroff" | "reset" | "shutdown" } };
     disks?: DiskInput[];
@@ -95,6 +96,13 @@ export interface InterfaceInput {
   macAddress?: string;
   masquerade?: Empty;
   bridge?: Empty;
+  ports?: PortInput[];
+}
+
+export interface PortInput {
+  name?: string;
+  port: number;
+  protocol?: "TCP" | "UDP";
 }
 
 export interface NetworkInput {

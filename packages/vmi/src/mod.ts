@@ -8,7 +8,7 @@ export {
 export { DocumentError, MAX_DOCUMENT_BYTES, parseDocument } from "./document.ts";
 export { type InterfaceToAdd, withInterfaceAdded, withInterfaceRemoved } from "./edit.ts";
 export { imagePullPolicies, imagesUsedBy } from "./images.ts";
-export { type GuestResources, guestResources } from "./resources.ts";
+export { type GuestPort, type GuestResources, guestResources } from "./resources.ts";
 export type { Capacity, FieldError, ValidationResult } from "./result.ts";
 export {
   DEFAULT_GUEST_MEMORY,

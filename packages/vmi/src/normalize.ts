@@ -107,12 +107,20 @@ function normalizeDomain(domain: DomainInput): DomainSpec {
         ...(iface.macAddress !== undefined && { macAddress: iface.macAddress }),
         ...(iface.masquerade && { masquerade: {} }),
         ...(iface.bridge && { bridge: {} }),
+        ...(iface.ports && {
+          ports: iface.ports.map((port) => ({
+            ...(port.name !== undefined && { name: port.name }),
+            port: port.port,
+            protocol: "TCP" as const,
+          })),
+        }),
       })),
       // KubeVirt keeps rng under devices; the seed's spec.domain.rng lands there too.
       ...((devices?.rng || domain.rng) && { rng: {} }),
       ...(devices?.tpm && devices.tpm.enabled !== false && { tpm: {} }),
       ...(devices?.autoattachMemBalloon === false && { autoattachMemBalloon: false }),
       ...(devices?.blockMultiQueue === true && { blockMultiQueue: true }),
+      ...(devices?.networkInterfaceMultiqueue === true && { networkInterfaceMultiqueue: true }),
       ...(devices?.video && { video: { type: devices.video.type } }),
       ...(devices?.watchdog && {
         watchdog: {

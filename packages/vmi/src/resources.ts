@@ -15,6 +15,15 @@ export interface GuestResources {
   smm: boolean;
   /** firmware.uuid in lower case: the domain's UUID instead of one made from the VMI's uid. */
   firmwareUuid?: string;
+  /** The masquerade interfaces' ports: guest TCP ports the host forwards to. */
+  ports: GuestPort[];
+}
+
+export interface GuestPort {
+  interface: string;
+  name?: string;
+  port: number;
+  protocol: "TCP";
 }
 
 const KIB = 1024n;
@@ -44,6 +53,9 @@ export function guestResources(
       secureBoot: efi?.secureBoot === true,
       smm: features?.smm !== undefined && features.smm.enabled !== false,
       ...(firmware?.uuid !== undefined && { firmwareUuid: firmware.uuid.toLowerCase() }),
+      ports: vmi.spec.domain.devices.interfaces.flatMap((iface) =>
+        (iface.ports ?? []).map((port) => ({ interface: iface.name, ...port })),
+      ),
     },
   };
 }

@@ -47,6 +47,7 @@ export function checkRules(vmi: VmiInput): FieldError[] {
     ...checkMemory(vmi),
     ...checkInterfaceRequest(vmi),
     ...checkInterfaces(vmi),
+    ...checkPorts(vmi),
     ...checkNetworks(vmi),
     ...checkInterfaceNetworkPairs(vmi),
     ...checkDisksAndVolumes(vmi),
@@ -290,6 +291,43 @@ function checkInterfaces(vmi: VmiInput): FieldError[] {
         macs.set(mac, index);
       }
     }
+  });
+  return errors;
+}
+
+/**
+ * Ports are forwarded from the host to a masquerade interface's guest, over
+ * TCP, each port once; a bridge interface's guest is reached on its network.
+ */
+function checkPorts(vmi: VmiInput): FieldError[] {
+  const errors: FieldError[] = [];
+  (vmi.spec.domain.devices?.interfaces ?? []).forEach((iface, index) => {
+    const at = `${INTERFACES}[${index}].ports`;
+    if (!iface.ports || iface.ports.length === 0) return;
+    if (!iface.masquerade) {
+      errors.push({
+        field: at,
+        message: `${at}: ports are forwarded only to masquerade interfaces; a bridge interface's guest is reached on its own network`,
+      });
+      return;
+    }
+    const seen = new Map<number | string, number>();
+    const once = (key: number | string, field: string, what: string, i: number) => {
+      const earlier = seen.get(key);
+      if (earlier === undefined) seen.set(key, i);
+      else errors.push({ field, message: `${field} ${what} is already used by ${at}[${earlier}]` });
+    };
+    iface.ports.forEach((port, i) => {
+      once(port.port, `${at}[${i}].port`, String(port.port), i);
+      if (port.name !== undefined)
+        once(`name:${port.name}`, `${at}[${i}].name`, show(port.name), i);
+      if (port.protocol === "UDP") {
+        errors.push({
+          field: `${at}[${i}].protocol`,
+          message: `${at}[${i}].protocol: headroom forwards TCP ports only; UDP is not forwarded yet`,
+        });
+      }
+    });
   });
   return errors;
 }

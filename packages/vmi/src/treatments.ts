@@ -36,6 +36,8 @@ const IGNORED: Record<string, string> = {
     "there is no cluster DNS: the pod network's DHCP gives the guest the host's resolver",
   "spec.dnsConfig":
     "there is no cluster DNS: the pod network's DHCP gives the guest the host's resolver",
+  "spec.subdomain":
+    "there is no cluster DNS to give the guest a name under it: the guest's hostname is spec.hostname (or metadata.name) alone",
   "spec.domain.resources.requests.cpu":
     "headroom reserves no host CPU time for a guest; its vCPUs come from spec.domain.cpu",
   "spec.domain.resources.limits.cpu":

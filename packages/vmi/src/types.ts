@@ -116,6 +116,8 @@ export interface Devices {
   autoattachMemBalloon?: false;
   /** Kept when true: each virtio disk gets a queue per vCPU. */
   blockMultiQueue?: true;
+  /** Kept when true: each virtio interface gets a queue pair per vCPU. */
+  networkInterfaceMultiqueue?: true;
   /** A display adapter (no display is attached). */
   video?: { type: "vga" | "bochs" | "virtio" | "cirrus" };
   /** An Intel 6300ESB watchdog; `action` is KubeVirt's default, reset, when absent. */
@@ -141,6 +143,15 @@ export interface Interface {
   /** Exactly one of masquerade (pod network) or bridge (multus network) is set. */
   masquerade?: Empty;
   bridge?: Empty;
+  /** Guest ports the host forwards to (masquerade only; TCP). */
+  ports?: Port[];
+}
+
+export interface Port {
+  name?: string;
+  port: number;
+  /** "TCP" when the document has none. */
+  protocol: "TCP";
 }
 
 export interface Network {

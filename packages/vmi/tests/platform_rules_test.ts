@@ -254,11 +254,12 @@ describe("Hyper-V and KVM features", () => {
 });
 
 describe("devices", () => {
-  it("keeps the balloon off, multi-queue disks, a video adapter and a watchdog (reset unless told)", () => {
+  it("keeps the balloon off, multi-queue disks and NICs, a video adapter and a watchdog (reset unless told)", () => {
     const vmi = accepted((doc) =>
       Object.assign(doc.spec.domain.devices, {
         autoattachMemBalloon: false,
         blockMultiQueue: true,
+        networkInterfaceMultiqueue: true,
         video: { type: "virtio" },
         watchdog: { name: "wd", i6300esb: {} },
       }),
@@ -266,6 +267,7 @@ describe("devices", () => {
     expect(vmi.spec.domain.devices).toMatchObject({
       autoattachMemBalloon: false,
       blockMultiQueue: true,
+      networkInterfaceMultiqueue: true,
       video: { type: "virtio" },
       watchdog: { name: "wd", i6300esb: { action: "reset" } },
     });
@@ -273,10 +275,12 @@ describe("devices", () => {
       Object.assign(doc.spec.domain.devices, {
         autoattachMemBalloon: true,
         blockMultiQueue: false,
+        networkInterfaceMultiqueue: false,
       }),
     );
     expect(defaults.spec.domain.devices.autoattachMemBalloon).toBeUndefined();
     expect(defaults.spec.domain.devices.blockMultiQueue).toBeUndefined();
+    expect(defaults.spec.domain.devices.networkInterfaceMultiqueue).toBeUndefined();
   });
 
   it("warns that autoattachGraphicsDevice: true has no effect, and takes false quietly", () => {

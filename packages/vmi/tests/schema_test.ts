@@ -119,8 +119,8 @@ describe("fields KubeVirt has that headroom refuses", () => {
     ["spec.domain.devices.gpus", (doc: Doc) => (doc.spec.domain.devices.gpus = [])],
     ["spec.domain.devices.hostDevices", (doc: Doc) => (doc.spec.domain.devices.hostDevices = [])],
     [
-      "spec.domain.devices.networkInterfaceMultiqueue",
-      (doc: Doc) => (doc.spec.domain.devices.networkInterfaceMultiqueue = true),
+      "spec.domain.devices.logSerialConsole",
+      (doc: Doc) => (doc.spec.domain.devices.logSerialConsole = true),
     ],
     [
       "spec.domain.devices.disks[0].cdrom",
@@ -143,8 +143,8 @@ describe("fields KubeVirt has that headroom refuses", () => {
       (doc: Doc) => (doc.spec.domain.devices.interfaces[0].slirp = {}),
     ],
     [
-      "spec.domain.devices.interfaces[0].ports",
-      (doc: Doc) => (doc.spec.domain.devices.interfaces[0].ports = []),
+      "spec.domain.devices.interfaces[0].dhcpOptions",
+      (doc: Doc) => (doc.spec.domain.devices.interfaces[0].dhcpOptions = {}),
     ],
     [
       "spec.domain.devices.interfaces[0].state",
@@ -278,7 +278,7 @@ describe("unknown fields", () => {
     });
     const error = expectOneError(validateVmi(doc), "spec.domain.devices.nics");
     expect(error.message).toBe(
-      "spec.domain.devices.nics is not a known field (headroom knows: disks, interfaces, rng, autoattachGraphicsDevice, autoattachMemBalloon, autoattachPodInterface, blockMultiQueue, tpm, video, watchdog)",
+      "spec.domain.devices.nics is not a known field (headroom knows: disks, interfaces, rng, autoattachGraphicsDevice, autoattachMemBalloon, autoattachPodInterface, blockMultiQueue, networkInterfaceMultiqueue, tpm, video, watchdog)",
     );
   });
 

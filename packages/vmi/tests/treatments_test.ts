@@ -5,6 +5,17 @@ import { validateVmi } from "../src/mod.ts";
 import { treatmentKey } from "../src/treatments.ts";
 import { type Doc, expectOneError, vmiWith } from "./helpers.ts";
 
+describe("spec.architecture", () => {
+  it("takes amd64, the hosts' own, and refuses any other, naming the field", () => {
+    expect(validateVmi(vmiWith((d) => (d.spec.architecture = "amd64"))).valid).toBe(true);
+    const error = expectOneError(
+      validateVmi(vmiWith((d) => (d.spec.architecture = "arm64"))),
+      "spec.architecture",
+    );
+    expect(error.message).toContain('"amd64"');
+  });
+});
+
 describe("refused, saying why", () => {
   it.each([
     ["spec.domain.launchSecurity", (d: Doc) => (d.spec.domain.launchSecurity = {}), "AMD SEV"],
@@ -90,6 +101,7 @@ describe("accepted with a warning that says why", () => {
     ["spec.readinessProbe", (d: Doc) => (d.spec.readinessProbe = {}), "probe"],
     ["spec.dnsPolicy", (d: Doc) => (d.spec.dnsPolicy = "None"), "resolver"],
     ["spec.dnsConfig", (d: Doc) => (d.spec.dnsConfig = {}), "resolver"],
+    ["spec.subdomain", (d: Doc) => (d.spec.subdomain = "lab"), "hostname is spec.hostname"],
     ["spec.affinity", (d: Doc) => (d.spec.affinity = {}), "nothing to place"],
     ["spec.tolerations", (d: Doc) => (d.spec.tolerations = []), "nothing to place"],
     [

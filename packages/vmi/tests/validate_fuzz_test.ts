@@ -49,6 +49,16 @@ function kubevirtShaped(): Doc {
   };
 }
 
+/** KubeVirt's vmi-masquerade example: a masquerade interface with ports. */
+function withPorts(): Doc {
+  const doc = baseVmi();
+  doc.spec.domain.devices.interfaces[0].ports = [
+    { name: "http", port: 80, protocol: "TCP" },
+    { port: 8080 },
+  ];
+  return doc;
+}
+
 /** Strings that break naive XML, shell, path or JSON handling, and lengths at the limits. */
 const NASTY_STRINGS = [
   "",
@@ -198,7 +208,7 @@ function setAt(doc: Doc, path: Path, value: unknown): Doc {
 /** The seed example (or the test base VMI) with one change: a leaf replaced, a key added, a key removed, or a list grown past its limit. */
 const mutatedSeed: fc.Arbitrary<unknown> = fc
   .tuple(
-    fc.constantFrom(SEED_EXAMPLE, baseVmi(), kubevirtShaped()),
+    fc.constantFrom(SEED_EXAMPLE, baseVmi(), kubevirtShaped(), withPorts()),
     fc.constantFrom("replace-leaf", "replace-any", "insert-key", "delete-key", "grow-list"),
     fc.nat(),
     fc.oneof(nastyString, fc.constantFrom("name", "bridge", "pod", "status", "spec")),

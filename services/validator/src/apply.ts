@@ -163,7 +163,7 @@ export function planApply(
 function guestOf(vmi: Vmi): { guest?: IGuestResources } {
   const guest = guestResources(vmi);
   if (!guest.ok) return {};
-  const { memoryKiB, vcpus, machineType, bootloader, secureBoot, smm, firmwareUuid } =
+  const { memoryKiB, vcpus, machineType, bootloader, secureBoot, smm, firmwareUuid, ports } =
     guest.resources;
   return {
     guest: {
@@ -174,6 +174,7 @@ function guestOf(vmi: Vmi): { guest?: IGuestResources } {
       secureBoot,
       smm,
       firmwareUuid: firmwareUuid ?? "",
+      ports: ports.map((port) => ({ ...port, name: port.name ?? "" })),
     },
   };
 }
