@@ -9,6 +9,7 @@
 #   headroom-guest: dhcp iface=eth0 addr=<ip>/<prefix> router=<ip>          (headroom.dhcp=1)
 #   headroom-guest: dhcp iface=eth0 failed
 #   headroom-guest: probe target=<ip>:<port> result=open|closed              (headroom.probe=...)
+#   headroom-guest: serving port=<port>                                      (headroom.serve=...)
 #   headroom-guest: disks <name>=<bytes>[:<serial>],...                   (once, at boot)
 #   headroom-guest: smbios serial=<serial>          (once, at boot, when the machine has one)
 #   headroom-guest: firmware boot=bios|efi secure-boot=on|off loader=disk|kernel uuid=<uuid>
@@ -28,6 +29,8 @@
 #   headroom-guest: stamp dev=<name> found=<text>|none wrote=<text>
 #                   (headroom.stamp=SERIAL:TEXT: what the first 64 bytes of the
 #                   disk with that serial held, before TEXT was written there)
+#   headroom-guest: nic-queues <iface>=<rx queues>,...
+#                   (each time the set of NICs changes: the receive queues of each)
 #   headroom-guest: acpi-shutdown        (the ACPI power button: it powers off next)
 # A NIC is a PCI device with vendor 0x1af4 and device 0x1041 (virtio 1.0 net,
 # non-transitional) or 0x1000 (transitional virtio-net).
@@ -45,6 +48,11 @@
 #                     after DHCP, try a TCP connection to each target and report
 #                     whether it opened; HOST "gateway" is the DHCP router. Tests
 #                     use it to see what a guest on the pod network can reach.
+#   headroom.serve=PORT,...
+#                     after DHCP, listen on each TCP port and answer every
+#                     connection with one line, "headroom-guest port=<port>
+#                     uuid=<SMBIOS UUID>", then close it. Tests use it to reach
+#                     the guest through the ports the host forwards.
 
 /bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
 /bin/busybox --install -s
@@ -63,6 +71,7 @@ kmsg=0
 poll=0.2
 dhcp=0
 probes=""
+serve=""
 stamp=""
 for word in $(cat /proc/cmdline); do
   case "$word" in
@@ -70,6 +79,7 @@ for word in $(cat /proc/cmdline); do
     headroom.poll=*) poll=${word#headroom.poll=} ;;
     headroom.dhcp=1) dhcp=1 ;;
     headroom.probe=*) probes=${word#headroom.probe=} ;;
+    headroom.serve=*) serve=${word#headroom.serve=} ;;
     headroom.stamp=*) stamp=${word#headroom.stamp=} ;;
   esac
 done
@@ -246,6 +256,14 @@ network() {
     if nc -w 3 "$host" "$port" -e /bin/true >/dev/null 2>&1; then result=open; else result=closed; fi
     echo "headroom-guest: probe target=$host:$port result=$result"
   done
+  uuid=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null)
+  for port in $(echo "$serve" | tr , ' '); do
+    printf '#!/bin/sh\necho "headroom-guest port=%s uuid=%s"\n' "$port" "$uuid" >"/tmp/serve.$port"
+    chmod 0755 "/tmp/serve.$port"
+    # -ll: keep listening after each connection.
+    nc -ll -p "$port" -e "/tmp/serve.$port" >/dev/null 2>&1 &
+    echo "headroom-guest: serving port=$port"
+  done
 }
 [ "$dhcp" = 1 ] && network &
 
@@ -272,6 +290,19 @@ scan() {
   done
 }
 
+# Each NIC's receive queues (more than one with multiqueue virtio-net).
+nic_queues() {
+  out=""
+  for name in $(echo "$ifaces" | tr , ' '); do
+    n=0
+    for queue in /sys/class/net/"$name"/queues/rx-*; do
+      [ -e "$queue" ] && n=$((n + 1))
+    done
+    out="${out:+$out,}$name=$n"
+  done
+  echo "$out"
+}
+
 # Look every $poll seconds; print at once when something changed and at
 # least once a second otherwise, so the host sees hotplug within ~$poll s.
 last=""
@@ -282,6 +313,7 @@ while true; do
   state="$count $addrs $ifaces"
   if [ "$state" != "$last" ] || [ "${up%.*}" != "$last_second" ]; then
     echo "headroom-guest: nics=$count pci=$addrs ifaces=$ifaces up=$up"
+    [ "$state" != "$last" ] && echo "headroom-guest: nic-queues $(nic_queues)"
     last=$state
     last_second=${up%.*}
   fi

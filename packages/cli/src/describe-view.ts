@@ -8,7 +8,7 @@ import {
   eventObject,
 } from "./event-view.ts";
 import { formatTable } from "./output.ts";
-import { statusView } from "./vmi-view.ts";
+import { type PortView, statusView } from "./vmi-view.ts";
 
 /** Where the capacity figures come from. */
 export type CapacitySource =
@@ -44,6 +44,9 @@ export interface VmiDescription {
     mac: string;
     pciAddress: string;
     state: string;
+    /** The guest's address on the pod network; "<none>" before its lease or without a live view. */
+    ipAddress: string;
+    ports: PortView[];
   }[];
   /** The last capacity events of this VMI, oldest first. */
   events: EventObject[];
@@ -96,6 +99,8 @@ export function vmiDescription(
       mac: found?.mac || iface.macAddress || "<none>",
       pciAddress: found?.pciAddress || "<none>",
       state: found?.state ?? storedStates.get(name) ?? "Pending",
+      ipAddress: found?.ipAddress || "<none>",
+      ports: found?.ports ?? [],
     };
   });
   const names = new Set(interfaces.map((iface) => iface.name));
@@ -107,6 +112,8 @@ export function vmiDescription(
       mac: extra.mac || "<none>",
       pciAddress: extra.pciAddress || "<none>",
       state: extra.state,
+      ipAddress: extra.ipAddress || "<none>",
+      ports: extra.ports ?? [],
     });
   }
 
@@ -171,8 +178,27 @@ export function formatDescription(description: VmiDescription, nowMs: number): s
     lines.push(
       ...indent(
         formatTable(
-          ["NAME", "NETWORK", "MAC", "PCI ADDRESS", "STATE"],
-          d.interfaces.map((i) => [i.name, i.network, i.mac, i.pciAddress, i.state]),
+          ["NAME", "NETWORK", "MAC", "IP", "PCI ADDRESS", "STATE"],
+          d.interfaces.map((i) => [i.name, i.network, i.mac, i.ipAddress, i.pciAddress, i.state]),
+        ),
+      ),
+    );
+  }
+  const ports = d.interfaces.flatMap((i) =>
+    i.ports.map((port) => ({ ...port, interface: i.name })),
+  );
+  if (ports.length > 0) {
+    lines.push("Ports:");
+    lines.push(
+      ...indent(
+        formatTable(
+          ["INTERFACE", "NAME", "PORT", "HOST"],
+          ports.map((p) => [
+            p.interface,
+            p.name || "<none>",
+            `${p.port}/${p.protocol}`,
+            `${p.hostAddress}:${p.hostPort}`,
+          ]),
         ),
       ),
     );

@@ -47,7 +47,26 @@ export interface VmiStatusView {
     controllersAdded: number;
     inUse: number;
   };
-  interfaces: { name: string; mac: string; pciAddress: string; state: string }[];
+  interfaces: InterfaceView[];
+}
+
+export interface InterfaceView {
+  name: string;
+  mac: string;
+  pciAddress: string;
+  state: string;
+  /** The guest's address on the pod network (live views only, once it has a lease). */
+  ipAddress?: string;
+  /** Guest ports the host forwards to, and where. */
+  ports?: PortView[];
+}
+
+export interface PortView {
+  name: string;
+  port: number;
+  protocol: string;
+  hostAddress: string;
+  hostPort: number;
 }
 
 /**
@@ -96,6 +115,18 @@ export function statusView(record: IVmiRecord): VmiStatusView {
       state:
         INTERFACE_STATE_NAMES[iface.state ?? InterfaceState.INTERFACE_STATE_UNSPECIFIED] ??
         "Unknown",
+      ...(iface.ipAddress ? { ipAddress: iface.ipAddress } : {}),
+      ...(iface.ports?.length
+        ? {
+            ports: iface.ports.map((port) => ({
+              name: port.name ?? "",
+              port: port.port ?? 0,
+              protocol: port.protocol ?? "TCP",
+              hostAddress: port.hostAddress ?? "",
+              hostPort: port.hostPort ?? 0,
+            })),
+          }
+        : {}),
     })),
   };
 }

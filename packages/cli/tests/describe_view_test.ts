@@ -56,7 +56,16 @@ const live: IVmiStatus = {
   reason: "",
   capacity: { ...stored.capacity, inUse: 3, free: 2 },
   interfaces: [
-    { name: "default", mac: "52:54:00:00:00:01", pciAddress: "0000:01:00.0", state: 2 },
+    {
+      name: "default",
+      mac: "52:54:00:00:00:01",
+      pciAddress: "0000:01:00.0",
+      state: 2,
+      ipAddress: "10.0.2.7",
+      ports: [
+        { name: "http", port: 80, protocol: "TCP", hostAddress: "127.0.0.1", hostPort: 40080 },
+      ],
+    },
     { name: "secondary", mac: "02:00:00:00:00:02", pciAddress: "0000:02:00.0", state: 2 },
     { name: "old", mac: "52:54:00:00:00:09", pciAddress: "0000:07:00.0", state: 2 },
   ],
@@ -83,6 +92,10 @@ describe("vmiDescription", () => {
         mac: "52:54:00:00:00:01",
         pciAddress: "0000:01:00.0",
         state: "Attached",
+        ipAddress: "10.0.2.7",
+        ports: [
+          { name: "http", port: 80, protocol: "TCP", hostAddress: "127.0.0.1", hostPort: 40080 },
+        ],
       },
       {
         name: "secondary",
@@ -90,14 +103,26 @@ describe("vmiDescription", () => {
         mac: "02:00:00:00:00:02",
         pciAddress: "0000:02:00.0",
         state: "Attached",
+        ipAddress: "<none>",
+        ports: [],
       },
-      { name: "third", network: "lab-net", mac: "<none>", pciAddress: "<none>", state: "Failed" },
+      {
+        name: "third",
+        network: "lab-net",
+        mac: "<none>",
+        pciAddress: "<none>",
+        state: "Failed",
+        ipAddress: "<none>",
+        ports: [],
+      },
       {
         name: "old",
         network: "<none>",
         mac: "52:54:00:00:00:09",
         pciAddress: "0000:07:00.0",
         state: "Attached",
+        ipAddress: "<none>",
+        ports: [],
       },
     ]);
   });
@@ -146,7 +171,22 @@ describe("vmiDescription", () => {
       ].join("\n"),
     );
     expect(text).toMatch(
+      /^ {2}default +pod +52:54:00:00:00:01 +10\.0\.2\.7 +0000:01:00\.0 +Attached$/m,
+    );
+    expect(text).toMatch(
+      /^ {2}secondary +lab-net +02:00:00:00:00:02 +<none> +0000:02:00\.0 +Attached$/m,
+    );
+    expect(text).toMatch(
+      /^Ports:\n {2}INTERFACE +NAME +PORT +HOST\n {2}default +http +80\/TCP +127\.0\.0\.1:40080\n/m,
+    );
+    expect(text).toMatch(
       /^Events:\n {2}TYPE +INTERFACE +IN-USE +FREE +AGE +MESSAGE\n {2}exhausted +extra +5 +0 +60s +no free slot\n$/m,
+    );
+  });
+
+  it("has no Ports section when nothing is forwarded", () => {
+    expect(formatDescription(vmiDescription(record, { note: "none" }, []), 0)).not.toContain(
+      "Ports:",
     );
   });
 });

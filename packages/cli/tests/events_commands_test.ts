@@ -349,9 +349,9 @@ describe("headroom describe vmi without a launcher", () => {
     expect(text).toMatch(/^ {2}Requested: +5$/m);
     expect(text).toMatch(/^ {2}Free: +3$/m);
     expect(text).toMatch(/^ {2}Controllers added: +4$/m);
-    expect(text).toMatch(/^ {2}default +pod +52:54:00:aa:00:01 +0000:01:00\.0 +Attached$/m);
+    expect(text).toMatch(/^ {2}default +pod +52:54:00:aa:00:01 +<none> +0000:01:00\.0 +Attached$/m);
     expect(text).toMatch(
-      /^ {2}secondary +headroom-bridge +52:54:00:aa:00:02 +0000:02:00\.0 +Attached$/m,
+      /^ {2}secondary +headroom-bridge +52:54:00:aa:00:02 +<none> +0000:02:00\.0 +Attached$/m,
     );
     const events = text.slice(text.indexOf("Events:")).trimEnd().split("\n");
     expect(events[1]).toMatch(/^ {2}TYPE +INTERFACE +IN-USE +FREE +AGE +MESSAGE$/);

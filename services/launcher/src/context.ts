@@ -17,8 +17,10 @@ import {
   retryCompareAndSet,
   toJetStream,
 } from "@headroom/bus";
+import { leasedAddress } from "@headroom/domain-manager";
 import {
   DEFAULT_POD_SUBNET,
+  nicAlias,
   type PodSubnet,
   parsePodSubnet,
   type VirtType,
@@ -28,9 +30,13 @@ import { type ImageStore, openImageStore } from "@headroom/images";
 import type { Connection } from "@headroom/libvirt";
 import { type IVmiStatus, VmiAccepted, VmiStatus } from "@headroom/proto";
 import { type ImageHolder, imageHolder } from "./images.ts";
+import { PortForwards } from "./port_forwards.ts";
 import type { LibvirtLink } from "./reconnect.ts";
 import { SharedLock } from "./shared_lock.ts";
 import { mayReplaceStatus } from "./status.ts";
+
+/** Forwarded ports are reached from this host only, unless the administrator says otherwise. */
+export const DEFAULT_PORT_ADDRESS = "127.0.0.1";
 
 export interface LauncherOptions {
   log: Logger;
@@ -63,6 +69,8 @@ export interface LauncherOptions {
   insecureRegistries?: string[];
   /** Directories whose files hostDisk volumes may use (none by default). */
   hostDiskDirs?: string[];
+  /** The host address forwarded guest ports listen on (default 127.0.0.1). */
+  portAddress?: string;
   version?: string;
 }
 
@@ -83,6 +91,8 @@ export interface LauncherContext {
   images: ImageHolder;
   /** Plans hold it shared while they use the image store; an image prune alone. */
   imageLock: SharedLock;
+  /** The host ports that lead to guests' ports (interfaces[].ports). */
+  ports: PortForwards;
   js: JetStreamClient;
   buckets: Buckets;
   /** One task at a time per VMI (key), VMIs in parallel. */
@@ -138,6 +148,15 @@ export function launcherContext(
       options.log,
     ),
     imageLock: new SharedLock(),
+    ports: new PortForwards(
+      options.portAddress ?? DEFAULT_PORT_ADDRESS,
+      async (domainName, interfaceName) => {
+        const domain = await libvirt().findDomain(domainName);
+        if (!domain || !(await domain.isActive())) return undefined;
+        return leasedAddress(domain, nicAlias(interfaceName));
+      },
+      options.log,
+    ),
     js: toJetStream(nc),
     buckets,
     queue: new KeyedQueue(),

@@ -1,6 +1,6 @@
 // headroom.api.v1.vmi.describe: capacity and interfaces read from the live domain.
 import { ApiError, errorText, storeKey } from "@headroom/bus";
-import { inspectRunning, isHeadroomDomain } from "@headroom/domain-manager";
+import { inspectRunning, isHeadroomDomain, leasedAddresses } from "@headroom/domain-manager";
 import { domainNameOf } from "@headroom/host-state";
 import type { DescribeRequest, IDescribeReply } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
@@ -31,6 +31,12 @@ export async function describeVmi(
     await inspectRunning(domain),
     status?.capacity?.controllersAdded ?? 0,
   );
+  // Addresses are a courtesy: without them, describe still shows the rest.
+  const leases = await leasedAddresses(domain).catch(() => new Map<string, string>());
+  for (const iface of live.interfaces ?? []) {
+    const address = leases.get((iface.mac ?? "").toLowerCase());
+    if (address) iface.ipAddress = address;
+  }
   return { found: true, live };
 }
 

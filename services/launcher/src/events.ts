@@ -22,7 +22,7 @@ export function statusOf(
   view: RunningView,
   controllersAdded: number,
 ): IVmiStatus {
-  return runningStatus({
+  const status = runningStatus({
     uid: facts.uid,
     generation: facts.generation,
     domainName: facts.domainName,
@@ -33,6 +33,11 @@ export function statusOf(
     controllersAdded,
     interfaces: view.interfaces,
   });
+  for (const iface of status.interfaces ?? []) {
+    const ports = ctx.ports.of(facts.domainName, iface.name ?? "");
+    if (ports.length > 0) iface.ports = ports;
+  }
+  return status;
 }
 
 /** Publishes one capacity event; `msgID` makes a redelivered one a no-op. */

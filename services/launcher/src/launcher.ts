@@ -46,6 +46,7 @@ import {
 import { serveConsoleLog } from "./console_log.ts";
 import { type LauncherContext, type LauncherOptions, launcherContext } from "./context.ts";
 import { describeVmi } from "./describe.ts";
+import { reopenForwards } from "./forwarding.ts";
 import { pruneImages } from "./image_prune.ts";
 import { executePlan } from "./plan.ts";
 import type { LibvirtLink } from "./reconnect.ts";
@@ -197,6 +198,8 @@ export async function startLauncher(
   }
   // A volume made while no launcher ran: the plans waiting for it go on.
   void resumeWaiting();
+  // Guests still running from before: their ports lead to them again.
+  void reopenForwards(ctx);
 
   return {
     buckets,
@@ -206,6 +209,7 @@ export async function startLauncher(
       stopping.abort();
       await micro.stop();
       await Promise.all(loops.map((loop) => loop.stop()));
+      await ctx.ports.closeAll();
     },
   };
 }

@@ -12,7 +12,10 @@
 // when HTTPS fails; loopback registries always may be),
 // HEADROOM_HOST_DISK_DIRS (absolute directories, ':' between them, whose files
 // hostDisk volumes may use; none by default),
+// HEADROOM_PORT_ADDRESS (the host address forwarded guest ports listen on,
+// default 127.0.0.1; 0.0.0.0 opens them to every network the host is on),
 // HEADROOM_NATS_USER/_SEED (its NATS login, "launcher" under headroom up).
+import { isIP } from "node:net";
 import { connect, createLogger, SERVICE_NAMES } from "@headroom/bus";
 import { chooseVirtType } from "@headroom/domain-manager";
 import { hostState } from "@headroom/host-state";
@@ -30,6 +33,11 @@ const maxImageBytes = Number(process.env.HEADROOM_MAX_IMAGE_BYTES) || undefined;
 
 try {
   const hostDiskDirs = parseHostDiskDirs(process.env.HEADROOM_HOST_DISK_DIRS);
+  const portAddress = process.env.HEADROOM_PORT_ADDRESS || undefined;
+  if (portAddress && isIP(portAddress) === 0)
+    throw new Error(
+      `HEADROOM_PORT_ADDRESS=${portAddress} is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)`,
+    );
   // libvirtd restarts leave domains running: reconnect and carry on.
   const conn = await ReconnectingConnection.open(uri, {
     onLost: (reason) => log.error({ uri, reason }, "libvirt connection lost; reconnecting"),
@@ -63,6 +71,7 @@ try {
       .filter(Boolean),
     defineOnly: process.env.HEADROOM_LAUNCHER_DEFINE_ONLY === "1",
     hostDiskDirs,
+    ...(portAddress ? { portAddress } : {}),
     ...(process.env.HEADROOM_NODE_NAME ? { node: process.env.HEADROOM_NODE_NAME } : {}),
   });
   log.info("launcher ready");

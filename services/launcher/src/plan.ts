@@ -15,6 +15,7 @@ import {
   reservedReported,
   statusOf,
 } from "./events.ts";
+import { syncForwards } from "./forwarding.ts";
 import { recordImagesUsed } from "./image_prune.ts";
 import { ImageUnavailableError, type LookedUp } from "./images.ts";
 import { reconcileInterfaces } from "./interfaces.ts";
@@ -96,6 +97,7 @@ async function carryOut(
     return NOTHING_LEFT;
   }
   const launched = launch.value;
+  await syncForwards(ctx, plan.domainName, stored);
 
   const facts: PlanFacts = {
     uid,

@@ -38,6 +38,7 @@ export async function releaseVmi(ctx: LauncherContext, deleted: VmiDeleted): Pro
       await shutDown(domain, Number(deleted.terminationGracePeriodSeconds), log);
       await removeDomain(domain);
     }
+    await ctx.ports.close(domainName);
     await rm(ctx.state.vmDir(namespace, name), { recursive: true, force: true });
     await stopWaiting(ctx, uid);
     const volumes = await releaseVolumes(ctx, uid);
