@@ -3,7 +3,8 @@
 // RTC; clock.timezone keeps the zone's local time in it; timer.hpet.present
 // takes the HPET away or keeps it), its TPM (devices.tpm, swtpm), its
 // devices (a watchdog, a video adapter, no memory balloon: PCI ids the guest
-// lists) and multi-queue disks. The interface request still holds: NICs
+// lists), multi-queue disks and NICs (every NIC, hot-plugged ones too, gets
+// a queue pair per vCPU). The interface request still holds: NICs
 // hot-plug up to the VMI's capacity (on q35, one more is refused). On q35 and
 // on pc.
 import { existsSync } from "node:fs";
@@ -41,7 +42,7 @@ interface Case {
   cpu: RegExp;
   /** PCI ids the guest must list, and must not. */
   pci: { has: string[]; lacks: string[] };
-  /** vda's queues. */
+  /** vda's queues, and each NIC's (hot-plugged ones too). */
   queues: number;
 }
 
@@ -61,6 +62,7 @@ const cases: Case[] = [
         tpm: {},
         autoattachMemBalloon: false,
         blockMultiQueue: true,
+        networkInterfaceMultiqueue: true,
         video: { type: "virtio" },
         watchdog: { name: "wd", i6300esb: { action: "poweroff" } },
       },
@@ -135,7 +137,16 @@ describe.concurrent("the guest's platform", () => {
 
       // 5 asked for, 2 defined: 3 hot-plug.
       await plugToCapacity(cli, name, machine, 3);
-      await consoleUntil(cli, name, "headroom-guest: nics=5 ");
+      const plugged = await consoleUntil(
+        cli,
+        name,
+        "headroom-guest: nics=5 ",
+        "headroom-guest: nic-queues ",
+      );
+      const nicQueues = [...plugged.matchAll(/^headroom-guest: nic-queues (\S*)$/gm)].at(-1)?.[1];
+      expect(nicQueues?.split(",").map((entry) => entry.split("=")[1])).toEqual(
+        Array(5).fill(String(queues)),
+      );
 
       const deleted = await headroom([
         ...cli,

@@ -74,6 +74,8 @@ function interfaceElement(nic: NicSpec): XElement {
   if (nic.kind === "bridge") children.push({ tag: "source", attrs: { bridge: nic.bridge } });
   else children.push({ tag: "source", attrs: { network: POD_NETWORK } });
   children.push({ tag: "model", attrs: { type: nic.model } });
+  if (nic.queues !== undefined)
+    children.push({ tag: "driver", attrs: { queues: String(nic.queues) } });
   children.push({ tag: "alias", attrs: { name: nicAlias(nic.name) } });
   const type = nic.kind === "bridge" ? "bridge" : "network";
   return { tag: "interface", attrs: { type }, children };

@@ -119,6 +119,7 @@ function rulesFor(allowed: ComposedAllowance): Rule {
         },
       },
       model: { attrs: { type: oneOf(...NIC_MODELS) } },
+      driver: { attrs: { queues: matches(/^[1-9][0-9]?$/) } },
       alias: { attrs: { name: matches(new RegExp(`^${NIC_ALIAS_PREFIX}${ALIAS_TAIL}`)) } },
     },
   };

@@ -63,7 +63,8 @@ function disksOf(vmi: Vmi, host: HostPlacement): DiskSpec[] {
   });
 }
 
-function interfacesOf(vmi: Vmi, host: HostPlacement): NicSpec[] {
+/** `queues`: each virtio NIC's queue pairs (networkInterfaceMultiqueue), none when 1. */
+function interfacesOf(vmi: Vmi, host: HostPlacement, queues: number): NicSpec[] {
   return vmi.spec.domain.devices.interfaces.map((iface, i) => {
     const field = `spec.domain.devices.interfaces[${i}]`;
     const network = vmi.spec.networks.find((n) => n.name === iface.name);
@@ -81,6 +82,7 @@ function interfacesOf(vmi: Vmi, host: HostPlacement): NicSpec[] {
       nic.bridge = bridge;
     }
     if (iface.macAddress !== undefined) nic.mac = iface.macAddress.toLowerCase();
+    if (queues > 1 && model.startsWith("virtio")) nic.queues = queues;
     return nic;
   });
 }
@@ -145,7 +147,11 @@ export function domainSpecFromVmi(vmi: Vmi, host: HostPlacement): DomainSpec {
     vcpus: guest.resources.vcpus,
     memoryKiB: guest.resources.memoryKiB,
     disks: disksOf(vmi, host),
-    interfaces: interfacesOf(vmi, host),
+    interfaces: interfacesOf(
+      vmi,
+      host,
+      domain.devices.networkInterfaceMultiqueue ? guest.resources.vcpus : 1,
+    ),
     rng: domain.devices.rng !== undefined,
     ...(domain.firmware?.serial !== undefined ? { smbiosSerial: domain.firmware.serial } : {}),
     ...firmwareOf(vmi, guest.resources, host),

@@ -70,6 +70,8 @@ export interface NicSpec {
   model: NicModel;
   /** Unicast MAC address `xx:xx:xx:xx:xx:xx`; libvirt generates one when absent. */
   mac?: string;
+  /** Queue pairs of a virtio NIC (networkInterfaceMultiqueue: one per vCPU). */
+  queues?: number;
 }
 
 export interface DomainSpec {
@@ -245,6 +247,11 @@ export function checkNic(nic: NicSpec, path = "nic"): void {
       throw new DomainSpecError(`${path}.mac`, "must look like 02:00:00:00:00:01");
     if (Number.parseInt(mac.slice(0, 2), 16) & 1)
       throw new DomainSpecError(`${path}.mac`, "must be a unicast address (first octet even)");
+  }
+  if (nic.queues !== undefined) {
+    positiveInt(`${path}.queues`, nic.queues, 64);
+    if (!nic.model.startsWith("virtio"))
+      throw new DomainSpecError(`${path}.queues`, "is only for virtio NICs");
   }
 }
 

@@ -406,6 +406,7 @@ describe("composedDomainProblems on devices", () => {
     ...spec,
     memBalloon: false,
     diskQueues: 2,
+    interfaces: spec.interfaces.map((nic) => ({ ...nic, queues: 2 })),
     video: "virtio",
     watchdog: "poweroff",
     tpm: true,
@@ -419,6 +420,7 @@ describe("composedDomainProblems on devices", () => {
     expect(xml).toContain('<watchdog model="i6300esb" action="poweroff"/>');
     expect(xml).toContain('<memballoon model="none"/>');
     expect(xml).toContain('queues="2"');
+    expect(xml).toContain('<driver queues="2"/>');
     expect(composedDomainProblems(xml, allowance)).toEqual([]);
   });
 

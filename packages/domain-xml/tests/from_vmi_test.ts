@@ -184,6 +184,7 @@ describe("domainSpecFromVmi", () => {
           tpm: {},
           autoattachMemBalloon: false,
           blockMultiQueue: true,
+          networkInterfaceMultiqueue: true,
           video: { type: "virtio" },
           watchdog: { name: "wd", i6300esb: {} },
         },
@@ -199,10 +200,35 @@ describe("domainSpecFromVmi", () => {
       video: "virtio",
       watchdog: "reset",
     });
+    // networkInterfaceMultiqueue: a queue pair per vCPU on each virtio NIC.
+    expect(spec.interfaces.map((nic) => nic.queues)).toEqual([2, 2]);
     const xml = composeDomain(spec);
     expect(virtXmlValidate(xml)).toMatch(/validates/);
     expect(xml).toContain('<clock offset="timezone" timezone="Asia/Tokyo">');
     expect(xml).toContain('<timer name="rtc" tickpolicy="catchup"/>');
+    expect(xml.match(/<driver queues="2"\/>/g)).toHaveLength(2);
+  });
+
+  it("gives queues to virtio NICs only, and none with one vCPU", () => {
+    const withCores = (cores: number) =>
+      domainSpecFromVmi(
+        valid(
+          withDomain({
+            cpu: { cores },
+            devices: {
+              disks: [{ disk: { bus: "virtio" }, name: "containerdisk" }],
+              interfaces: [
+                { masquerade: {}, name: "default" },
+                { bridge: {}, name: "secondary", model: "e1000e" },
+              ],
+              networkInterfaceMultiqueue: true,
+            },
+          }),
+        ),
+        host,
+      ).interfaces.map((nic) => nic.queues);
+    expect(withCores(4)).toEqual([4, undefined]);
+    expect(withCores(1)).toEqual([undefined, undefined]);
   });
 
   it("takes the domain name from the host when given", () => {
