@@ -4,29 +4,15 @@
 // disks it sees and what each seed holds. The guest's report must match the
 // VMI: its instance-id and hostname, and the sha256 of its user and network data.
 import { createHash } from "node:crypto";
-import { rm } from "node:fs/promises";
-import { useStack } from "@headroom/test-stack/vitest";
-import { cliStateWithLogin } from "@headroom/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useCliStack } from "./cli_stack.ts";
 import { testNamespace, virsh } from "./host.ts";
 import { applyAndWait, consoleUntil } from "./run.ts";
 
 const namespace = testNamespace();
-const stack = useStack({
+const { stack, cli } = useCliStack({
   namespace,
-  env: { HEADROOM_VIRT_TYPE: "qemu" },
   refusals: /(Publish|Subscription) Violation/,
-});
-let cliState = "";
-let cli: string[] = [];
-
-beforeAll(async () => {
-  cliState = await cliStateWithLogin(stack.state.secrets);
-  cli = ["--server", stack.natsUrl, "--state-dir", cliState, "-n", namespace];
-});
-
-afterAll(async () => {
-  if (cliState) await rm(cliState, { recursive: true, force: true });
 });
 
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");

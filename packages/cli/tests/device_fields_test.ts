@@ -5,23 +5,15 @@
 // named NAMESPACE/NAME. The interface request
 // still holds with them: NICs hot-plug up to the VMI's capacity (on q35, one
 // more is refused). On q35 and on pc.
-import { useStack } from "@headroom/test-stack/vitest";
-import { cliStateWithLogin } from "@headroom/testing";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useCliStack } from "./cli_stack.ts";
 import { testNamespace, virsh } from "./host.ts";
 import { applyAndWait, consoleUntil, plugToCapacity } from "./run.ts";
 
 const namespace = testNamespace();
-const stack = useStack({
+const { stack, cli } = useCliStack({
   namespace,
-  env: { HEADROOM_VIRT_TYPE: "qemu" },
   refusals: /(Publish|Subscription) Violation/,
-});
-let cli: string[] = [];
-
-beforeAll(async () => {
-  const cliState = await cliStateWithLogin(stack.state.secrets);
-  cli = ["--server", stack.natsUrl, "--state-dir", cliState, "-n", namespace];
 });
 
 describe.each(["q35", "pc"])("on %s", (machine) => {

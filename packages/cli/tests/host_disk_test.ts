@@ -8,27 +8,23 @@ import { existsSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { chmod, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { useStack } from "@headroom/test-stack/vitest";
-import { cliStateWithLogin } from "@headroom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useCliStack } from "./cli_stack.ts";
 import { testNamespace } from "./host.ts";
 import { applyAndWait, consoleUntil, headroom } from "./run.ts";
 
 const allowed = mkdtempSync(join(tmpdir(), "headroom-host-disks-"));
 const outside = mkdtempSync(join(tmpdir(), "headroom-not-allowed-"));
 const namespace = testNamespace();
-const stack = useStack({
+const { stack, cli } = useCliStack({
   namespace,
-  env: { HEADROOM_VIRT_TYPE: "qemu", HEADROOM_HOST_DISK_DIRS: allowed },
+  env: { HEADROOM_HOST_DISK_DIRS: allowed },
   refusals: /(Publish|Subscription) Violation/,
 });
-let cli: string[] = [];
 
 beforeAll(async () => {
   // QEMU runs as its own user and must reach the files.
   await Promise.all([chmod(allowed, 0o755), chmod(outside, 0o755)]);
-  const cliState = await cliStateWithLogin(stack.state.secrets);
-  cli = ["--server", stack.natsUrl, "--state-dir", cliState, "-n", namespace];
 });
 
 afterAll(async () => {

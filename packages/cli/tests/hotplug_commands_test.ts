@@ -3,11 +3,9 @@
 // launcher as their own processes, libvirtd and QEMU (TCG) running the tiny
 // guest from a private image store. One guest boots; the CLI drives it as a
 // user would, and every domain of the test's namespace is removed afterwards.
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { useStack } from "@headroom/test-stack/vitest";
-import { cliStateWithLogin } from "@headroom/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useCliStack } from "./cli_stack.ts";
 import { domainsOf, testNamespace, virsh, writeSeedVmi } from "./host.ts";
 import { headroom, start } from "./run.ts";
 
@@ -20,28 +18,17 @@ const name = "vmi-iface-request-example";
 // do all their work within the permissions headroom.conf gives them; a client
 // without a login is refused on purpose below, so only refused publishes and
 // subscriptions count.
-const stack = useStack({
+const { stack, cli } = useCliStack({
   namespace,
-  env: { HEADROOM_VIRT_TYPE: "qemu" },
   seedNetwork: false,
   refusals: /(Publish|Subscription) Violation/,
 });
 let stateDir = "";
-/** The CLI's own state directory: only its login, apart from the services'. */
-let cliState = "";
 let bridge = "";
-/** `headroom --server URL -n NAMESPACE`, the prefix of every command here. */
-let cli: string[] = [];
-
-afterAll(async () => {
-  if (cliState) await rm(cliState, { recursive: true, force: true });
-});
 
 beforeAll(async () => {
   stateDir = stack.stateDir;
   bridge = stack.bridge;
-  cliState = await cliStateWithLogin(stack.state.secrets);
-  cli = ["--server", stack.natsUrl, "--state-dir", cliState, "-n", namespace];
 });
 
 function hc(args: string[]) {

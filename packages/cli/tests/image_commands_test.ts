@@ -5,36 +5,28 @@
 // it shows comes over NATS.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { cp, mkdir, rm, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdir, symlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { openImageStore, TINY_GUEST_REF } from "@headroom/images";
-import { useStack } from "@headroom/test-stack/vitest";
-import { cliStateWithLogin } from "@headroom/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { useCliStack } from "./cli_stack.ts";
 import { testNamespace, virsh } from "./host.ts";
 import { headroom, repoRoot, start } from "./run.ts";
 
 const execFileAsync = promisify(execFile);
 
 const namespace = testNamespace();
-const stack = useStack({ namespace, env: { HEADROOM_VIRT_TYPE: "qemu" } });
+const cliStack = useCliStack({ namespace });
+const { stack, cli } = cliStack;
 const UPLOADED = "test/uploaded-guest:1";
 const name = "from-upload";
-let cliState = "";
-let cli: string[] = [];
 let guestTree = "";
 
 beforeAll(async () => {
-  cliState = await cliStateWithLogin(stack.state.secrets);
-  cli = ["--server", stack.natsUrl, "--state-dir", cliState, "-n", namespace];
   guestTree = (await openImageStore(stack.state.images).resolve(TINY_GUEST_REF)).root;
-});
-
-afterAll(async () => {
-  if (cliState) await rm(cliState, { recursive: true, force: true });
 });
 
 function hc(args: string[]) {
@@ -53,7 +45,7 @@ async function manifestFile(vmiName: string): Promise<string> {
   const vmi = await stack.seedManifest(vmiName);
   vmi.spec.volumes[0].containerDisk.image = UPLOADED;
   vmi.spec.domain.firmware.kernelBoot.container.image = UPLOADED;
-  const path = join(cliState, `${vmiName}.yaml`);
+  const path = join(cliStack.cliState, `${vmiName}.yaml`);
   await writeFile(path, stringify(vmi));
   return path;
 }
@@ -109,7 +101,7 @@ describe("images through NATS, from a CLI with only its login", () => {
 
   it("keeps a VMI's disk when its image is replaced: the domain starts again after the old copy went", async () => {
     const before = await openImageStore(stack.state.images).resolve(UPLOADED);
-    const v2 = join(cliState, "guest-v2");
+    const v2 = join(cliStack.cliState, "guest-v2");
     await cp(guestTree, v2, { recursive: true });
     await writeFile(join(v2, "v2.txt"), "the second upload\n");
     const add = await hc(["image", "add", UPLOADED, v2]);
@@ -162,7 +154,7 @@ describe("images through NATS, from a CLI with only its login", () => {
   });
 
   it("refuses a source with a symbolic link, or none, before sending anything (exit 2)", async () => {
-    const tree = join(cliState, "linked");
+    const tree = join(cliStack.cliState, "linked");
     await mkdir(tree, { recursive: true });
     await writeFile(join(tree, "a.txt"), "a");
     await symlink("/etc/passwd", join(tree, "passwd"));
@@ -171,16 +163,18 @@ describe("images through NATS, from a CLI with only its login", () => {
     expect(linked.stderr).toBe(
       `headroom: ${join(tree, "passwd")} is a symbolic link; images hold only files and folders\n`,
     );
-    const none = await hc(["image", "add", "test/none", join(cliState, "nope")]);
+    const none = await hc(["image", "add", "test/none", join(cliStack.cliState, "nope")]);
     expect(none.code).toBe(2);
-    expect(none.stderr).toBe(`headroom: source ${join(cliState, "nope")} does not exist\n`);
+    expect(none.stderr).toBe(
+      `headroom: source ${join(cliStack.cliState, "nope")} does not exist\n`,
+    );
     const refs = (await imagesJson()).map((image) => image.ref);
     expect(refs).not.toContain("test/linked");
     expect(refs).not.toContain("test/none");
   });
 
   it("draws a progress bar on a terminal", async () => {
-    const file = join(cliState, "blob.bin");
+    const file = join(cliStack.cliState, "blob.bin");
     await writeFile(file, Buffer.alloc(8 * 1024 * 1024, 1));
     const command = [process.execPath, join("packages", "cli", "bin", "headroom.js"), ...cli]
       .concat(["image", "add", "test/blob", file])

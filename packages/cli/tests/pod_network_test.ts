@@ -5,25 +5,20 @@
 // and must reach the host's own network address, as it would reach another
 // machine. Through the whole stack, under the shipped NATS permissions.
 import { readFileSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { networkInterfaces } from "node:os";
-import { useStack } from "@headroom/test-stack/vitest";
-import { cliStateWithLogin } from "@headroom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useCliStack } from "./cli_stack.ts";
 import { testNamespace, virsh } from "./host.ts";
 import { applyAndWait, consoleUntil } from "./run.ts";
 
 const namespace = testNamespace();
 const name = "pod-reach";
-const stack = useStack({
+const { stack, cli } = useCliStack({
   namespace,
-  env: { HEADROOM_VIRT_TYPE: "qemu" },
   seedNetwork: false,
   refusals: /(Publish|Subscription) Violation/,
 });
-let cliState = "";
-let cli: string[] = [];
 let listener: Server | undefined;
 let hostAddress = "";
 let listenerPort = 0;
@@ -41,8 +36,6 @@ function defaultRouteAddress(): string {
 }
 
 beforeAll(async () => {
-  cliState = await cliStateWithLogin(stack.state.secrets);
-  cli = ["--server", stack.natsUrl, "--state-dir", cliState, "-n", namespace];
   hostAddress = defaultRouteAddress();
   listener = createServer((socket) => {
     connections++;
@@ -54,7 +47,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   listener?.close();
-  if (cliState) await rm(cliState, { recursive: true, force: true });
 });
 
 describe("a guest on the pod network", () => {

@@ -4,32 +4,18 @@
 // proves which guest it came from. The ports stay where they were across a
 // launcher restart and close with the VMI. Through the whole stack, under the
 // shipped NATS permissions.
-import { rm } from "node:fs/promises";
 import { connect } from "node:net";
-import { useStack } from "@headroom/test-stack/vitest";
-import { cliStateWithLogin } from "@headroom/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useCliStack } from "./cli_stack.ts";
 import { testNamespace, virsh } from "./host.ts";
 import { applyAndWait, consoleUntil, headroom } from "./run.ts";
 
 const namespace = testNamespace();
 const name = "ports";
-const stack = useStack({
+const { stack, cli } = useCliStack({
   namespace,
-  env: { HEADROOM_VIRT_TYPE: "qemu" },
   seedNetwork: false,
   refusals: /(Publish|Subscription) Violation/,
-});
-let cliState = "";
-let cli: string[] = [];
-
-beforeAll(async () => {
-  cliState = await cliStateWithLogin(stack.state.secrets);
-  cli = ["--server", stack.natsUrl, "--state-dir", cliState, "-n", namespace];
-});
-
-afterAll(async () => {
-  if (cliState) await rm(cliState, { recursive: true, force: true });
 });
 
 interface Forward {

@@ -11,17 +11,16 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { openImageStore } from "@headroom/images";
 import { writeOciLayout } from "@headroom/registry";
-import { useStack } from "@headroom/test-stack/vitest";
-import { cliStateWithLogin, type Registry, startRegistry } from "@headroom/testing";
+import { type Registry, startRegistry } from "@headroom/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useCliStack } from "./cli_stack.ts";
 import { testNamespace } from "./host.ts";
 import { headroom, repoRoot, start } from "./run.ts";
 
 const run = promisify(execFile);
 const namespace = testNamespace();
-const stack = useStack({
+const { stack, cli } = useCliStack({
   namespace,
-  env: { HEADROOM_VIRT_TYPE: "qemu" },
   seedNetwork: false,
   refusals: /(Publish|Subscription) Violation/,
 });
@@ -30,16 +29,12 @@ let registry: Registry;
 let guarded: Registry;
 const LOGIN = { username: "alice", password: "s3cret" };
 let work = "";
-let cliState = "";
-let cli: string[] = [];
 let image = "";
 
 beforeAll(async () => {
   registry = await startRegistry();
   guarded = await startRegistry({ login: LOGIN });
   work = await mkdtemp(join(tmpdir(), "headroom-registry-images-"));
-  cliState = await cliStateWithLogin(stack.state.secrets);
-  cli = ["--server", stack.natsUrl, "--state-dir", cliState, "-n", namespace];
   const tree = join(work, "tiny-guest");
   await run("bash", [join(repoRoot, "infra/tiny-guest/build.sh"), "--quiet", "--out", tree]);
   const layout = join(work, "layout");
@@ -66,7 +61,6 @@ afterAll(async () => {
   await registry?.stop();
   await guarded?.stop();
   if (work) await rm(work, { recursive: true, force: true });
-  if (cliState) await rm(cliState, { recursive: true, force: true });
 });
 
 /** The seed VMI with its pod interface only, booting `ref`. */

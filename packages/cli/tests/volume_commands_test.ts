@@ -6,27 +6,19 @@
 // waits, saying how to make it, and runs once it is made. A volume made from
 // an image boots as its disk.
 import { writeFile } from "node:fs/promises";
-import { useStack } from "@headroom/test-stack/vitest";
-import { cliStateWithLogin } from "@headroom/testing";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useCliStack } from "./cli_stack.ts";
 import { testNamespace } from "./host.ts";
 import { applyAndWait, consoleUntil, headroom, start } from "./run.ts";
 
 const namespace = testNamespace();
-const stack = useStack({
+const { stack, cli } = useCliStack({
   namespace,
-  env: { HEADROOM_VIRT_TYPE: "qemu" },
   refusals: /(Publish|Subscription) Violation/,
 });
-let cli: string[] = [];
 // Volumes are the host's, not a namespace's: each run names its own.
 const data = `data-${namespace.slice(-6)}`;
 const root = `root-${namespace.slice(-6)}`;
-
-beforeAll(async () => {
-  const cliState = await cliStateWithLogin(stack.state.secrets);
-  cli = ["--server", stack.natsUrl, "--state-dir", cliState, "-n", namespace];
-});
 
 /** The seed VMI with volume `data` on a disk of serial VOL; its guest stamps VOL with `text`. */
 async function withVolume(name: string, source: Record<string, unknown>, text: string) {
