@@ -12,6 +12,9 @@ import type { FieldError } from "./result.ts";
 const NO_HYPERV =
   "headroom gives guests no Hyper-V enlightenments yet: a Windows guest runs without them, slower (QEMU has them only under KVM)";
 
+const HEADLESS =
+  "headroom guests are headless: no display is attached, so there is no pointer or keyboard to give them";
+
 /** Accepted with a warning: the field asks for something that has no meaning on headroom's hosts. */
 const IGNORED: Record<string, string> = {
   status: "it is written by headroom, never read from a document",
@@ -60,6 +63,19 @@ const IGNORED: Record<string, string> = {
     "headroom gives guests no Hyper-V clock yet: a Windows guest keeps time with its other timers",
   "spec.domain.features.kvm":
     "headroom does not hide the hypervisor from guests: they see QEMU's default signature",
+  "spec.domain.features.apic.endOfInterrupt":
+    "headroom leaves the paravirtual end-of-interrupt as QEMU has it (KVM's own, on under KVM)",
+  "spec.domain.clock.timer.kvm": "headroom leaves kvmclock as QEMU has it (on under KVM)",
+  "spec.domain.devices.autoattachSerialConsole":
+    "headroom always attaches a serial console: the guest's boot output and headroom logs come from it; true is what headroom always does",
+  "spec.domain.devices.logSerialConsole":
+    "headroom always keeps what the serial console shows (headroom logs reads it); true is what headroom always does",
+  "spec.domain.devices.autoattachInputDevice": HEADLESS,
+  "spec.domain.devices.inputs": HEADLESS,
+  "spec.domain.devices.sound":
+    "headroom guests are headless: there is no display or audio to play sound to",
+  "spec.domain.devices.disableHotplug":
+    "headroom hot-plugs no disks, so there is nothing to disable (NICs hot-plug as the VMI's request allows)",
   "spec.domain.features.pvspinlock":
     "headroom leaves paravirtual spinlocks as QEMU has them (on under KVM for Linux guests)",
   "spec.domain.resources.overcommitGuestOverhead":
@@ -85,6 +101,7 @@ const REFUSED: Record<string, string> = {
   "metadata.finalizers": "it is Kubernetes' garbage collection, which headroom has none of",
   "spec.accessCredentials": `it copies keys from Kubernetes secrets; ${NO_KUBERNETES}`,
   "spec.resourceClaims": `it claims devices through Kubernetes; ${NO_PASSTHROUGH}`,
+  "spec.domain.firmware.acpi": `its ACPI tables come from Secret volumes; ${NO_KUBERNETES}`,
   "spec.domain.launchSecurity":
     "it needs AMD SEV or Intel TDX, which headroom's hosts do not offer",
   "spec.domain.cpu.dedicatedCpuPlacement": "headroom does not pin guests to host CPUs",
@@ -189,8 +206,10 @@ function* fieldsOf(doc: Record<string, unknown>): Generator<[string, unknown]> {
   const features = asRecord(domain.features);
   for (const feature of ["hyperv", "hypervPassthrough", "kvm", "pvspinlock"])
     yield [`spec.domain.features.${feature}`, features[feature]];
+  yield ["spec.domain.features.apic.endOfInterrupt", asRecord(features.apic).endOfInterrupt];
   const timer = asRecord(asRecord(domain.clock).timer);
   yield ["spec.domain.clock.timer.hyperv", timer.hyperv];
+  yield ["spec.domain.clock.timer.kvm", timer.kvm];
   const devices = asRecord(domain.devices);
   // false asks for what headroom always does: no display.
   yield [
@@ -198,6 +217,16 @@ function* fieldsOf(doc: Record<string, unknown>): Generator<[string, unknown]> {
     devices.autoattachGraphicsDevice === true ? true : undefined,
   ];
   yield ["spec.domain.devices.tpm.persistent", asRecord(devices.tpm).persistent];
+  // Only a value other than what headroom always does is worth a word.
+  for (const [field, always] of [
+    ["autoattachSerialConsole", true],
+    ["logSerialConsole", true],
+    ["autoattachInputDevice", false],
+    ["disableHotplug", false],
+  ] as const)
+    yield [`spec.domain.devices.${field}`, devices[field] === !always ? !always : undefined];
+  yield ["spec.domain.devices.inputs", devices.inputs];
+  yield ["spec.domain.devices.sound", devices.sound];
   const volumes = Array.isArray(spec.volumes) ? spec.volumes : [];
   for (const [i, volume] of volumes.entries())
     yield [`spec.volumes[${i}].hostDisk.shared`, asRecord(asRecord(volume).hostDisk).shared];

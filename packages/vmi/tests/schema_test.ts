@@ -92,12 +92,8 @@ describe("fields KubeVirt has that headroom refuses", () => {
   it.each([
     ["metadata.resourceVersion", (doc: Doc) => (doc.metadata.resourceVersion = "7")],
     [
-      "spec.domain.features.apic.endOfInterrupt",
-      (doc: Doc) => (doc.spec.domain.features = { acpi: {}, apic: { endOfInterrupt: true } }),
-    ],
-    [
-      "spec.domain.clock.timer.kvm",
-      (doc: Doc) => (doc.spec.domain.clock = { utc: {}, timer: { kvm: {} } }),
+      "spec.domain.devices.autoattachVSOCK",
+      (doc: Doc) => (doc.spec.domain.devices.autoattachVSOCK = true),
     ],
     ["spec.domain.cpu.features", (doc: Doc) => (doc.spec.domain.cpu.features = [])],
     [
@@ -119,8 +115,8 @@ describe("fields KubeVirt has that headroom refuses", () => {
     ["spec.domain.devices.gpus", (doc: Doc) => (doc.spec.domain.devices.gpus = [])],
     ["spec.domain.devices.hostDevices", (doc: Doc) => (doc.spec.domain.devices.hostDevices = [])],
     [
-      "spec.domain.devices.logSerialConsole",
-      (doc: Doc) => (doc.spec.domain.devices.logSerialConsole = true),
+      "spec.domain.devices.useVirtioTransitional",
+      (doc: Doc) => (doc.spec.domain.devices.useVirtioTransitional = true),
     ],
     [
       "spec.domain.devices.disks[0].cdrom",
@@ -182,7 +178,7 @@ describe("fields KubeVirt has that headroom refuses", () => {
       "KubeVirt removed the slirp binding; use masquerade",
     ],
     [
-      "spec.domain.features.apic.endOfInterrupt",
+      "spec.domain.devices.autoattachVSOCK",
       "headroom does not apply it yet (docs/kubevirt-compatibility.md lists what it applies)",
     ],
   ])("%s: %s", (field, why) => {
@@ -192,8 +188,7 @@ describe("fields KubeVirt has that headroom refuses", () => {
       if (field.endsWith("imagePullSecret"))
         doc.spec.domain.firmware.kernelBoot.container.imagePullSecret = "s";
       if (field.endsWith("slirp")) doc.spec.domain.devices.interfaces[0].slirp = {};
-      if (field.endsWith("endOfInterrupt"))
-        doc.spec.domain.features = { apic: { endOfInterrupt: true } };
+      if (field.endsWith("autoattachVSOCK")) doc.spec.domain.devices.autoattachVSOCK = true;
     };
     expect(expectOneError(validateVmi(vmiWith(change)), field).message).toBe(
       `${field} is refused: ${why}`,
@@ -278,7 +273,7 @@ describe("unknown fields", () => {
     });
     const error = expectOneError(validateVmi(doc), "spec.domain.devices.nics");
     expect(error.message).toBe(
-      "spec.domain.devices.nics is not a known field (headroom knows: disks, interfaces, rng, autoattachGraphicsDevice, autoattachMemBalloon, autoattachPodInterface, blockMultiQueue, networkInterfaceMultiqueue, tpm, video, watchdog)",
+      "spec.domain.devices.nics is not a known field (headroom knows: disks, interfaces, rng, autoattachGraphicsDevice, autoattachInputDevice, autoattachMemBalloon, autoattachPodInterface, autoattachSerialConsole, blockMultiQueue, disableHotplug, inputs, logSerialConsole, networkInterfaceMultiqueue, sound, tpm, video, watchdog)",
     );
   });
 

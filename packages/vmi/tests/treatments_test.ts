@@ -70,6 +70,11 @@ describe("refused, saying why", () => {
     ["spec.volumes[0].memoryDump", (d: Doc) => (d.spec.volumes[0].memoryDump = {}), "memory-dump"],
     ["spec.accessCredentials", (d: Doc) => (d.spec.accessCredentials = []), "Kubernetes secrets"],
     ["spec.resourceClaims", (d: Doc) => (d.spec.resourceClaims = []), "pass no hardware"],
+    [
+      "spec.domain.firmware.acpi",
+      (d: Doc) => (d.spec.domain.firmware.acpi = { slicNameRef: "slic" }),
+      "Secret volumes",
+    ],
   ])("%s", (field, change, why) => {
     const error = expectOneError(validateVmi(vmiWith(change)), field);
     expect(error.message.startsWith(`${field} is refused: `)).toBe(true);
@@ -102,6 +107,46 @@ describe("accepted with a warning that says why", () => {
     ["spec.dnsPolicy", (d: Doc) => (d.spec.dnsPolicy = "None"), "resolver"],
     ["spec.dnsConfig", (d: Doc) => (d.spec.dnsConfig = {}), "resolver"],
     ["spec.subdomain", (d: Doc) => (d.spec.subdomain = "lab"), "hostname is spec.hostname"],
+    [
+      "spec.domain.devices.autoattachSerialConsole",
+      (d: Doc) => (d.spec.domain.devices.autoattachSerialConsole = false),
+      "always attaches a serial console",
+    ],
+    [
+      "spec.domain.devices.logSerialConsole",
+      (d: Doc) => (d.spec.domain.devices.logSerialConsole = false),
+      "headroom logs reads it",
+    ],
+    [
+      "spec.domain.devices.autoattachInputDevice",
+      (d: Doc) => (d.spec.domain.devices.autoattachInputDevice = true),
+      "headless",
+    ],
+    [
+      "spec.domain.devices.inputs",
+      (d: Doc) => (d.spec.domain.devices.inputs = [{ type: "tablet", bus: "virtio", name: "t" }]),
+      "headless",
+    ],
+    [
+      "spec.domain.devices.sound",
+      (d: Doc) => (d.spec.domain.devices.sound = { name: "audio", model: "ich9" }),
+      "no display or audio",
+    ],
+    [
+      "spec.domain.devices.disableHotplug",
+      (d: Doc) => (d.spec.domain.devices.disableHotplug = true),
+      "hot-plugs no disks",
+    ],
+    [
+      "spec.domain.features.apic.endOfInterrupt",
+      (d: Doc) => (d.spec.domain.features = { apic: { endOfInterrupt: true } }),
+      "end-of-interrupt",
+    ],
+    [
+      "spec.domain.clock.timer.kvm",
+      (d: Doc) => (d.spec.domain.clock = { timer: { kvm: { present: false } } }),
+      "kvmclock",
+    ],
     ["spec.affinity", (d: Doc) => (d.spec.affinity = {}), "nothing to place"],
     ["spec.tolerations", (d: Doc) => (d.spec.tolerations = []), "nothing to place"],
     [
@@ -119,6 +164,21 @@ describe("accepted with a warning that says why", () => {
     expect(result.warnings.map((warning) => warning.field)).toEqual([field]);
     expect(result.warnings[0]?.message.startsWith(`${field} has no effect: `)).toBe(true);
     expect(result.warnings[0]?.message).toContain(why);
+  });
+
+  it("takes quietly the values that ask for what headroom always does", () => {
+    const result = validateVmi(
+      vmiWith((d) =>
+        Object.assign(d.spec.domain.devices, {
+          autoattachSerialConsole: true,
+          logSerialConsole: true,
+          autoattachInputDevice: false,
+          disableHotplug: false,
+        }),
+      ),
+    );
+    expect(result.errors).toEqual([]);
+    expect(result.warnings).toEqual([]);
   });
 
   it("keeps the sidecar annotation it warns about, as any other annotation", () => {

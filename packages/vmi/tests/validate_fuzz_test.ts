@@ -35,6 +35,8 @@ function kubevirtShaped(): Doc {
         devices: {
           disks: [{ name: "containerdisk", bootOrder: 1, serial: "ROOT", cache: "none" }],
           rng: {},
+          autoattachSerialConsole: true,
+          inputs: [{ type: "tablet", bus: "virtio", name: "tablet0" }],
         },
       },
       volumes: [
@@ -345,6 +347,7 @@ describe("validateVmi on generated bad input", () => {
       "spec.nodeSelector",
       "spec.tolerations",
       "spec.domain.resources.requests.cpu",
+      "spec.domain.devices.inputs",
     ]);
     expect(result.vmi?.spec.domain.devices.interfaces.map((iface) => iface.name)).toEqual([
       "default",
