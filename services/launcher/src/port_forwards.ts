@@ -44,12 +44,20 @@ export class PortForwards {
    */
   async sync(domainName: string, vmDir: string, ports: readonly IGuestPort[]): Promise<void> {
     const before = this.#open.get(domainName) ?? [];
-    const wanted = ports.map((port) => ({
-      interface: port.interface ?? "",
-      name: port.name ?? "",
-      port: port.port ?? 0,
-      protocol: port.protocol || "TCP",
-    }));
+    const wanted = ports
+      .map((port) => ({
+        interface: port.interface ?? "",
+        name: port.name ?? "",
+        port: port.port ?? 0,
+        protocol: port.protocol || "TCP",
+      }))
+      .filter((port) => {
+        // The record is the validator's; a port it could never have accepted is skipped.
+        const valid = isPortNumber(port.port) && port.interface !== "" && port.protocol === "TCP";
+        if (!valid)
+          this.#log.warn({ domain: domainName, port }, "guest port not forwarded: not a TCP port");
+        return valid;
+      });
     const forwards = before.filter((forward) => wanted.some((port) => samePort(port, forward)));
     await Promise.all(before.filter((forward) => !forwards.includes(forward)).map(closeForward));
     this.#open.set(domainName, forwards);
@@ -151,6 +159,10 @@ export class PortForwards {
   }
 }
 
+function isPortNumber(port: number): boolean {
+  return Number.isInteger(port) && port > 0 && port < 65536;
+}
+
 function samePort(
   a: { interface: string; port?: number | null },
   b: { interface: string; port?: number | null },
@@ -176,9 +188,7 @@ async function readRecorded(
       (entry) =>
         typeof entry?.interface === "string" &&
         Number.isInteger(entry.port) &&
-        Number.isInteger(entry.hostPort) &&
-        entry.hostPort > 0 &&
-        entry.hostPort < 65536,
+        isPortNumber(entry.hostPort),
     );
   } catch {
     return [];

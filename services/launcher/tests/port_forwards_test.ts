@@ -120,6 +120,12 @@ describe("PortForwards", () => {
     expect(await firstLine(dropped?.hostPort ?? 0)).toBe("error: ECONNREFUSED");
   });
 
+  it("skips a port no validator could have accepted", async () => {
+    const forwards = forwardsTo("127.0.0.1");
+    await forwards.sync("ns_vm", dir, [port(0), port(70_000), { ...port(), protocol: "UDP" }]);
+    expect(forwards.of("ns_vm", "default")).toEqual([]);
+  });
+
   it("closes a connection at once while the guest has no address", async () => {
     const forwards = forwardsTo(undefined);
     await forwards.sync("ns_vm", dir, [port()]);
