@@ -11,7 +11,9 @@
 #   headroom-guest: probe target=<ip>:<port> result=open|closed              (headroom.probe=...)
 #   headroom-guest: serving port=<port>                                      (headroom.serve=...)
 #   headroom-guest: disks <name>=<bytes>[:<serial>],...                   (once, at boot)
+#   headroom-guest: read-only <name>,...|none       (once, at boot: the disks it cannot write)
 #   headroom-guest: smbios serial=<serial>          (once, at boot, when the machine has one)
+#   headroom-guest: chassis vendor=<v> version=<v> serial=<s> asset=<a>   (once, at boot: SMBIOS)
 #   headroom-guest: firmware boot=bios|efi secure-boot=on|off loader=disk|kernel uuid=<uuid>
 #                   (once, at boot: the firmware that started the guest, whether
 #                   UEFI Secure Boot was on, whether a bootloader on its disk or
@@ -105,6 +107,11 @@ for dev in /sys/block/vd* /sys/block/sd*; do
   disk_list="${disk_list:+$disk_list,}${dev##*/}=$((sectors * 512))${serial:+:$serial}"
 done
 echo "headroom-guest: disks $disk_list"
+read_only=""
+for dev in /sys/block/vd* /sys/block/sd*; do
+  [ -r "$dev/ro" ] && [ "$(cat "$dev/ro")" = 1 ] && read_only="${read_only:+$read_only,}${dev##*/}"
+done
+echo "headroom-guest: read-only ${read_only:-none}"
 
 # The stamp: 64 bytes at the start of the disk whose serial is asked for.
 if [ -n "$stamp" ]; then
@@ -121,6 +128,8 @@ fi
 
 smbios_serial=$(cat /sys/class/dmi/id/product_serial 2>/dev/null)
 [ -n "$smbios_serial" ] && echo "headroom-guest: smbios serial=$smbios_serial"
+dmi() { cat "/sys/class/dmi/id/$1" 2>/dev/null; }
+echo "headroom-guest: chassis vendor=$(dmi chassis_vendor) version=$(dmi chassis_version) serial=$(dmi chassis_serial) asset=$(dmi chassis_asset_tag)"
 
 # The kernel logs "Secure boot enabled" when UEFI booted it with Secure Boot
 # on; the disk's bootloaders add headroom.boot=disk to the command line.

@@ -1,6 +1,7 @@
 // Disk, firmware and interface fields KubeVirt users write, honored and seen
-// from the guest: the SMBIOS serial (firmware.serial); a disk's serial (the
-// guest reads it), cache and boot order; defined NICs of the emulated models
+// from the guest: the SMBIOS serial (firmware.serial) and chassis; a disk's serial (the
+// guest reads it), cache, boot order and readonly (the guest cannot write
+// it); IO threads (ioThreadsPolicy, dedicatedIOThread: QEMU runs them); defined NICs of the emulated models
 // e1000 and rtl8139 (the guest sees their PCI ids), one on a multus network
 // named NAMESPACE/NAME. The interface request
 // still holds with them: NICs hot-plug up to the VMI's capacity (on q35, one
@@ -19,14 +20,26 @@ const { stack, cli } = useCliStack({
 describe.each(["q35", "pc"])("on %s", (machine) => {
   const name = `devices-${machine}`;
 
-  it("gives the guest the disk's serial and the NICs' models, and keeps the room asked for", async () => {
+  it("gives the guest its SMBIOS serial and chassis, the disk's serial, read-only and IO thread, and the NICs' models, and keeps the room asked for", async () => {
     const vmi = await stack.seedManifest(name, { machine });
     Object.assign(vmi.spec.domain.devices.disks[0], {
       serial: "HR-ROOT-1",
       cache: "writethrough",
       bootOrder: 1,
+      disk: { bus: "virtio", readonly: true },
+      // q35: the disk's own thread; pc: the auto pool's one.
+      ...(machine === "q35" ? { dedicatedIOThread: true } : {}),
     });
+    vmi.spec.domain.ioThreadsPolicy = machine === "q35" ? "shared" : "auto";
     vmi.spec.domain.firmware.serial = "VM-0042";
+    // As KubeVirt's vmi-fedora example once wrote it: the asset as a number.
+    vmi.spec.domain.chassis = {
+      manufacturer: "HR-Labs",
+      version: "2",
+      serial: "CH-7",
+      asset: 123456,
+      sku: "S1",
+    };
     vmi.spec.domain.devices.interfaces[0].model = "e1000";
     vmi.spec.domain.devices.interfaces[1].model = "rtl8139";
     // KubeVirt's NAMESPACE/NAME form of a multus network; headroom finds it by NAME.
@@ -42,7 +55,11 @@ describe.each(["q35", "pc"])("on %s", (machine) => {
       "headroom-guest: nics=",
     );
     expect(stdout).toMatch(/^headroom-guest: disks vda=50331648:HR-ROOT-1$/m);
+    expect(stdout).toMatch(/^headroom-guest: read-only vda$/m);
     expect(stdout).toMatch(/^headroom-guest: smbios serial=VM-0042$/m);
+    expect(stdout).toMatch(
+      /^headroom-guest: chassis vendor=HR-Labs version=2 serial=CH-7 asset=123456$/m,
+    );
     const models = /^headroom-guest: nic-models (\S+)$/m.exec(stdout)?.[1] ?? "";
     expect(
       models
@@ -53,6 +70,15 @@ describe.each(["q35", "pc"])("on %s", (machine) => {
     const xml = await virsh("dumpxml", `${namespace}_${name}`);
     expect(xml).toContain("cache='writethrough'");
     expect(xml).toContain("<boot order='1'/>");
+    expect(xml).toContain("<iothreads>1</iothreads>");
+    expect(xml).toMatch(/<driver [^>]*iothread='1'/);
+    const threads = await virsh("iothreadinfo", `${namespace}_${name}`);
+    expect(
+      threads
+        .trim()
+        .split("\n")
+        .filter((line) => /^\s*1\s/.test(line)),
+    ).toHaveLength(1);
 
     // 5 asked for, 2 defined: 3 hot-plug.
     await plugToCapacity(cli, name, machine, 3);

@@ -53,6 +53,7 @@ function diskElement(disk: DiskSpec, target: string, queues?: number): XElement 
     ...(disk.cache ? { cache: disk.cache } : {}),
     // Queues are virtio-blk's; SATA and SCSI disks have none of their own.
     ...(queues !== undefined && disk.bus === "virtio" ? { queues: String(queues) } : {}),
+    ...(disk.ioThread !== undefined ? { iothread: String(disk.ioThread) } : {}),
   };
   const children: XElement[] = [
     { tag: "driver", attrs: driver },
@@ -79,6 +80,20 @@ function interfaceElement(nic: NicSpec): XElement {
   children.push({ tag: "alias", attrs: { name: nicAlias(nic.name) } });
   const type = nic.kind === "bridge" ? "bridge" : "network";
   return { tag: "interface", attrs: { type }, children };
+}
+
+/** The SMBIOS tables the guest reads (system serial, chassis), when the VMI sets any. */
+function sysinfoElements(spec: DomainSpec): XElement[] {
+  const entries = (values: Record<string, string | undefined>): XElement[] =>
+    Object.entries(values).flatMap(([name, text]) =>
+      text === undefined ? [] : [{ tag: "entry", attrs: { name }, text }],
+    );
+  const children: XElement[] = [];
+  if (spec.smbiosSerial !== undefined)
+    children.push({ tag: "system", children: entries({ serial: spec.smbiosSerial }) });
+  if (spec.chassis && Object.keys(spec.chassis).length > 0)
+    children.push({ tag: "chassis", children: entries(spec.chassis) });
+  return children.length === 0 ? [] : [{ tag: "sysinfo", attrs: { type: "smbios" }, children }];
 }
 
 /** host-model and host-passthrough are libvirt's modes; any other name is a model QEMU must have. */
@@ -155,7 +170,8 @@ export function composeDomain(spec: DomainSpec): string {
     // libvirt takes a boot order per device or for the domain, never both.
     os.push({ tag: "boot", attrs: { dev: "hd" } });
   }
-  if (spec.smbiosSerial !== undefined) os.push({ tag: "smbios", attrs: { mode: "sysinfo" } });
+  const sysinfo = sysinfoElements(spec);
+  if (sysinfo.length > 0) os.push({ tag: "smbios", attrs: { mode: "sysinfo" } });
   if (spec.biosSerial) os.push({ tag: "bios", attrs: { useserial: "yes" } });
 
   const targets = diskTargets(spec.disks);
@@ -217,21 +233,9 @@ export function composeDomain(spec: DomainSpec): string {
       ...(spec.description === "" ? [] : [{ tag: "description", text: spec.description }]),
       { tag: "memory", attrs: { unit: "KiB" }, text: String(spec.memoryKiB) },
       { tag: "vcpu", attrs: { placement: "static" }, text: String(spec.vcpus) },
+      ...(spec.ioThreads === undefined ? [] : [{ tag: "iothreads", text: String(spec.ioThreads) }]),
       ...cpuElements(spec.cpuModel),
-      ...(spec.smbiosSerial === undefined
-        ? []
-        : [
-            {
-              tag: "sysinfo",
-              attrs: { type: "smbios" },
-              children: [
-                {
-                  tag: "system",
-                  children: [{ tag: "entry", attrs: { name: "serial" }, text: spec.smbiosSerial }],
-                },
-              ],
-            },
-          ]),
+      ...sysinfo,
       { tag: "os", attrs: spec.efi ? { firmware: "efi" } : {}, children: os },
       // ACPI is what lets pc (i440fx) hot-plug at all; q35 needs it too.
       {

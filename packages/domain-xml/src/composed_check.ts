@@ -6,6 +6,7 @@
 import type { Element } from "@xmldom/xmldom";
 import { DISK_ALIAS_PREFIX, NIC_ALIAS_PREFIX } from "./compose.ts";
 import {
+  CHASSIS_ENTRIES,
   CPU_MODEL,
   DISK_SERIAL,
   NIC_MODELS,
@@ -89,6 +90,7 @@ function rulesFor(allowed: ComposedAllowance): Rule {
           type: oneOf("qcow2", "raw"),
           cache: oneOf("none", "writethrough", "writeback"),
           queues: matches(/^[1-9][0-9]?$/),
+          iothread: matches(/^[1-9][0-9]{0,2}$/),
         },
       },
       boot: { attrs: { order: matches(/^[1-9][0-9]?$/) } },
@@ -133,6 +135,7 @@ function rulesFor(allowed: ComposedAllowance): Rule {
       description: { text: anyText },
       memory: { attrs: { unit: oneOf("KiB") }, text: count },
       vcpu: { attrs: { placement: oneOf("static") }, text: count },
+      iothreads: { text: count },
       cpu: {
         attrs: {
           mode: oneOf("host-model", "host-passthrough", "custom"),
@@ -174,6 +177,15 @@ function rulesFor(allowed: ComposedAllowance): Rule {
             children: {
               entry: {
                 attrs: { name: oneOf("serial") },
+                text: matches(SMBIOS_SERIAL),
+              },
+            },
+          },
+          chassis: {
+            repeats: ["entry"],
+            children: {
+              entry: {
+                attrs: { name: oneOf(...CHASSIS_ENTRIES) },
                 text: matches(SMBIOS_SERIAL),
               },
             },

@@ -42,7 +42,32 @@ const NIC_MODEL: Record<string, NicModel> = {
   rtl8139: "rtl8139",
 };
 
-function disksOf(vmi: Vmi, host: HostPlacement): DiskSpec[] {
+/**
+ * KubeVirt's IO threads: the virtio disks share one (shared) or a pool of up
+ * to two per vCPU taken in turn (auto); a disk with dedicatedIOThread gets
+ * one of its own after them. A dedicated disk alone means shared. Returns the
+ * domain's thread count and each disk's thread, by index (none: no thread).
+ */
+function ioThreadsOf(vmi: Vmi, vcpus: number): { count: number; threads: (number | undefined)[] } {
+  const disks = vmi.spec.domain.devices.disks;
+  const virtio = (disk: (typeof disks)[number]) => disk.disk.bus === "virtio";
+  const dedicated = disks.filter((disk) => virtio(disk) && disk.dedicatedIOThread).length;
+  const policy = vmi.spec.domain.ioThreadsPolicy ?? (dedicated > 0 ? "shared" : undefined);
+  if (policy === undefined) return { count: 0, threads: disks.map(() => undefined) };
+  const others = disks.filter((disk) => virtio(disk) && !disk.dedicatedIOThread).length;
+  const pool = others === 0 ? 0 : policy === "shared" ? 1 : Math.min(2 * vcpus, others);
+  let nextPooled = 0;
+  let nextDedicated = pool;
+  const threads = disks.map((disk) => {
+    if (!virtio(disk)) return undefined;
+    if (disk.dedicatedIOThread) return ++nextDedicated;
+    nextPooled = (nextPooled % pool) + 1;
+    return nextPooled;
+  });
+  return { count: pool + dedicated, threads };
+}
+
+function disksOf(vmi: Vmi, host: HostPlacement, ioThreads: (number | undefined)[]): DiskSpec[] {
   return vmi.spec.domain.devices.disks.map((disk, i) => {
     const field = `spec.domain.devices.disks[${i}]`;
     if (!vmi.spec.volumes.some((v) => v.name === disk.name))
@@ -55,10 +80,11 @@ function disksOf(vmi: Vmi, host: HostPlacement): DiskSpec[] {
       bus: disk.disk.bus,
       sourceFile: file.path,
       format: file.format,
-      ...(file.readonly ? { readonly: true } : {}),
+      ...(file.readonly || disk.disk.readonly ? { readonly: true } : {}),
       ...(disk.bootOrder !== undefined ? { bootOrder: disk.bootOrder } : {}),
       ...(disk.serial !== undefined ? { serial: disk.serial } : {}),
       ...(disk.cache !== undefined ? { cache: disk.cache } : {}),
+      ...(ioThreads[i] !== undefined ? { ioThread: ioThreads[i] } : {}),
     };
   });
 }
@@ -137,6 +163,7 @@ export function domainSpecFromVmi(vmi: Vmi, host: HostPlacement): DomainSpec {
   const { domain } = vmi.spec;
   const guest = guestResources(vmi);
   if (!guest.ok) throw new DomainSpecError(guest.field, guest.reason);
+  const ioThreads = ioThreadsOf(vmi, guest.resources.vcpus);
   const spec: DomainSpec = {
     name: host.domainName ?? `${namespace}_${name}`,
     uuid: host.uuid,
@@ -146,7 +173,8 @@ export function domainSpecFromVmi(vmi: Vmi, host: HostPlacement): DomainSpec {
     machine: guest.resources.machineType,
     vcpus: guest.resources.vcpus,
     memoryKiB: guest.resources.memoryKiB,
-    disks: disksOf(vmi, host),
+    disks: disksOf(vmi, host, ioThreads.threads),
+    ...(ioThreads.count > 0 ? { ioThreads: ioThreads.count } : {}),
     interfaces: interfacesOf(
       vmi,
       host,
@@ -154,6 +182,7 @@ export function domainSpecFromVmi(vmi: Vmi, host: HostPlacement): DomainSpec {
     ),
     rng: domain.devices.rng !== undefined,
     ...(domain.firmware?.serial !== undefined ? { smbiosSerial: domain.firmware.serial } : {}),
+    ...(domain.chassis ? { chassis: domain.chassis } : {}),
     ...firmwareOf(vmi, guest.resources, host),
     ...(domain.cpu?.model !== undefined ? { cpuModel: domain.cpu.model } : {}),
     ...(domain.clock ? { clock: clockOf(domain.clock) } : {}),

@@ -58,6 +58,8 @@ export interface DiskSpec {
   /** Up to 20 of [A-Za-z0-9._-], shown to the guest. */
   serial?: string;
   cache?: DiskCache;
+  /** The IO thread (1 to the domain's ioThreads) serving this virtio disk. */
+  ioThread?: number;
 }
 
 export interface NicSpec {
@@ -88,6 +90,8 @@ export interface DomainSpec {
   kernelBoot?: KernelBootSpec;
   /** The SMBIOS system serial the guest reads: up to 64 of [A-Za-z0-9._-]. */
   smbiosSerial?: string;
+  /** The SMBIOS chassis the guest reads, each entry as smbiosSerial. */
+  chassis?: Partial<Record<ChassisEntry, string>>;
   /** UEFI firmware; SeaBIOS when absent. */
   efi?: EfiSpec;
   /** SeaBIOS also prints to the serial console. */
@@ -104,6 +108,8 @@ export interface DomainSpec {
   memBalloon?: boolean;
   /** Queues of each virtio disk (a queue per vCPU); QEMU's default when absent. */
   diskQueues?: number;
+  /** IO threads QEMU runs for the disks that name one. */
+  ioThreads?: number;
   /** A display adapter, with no display attached. */
   video?: "vga" | "bochs" | "virtio" | "cirrus";
   /** An Intel 6300ESB watchdog and what it does when the guest stops feeding it. */
@@ -159,6 +165,9 @@ const BRIDGE = /^[A-Za-z0-9_.-]+$/;
 export const CPU_MODEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const TIME_ZONE = /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+){0,2}$/;
 export const SMBIOS_SERIAL = /^[A-Za-z0-9._-]{1,64}$/;
+/** libvirt's `<sysinfo><chassis>` entries, KubeVirt's chassis fields. */
+export const CHASSIS_ENTRIES = ["manufacturer", "version", "serial", "asset", "sku"] as const;
+export type ChassisEntry = (typeof CHASSIS_ENTRIES)[number];
 export const DISK_SERIAL = /^[A-Za-z0-9._-]{1,20}$/;
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -215,6 +224,9 @@ function positiveInt(path: string, value: unknown, max: number): number {
     throw new DomainSpecError(path, `must be a whole number from 1 to ${max}`);
   return value;
 }
+
+/** A domain's IO threads at most: KubeVirt's auto pool is two per vCPU. */
+export const MAX_IO_THREADS = 128;
 
 export const NIC_MODELS: readonly NicModel[] = [
   "virtio",
@@ -293,6 +305,7 @@ export function checkDomainSpec(spec: DomainSpec): void {
     if (spec.biosSerial) throw new DomainSpecError("biosSerial", "is SeaBIOS's, not UEFI's");
   }
   if (spec.diskQueues !== undefined) positiveInt("diskQueues", spec.diskQueues, 64);
+  if (spec.ioThreads !== undefined) positiveInt("ioThreads", spec.ioThreads, MAX_IO_THREADS);
   if (spec.video !== undefined)
     oneOf("video", spec.video, ["vga", "bochs", "virtio", "cirrus"] as const);
   if (spec.watchdog !== undefined)
@@ -308,6 +321,11 @@ export function checkDomainSpec(spec: DomainSpec): void {
     throw new DomainSpecError("clock.utcOffsetSeconds", "must be a whole number");
   if (spec.smbiosSerial !== undefined && !SMBIOS_SERIAL.test(spec.smbiosSerial))
     throw new DomainSpecError("smbiosSerial", "must be 1 to 64 of A-Z a-z 0-9 . _ -");
+  for (const [entry, value] of Object.entries(spec.chassis ?? {})) {
+    oneOf("chassis", entry, CHASSIS_ENTRIES);
+    if (!SMBIOS_SERIAL.test(value))
+      throw new DomainSpecError(`chassis.${entry}`, "must be 1 to 64 of A-Z a-z 0-9 . _ -");
+  }
   if (!Array.isArray(spec.disks)) throw new DomainSpecError("disks", "must be a list");
   const diskNames = new Set<string>();
   spec.disks.forEach((disk, i) => {
@@ -325,6 +343,13 @@ export function checkDomainSpec(spec: DomainSpec): void {
       throw new DomainSpecError(`${path}.serial`, "must be 1 to 20 of A-Z a-z 0-9 . _ -");
     if (disk.cache !== undefined)
       oneOf(`${path}.cache`, disk.cache, ["none", "writethrough", "writeback"] as const);
+    if (disk.ioThread !== undefined) {
+      if (spec.ioThreads === undefined)
+        throw new DomainSpecError(`${path}.ioThread`, "needs the domain's ioThreads");
+      positiveInt(`${path}.ioThread`, disk.ioThread, spec.ioThreads);
+      if (disk.bus !== "virtio")
+        throw new DomainSpecError(`${path}.ioThread`, "is only for virtio disks");
+    }
   });
   if (!Array.isArray(spec.interfaces)) throw new DomainSpecError("interfaces", "must be a list");
   const nicNames = new Set<string>();

@@ -407,6 +407,8 @@ describe("composedDomainProblems on devices", () => {
     memBalloon: false,
     diskQueues: 2,
     interfaces: spec.interfaces.map((nic) => ({ ...nic, queues: 2 })),
+    ioThreads: 1,
+    disks: spec.disks.map((disk) => (disk.bus === "virtio" ? { ...disk, ioThread: 1 } : disk)),
     video: "virtio",
     watchdog: "poweroff",
     tpm: true,
@@ -421,6 +423,8 @@ describe("composedDomainProblems on devices", () => {
     expect(xml).toContain('<memballoon model="none"/>');
     expect(xml).toContain('queues="2"');
     expect(xml).toContain('<driver queues="2"/>');
+    expect(xml).toContain("<iothreads>1</iothreads>");
+    expect(xml).toContain('iothread="1"');
     expect(composedDomainProblems(xml, allowance)).toEqual([]);
   });
 

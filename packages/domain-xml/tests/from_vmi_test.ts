@@ -209,6 +209,42 @@ describe("domainSpecFromVmi", () => {
     expect(xml.match(/<driver queues="2"\/>/g)).toHaveLength(2);
   });
 
+  it("gives the guest the SMBIOS chassis the VMI names, numbers written out", () => {
+    const spec = domainSpecFromVmi(
+      valid(withDomain({ chassis: { manufacturer: "HR-Labs", asset: 123456, sku: "S1" } })),
+      host,
+    );
+    expect(spec.chassis).toEqual({ manufacturer: "HR-Labs", asset: "123456", sku: "S1" });
+    const xml = composeDomain(spec);
+    expect(virtXmlValidate(xml)).toMatch(/validates/);
+    expect(xml).toContain('<smbios mode="sysinfo"/>');
+    const chassis = /<chassis>([\s\S]*?)<\/chassis>/.exec(xml)?.[1]?.replace(/\s+/g, "");
+    expect(chassis).toBe(
+      '<entryname="manufacturer">HR-Labs</entry><entryname="asset">123456</entry><entryname="sku">S1</entry>',
+    );
+  });
+
+  it("makes a disk read-only when the VMI says so, and only then", () => {
+    const readonly = (disk: object) =>
+      domainSpecFromVmi(
+        valid(
+          withDomain({
+            devices: {
+              disks: [{ name: "containerdisk", ...disk }],
+              interfaces: [
+                { masquerade: {}, name: "default" },
+                { bridge: {}, name: "secondary" },
+              ],
+            },
+          }),
+        ),
+        host,
+      ).disks[0]?.readonly;
+    expect(readonly({ disk: { bus: "virtio", readonly: true } })).toBe(true);
+    expect(readonly({ disk: { bus: "virtio", readonly: false } })).toBeUndefined();
+    expect(readonly({})).toBeUndefined();
+  });
+
   it("gives queues to virtio NICs only, and none with one vCPU", () => {
     const withCores = (cores: number) =>
       domainSpecFromVmi(
@@ -309,5 +345,82 @@ describe("domainSpecFromVmi", () => {
     expect(() => domainSpecFromVmi(vmi, { ...host, bridges: { "some-nad": "a b" } })).toThrow(
       "interfaces[1].bridge: is not a valid host interface name",
     );
+  });
+});
+
+describe("IO threads", () => {
+  /** Four empty disks, b on sata; `dedicated` names those with a thread of their own. */
+  function withDisks(policy: string | undefined, dedicated: string[], cores = 1) {
+    const doc = seedDoc() as {
+      spec: { domain: Record<string, unknown> & { devices: Record<string, unknown> } } & Record<
+        string,
+        unknown
+      >;
+    };
+    const names = ["a", "b", "c", "d"];
+    doc.spec.domain.cpu = { cores };
+    if (policy) doc.spec.domain.ioThreadsPolicy = policy;
+    doc.spec.domain.devices.disks = names.map((name) => ({
+      name,
+      disk: { bus: name === "b" ? "sata" : "virtio" },
+      ...(dedicated.includes(name) ? { dedicatedIOThread: true } : {}),
+    }));
+    doc.spec.volumes = names.map((name) => ({ name, emptyDisk: { capacity: "1Gi" } }));
+    const volumes = Object.fromEntries(
+      names.map((name) => [
+        name,
+        { path: `/var/lib/headroom/vms/x/${name}.qcow2`, format: "qcow2" },
+      ]),
+    );
+    const spec = domainSpecFromVmi(valid(doc), { ...host, volumes } as HostPlacement);
+    return { count: spec.ioThreads, threads: spec.disks.map((disk) => disk.ioThread), spec };
+  }
+
+  it("are none unless the VMI asks", () => {
+    expect(withDisks(undefined, [])).toMatchObject({
+      count: undefined,
+      threads: [undefined, undefined, undefined, undefined],
+    });
+  });
+
+  it("shared: one for the virtio disks, one more per dedicated disk; never a sata disk's", () => {
+    const { count, threads, spec } = withDisks("shared", ["c"]);
+    expect(count).toBe(2);
+    expect(threads).toEqual([1, undefined, 2, 1]);
+    const xml = composeDomain(spec);
+    expect(virtXmlValidate(xml)).toMatch(/validates/);
+    expect(xml).toContain("<iothreads>2</iothreads>");
+    expect(xml.match(/iothread="1"/g)).toHaveLength(2);
+  });
+
+  it("a dedicated disk alone means shared", () => {
+    expect(withDisks(undefined, ["a"])).toMatchObject({ count: 2, threads: [2, undefined, 1, 1] });
+  });
+
+  it("auto: a pool of up to two per vCPU, taken in turn", () => {
+    expect(withDisks("auto", [], 1)).toMatchObject({ count: 2, threads: [1, undefined, 2, 1] });
+    expect(withDisks("auto", [], 4)).toMatchObject({ count: 3, threads: [1, undefined, 2, 3] });
+    expect(withDisks("auto", ["d"], 4)).toMatchObject({ count: 3, threads: [1, undefined, 2, 3] });
+  });
+
+  it("refuses a dedicated thread for a disk that is not virtio, naming it", () => {
+    const result = validateVmi({
+      ...seedDoc(),
+      spec: {
+        ...(seedDoc().spec as object),
+        domain: {
+          devices: {
+            disks: [{ name: "containerdisk", disk: { bus: "sata" }, dedicatedIOThread: true }],
+            interfaces: [
+              { masquerade: {}, name: "default" },
+              { bridge: {}, name: "secondary" },
+            ],
+          },
+        },
+      },
+    });
+    expect(result.errors.map((error) => error.field)).toEqual([
+      "spec.domain.devices.disks[0].dedicatedIOThread",
+    ]);
   });
 });

@@ -3,6 +3,7 @@
  * user may write, before defaults. Internal to this package.
  */
 import type {
+  ChassisField,
   Clock,
   CloudInit,
   Cpu,
@@ -12,6 +13,7 @@ import type {
   HostDisk,
   ImagePullPolicy,
   InterfaceModel,
+  IoThreadsPolicy,
   KernelBoot,
   QuantityValue,
 } from "./types.ts";
@@ -36,6 +38,8 @@ export interface VmiInput {
 
 export interface DomainInput {
   cpu?: Cpu;
+  chassis?: Partial<Record<ChassisField, string | number>>;
+  ioThreadsPolicy?: IoThreadsPolicy;
   memory?: { guest?: QuantityValue };
   machine?: { type?: string };
   firmware?: {
@@ -84,10 +88,11 @@ export interface KernelBootInput {
 
 export interface DiskInput {
   name: string;
-  disk?: { bus?: DiskBus };
+  disk?: { bus?: DiskBus; readonly?: boolean };
   bootOrder?: number;
   serial?: string;
   cache?: DiskCache;
+  dedicatedIOThread?: boolean;
 }
 
 export interface InterfaceInput {

@@ -93,13 +93,23 @@ function normalizeDomain(domain: DomainInput): DomainSpec {
     }),
     ...(domain.features && { features: normalizeFeatures(domain.features) }),
     ...(domain.clock && { clock: normalizeClock(domain.clock) }),
+    ...(domain.ioThreadsPolicy && { ioThreadsPolicy: domain.ioThreadsPolicy }),
+    ...(domain.chassis && {
+      chassis: Object.fromEntries(
+        Object.entries(domain.chassis).map(([field, value]) => [field, String(value)]),
+      ),
+    }),
     devices: {
       disks: (devices?.disks ?? []).map((disk) => ({
         name: disk.name,
-        disk: { bus: disk.disk?.bus ?? "virtio" },
+        disk: {
+          bus: disk.disk?.bus ?? "virtio",
+          ...(disk.disk?.readonly === true && { readonly: true as const }),
+        },
         ...(disk.bootOrder !== undefined && { bootOrder: disk.bootOrder }),
         ...(disk.serial !== undefined && { serial: disk.serial }),
         ...(disk.cache !== undefined && { cache: disk.cache }),
+        ...(disk.dedicatedIOThread === true && { dedicatedIOThread: true as const }),
       })),
       interfaces: (devices?.interfaces ?? []).map((iface) => ({
         name: iface.name,

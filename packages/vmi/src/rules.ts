@@ -51,6 +51,7 @@ export function checkRules(vmi: VmiInput): FieldError[] {
     ...checkNetworks(vmi),
     ...checkInterfaceNetworkPairs(vmi),
     ...checkDisksAndVolumes(vmi),
+    ...checkIoThreads(vmi),
     ...checkCloudInit(vmi),
   ];
 }
@@ -471,6 +472,21 @@ function checkDisksAndVolumes(vmi: VmiInput): FieldError[] {
 }
 
 /** A size headroom gives a disk: 1Mi to 1Ti. */
+/** IO threads serve virtio disks only, as in KubeVirt. */
+function checkIoThreads(vmi: VmiInput): FieldError[] {
+  const errors: FieldError[] = [];
+  (vmi.spec.domain.devices?.disks ?? []).forEach((disk, index) => {
+    const bus = disk.disk?.bus ?? "virtio";
+    if (disk.dedicatedIOThread !== true || bus === "virtio") return;
+    const field = `spec.domain.devices.disks[${index}].dedicatedIOThread`;
+    errors.push({
+      field,
+      message: `${field}: only a virtio disk can have an IO thread of its own (this one is on ${bus})`,
+    });
+  });
+  return errors;
+}
+
 function checkDiskSize(field: string, value: QuantityValue): FieldError[] {
   const parsed = toBytes(value);
   if (!parsed.ok)

@@ -116,6 +116,7 @@ const REFUSED: Record<string, string> = {
   "spec.domain.devices.filesystems": `it shares Kubernetes volumes with virtiofs; ${NO_KUBERNETES}`,
   "spec.domain.devices.downwardMetrics":
     "it is Kubernetes' downward metrics, which headroom has none of",
+  "spec.domain.devices.disks[].lun": `it hands a host block device's SCSI commands to the guest; ${NO_PASSTHROUGH}`,
   "spec.domain.devices.interfaces[].sriov": NO_PASSTHROUGH,
   "spec.domain.devices.interfaces[].macvtap":
     "it needs KubeVirt's macvtap device plugin; use bridge on a multus network",

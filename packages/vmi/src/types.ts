@@ -13,6 +13,8 @@ export type InterfaceModel = "virtio" | "e1000" | "e1000e" | "rtl8139";
 export type DiskCache = "none" | "writethrough" | "writeback";
 export type InterfaceBinding = "masquerade" | "bridge";
 export type ImagePullPolicy = "Always" | "IfNotPresent" | "Never";
+export type IoThreadsPolicy = "shared" | "auto";
+export type ChassisField = "manufacturer" | "version" | "serial" | "asset" | "sku";
 
 /** An object whose presence is the setting, e.g. `masquerade: {}`. */
 export type Empty = Record<string, never>;
@@ -58,6 +60,10 @@ export interface DomainSpec {
   features?: Features;
   /** UTC (with an offset) or a timezone, as the guest's RTC keeps it, and its timers. */
   clock?: Clock;
+  /** The guest's SMBIOS chassis, each field as text (a number in the document is written out). */
+  chassis?: Partial<Record<ChassisField, string>>;
+  /** IO threads for the virtio disks; none when absent and no disk asks for its own. */
+  ioThreadsPolicy?: IoThreadsPolicy;
   devices: Devices;
   resources?: Resources;
 }
@@ -129,10 +135,13 @@ export interface Devices {
 export interface Disk {
   name: string;
   /** `bus` is "virtio" when the document has none. */
-  disk: { bus: DiskBus };
+  /** `readonly` is kept when true. */
+  disk: { bus: DiskBus; readonly?: true };
   bootOrder?: number;
   serial?: string;
   cache?: DiskCache;
+  /** Kept when true: the disk gets an IO thread of its own. */
+  dedicatedIOThread?: true;
 }
 
 export interface Interface {

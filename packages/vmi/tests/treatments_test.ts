@@ -71,6 +71,11 @@ describe("refused, saying why", () => {
     ["spec.accessCredentials", (d: Doc) => (d.spec.accessCredentials = []), "Kubernetes secrets"],
     ["spec.resourceClaims", (d: Doc) => (d.spec.resourceClaims = []), "pass no hardware"],
     [
+      "spec.domain.devices.disks[0].lun",
+      (d: Doc) => (d.spec.domain.devices.disks[0] = { name: "containerdisk", lun: {} }),
+      "SCSI commands",
+    ],
+    [
       "spec.domain.firmware.acpi",
       (d: Doc) => (d.spec.domain.firmware.acpi = { slicNameRef: "slic" }),
       "Secret volumes",
