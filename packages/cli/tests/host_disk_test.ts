@@ -1,7 +1,8 @@
 // hostDisk volumes, as KubeVirt users write them, on a host whose launcher
 // allows one directory (HEADROOM_HOST_DISK_DIRS). DiskOrCreate makes a sparse
 // raw file the guest sees at its capacity; the file outlives the VMI, and a
-// later VMI's type Disk takes it as it is. A path outside the directory, a
+// later VMI's type Disk takes it as it is. A shareable one is used by two
+// guests at once. A path outside the directory, a
 // link in it that leads out, a missing Disk and a host that allows none fail
 // the VMI with the reason, and nothing is made.
 import { existsSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
@@ -31,10 +32,19 @@ afterAll(async () => {
   await Promise.all([allowed, outside].map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
-/** The seed VMI with a hostDisk volume `data` (its disk has serial HOSTDISK). */
-async function withHostDisk(name: string, hostDisk: Record<string, unknown>) {
+/** The seed VMI with a hostDisk volume `data` (its disk has serial HOSTDISK, and `disk`'s fields). */
+async function withHostDisk(
+  name: string,
+  hostDisk: Record<string, unknown>,
+  disk: Record<string, unknown> = {},
+) {
   const vmi = await stack.seedManifest(name);
-  vmi.spec.domain.devices.disks.push({ name: "data", serial: "HOSTDISK", disk: { bus: "virtio" } });
+  vmi.spec.domain.devices.disks.push({
+    name: "data",
+    serial: "HOSTDISK",
+    disk: { bus: "virtio" },
+    ...disk,
+  });
   vmi.spec.volumes.push({ name: "data", hostDisk });
   return vmi;
 }
@@ -108,6 +118,37 @@ describe("hostDisk volumes", () => {
     },
     120_000,
   );
+
+  it("shareable: two VMIs use one host disk at once and see each other's writes; unshared, a third is refused", async () => {
+    const path = join(allowed, "shared.img");
+    const stamped = async (name: string, text: string, disk: Record<string, unknown>) => {
+      const vmi = await withHostDisk(name, { path, type: "DiskOrCreate", capacity: "8Mi" }, disk);
+      vmi.spec.domain.firmware.kernelBoot.kernelArgs += ` headroom.stamp=HOSTDISK:${text}`;
+      return applyAndWait(cli, stack.stateDir, name, vmi);
+    };
+    const first = await stamped("hostdisk-share-1", "first", { shareable: true });
+    expect(first.code, first.stderr).toBe(0);
+    expect(await consoleUntil(cli, "hostdisk-share-1", "headroom-guest: stamp ")).toMatch(
+      /^headroom-guest: stamp dev=vdb found=none wrote=first$/m,
+    );
+    // The first still runs: the second opens the same file beside it.
+    const second = await stamped("hostdisk-share-2", "second", { shareable: true });
+    expect(second.code, second.stderr).toBe(0);
+    expect(await consoleUntil(cli, "hostdisk-share-2", "headroom-guest: stamp ")).toMatch(
+      /^headroom-guest: stamp dev=vdb found=first wrote=second$/m,
+    );
+    const listed = await headroom([...cli, "get", "vmi", "hostdisk-share-1", "-o", "json"]);
+    expect(JSON.parse(listed.stdout).status.phase).toBe("Running");
+
+    // Without shareable, QEMU's lock keeps a third guest from writing it too.
+    const third = await stamped("hostdisk-share-3", "third", {});
+    expect(third.code).toBe(1);
+    expect(third.stderr).toMatch(/lock/i);
+    for (const name of ["hostdisk-share-1", "hostdisk-share-2", "hostdisk-share-3"]) {
+      const deleted = await headroom([...cli, "delete", "vmi", name, "--wait"]);
+      expect(deleted.code, deleted.stderr).toBe(0);
+    }
+  }, 300_000);
 
   it("fails a Disk whose file does not exist", async () => {
     const vmi = await withHostDisk("hostdisk-missing", {

@@ -64,6 +64,7 @@ function diskElement(disk: DiskSpec, target: string, queues?: number): XElement 
     children.push({ tag: "boot", attrs: { order: String(disk.bootOrder) } });
   if (disk.serial !== undefined) children.push({ tag: "serial", text: disk.serial });
   if (disk.readonly) children.push({ tag: "readonly" });
+  if (disk.shareable) children.push({ tag: "shareable" });
   children.push({ tag: "alias", attrs: { name: diskAlias(disk.name) } });
   return { tag: "disk", attrs: { type: "file", device: "disk" }, children };
 }

@@ -105,6 +105,7 @@ function rulesFor(allowed: ComposedAllowance): Rule {
         attrs: { dev: matches(/^(vd|sd)[a-z]{1,3}$/), bus: oneOf("virtio", "sata", "scsi") },
       },
       readonly: {},
+      shareable: {},
       alias: { attrs: { name: matches(new RegExp(`^${DISK_ALIAS_PREFIX}${ALIAS_TAIL}`)) } },
     },
   };
@@ -389,6 +390,10 @@ function rawDiskProblems(
     if (rawAllowed !== (format === "raw") || (seed && !readonly))
       problems.push(
         `domain/devices/disk: ${shown(file)} as ${format}${readonly ? ", read-only" : ""}; only a cloud-init seed (read-only) and a host disk are raw, and they are never anything else`,
+      );
+    if (disk.getElementsByTagName("shareable").length > 0 && !hostDisks.includes(file))
+      problems.push(
+        `domain/devices/disk: ${shown(file)} is shareable, and only a host disk may be`,
       );
   }
   return problems;

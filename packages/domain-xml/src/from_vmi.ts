@@ -83,7 +83,8 @@ function disksOf(vmi: Vmi, host: HostPlacement, ioThreads: (number | undefined)[
       ...(file.readonly || disk.disk.readonly ? { readonly: true } : {}),
       ...(disk.bootOrder !== undefined ? { bootOrder: disk.bootOrder } : {}),
       ...(disk.serial !== undefined ? { serial: disk.serial } : {}),
-      ...(disk.cache !== undefined ? { cache: disk.cache } : {}),
+      ...(disk.cache !== undefined || disk.shareable ? { cache: disk.cache ?? "none" } : {}),
+      ...(disk.shareable ? { shareable: true } : {}),
       ...(ioThreads[i] !== undefined ? { ioThread: ioThreads[i] } : {}),
     };
   });

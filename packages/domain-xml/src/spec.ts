@@ -60,6 +60,8 @@ export interface DiskSpec {
   cache?: DiskCache;
   /** The IO thread (1 to the domain's ioThreads) serving this virtio disk. */
   ioThread?: number;
+  /** Other domains may use the file at once (a raw host disk, read past the host's cache). */
+  shareable?: boolean;
 }
 
 export interface NicSpec {
@@ -343,6 +345,8 @@ export function checkDomainSpec(spec: DomainSpec): void {
       throw new DomainSpecError(`${path}.serial`, "must be 1 to 20 of A-Z a-z 0-9 . _ -");
     if (disk.cache !== undefined)
       oneOf(`${path}.cache`, disk.cache, ["none", "writethrough", "writeback"] as const);
+    if (disk.shareable && (disk.format !== "raw" || (disk.cache ?? "none") !== "none"))
+      throw new DomainSpecError(`${path}.shareable`, "is only for raw disks with cache none");
     if (disk.ioThread !== undefined) {
       if (spec.ioThreads === undefined)
         throw new DomainSpecError(`${path}.ioThread`, "needs the domain's ioThreads");

@@ -265,6 +265,14 @@ describe("composedDomainProblems", () => {
       /domain\/devices\/disk: ".*" as raw; only a cloud-init seed \(read-only\) and a host disk are raw/,
     ],
     [
+      "a qcow2 disk shared with other domains",
+      forged(
+        '<driver name="qemu" type="qcow2"/>',
+        '<driver name="qemu" type="qcow2"/><shareable/>',
+      ),
+      /domain\/devices\/disk: ".*" is shareable, and only a host disk may be/,
+    ],
+    [
       "a domain without its name, memory or devices",
       '<domain type="kvm"><uuid>5f0c6c0b-8e11-4d7a-9d1e-000000000035</uuid></domain>',
       /domain\/name: missing[\s\S]*domain\/memory: missing[\s\S]*domain\/devices: missing/,

@@ -224,6 +224,25 @@ describe("domainSpecFromVmi", () => {
     );
   });
 
+  it("shares a host disk past the host's cache when the VMI says so", () => {
+    const doc = withDomain({
+      devices: {
+        disks: [{ name: "containerdisk" }, { name: "data", shareable: true }],
+        interfaces: [
+          { masquerade: {}, name: "default" },
+          { bridge: {}, name: "secondary" },
+        ],
+      },
+    }) as { spec: { volumes: unknown[] } };
+    doc.spec.volumes.push({ name: "data", hostDisk: { path: "/srv/d.img", type: "Disk" } });
+    const volumes = { ...host.volumes, data: { path: "/srv/d.img", format: "raw" as const } };
+    const spec = domainSpecFromVmi(valid(doc), { ...host, volumes });
+    expect(spec.disks[1]).toMatchObject({ shareable: true, cache: "none", format: "raw" });
+    const xml = composeDomain(spec);
+    expect(virtXmlValidate(xml)).toMatch(/validates/);
+    expect(xml).toContain("<shareable/>");
+  });
+
   it("makes a disk read-only when the VMI says so, and only then", () => {
     const readonly = (disk: object) =>
       domainSpecFromVmi(

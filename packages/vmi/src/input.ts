@@ -93,6 +93,7 @@ export interface DiskInput {
   serial?: string;
   cache?: DiskCache;
   dedicatedIOThread?: boolean;
+  shareable?: boolean;
 }
 
 export interface InterfaceInput {

@@ -110,6 +110,7 @@ function normalizeDomain(domain: DomainInput): DomainSpec {
         ...(disk.serial !== undefined && { serial: disk.serial }),
         ...(disk.cache !== undefined && { cache: disk.cache }),
         ...(disk.dedicatedIOThread === true && { dedicatedIOThread: true as const }),
+        ...(disk.shareable === true && { shareable: true as const }),
       })),
       interfaces: (devices?.interfaces ?? []).map((iface) => ({
         name: iface.name,

@@ -52,6 +52,7 @@ export function checkRules(vmi: VmiInput): FieldError[] {
     ...checkInterfaceNetworkPairs(vmi),
     ...checkDisksAndVolumes(vmi),
     ...checkIoThreads(vmi),
+    ...checkShareable(vmi),
     ...checkCloudInit(vmi),
   ];
 }
@@ -472,6 +473,31 @@ function checkDisksAndVolumes(vmi: VmiInput): FieldError[] {
 }
 
 /** A size headroom gives a disk: 1Mi to 1Ti. */
+/**
+ * Only a host disk, a raw file, may be shared: two guests writing one qcow2
+ * file would corrupt its metadata. Shared, it is read past the host's cache.
+ */
+function checkShareable(vmi: VmiInput): FieldError[] {
+  const errors: FieldError[] = [];
+  const volumes = vmi.spec.volumes ?? [];
+  (vmi.spec.domain.devices?.disks ?? []).forEach((disk, index) => {
+    if (disk.shareable !== true) return;
+    const at = `spec.domain.devices.disks[${index}]`;
+    const volume = volumes.find((v) => v.name === disk.name);
+    if (volume && !volume.hostDisk)
+      errors.push({
+        field: `${at}.shareable`,
+        message: `${at}.shareable: only a hostDisk volume can be shared; a ${volumeSourcesOf(volume)[0] ?? "disk"} is qcow2, which two guests cannot write safely`,
+      });
+    if (disk.cache !== undefined && disk.cache !== "none")
+      errors.push({
+        field: `${at}.cache`,
+        message: `${at}.cache: a shareable disk is read and written past the host's cache (none), not ${show(disk.cache)}`,
+      });
+  });
+  return errors;
+}
+
 /** IO threads serve virtio disks only, as in KubeVirt. */
 function checkIoThreads(vmi: VmiInput): FieldError[] {
   const errors: FieldError[] = [];

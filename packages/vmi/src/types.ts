@@ -142,6 +142,8 @@ export interface Disk {
   cache?: DiskCache;
   /** Kept when true: the disk gets an IO thread of its own. */
   dedicatedIOThread?: true;
+  /** Kept when true: other VMIs may use the same host disk at once. */
+  shareable?: true;
 }
 
 export interface Interface {

@@ -55,3 +55,31 @@ describe("hostDisk", () => {
     expect(result.vmi?.spec.volumes.at(-1)?.hostDisk).toEqual({ path: "/srv/d.img", type: "Disk" });
   });
 });
+
+describe("shareable", () => {
+  const shared = (cache?: string) =>
+    vmiWith((doc) => {
+      doc.spec.volumes.push({ name: "data", hostDisk: { path: "/srv/d.img", type: "Disk" } });
+      doc.spec.domain.devices.disks.push({
+        name: "data",
+        shareable: true,
+        ...(cache && { cache }),
+      });
+    });
+
+  it("is kept for a host disk", () => {
+    const result = validateVmi(shared());
+    expectValid(result);
+    expect(result.vmi?.spec.domain.devices.disks.at(-1)).toMatchObject({ shareable: true });
+    expectValid(validateVmi(shared("none")));
+  });
+
+  it("is refused for a qcow2 disk, and with a host cache, naming the field", () => {
+    const qcow2 = expectOneError(
+      validateVmi(vmiWith((doc) => (doc.spec.domain.devices.disks[0].shareable = true))),
+      "spec.domain.devices.disks[0].shareable",
+    );
+    expect(qcow2.message).toContain("only a hostDisk volume can be shared");
+    expectOneError(validateVmi(shared("writeback")), "spec.domain.devices.disks[1].cache");
+  });
+});
