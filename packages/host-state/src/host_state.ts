@@ -80,6 +80,14 @@ export function domainNameOf(namespace: string, name: string): string {
   return `${label("namespace", namespace)}_${label("name", name)}`;
 }
 
+/** The VMI a domain name stands for (domainNameOf's inverse); undefined for any other domain. */
+export function vmiOfDomainName(
+  domainName: string,
+): { namespace: string; name: string } | undefined {
+  const [namespace, name, ...rest] = domainName.split("_");
+  return namespace && name && rest.length === 0 ? { namespace, name } : undefined;
+}
+
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** Namespace of the name-based (version 5) UUIDs made from uids that are not UUIDs. */
 const UID_NAMESPACE = Buffer.from("4f1c2c3e8b5d4d6a9a0e6b2f3c1d7e90", "hex");

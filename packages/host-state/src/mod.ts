@@ -5,4 +5,5 @@ export {
   type HostState,
   hostState,
   isDnsLabel,
+  vmiOfDomainName,
 } from "./host_state.ts";

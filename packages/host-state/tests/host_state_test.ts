@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { domainNameOf, domainUuidOf, hostState, isDnsLabel } from "../src/mod.ts";
+import { domainNameOf, domainUuidOf, hostState, isDnsLabel, vmiOfDomainName } from "../src/mod.ts";
 
 describe("hostState", () => {
   it("defaults to /var/lib/headroom", () => {
@@ -27,6 +27,17 @@ describe("domainNameOf", () => {
   it("joins namespace and name with an underscore", () => {
     expect(domainNameOf("lab", "web-1")).toBe("lab_web-1");
     expect(() => domainNameOf("lab", "a_b")).toThrow();
+  });
+});
+
+describe("vmiOfDomainName", () => {
+  it("reads a VMI's domain name back, and nothing from other domains", () => {
+    expect(vmiOfDomainName(domainNameOf("lab", "web-1"))).toEqual({
+      namespace: "lab",
+      name: "web-1",
+    });
+    for (const other of ["web", "lab_", "_web", "a_b_c", "headroom-kvm-probe-1"])
+      expect(vmiOfDomainName(other)).toBeUndefined();
   });
 });
 

@@ -3,7 +3,7 @@
 // running when a launcher starts.
 import { storeKey } from "@headroom/bus";
 import { domainOwner } from "@headroom/domain-manager";
-import { domainUuidOf } from "@headroom/host-state";
+import { domainUuidOf, vmiOfDomainName } from "@headroom/host-state";
 import type { VmiAccepted } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
 
@@ -27,19 +27,18 @@ export async function syncForwards(
     );
 }
 
-/** After a launcher restart: the ports of every VMI domain running here, on their recorded host ports. */
-export async function reopenForwards(ctx: LauncherContext): Promise<void> {
-  const domainNames = await ctx
-    .libvirt()
-    .listDomainNames()
-    .catch((error: unknown) => {
-      ctx.log.warn({ err: error }, "forwarded ports not reopened: libvirt did not list domains");
-      return [];
-    });
+/**
+ * After a launcher restart: the ports of every VMI domain of `domainNames`
+ * still running here, on their recorded host ports.
+ */
+export async function reopenForwards(
+  ctx: LauncherContext,
+  domainNames: readonly string[],
+): Promise<void> {
   for (const domainName of domainNames) {
-    const [namespace, name, ...rest] = domainName.split("_");
-    if (!namespace || !name || rest.length > 0) continue;
-    const key = storeKey(namespace, name);
+    const vmi = vmiOfDomainName(domainName);
+    if (!vmi) continue;
+    const key = storeKey(vmi.namespace, vmi.name);
     await ctx.queue
       .run(key, async () => {
         const stored = await ctx.readStored(key);

@@ -25,6 +25,7 @@ import {
   storeKey,
   toJetStream,
 } from "@headroom/bus";
+import { vmiOfDomainName } from "@headroom/host-state";
 import type { Connection } from "@headroom/libvirt";
 import {
   ConsoleLogReply,
@@ -189,17 +190,17 @@ export async function startLauncher(
     { virtType: ctx.virtType, node: ctx.node, concurrency, capacityEvents: CAPACITY_FILTER },
     "launcher consuming plans, deletions and refusals",
   );
+  const domainNames = await ctx.libvirt().listDomainNames();
   // Unplugs a previous launcher left unacknowledged: look at every VMI domain
   // once (nothing happens where no NIC waits for its guest).
-  for (const domainName of await ctx.libvirt().listDomainNames()) {
-    const [namespace, name, ...rest] = domainName.split("_");
-    if (!namespace || !name || rest.length > 0) continue;
-    unplugRetries.schedule(storeKey(namespace, name));
+  for (const domainName of domainNames) {
+    const vmi = vmiOfDomainName(domainName);
+    if (vmi) unplugRetries.schedule(storeKey(vmi.namespace, vmi.name));
   }
   // A volume made while no launcher ran: the plans waiting for it go on.
   void resumeWaiting();
   // Guests still running from before: their ports lead to them again.
-  void reopenForwards(ctx);
+  void reopenForwards(ctx, domainNames);
 
   return {
     buckets,
