@@ -126,9 +126,11 @@ if [ -n "$stamp" ]; then
   done
 fi
 
-smbios_serial=$(cat /sys/class/dmi/id/product_serial 2>/dev/null)
-[ -n "$smbios_serial" ] && echo "headroom-guest: smbios serial=$smbios_serial"
+# What the firmware's SMBIOS tables say (the host sets them through libvirt).
 dmi() { cat "/sys/class/dmi/id/$1" 2>/dev/null; }
+
+smbios_serial=$(dmi product_serial)
+[ -n "$smbios_serial" ] && echo "headroom-guest: smbios serial=$smbios_serial"
 echo "headroom-guest: chassis vendor=$(dmi chassis_vendor) version=$(dmi chassis_version) serial=$(dmi chassis_serial) asset=$(dmi chassis_asset_tag)"
 
 # The kernel logs "Secure boot enabled" when UEFI booted it with Secure Boot
@@ -139,7 +141,7 @@ secure=off
 dmesg | grep -q "Secure boot enabled" && secure=on
 loader=kernel
 grep -q "headroom.boot=disk" /proc/cmdline && loader=disk
-echo "headroom-guest: firmware boot=$boot secure-boot=$secure loader=$loader uuid=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null)"
+echo "headroom-guest: firmware boot=$boot secure-boot=$secure loader=$loader uuid=$(dmi product_uuid)"
 
 # The kernel set the time from the RTC at boot (RTC_HCTOSYS): a VMI's clock
 # offset or timezone shows in it. The CPU model's name has spaces: it comes last.
@@ -265,7 +267,7 @@ network() {
     if nc -w 3 "$host" "$port" -e /bin/true >/dev/null 2>&1; then result=open; else result=closed; fi
     echo "headroom-guest: probe target=$host:$port result=$result"
   done
-  uuid=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null)
+  uuid=$(dmi product_uuid)
   for port in $(echo "$serve" | tr , ' '); do
     printf '#!/bin/sh\necho "headroom-guest port=%s uuid=%s"\n' "$port" "$uuid" >"/tmp/serve.$port"
     chmod 0755 "/tmp/serve.$port"

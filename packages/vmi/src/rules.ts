@@ -472,7 +472,6 @@ function checkDisksAndVolumes(vmi: VmiInput): FieldError[] {
   return errors;
 }
 
-/** A size headroom gives a disk: 1Mi to 1Ti. */
 /**
  * Only a host disk, a raw file, may be shared: two guests writing one qcow2
  * file would corrupt its metadata. Shared, it is read past the host's cache.
@@ -482,7 +481,7 @@ function checkShareable(vmi: VmiInput): FieldError[] {
   const volumes = vmi.spec.volumes ?? [];
   (vmi.spec.domain.devices?.disks ?? []).forEach((disk, index) => {
     if (disk.shareable !== true) return;
-    const at = `spec.domain.devices.disks[${index}]`;
+    const at = `${DISKS}[${index}]`;
     const volume = volumes.find((v) => v.name === disk.name);
     if (volume && !volume.hostDisk)
       errors.push({
@@ -504,7 +503,7 @@ function checkIoThreads(vmi: VmiInput): FieldError[] {
   (vmi.spec.domain.devices?.disks ?? []).forEach((disk, index) => {
     const bus = disk.disk?.bus ?? "virtio";
     if (disk.dedicatedIOThread !== true || bus === "virtio") return;
-    const field = `spec.domain.devices.disks[${index}].dedicatedIOThread`;
+    const field = `${DISKS}[${index}].dedicatedIOThread`;
     errors.push({
       field,
       message: `${field}: only a virtio disk can have an IO thread of its own (this one is on ${bus})`,
@@ -513,6 +512,7 @@ function checkIoThreads(vmi: VmiInput): FieldError[] {
   return errors;
 }
 
+/** A size headroom gives a disk: 1Mi to 1Ti. */
 function checkDiskSize(field: string, value: QuantityValue): FieldError[] {
   const parsed = toBytes(value);
   if (!parsed.ok)

@@ -134,8 +134,7 @@ export interface Devices {
 
 export interface Disk {
   name: string;
-  /** `bus` is "virtio" when the document has none. */
-  /** `readonly` is kept when true. */
+  /** `bus` is "virtio" when the document has none; `readonly` is kept when true. */
   disk: { bus: DiskBus; readonly?: true };
   bootOrder?: number;
   serial?: string;
