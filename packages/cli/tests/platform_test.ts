@@ -129,16 +129,15 @@ describe.concurrent("the guest's platform", () => {
 
       // 5 asked for, 2 defined: 3 hot-plug.
       await plugToCapacity(cli, name, machine, 3);
-      const plugged = await consoleUntil(
-        cli,
-        name,
-        "headroom-guest: nics=5 ",
-        "headroom-guest: nic-queues ",
-      );
-      const nicQueues = [...plugged.matchAll(/^headroom-guest: nic-queues (\S*)$/gm)].at(-1)?.[1];
-      expect(nicQueues?.split(",").map((entry) => entry.split("=")[1])).toEqual(
-        Array(5).fill(String(queues)),
-      );
+      // A NIC's PCI device shows before its driver makes the interface: wait for all five.
+      let nicQueues: string[] = [];
+      for (let look = 0; look < 30 && nicQueues.length < 5; look++) {
+        if (look > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+        const plugged = await consoleUntil(cli, name, "headroom-guest: nics=5 ");
+        const last = [...plugged.matchAll(/^headroom-guest: nic-queues (\S*)$/gm)].at(-1)?.[1];
+        nicQueues = last ? last.split(",") : [];
+      }
+      expect(nicQueues.map((entry) => entry.split("=")[1])).toEqual(Array(5).fill(String(queues)));
 
       const deleted = await headroom([
         ...cli,
