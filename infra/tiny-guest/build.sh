@@ -100,10 +100,11 @@ if [[ -r $config ]]; then
 fi
 
 # Modules the guest loads: the virtio PCI transport, the NIC and disk
-# drivers, ISO 9660 (cloud-init seeds), and the ACPI power button with the
-# input events acpid reads, with their dependencies in load order
-# (modules.dep lists them, nearest last).
-wanted_modules=(virtio_pci virtio_net virtio_blk isofs button evdev)
+# drivers, virtio-scsi with its disk and CD-ROM drivers, ISO 9660 (cloud-init
+# seeds), and the ACPI power button with the input events acpid reads, with
+# their dependencies in load order (modules.dep lists them, nearest last).
+# The cloud kernel has no AHCI driver, so the guest sees no SATA drive.
+wanted_modules=(virtio_pci virtio_net virtio_blk virtio_scsi sd_mod sr_mod isofs button evdev)
 module_files=()
 declare -A seen=()
 add_module() { # path relative to $moddir

@@ -10,7 +10,7 @@
 #   headroom-guest: dhcp iface=eth0 failed
 #   headroom-guest: probe target=<ip>:<port> result=open|closed              (headroom.probe=...)
 #   headroom-guest: serving port=<port>                                      (headroom.serve=...)
-#   headroom-guest: disks <name>=<bytes>[:<serial>],...                   (once, at boot)
+#   headroom-guest: disks <name>=<bytes>[:<serial>],...    (once, at boot: disks and CD-ROMs)
 #   headroom-guest: read-only <name>,...|none       (once, at boot: the disks it cannot write)
 #   headroom-guest: smbios serial=<serial>          (once, at boot, when the machine has one)
 #   headroom-guest: chassis vendor=<v> version=<v> serial=<s> asset=<a>   (once, at boot: SMBIOS)
@@ -92,14 +92,18 @@ done
 # NIC driver is loaded so that unplug also exercises a bound driver.
 if [ -f /lib/modules/load-order ]; then
   while read -r module; do
-    [ -n "$module" ] && insmod "/lib/modules/$module" 2>/dev/null
+    # SCSI scans at once, so its disks and CD-ROMs are there for the reports below.
+    case $module in
+      scsi_mod.ko) insmod "/lib/modules/$module" scan=sync 2>/dev/null ;;
+      ?*) insmod "/lib/modules/$module" 2>/dev/null ;;
+    esac
   done </lib/modules/load-order
 fi
 
 # The disks the guest sees, and what a cloud-init seed among them holds, so a
 # test can compare them with what the VMI asked for.
 disk_list=""
-for dev in /sys/block/vd* /sys/block/sd*; do
+for dev in /sys/block/vd* /sys/block/sd* /sys/block/sr*; do
   [ -e "$dev/size" ] || continue
   read -r sectors <"$dev/size"
   serial=""
@@ -108,7 +112,7 @@ for dev in /sys/block/vd* /sys/block/sd*; do
 done
 echo "headroom-guest: disks $disk_list"
 read_only=""
-for dev in /sys/block/vd* /sys/block/sd*; do
+for dev in /sys/block/vd* /sys/block/sd* /sys/block/sr*; do
   [ -r "$dev/ro" ] && [ "$(cat "$dev/ro")" = 1 ] && read_only="${read_only:+$read_only,}${dev##*/}"
 done
 echo "headroom-guest: read-only ${read_only:-none}"
@@ -117,7 +121,7 @@ echo "headroom-guest: read-only ${read_only:-none}"
 if [ -n "$stamp" ]; then
   want=${stamp%%:*}
   text=${stamp#*:}
-  for dev in /sys/block/vd* /sys/block/sd*; do
+  for dev in /sys/block/vd* /sys/block/sd* /sys/block/sr*; do
     [ -r "$dev/serial" ] && [ "$(cat "$dev/serial")" = "$want" ] || continue
     found=$(dd if="/dev/${dev##*/}" bs=64 count=1 2>/dev/null | tr -d '\000' | sed -n 's/^headroom-stamp://p')
     printf 'headroom-stamp:%s' "$text" | dd of="/dev/${dev##*/}" bs=64 count=1 conv=sync,notrunc 2>/dev/null
@@ -189,7 +193,7 @@ json_field() { # FILE KEY: the value of "KEY":"value" in FILE
   sed -n "s/.*\"$2\": *\"\([^\"]*\)\".*/\1/p" "$1" | head -n 1
 }
 mkdir -p /seed
-for dev in /sys/block/vd* /sys/block/sd*; do
+for dev in /sys/block/vd* /sys/block/sd* /sys/block/sr*; do
   name=${dev##*/}
   [ -e "/dev/$name" ] || continue
   mount -t iso9660 -o ro "/dev/$name" /seed 2>/dev/null || continue

@@ -3,6 +3,7 @@
  * user may write, before defaults. Internal to this package.
  */
 import type {
+  CdromBus,
   ChassisField,
   Clock,
   CloudInit,
@@ -89,6 +90,7 @@ export interface KernelBootInput {
 export interface DiskInput {
   name: string;
   disk?: { bus?: DiskBus; readonly?: boolean };
+  cdrom?: { bus?: CdromBus; readonly?: boolean; tray?: "open" | "closed" };
   bootOrder?: number;
   serial?: string;
   cache?: DiskCache;

@@ -27,6 +27,7 @@ export {
 } from "./selector.ts";
 export type {
   Bootloader,
+  CdromBus,
   CloudInit,
   Cpu,
   Devices,

@@ -102,10 +102,20 @@ function normalizeDomain(domain: DomainInput): DomainSpec {
     devices: {
       disks: (devices?.disks ?? []).map((disk) => ({
         name: disk.name,
-        disk: {
-          bus: disk.disk?.bus ?? "virtio",
-          ...(disk.disk?.readonly === true && { readonly: true as const }),
-        },
+        ...(disk.cdrom
+          ? {
+              cdrom: {
+                bus: disk.cdrom.bus ?? "sata",
+                readonly: true as const,
+                tray: disk.cdrom.tray ?? "closed",
+              },
+            }
+          : {
+              disk: {
+                bus: disk.disk?.bus ?? "virtio",
+                ...(disk.disk?.readonly === true && { readonly: true as const }),
+              },
+            }),
         ...(disk.bootOrder !== undefined && { bootOrder: disk.bootOrder }),
         ...(disk.serial !== undefined && { serial: disk.serial }),
         ...(disk.cache !== undefined && { cache: disk.cache }),

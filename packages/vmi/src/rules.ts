@@ -9,7 +9,7 @@ import {
   interfaceRequestValue,
 } from "./capacity.ts";
 import { child } from "./field-path.ts";
-import type { InterfaceInput, NetworkInput, VmiInput, VolumeInput } from "./input.ts";
+import type { DiskInput, InterfaceInput, NetworkInput, VmiInput, VolumeInput } from "./input.ts";
 import type { FieldError } from "./result.ts";
 import type { QuantityValue } from "./types.ts";
 import { show } from "./words.ts";
@@ -428,6 +428,7 @@ function checkDisksAndVolumes(vmi: VmiInput): FieldError[] {
         });
       else bootOrders.set(disk.bootOrder, index);
     }
+    errors.push(...checkCdrom(disk, `${DISKS}[${index}]`));
     if (!volumeNames.has(disk.name)) {
       const field = `${DISKS}[${index}].name`;
       errors.push({
@@ -472,6 +473,26 @@ function checkDisksAndVolumes(vmi: VmiInput): FieldError[] {
   return errors;
 }
 
+/** A disk entry is a disk or a CD-ROM drive, and a CD-ROM drive is read-only. */
+function checkCdrom(disk: DiskInput, at: string): FieldError[] {
+  if (!disk.cdrom) return [];
+  if (disk.disk)
+    return [
+      {
+        field: at,
+        message: `${at} gives both disk and cdrom; a disk entry is one or the other`,
+      },
+    ];
+  if (disk.cdrom.readonly === false)
+    return [
+      {
+        field: `${at}.cdrom.readonly`,
+        message: `${at}.cdrom.readonly cannot be false: a CD-ROM drive is read-only`,
+      },
+    ];
+  return [];
+}
+
 /**
  * Only a host disk, a raw file, may be shared: two guests writing one qcow2
  * file would corrupt its metadata. Shared, it is read past the host's cache.
@@ -501,12 +522,13 @@ function checkShareable(vmi: VmiInput): FieldError[] {
 function checkIoThreads(vmi: VmiInput): FieldError[] {
   const errors: FieldError[] = [];
   (vmi.spec.domain.devices?.disks ?? []).forEach((disk, index) => {
-    const bus = disk.disk?.bus ?? "virtio";
+    const bus = disk.cdrom ? undefined : (disk.disk?.bus ?? "virtio");
     if (disk.dedicatedIOThread !== true || bus === "virtio") return;
+    const what = bus === undefined ? "a CD-ROM drive" : `on ${bus}`;
     const field = `${DISKS}[${index}].dedicatedIOThread`;
     errors.push({
       field,
-      message: `${field}: only a virtio disk can have an IO thread of its own (this one is on ${bus})`,
+      message: `${field}: only a virtio disk can have an IO thread of its own (this one is ${what})`,
     });
   });
   return errors;

@@ -9,6 +9,8 @@ export type QuantityValue = string | number;
 
 export type MachineType = "q35" | "pc";
 export type DiskBus = "virtio" | "sata" | "scsi";
+/** A CD-ROM drive is never virtio, as in KubeVirt. */
+export type CdromBus = "sata" | "scsi";
 export type InterfaceModel = "virtio" | "e1000" | "e1000e" | "rtl8139";
 export type DiskCache = "none" | "writethrough" | "writeback";
 export type InterfaceBinding = "masquerade" | "bridge";
@@ -134,8 +136,13 @@ export interface Devices {
 
 export interface Disk {
   name: string;
-  /** `bus` is "virtio" when the document has none; `readonly` is kept when true. */
-  disk: { bus: DiskBus; readonly?: true };
+  /**
+   * Exactly one of `disk` or `cdrom`. A disk's `bus` is "virtio" when the
+   * document has none, and `readonly` is kept when true; a CD-ROM is stored
+   * with KubeVirt's defaults (sata, read-only, tray closed).
+   */
+  disk?: { bus: DiskBus; readonly?: true };
+  cdrom?: { bus: CdromBus; readonly: true; tray: "open" | "closed" };
   bootOrder?: number;
   serial?: string;
   cache?: DiskCache;

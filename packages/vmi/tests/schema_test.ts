@@ -119,10 +119,6 @@ describe("fields KubeVirt has that headroom refuses", () => {
       (doc: Doc) => (doc.spec.domain.devices.useVirtioTransitional = true),
     ],
     [
-      "spec.domain.devices.disks[0].cdrom",
-      (doc: Doc) => (doc.spec.domain.devices.disks[0].cdrom = {}),
-    ],
-    [
       "spec.domain.devices.disks[0].disk.pciAddress",
       (doc: Doc) => (doc.spec.domain.devices.disks[0].disk.pciAddress = "0000:81:01.10"),
     ],
@@ -590,7 +586,44 @@ describe("kernel boot", () => {
 describe("devices", () => {
   it.each([["virtio"], ["sata"], ["scsi"]])("disk bus %s is accepted", (bus) => {
     const doc = vmiWith((doc) => (doc.spec.domain.devices.disks[0].disk.bus = bus));
-    expect(validateVmi(doc).vmi?.spec.domain.devices.disks[0]?.disk.bus).toBe(bus);
+    expect(validateVmi(doc).vmi?.spec.domain.devices.disks[0]?.disk?.bus).toBe(bus);
+  });
+
+  it("stores a CD-ROM drive with KubeVirt's defaults: sata, read-only, tray closed", () => {
+    const asCdrom = (cdrom: Doc) =>
+      vmiWith((doc) => {
+        delete doc.spec.domain.devices.disks[0].disk;
+        doc.spec.domain.devices.disks[0].cdrom = cdrom;
+      });
+    expect(validateVmi(asCdrom({})).vmi?.spec.domain.devices.disks[0]).toEqual({
+      name: "containerdisk",
+      cdrom: { bus: "sata", readonly: true, tray: "closed" },
+    });
+    const scsi = validateVmi(asCdrom({ bus: "scsi", tray: "open", readonly: true }));
+    expect(scsi.vmi?.spec.domain.devices.disks[0]?.cdrom).toEqual({
+      bus: "scsi",
+      readonly: true,
+      tray: "open",
+    });
+    const at = "spec.domain.devices.disks[0].cdrom";
+    expect(expectOneError(validateVmi(asCdrom({ bus: "virtio" })), `${at}.bus`).message).toBe(
+      `${at}.bus must be one of: "sata", "scsi" (got "virtio")`,
+    );
+    expect(
+      expectOneError(validateVmi(asCdrom({ readonly: false })), `${at}.readonly`).message,
+    ).toBe(`${at}.readonly cannot be false: a CD-ROM drive is read-only`);
+    const both = vmiWith((doc) => (doc.spec.domain.devices.disks[0].cdrom = {}));
+    expect(expectOneError(validateVmi(both), "spec.domain.devices.disks[0]").message).toBe(
+      "spec.domain.devices.disks[0] gives both disk and cdrom; a disk entry is one or the other",
+    );
+    const thread = vmiWith((doc) => {
+      delete doc.spec.domain.devices.disks[0].disk;
+      doc.spec.domain.devices.disks[0].cdrom = {};
+      doc.spec.domain.devices.disks[0].dedicatedIOThread = true;
+    });
+    expect(
+      expectOneError(validateVmi(thread), "spec.domain.devices.disks[0].dedicatedIOThread").message,
+    ).toContain("(this one is a CD-ROM drive)");
   });
 
   it("refuses another disk bus", () => {

@@ -33,7 +33,10 @@ function kubevirtShaped(): Doc {
         firmware: { serial: "VM-0042" },
         resources: { requests: { memory: "1024M", cpu: "1", "kubevirt.io/interface": 4 } },
         devices: {
-          disks: [{ name: "containerdisk", bootOrder: 1, serial: "ROOT", cache: "none" }],
+          disks: [
+            { name: "containerdisk", bootOrder: 1, serial: "ROOT", cache: "none" },
+            { name: "cloudinitdisk", cdrom: { bus: "sata", tray: "closed" } },
+          ],
           rng: {},
           autoattachSerialConsole: true,
           inputs: [{ type: "tablet", bus: "virtio", name: "tablet0" }],
