@@ -1,5 +1,5 @@
 // cloud-init volumes as KubeVirt users write them: a NoCloud seed and a
-// ConfigDrive seed, each applied through the CLI under the shipped NATS
+// ConfigDrive seed (on a CD-ROM drive, as KubeVirt's Windows examples put it), each applied through the CLI under the shipped NATS
 // permissions, booted, and read back by the tiny guest, which reports the
 // disks it sees and what each seed holds. The guest's report must match the
 // VMI: its instance-id and hostname, and the sha256 of its user and network data.
@@ -17,14 +17,18 @@ const { stack, cli } = useCliStack({
 
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 
-/** Applies the seed VMI as `name` with `volume` added (no disk named: KubeVirt's default gives it one). */
+/**
+ * Applies the seed VMI as `name` with `volume` added, on the disk entry `disk`
+ * (none: KubeVirt's default gives it a virtio disk).
+ */
 async function applyWith(
   name: string,
   volume: Record<string, unknown>,
-  spec: Record<string, unknown> = {},
+  { spec = {}, disk }: { spec?: Record<string, unknown>; disk?: Record<string, unknown> } = {},
 ): Promise<string> {
   const vmi = await stack.seedManifest(name);
   vmi.spec.volumes.push({ name: "cloudinitdisk", ...volume });
+  if (disk) vmi.spec.domain.devices.disks.push({ name: "cloudinitdisk", ...disk });
   Object.assign(vmi.spec, spec);
   const apply = await applyAndWait(cli, stack.stateDir, name, vmi);
   expect(apply.stderr).toBe("");
@@ -52,16 +56,22 @@ describe("cloud-init volumes", () => {
     expect(xml).toMatch(/cloudinitdisk\.iso'[\s\S]*?<readonly\/>/);
   }, 320_000);
 
-  it("gives a cloudInitConfigDrive volume a config-2 seed, from base64 user data", async () => {
+  it("gives a cloudInitConfigDrive volume a config-2 seed, from base64 user data, on a SCSI CD-ROM drive", async () => {
     const userData = Buffer.from("#!/bin/sh\necho hello from a config drive\n");
     const console = await applyWith(
       "configdrive",
       { cloudInitConfigDrive: { userDataBase64: userData.toString("base64") } },
-      { hostname: "db-primary" },
+      { spec: { hostname: "db-primary" }, disk: { cdrom: { bus: "scsi" } } },
     );
     // spec.hostname is the guest's hostname, as KubeVirt gives it.
     expect(console).toContain(
-      `headroom-guest: cloud-init source=configdrive dev=vdb instance-id=configdrive.${namespace} hostname=db-primary user-data-sha256=${sha256(userData)} network-data-sha256=none`,
+      `headroom-guest: cloud-init source=configdrive dev=sr0 instance-id=configdrive.${namespace} hostname=db-primary user-data-sha256=${sha256(userData)} network-data-sha256=none`,
     );
+    expect(console).toMatch(/^headroom-guest: disks vda=50331648,sr0=\d+$/m);
+    const xml = await virsh("dumpxml", `${namespace}_configdrive`);
+    expect(xml).toMatch(
+      /<disk type='file' device='cdrom'>[\s\S]*?cloudinitdisk\.iso'[\s\S]*?<target dev='sda' bus='scsi'\/>[\s\S]*?<readonly\/>/,
+    );
+    expect(xml).toContain("<controller type='scsi' index='0' model='virtio-scsi'>");
   }, 320_000);
 });

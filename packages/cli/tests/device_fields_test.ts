@@ -1,7 +1,7 @@
 // Disk, firmware and interface fields KubeVirt users write, honored and seen
 // from the guest: the SMBIOS serial (firmware.serial) and chassis; a disk's serial (the
 // guest reads it), cache, boot order and readonly (the guest cannot write
-// it); IO threads (ioThreadsPolicy, dedicatedIOThread: QEMU runs them); defined NICs of the emulated models
+// it); an empty SATA CD-ROM drive; IO threads (ioThreadsPolicy, dedicatedIOThread: QEMU runs them); defined NICs of the emulated models
 // e1000 and rtl8139 (the guest sees their PCI ids), one on a multus network
 // named NAMESPACE/NAME. The interface request
 // still holds with them: NICs hot-plug up to the VMI's capacity (on q35, one
@@ -30,6 +30,10 @@ describe.each(["q35", "pc"])("on %s", (machine) => {
       // q35: the disk's own thread; pc: the auto pool's one.
       ...(machine === "q35" ? { dedicatedIOThread: true } : {}),
     });
+    // An empty SATA CD-ROM drive (tray open): on pc, libvirt adds an AHCI
+    // controller for it, which the interface request must make room around.
+    vmi.spec.domain.devices.disks.push({ name: "drive", cdrom: { tray: "open" } });
+    vmi.spec.volumes.push({ name: "drive", emptyDisk: { capacity: "1Mi" } });
     vmi.spec.domain.ioThreadsPolicy = machine === "q35" ? "shared" : "auto";
     vmi.spec.domain.firmware.serial = "VM-0042";
     // As KubeVirt's vmi-fedora example once wrote it: the asset as a number.
@@ -69,6 +73,10 @@ describe.each(["q35", "pc"])("on %s", (machine) => {
     ).toEqual(["e1000", "rtl8139"]);
     const xml = await virsh("dumpxml", `${namespace}_${name}`);
     expect(xml).toContain("cache='writethrough'");
+    // Live, libvirt shows an empty drive with no source and no tray.
+    expect(xml).toMatch(
+      /<disk type='file' device='cdrom'>\s*<driver name='qemu'\/>\s*<target dev='sda' bus='sata'\/>\s*<readonly\/>/,
+    );
     expect(xml).toContain("<boot order='1'/>");
     expect(xml).toContain("<iothreads>1</iothreads>");
     expect(xml).toMatch(/<driver [^>]*iothread='1'/);

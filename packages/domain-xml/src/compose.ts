@@ -55,10 +55,15 @@ function diskElement(disk: DiskSpec, target: string, queues?: number): XElement 
     ...(queues !== undefined && disk.bus === "virtio" ? { queues: String(queues) } : {}),
     ...(disk.ioThread !== undefined ? { iothread: String(disk.ioThread) } : {}),
   };
+  // An open tray holds no disc: the guest sees an empty drive.
+  const empty = disk.cdrom?.trayOpen === true;
   const children: XElement[] = [
     { tag: "driver", attrs: driver },
-    { tag: "source", attrs: { file: disk.sourceFile } },
-    { tag: "target", attrs: { dev: target, bus: disk.bus } },
+    ...(empty ? [] : [{ tag: "source", attrs: { file: disk.sourceFile } }]),
+    {
+      tag: "target",
+      attrs: { dev: target, bus: disk.bus, ...(empty ? { tray: "open" } : {}) },
+    },
   ];
   if (disk.bootOrder !== undefined)
     children.push({ tag: "boot", attrs: { order: String(disk.bootOrder) } });
@@ -66,7 +71,8 @@ function diskElement(disk: DiskSpec, target: string, queues?: number): XElement 
   if (disk.readonly) children.push({ tag: "readonly" });
   if (disk.shareable) children.push({ tag: "shareable" });
   children.push({ tag: "alias", attrs: { name: diskAlias(disk.name) } });
-  return { tag: "disk", attrs: { type: "file", device: "disk" }, children };
+  const device = disk.cdrom ? "cdrom" : "disk";
+  return { tag: "disk", attrs: { type: "file", device }, children };
 }
 
 function interfaceElement(nic: NicSpec): XElement {

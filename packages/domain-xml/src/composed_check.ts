@@ -80,7 +80,7 @@ function rulesFor(allowed: ComposedAllowance): Rule {
   const seeds = allowed.seedFiles ?? [];
   const hostDisks = allowed.hostDiskFiles ?? [];
   const disk: Rule = {
-    attrs: { type: oneOf("file"), device: oneOf("disk") },
+    attrs: { type: oneOf("file"), device: oneOf("disk", "cdrom") },
     children: {
       // A VMI's disks are its own qcow2 files (an overlay, or blank), or its
       // read-only raw seed; seedProblems checks which is which.
@@ -102,7 +102,11 @@ function rulesFor(allowed: ComposedAllowance): Rule {
         },
       },
       target: {
-        attrs: { dev: matches(/^(vd|sd)[a-z]{1,3}$/), bus: oneOf("virtio", "sata", "scsi") },
+        attrs: {
+          dev: matches(/^(vd|sd)[a-z]{1,3}$/),
+          bus: oneOf("virtio", "sata", "scsi"),
+          tray: oneOf("open", "closed"),
+        },
       },
       readonly: {},
       shareable: {},
@@ -390,6 +394,11 @@ function rawDiskProblems(
     if (rawAllowed !== (format === "raw") || (seed && !readonly))
       problems.push(
         `domain/devices/disk: ${shown(file)} as ${format}${readonly ? ", read-only" : ""}; only a cloud-init seed (read-only) and a host disk are raw, and they are never anything else`,
+      );
+    const bus = disk.getElementsByTagName("target")[0]?.getAttribute("bus") ?? "";
+    if (disk.getAttribute("device") === "cdrom" && (!readonly || bus === "virtio"))
+      problems.push(
+        `domain/devices/disk: CD-ROM ${shown(file)} on ${shown(bus)}${readonly ? "" : ", writable"}; a CD-ROM drive is read-only, on sata or scsi`,
       );
     if (disk.getElementsByTagName("shareable").length > 0 && !hostDisks.includes(file))
       problems.push(

@@ -50,7 +50,7 @@ const NIC_MODEL: Record<string, NicModel> = {
  */
 function ioThreadsOf(vmi: Vmi, vcpus: number): { count: number; threads: (number | undefined)[] } {
   const disks = vmi.spec.domain.devices.disks;
-  const virtio = (disk: (typeof disks)[number]) => disk.disk.bus === "virtio";
+  const virtio = (disk: (typeof disks)[number]) => disk.disk?.bus === "virtio";
   const dedicated = disks.filter((disk) => virtio(disk) && disk.dedicatedIOThread).length;
   const policy = vmi.spec.domain.ioThreadsPolicy ?? (dedicated > 0 ? "shared" : undefined);
   if (policy === undefined) return { count: 0, threads: disks.map(() => undefined) };
@@ -75,12 +75,15 @@ function disksOf(vmi: Vmi, host: HostPlacement, ioThreads: (number | undefined)[
     const file = Object.hasOwn(host.volumes, disk.name) ? host.volumes[disk.name] : undefined;
     if (!file)
       throw new DomainSpecError(`${field}.name`, `volume '${disk.name}' has no host image file`);
+    const device = disk.cdrom ?? disk.disk;
+    if (!device) throw new DomainSpecError(`${field}.disk`, "is needed (or cdrom)");
     return {
       name: disk.name,
-      bus: disk.disk.bus,
+      bus: device.bus,
       sourceFile: file.path,
       format: file.format,
-      ...(file.readonly || disk.disk.readonly ? { readonly: true } : {}),
+      ...(file.readonly || device.readonly ? { readonly: true } : {}),
+      ...(disk.cdrom ? { cdrom: { trayOpen: disk.cdrom.tray === "open" } } : {}),
       ...(disk.bootOrder !== undefined ? { bootOrder: disk.bootOrder } : {}),
       ...(disk.serial !== undefined ? { serial: disk.serial } : {}),
       ...(disk.cache !== undefined || disk.shareable ? { cache: disk.cache ?? "none" } : {}),

@@ -62,6 +62,8 @@ export interface DiskSpec {
   ioThread?: number;
   /** Other domains may use the file at once (a raw host disk, read past the host's cache). */
   shareable?: boolean;
+  /** A CD-ROM drive (sata or scsi, read-only) instead of a disk; `trayOpen`: empty, no source. */
+  cdrom?: { trayOpen: boolean };
 }
 
 export interface NicSpec {
@@ -345,6 +347,14 @@ export function checkDomainSpec(spec: DomainSpec): void {
       throw new DomainSpecError(`${path}.serial`, "must be 1 to 20 of A-Z a-z 0-9 . _ -");
     if (disk.cache !== undefined)
       oneOf(`${path}.cache`, disk.cache, ["none", "writethrough", "writeback"] as const);
+    if (disk.cdrom !== undefined) {
+      if (disk.bus === "virtio")
+        throw new DomainSpecError(`${path}.bus`, "is sata or scsi for a CD-ROM drive");
+      if (disk.readonly !== true)
+        throw new DomainSpecError(`${path}.readonly`, "is true for a CD-ROM drive");
+      if (typeof disk.cdrom.trayOpen !== "boolean")
+        throw new DomainSpecError(`${path}.cdrom.trayOpen`, "must be true or false");
+    }
     if (disk.shareable && (disk.format !== "raw" || (disk.cache ?? "none") !== "none"))
       throw new DomainSpecError(`${path}.shareable`, "is only for raw disks with cache none");
     if (disk.ioThread !== undefined) {

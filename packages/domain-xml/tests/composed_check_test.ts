@@ -265,6 +265,11 @@ describe("composedDomainProblems", () => {
       /domain\/devices\/disk: ".*" as raw; only a cloud-init seed \(read-only\) and a host disk are raw/,
     ],
     [
+      "a writable CD-ROM drive",
+      forged('<disk type="file" device="disk">', '<disk type="file" device="cdrom">'),
+      /domain\/devices\/disk: CD-ROM ".*" on "virtio", writable; a CD-ROM drive is read-only, on sata or scsi/,
+    ],
+    [
       "a qcow2 disk shared with other domains",
       forged(
         '<driver name="qemu" type="qcow2"/>',

@@ -243,6 +243,39 @@ describe("domainSpecFromVmi", () => {
     expect(xml).toContain("<shareable/>");
   });
 
+  it("makes CD-ROM drives of cdrom disks: read-only, on sata or scsi, empty with the tray open", () => {
+    const doc = withDomain({
+      devices: {
+        disks: [
+          { name: "containerdisk", cdrom: { bus: "scsi" } },
+          { name: "data", cdrom: { tray: "open" } },
+        ],
+        interfaces: [
+          { masquerade: {}, name: "default" },
+          { bridge: {}, name: "secondary" },
+        ],
+      },
+    }) as { spec: { volumes: unknown[] } };
+    doc.spec.volumes.push({ name: "data", emptyDisk: { capacity: "1Mi" } });
+    const volumes = { ...host.volumes, data: { path: "/srv/d.qcow2", format: "qcow2" as const } };
+    const spec = domainSpecFromVmi(valid(doc), { ...host, volumes });
+    expect(spec.disks[0]).toMatchObject({
+      bus: "scsi",
+      readonly: true,
+      cdrom: { trayOpen: false },
+    });
+    expect(spec.disks[1]).toMatchObject({ bus: "sata", readonly: true, cdrom: { trayOpen: true } });
+    const xml = composeDomain(spec);
+    expect(virtXmlValidate(xml)).toMatch(/validates/);
+    const drives = xml.match(/<disk type="file" device="cdrom">[\s\S]*?<\/disk>/g) ?? [];
+    expect(drives).toHaveLength(2);
+    expect(drives[0]).toContain('<target dev="sda" bus="scsi"/>');
+    expect(drives[0]).toContain("<source file=");
+    expect(drives[1]).toContain('<target dev="sdb" bus="sata" tray="open"/>');
+    expect(drives[1]).not.toContain("<source");
+    for (const drive of drives) expect(drive).toContain("<readonly/>");
+  });
+
   it("makes a disk read-only when the VMI says so, and only then", () => {
     const readonly = (disk: object) =>
       domainSpecFromVmi(
