@@ -10,6 +10,8 @@ import type {
   Cpu,
   DiskBus,
   DiskCache,
+  DiskErrorPolicy,
+  DiskIo,
   Empty,
   HostDisk,
   ImagePullPolicy,
@@ -91,6 +93,12 @@ export interface DiskInput {
   name: string;
   disk?: { bus?: DiskBus; readonly?: boolean };
   cdrom?: { bus?: CdromBus; readonly?: boolean; tray?: "open" | "closed" };
+  blockSize?: {
+    custom?: { logical: number; physical: number };
+    matchVolume?: { enabled?: boolean };
+  };
+  errorPolicy?: DiskErrorPolicy;
+  io?: DiskIo;
   bootOrder?: number;
   serial?: string;
   cache?: DiskCache;
@@ -105,6 +113,9 @@ export interface InterfaceInput {
   masquerade?: Empty;
   bridge?: Empty;
   ports?: PortInput[];
+  bootOrder?: number;
+  acpiIndex?: number;
+  state?: "up" | "down" | "absent";
 }
 
 export interface PortInput {
@@ -116,7 +127,7 @@ export interface PortInput {
 export interface NetworkInput {
   name: string;
   pod?: Empty;
-  multus?: { networkName: string };
+  multus?: { networkName: string; default?: boolean };
 }
 
 export interface VolumeInput {

@@ -34,6 +34,8 @@ export type {
   Disk,
   DiskBus,
   DiskCache,
+  DiskErrorPolicy,
+  DiskIo,
   DomainSpec,
   Empty,
   Features,

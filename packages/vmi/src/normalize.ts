@@ -34,7 +34,12 @@ export function normalize(input: VmiInput): Vmi {
       networks: (spec.networks ?? []).map((network) => ({
         name: network.name,
         ...(network.pod && { pod: {} }),
-        ...(network.multus && { multus: { networkName: network.multus.networkName } }),
+        ...(network.multus && {
+          multus: {
+            networkName: network.multus.networkName,
+            ...(network.multus.default === true && { default: true as const }),
+          },
+        }),
       })),
       volumes: (spec.volumes ?? []).map((volume) => ({
         name: volume.name,
@@ -116,9 +121,20 @@ function normalizeDomain(domain: DomainInput): DomainSpec {
                 ...(disk.disk?.readonly === true && { readonly: true as const }),
               },
             }),
+        ...(disk.blockSize?.custom && {
+          blockSize: {
+            custom: {
+              logical: disk.blockSize.custom.logical,
+              physical: disk.blockSize.custom.physical,
+            },
+          },
+        }),
+        ...(disk.errorPolicy !== undefined && { errorPolicy: disk.errorPolicy }),
+        ...(disk.io !== undefined && { io: disk.io }),
         ...(disk.bootOrder !== undefined && { bootOrder: disk.bootOrder }),
         ...(disk.serial !== undefined && { serial: disk.serial }),
-        ...(disk.cache !== undefined && { cache: disk.cache }),
+        // Native IO needs the host's cache bypassed, as KubeVirt sets it.
+        ...((disk.cache !== undefined || disk.io === "native") && { cache: disk.cache ?? "none" }),
         ...(disk.dedicatedIOThread === true && { dedicatedIOThread: true as const }),
         ...(disk.shareable === true && { shareable: true as const }),
       })),
@@ -135,6 +151,9 @@ function normalizeDomain(domain: DomainInput): DomainSpec {
             protocol: "TCP" as const,
           })),
         }),
+        ...(iface.bootOrder !== undefined && { bootOrder: iface.bootOrder }),
+        ...(iface.acpiIndex !== undefined && { acpiIndex: iface.acpiIndex }),
+        ...(iface.state === "down" && { state: "down" as const }),
       })),
       // KubeVirt keeps rng under devices; the seed's spec.domain.rng lands there too.
       ...((devices?.rng || domain.rng) && { rng: {} }),

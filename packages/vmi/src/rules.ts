@@ -52,6 +52,9 @@ export function checkRules(vmi: VmiInput): FieldError[] {
     ...checkInterfaceNetworkPairs(vmi),
     ...checkDisksAndVolumes(vmi),
     ...checkIoThreads(vmi),
+    ...checkBootOrders(vmi),
+    ...checkDiskDrivers(vmi),
+    ...checkInterfaceDevices(vmi),
     ...checkShareable(vmi),
     ...checkCloudInit(vmi),
   ];
@@ -349,6 +352,15 @@ function checkNetworks(vmi: VmiInput): FieldError[] {
         message: `${at} has ${sources.length} sources (${sources.join(", ")}); give exactly one`,
       });
     }
+    if (network.multus?.default === true) {
+      const field = `${at}.multus.default`;
+      const other = networks.findIndex((n, i) => i !== index && (n.pod || n.multus?.default));
+      if (other !== -1)
+        errors.push({
+          field,
+          message: `${field}: a default multus network takes the pod network's place, and ${NETWORKS}[${other}] is ${networks[other]?.pod ? "the pod network" : "another default"}`,
+        });
+    }
     if (network.pod) {
       if (podNetwork === null) {
         podNetwork = index;
@@ -416,18 +428,7 @@ function checkDisksAndVolumes(vmi: VmiInput): FieldError[] {
   const errors = [...uniqueNames(DISKS, disks), ...uniqueNames(VOLUMES, volumes)];
   const volumeNames = new Set(volumes.map((volume) => volume.name));
 
-  const bootOrders = new Map<number, number>();
   disks.forEach((disk, index) => {
-    if (disk.bootOrder !== undefined) {
-      const earlier = bootOrders.get(disk.bootOrder);
-      const field = `${DISKS}[${index}].bootOrder`;
-      if (earlier !== undefined)
-        errors.push({
-          field,
-          message: `${field} ${disk.bootOrder} is already ${DISKS}[${earlier}]'s; each disk boots in its own place`,
-        });
-      else bootOrders.set(disk.bootOrder, index);
-    }
     errors.push(...checkCdrom(disk, `${DISKS}[${index}]`));
     if (!volumeNames.has(disk.name)) {
       const field = `${DISKS}[${index}].name`;
@@ -469,6 +470,99 @@ function checkDisksAndVolumes(vmi: VmiInput): FieldError[] {
           message: `${at}.hostDisk.path must not have '.' or '..' parts (got ${show(hostDisk.path)})`,
         });
     }
+  });
+  return errors;
+}
+
+/** Disks and interfaces boot in a place each, as libvirt needs. */
+function checkBootOrders(vmi: VmiInput): FieldError[] {
+  const places = (list: string, devices: readonly { bootOrder?: number }[] = []) =>
+    devices.map((device, i) => ({ at: `${list}[${i}]`, order: device.bootOrder }));
+  const errors: FieldError[] = [];
+  const first = new Map<number, string>();
+  for (const { at, order } of [
+    ...places(DISKS, vmi.spec.domain.devices?.disks),
+    ...places(INTERFACES, vmi.spec.domain.devices?.interfaces),
+  ]) {
+    if (order === undefined) continue;
+    const earlier = first.get(order);
+    const field = `${at}.bootOrder`;
+    if (earlier !== undefined)
+      errors.push({
+        field,
+        message: `${field} ${order} is already ${earlier}'s; each device boots in its own place`,
+      });
+    else first.set(order, at);
+  }
+  return errors;
+}
+
+/**
+ * Native IO bypasses the host's cache (O_DIRECT); custom block sizes are
+ * powers of 2, logical no more than physical, and 512 logical on SATA (all
+ * QEMU's emulated controller takes), as KubeVirt checks them.
+ */
+function checkDiskDrivers(vmi: VmiInput): FieldError[] {
+  const errors: FieldError[] = [];
+  (vmi.spec.domain.devices?.disks ?? []).forEach((disk, index) => {
+    const at = `${DISKS}[${index}]`;
+    if (disk.io === "native" && disk.cache !== undefined && disk.cache !== "none")
+      errors.push({
+        field: `${at}.io`,
+        message: `${at}.io native reads and writes past the host's cache, so cache must be none (got ${show(disk.cache)})`,
+      });
+    const blockSize = disk.blockSize;
+    if (!blockSize?.custom) return;
+    if (blockSize.matchVolume && blockSize.matchVolume.enabled !== false)
+      errors.push({
+        field: `${at}.blockSize`,
+        message: `${at}.blockSize gives both custom sizes and matchVolume; give one`,
+      });
+    const { logical, physical } = blockSize.custom;
+    for (const [name, size] of [
+      ["logical", logical],
+      ["physical", physical],
+    ] as const)
+      if ((size & (size - 1)) !== 0)
+        errors.push({
+          field: `${at}.blockSize.custom.${name}`,
+          message: `${at}.blockSize.custom.${name} must be a power of 2 (got ${size})`,
+        });
+    const field = `${at}.blockSize.custom.logical`;
+    if (logical > physical)
+      errors.push({
+        field,
+        message: `${field} ${logical} must be no more than the physical size, ${physical}`,
+      });
+    const bus = disk.cdrom ? (disk.cdrom.bus ?? "sata") : (disk.disk?.bus ?? "virtio");
+    if (bus === "sata" && logical !== 512)
+      errors.push({
+        field,
+        message: `${field} must be 512 on a SATA drive (got ${logical}): QEMU's SATA controller takes no other`,
+      });
+  });
+  return errors;
+}
+
+/** ACPI indexes name NICs, so each is one interface's; absent is how KubeVirt asks for an unplug. */
+function checkInterfaceDevices(vmi: VmiInput): FieldError[] {
+  const errors: FieldError[] = [];
+  const indexes = new Map<number, number>();
+  (vmi.spec.domain.devices?.interfaces ?? []).forEach((iface, index) => {
+    const at = `${INTERFACES}[${index}]`;
+    if (iface.state === "absent")
+      errors.push({
+        field: `${at}.state`,
+        message: `${at}.state absent is not taken: to unplug an interface, leave it out of the VMI and apply it again (or run headroom removeinterface)`,
+      });
+    if (iface.acpiIndex === undefined) return;
+    const earlier = indexes.get(iface.acpiIndex);
+    if (earlier !== undefined)
+      errors.push({
+        field: `${at}.acpiIndex`,
+        message: `${at}.acpiIndex ${iface.acpiIndex} is already ${INTERFACES}[${earlier}]'s; each interface needs its own`,
+      });
+    else indexes.set(iface.acpiIndex, index);
   });
   return errors;
 }

@@ -15,6 +15,12 @@ const NO_HYPERV =
 const HEADLESS =
   "headroom guests are headless: no display is attached, so there is no pointer or keyboard to give them";
 
+const NO_DEVICE_TAGS =
+  "headroom's config drive carries no device metadata, so the tag reaches no guest";
+
+const NO_VOLUME_HOTPLUG =
+  "headroom attaches every volume when the VMI starts, and detaches none while it runs";
+
 /** Accepted with a warning: the field asks for something that has no meaning on headroom's hosts. */
 const IGNORED: Record<string, string> = {
   status: "it is written by headroom, never read from a document",
@@ -78,6 +84,18 @@ const IGNORED: Record<string, string> = {
     "headroom hot-plugs no disks, so there is nothing to disable (NICs hot-plug as the VMI's request allows)",
   "spec.domain.features.pvspinlock":
     "headroom leaves paravirtual spinlocks as QEMU has them (on under KVM for Linux guests)",
+  "spec.domain.cpu.maxSockets":
+    "headroom does not hot-plug vCPUs: the guest has the sockets it starts with",
+  "spec.domain.memory.maxGuest":
+    "headroom does not hot-plug memory: the guest has the memory it starts with",
+  "spec.domain.devices.disks[].tag": NO_DEVICE_TAGS,
+  "spec.domain.devices.interfaces[].tag": NO_DEVICE_TAGS,
+  "spec.domain.devices.disks[].blockSize.matchVolume":
+    "headroom's volumes are files, with no block size of their own to match: the guest gets QEMU's default (512 bytes); give blockSize.custom to choose",
+  "spec.domain.devices.interfaces[].dhcpOptions":
+    "the pod network's DHCP server (libvirt's dnsmasq) gives every guest the same options, and a multus network's DHCP is the network's own",
+  "spec.volumes[].persistentVolumeClaim.hotpluggable": NO_VOLUME_HOTPLUG,
+  "spec.volumes[].dataVolume.hotpluggable": NO_VOLUME_HOTPLUG,
   "spec.domain.resources.overcommitGuestOverhead":
     "headroom reserves no memory for QEMU's own overhead, so there is none to overcommit",
 };
@@ -85,6 +103,12 @@ const IGNORED: Record<string, string> = {
 const NO_KUBERNETES = "headroom has no Kubernetes to hold the object it names";
 const NO_PASSTHROUGH = "headroom's hosts pass no hardware through to guests";
 const SET_BY_HEADROOM = "it is set by headroom, never by a document; remove it";
+
+const FIXED_ADDRESS =
+  "headroom places each device itself, around the PCI room the interface request keeps; a fixed address could take that room";
+
+const POD_SUBNET =
+  "the pod network is its host's one NAT network, on the subnet the host's administrator set (HEADROOM_POD_SUBNET); a VMI cannot choose its own";
 
 /** Refused, with the reason. */
 const REFUSED: Record<string, string> = {
@@ -123,6 +147,17 @@ const REFUSED: Record<string, string> = {
   "spec.domain.devices.interfaces[].binding":
     "it names a KubeVirt network binding plugin; use masquerade or bridge",
   "spec.domain.devices.interfaces[].slirp": "KubeVirt removed the slirp binding; use masquerade",
+  "spec.domain.devices.interfaces[].passt":
+    "libvirt runs passt from version 9.2; headroom's hosts have Debian 12's libvirt 9.0: use masquerade",
+  "spec.domain.devices.disks[].disk.pciAddress": FIXED_ADDRESS,
+  "spec.domain.devices.interfaces[].pciAddress": FIXED_ADDRESS,
+  "spec.domain.devices.disks[].blockSize.custom.discardGranularity":
+    "libvirt 9.0, on headroom's hosts, cannot set it: the guest gets QEMU's default",
+  "spec.domain.ioThreads":
+    "it sizes KubeVirt's supplementalPool IO threads, which libvirt 9.0 cannot map to a disk's queues: use ioThreadsPolicy shared or auto",
+  "spec.networks[].pod.vmNetworkCIDR": POD_SUBNET,
+  "spec.networks[].pod.vmIPv6NetworkCIDR":
+    "the pod network gives guests IPv4 addresses only (its subnet is HEADROOM_POD_SUBNET)",
   "spec.volumes[].configMap": `it is a Kubernetes ConfigMap; ${NO_KUBERNETES}`,
   "spec.volumes[].secret": `it is a Kubernetes Secret; ${NO_KUBERNETES}`,
   "spec.volumes[].serviceAccount": `it is a Kubernetes service account; ${NO_KUBERNETES}`,
@@ -228,9 +263,32 @@ function* fieldsOf(doc: Record<string, unknown>): Generator<[string, unknown]> {
     yield [`spec.domain.devices.${field}`, devices[field] === !always ? !always : undefined];
   yield ["spec.domain.devices.inputs", devices.inputs];
   yield ["spec.domain.devices.sound", devices.sound];
-  const volumes = Array.isArray(spec.volumes) ? spec.volumes : [];
-  for (const [i, volume] of volumes.entries())
-    yield [`spec.volumes[${i}].hostDisk.shared`, asRecord(asRecord(volume).hostDisk).shared];
+  yield ["spec.domain.cpu.maxSockets", asRecord(domain.cpu).maxSockets];
+  yield ["spec.domain.memory.maxGuest", asRecord(domain.memory).maxGuest];
+  for (const [i, disk] of listOf(devices.disks).entries()) {
+    yield [`spec.domain.devices.disks[${i}].tag`, disk.tag];
+    yield [
+      `spec.domain.devices.disks[${i}].blockSize.matchVolume`,
+      asRecord(disk.blockSize).matchVolume,
+    ];
+  }
+  for (const [i, iface] of listOf(devices.interfaces).entries()) {
+    yield [`spec.domain.devices.interfaces[${i}].tag`, iface.tag];
+    yield [`spec.domain.devices.interfaces[${i}].dhcpOptions`, iface.dhcpOptions];
+  }
+  for (const [i, volume] of listOf(spec.volumes).entries()) {
+    yield [`spec.volumes[${i}].hostDisk.shared`, asRecord(volume.hostDisk).shared];
+    // false is what headroom always does.
+    for (const source of ["persistentVolumeClaim", "dataVolume"])
+      yield [
+        `spec.volumes[${i}].${source}.hotpluggable`,
+        asRecord(volume[source]).hotpluggable === true ? true : undefined,
+      ];
+  }
+}
+
+function listOf(value: unknown): Record<string, unknown>[] {
+  return Array.isArray(value) ? value.map(asRecord) : [];
 }
 
 function asRecord(value: unknown): Record<string, unknown> {

@@ -9,6 +9,8 @@ export type QuantityValue = string | number;
 
 export type MachineType = "q35" | "pc";
 export type DiskBus = "virtio" | "sata" | "scsi";
+export type DiskErrorPolicy = "stop" | "ignore" | "report" | "enospace";
+export type DiskIo = "native" | "threads";
 /** A CD-ROM drive is never virtio, as in KubeVirt. */
 export type CdromBus = "sata" | "scsi";
 export type InterfaceModel = "virtio" | "e1000" | "e1000e" | "rtl8139";
@@ -143,6 +145,11 @@ export interface Disk {
    */
   disk?: { bus: DiskBus; readonly?: true };
   cdrom?: { bus: CdromBus; readonly: true; tray: "open" | "closed" };
+  /** The block sizes the guest sees, in bytes (matchVolume is warned about, not kept). */
+  blockSize?: { custom: { logical: number; physical: number } };
+  errorPolicy?: DiskErrorPolicy;
+  /** native: Linux AIO, which reads and writes past the host's cache (cache is then none). */
+  io?: DiskIo;
   bootOrder?: number;
   serial?: string;
   cache?: DiskCache;
@@ -162,6 +169,12 @@ export interface Interface {
   bridge?: Empty;
   /** Guest ports the host forwards to (masquerade only; TCP). */
   ports?: Port[];
+  /** Its place in the boot order, unique among disks and interfaces. */
+  bootOrder?: number;
+  /** The index the guest's firmware gives the NIC (ACPI _DSM), unique among interfaces. */
+  acpiIndex?: number;
+  /** Kept when down: the guest sees the link down ("up" is the default). */
+  state?: "down";
 }
 
 export interface Port {
@@ -176,7 +189,8 @@ export interface Network {
   /** Exactly one of pod or multus is set. */
   pod?: Empty;
   /** `networkName` as written: NAME or NAMESPACE/NAME (see networkAttachment). */
-  multus?: { networkName: string };
+  /** `default`, kept when true: the VMI's default network, in place of the pod network. */
+  multus?: { networkName: string; default?: true };
 }
 
 /**

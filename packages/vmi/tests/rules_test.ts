@@ -542,3 +542,115 @@ describe("the normalized VMI", () => {
     expect(again.vmi).toEqual(vmi);
   });
 });
+
+describe("disk driver fields", () => {
+  const DISK = "spec.domain.devices.disks[0]";
+  const withDisk = (fields: object) =>
+    validateVmi(vmiWith((doc) => Object.assign(doc.spec.domain.devices.disks[0], fields)));
+
+  it("keeps errorPolicy, io and custom block sizes; native IO bypasses the host's cache", () => {
+    const kept = withDisk({
+      errorPolicy: "report",
+      io: "native",
+      blockSize: { custom: { logical: 512, physical: 4096 } },
+    });
+    expect(kept.vmi?.spec.domain.devices.disks[0]).toEqual({
+      name: "containerdisk",
+      disk: { bus: "virtio" },
+      errorPolicy: "report",
+      io: "native",
+      cache: "none",
+      blockSize: { custom: { logical: 512, physical: 4096 } },
+    });
+    expect(withDisk({ io: "threads" }).vmi?.spec.domain.devices.disks[0]?.cache).toBeUndefined();
+  });
+
+  it.each([
+    [{ io: "native", cache: "writeback" }, `${DISK}.io`, 'cache must be none (got "writeback")'],
+    [
+      { blockSize: { custom: { logical: 4096, physical: 512 } } },
+      `${DISK}.blockSize.custom.logical`,
+      "must be no more than the physical size, 512",
+    ],
+    [
+      { blockSize: { custom: { logical: 512, physical: 3000 } } },
+      `${DISK}.blockSize.custom.physical`,
+      "must be a power of 2 (got 3000)",
+    ],
+    [
+      { disk: { bus: "sata" }, blockSize: { custom: { logical: 4096, physical: 4096 } } },
+      `${DISK}.blockSize.custom.logical`,
+      "must be 512 on a SATA drive",
+    ],
+    [
+      { blockSize: { custom: { logical: 512, physical: 512 }, matchVolume: {} } },
+      `${DISK}.blockSize`,
+      "gives both custom sizes and matchVolume",
+    ],
+  ])("refuses %j", (fields, field, why) => {
+    expect(expectOneError(withDisk(fields), field).message).toContain(why);
+  });
+});
+
+describe("interface device fields", () => {
+  it("keeps bootOrder, acpiIndex and a down link; up is the default, not kept", () => {
+    const result = validateVmi(
+      vmiWith((doc) => {
+        Object.assign(doc.spec.domain.devices.interfaces[0], { bootOrder: 2, acpiIndex: 3 });
+        Object.assign(doc.spec.domain.devices.interfaces[1], { state: "down" });
+      }),
+    );
+    const [pod, secondary] = result.vmi?.spec.domain.devices.interfaces ?? [];
+    expect(pod).toMatchObject({ bootOrder: 2, acpiIndex: 3 });
+    expect(pod?.state).toBeUndefined();
+    expect(secondary?.state).toBe("down");
+    const up = validateVmi(vmiWith((doc) => (doc.spec.domain.devices.interfaces[0].state = "up")));
+    expect(up.vmi?.spec.domain.devices.interfaces[0]).not.toHaveProperty("state");
+  });
+
+  it("refuses a boot place a disk has, an ACPI index twice, and state absent", () => {
+    const boot = vmiWith((doc) => {
+      doc.spec.domain.devices.disks[0].bootOrder = 1;
+      doc.spec.domain.devices.interfaces[1].bootOrder = 1;
+    });
+    expect(expectOneError(validateVmi(boot), `${INTERFACES}[1].bootOrder`).message).toBe(
+      `${INTERFACES}[1].bootOrder 1 is already spec.domain.devices.disks[0]'s; each device boots in its own place`,
+    );
+    const acpi = vmiWith((doc) => {
+      doc.spec.domain.devices.interfaces[0].acpiIndex = 7;
+      doc.spec.domain.devices.interfaces[1].acpiIndex = 7;
+    });
+    expect(expectOneError(validateVmi(acpi), `${INTERFACES}[1].acpiIndex`).message).toContain(
+      "is already spec.domain.devices.interfaces[0]'s",
+    );
+    const absent = vmiWith((doc) => (doc.spec.domain.devices.interfaces[1].state = "absent"));
+    expect(expectOneError(validateVmi(absent), `${INTERFACES}[1].state`).message).toContain(
+      "leave it out of the VMI",
+    );
+  });
+});
+
+describe("a default multus network", () => {
+  it("takes the pod network's place, and is kept", () => {
+    const result = validateVmi(
+      vmiWith((doc) => {
+        doc.spec.domain.devices.interfaces = [{ name: "secondary", bridge: {} }];
+        doc.spec.networks = [
+          { name: "secondary", multus: { networkName: "headroom-bridge", default: true } },
+        ];
+      }),
+    );
+    expectValid(result);
+    expect(result.vmi?.spec.networks[0]?.multus).toEqual({
+      networkName: "headroom-bridge",
+      default: true,
+    });
+  });
+
+  it("is refused beside the pod network", () => {
+    const doc = vmiWith((doc) => (doc.spec.networks[1].multus.default = true));
+    expect(expectOneError(validateVmi(doc), "spec.networks[1].multus.default").message).toBe(
+      "spec.networks[1].multus.default: a default multus network takes the pod network's place, and spec.networks[0] is the pod network",
+    );
+  });
+});

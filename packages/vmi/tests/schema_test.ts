@@ -135,18 +135,20 @@ describe("fields KubeVirt has that headroom refuses", () => {
       (doc: Doc) => (doc.spec.domain.devices.interfaces[0].slirp = {}),
     ],
     [
-      "spec.domain.devices.interfaces[0].dhcpOptions",
-      (doc: Doc) => (doc.spec.domain.devices.interfaces[0].dhcpOptions = {}),
+      "spec.domain.devices.interfaces[0].passt",
+      (doc: Doc) => (doc.spec.domain.devices.interfaces[0].passt = {}),
     ],
     [
-      "spec.domain.devices.interfaces[0].state",
-      (doc: Doc) => (doc.spec.domain.devices.interfaces[0].state = "absent"),
+      "spec.domain.devices.disks[0].blockSize.custom.discardGranularity",
+      (doc: Doc) =>
+        (doc.spec.domain.devices.disks[0].blockSize = {
+          custom: { logical: 512, physical: 512, discardGranularity: 4096 },
+        }),
     ],
     [
       "spec.networks[0].pod.vmNetworkCIDR",
       (doc: Doc) => (doc.spec.networks[0].pod.vmNetworkCIDR = "10.0.0.0/24"),
     ],
-    ["spec.networks[1].multus.default", (doc: Doc) => (doc.spec.networks[1].multus.default = true)],
     [
       "spec.volumes[0].cloudInitNoCloud.secretRef",
       (doc: Doc) => (doc.spec.volumes[0].cloudInitNoCloud = { secretRef: { name: "s" } }),
@@ -664,7 +666,7 @@ describe("devices", () => {
     expect(
       expectOneError(validateVmi(twice), "spec.domain.devices.disks[1].bootOrder").message,
     ).toBe(
-      "spec.domain.devices.disks[1].bootOrder 1 is already spec.domain.devices.disks[0]'s; each disk boots in its own place",
+      "spec.domain.devices.disks[1].bootOrder 1 is already spec.domain.devices.disks[0]'s; each device boots in its own place",
     );
     const field = "spec.domain.devices.disks[0].serial";
     const bad = vmiWith((doc) => (doc.spec.domain.devices.disks[0].serial = "has space"));

@@ -25,6 +25,31 @@ describe("refused, saying why", () => {
       "use bridge on a multus network",
     ],
     [
+      "spec.domain.devices.interfaces[0].passt",
+      (d: Doc) => (d.spec.domain.devices.interfaces[0].passt = {}),
+      "libvirt 9.0: use masquerade",
+    ],
+    [
+      "spec.domain.devices.interfaces[1].pciAddress",
+      (d: Doc) => (d.spec.domain.devices.interfaces[1].pciAddress = "0000:81:00.1"),
+      "around the PCI room the interface request keeps",
+    ],
+    [
+      "spec.domain.devices.disks[0].disk.pciAddress",
+      (d: Doc) => (d.spec.domain.devices.disks[0].disk.pciAddress = "0000:81:01.0"),
+      "around the PCI room the interface request keeps",
+    ],
+    [
+      "spec.networks[0].pod.vmNetworkCIDR",
+      (d: Doc) => (d.spec.networks[0].pod.vmNetworkCIDR = "10.10.0.0/24"),
+      "HEADROOM_POD_SUBNET",
+    ],
+    [
+      "spec.domain.ioThreads",
+      (d: Doc) => (d.spec.domain.ioThreads = { supplementalPoolThreadCount: 4 }),
+      "use ioThreadsPolicy shared or auto",
+    ],
+    [
       "spec.domain.devices.interfaces[0].binding",
       (d: Doc) => (d.spec.domain.devices.interfaces[0].binding = { name: "passt" }),
       "use masquerade or bridge",
@@ -151,6 +176,53 @@ describe("accepted with a warning that says why", () => {
       "spec.domain.clock.timer.kvm",
       (d: Doc) => (d.spec.domain.clock = { timer: { kvm: { present: false } } }),
       "kvmclock",
+    ],
+    [
+      "spec.domain.cpu.maxSockets",
+      (d: Doc) => (d.spec.domain.cpu = { sockets: 1, maxSockets: 4 }),
+      "does not hot-plug vCPUs",
+    ],
+    [
+      "spec.domain.memory.maxGuest",
+      (d: Doc) => (d.spec.domain.memory = { guest: "128Mi", maxGuest: "512Mi" }),
+      "does not hot-plug memory",
+    ],
+    [
+      "spec.domain.devices.disks[0].tag",
+      (d: Doc) => (d.spec.domain.devices.disks[0].tag = "root"),
+      "no device metadata",
+    ],
+    [
+      "spec.domain.devices.interfaces[1].tag",
+      (d: Doc) => (d.spec.domain.devices.interfaces[1].tag = "lan"),
+      "no device metadata",
+    ],
+    [
+      "spec.domain.devices.disks[0].blockSize.matchVolume",
+      (d: Doc) => (d.spec.domain.devices.disks[0].blockSize = { matchVolume: { enabled: true } }),
+      "QEMU's default (512 bytes)",
+    ],
+    [
+      "spec.domain.devices.interfaces[0].dhcpOptions",
+      (d: Doc) =>
+        (d.spec.domain.devices.interfaces[0].dhcpOptions = { bootFileName: "pxelinux.0" }),
+      "the same options",
+    ],
+    [
+      "spec.volumes[1].persistentVolumeClaim.hotpluggable",
+      (d: Doc) =>
+        d.spec.volumes.push({
+          name: "data",
+          persistentVolumeClaim: { claimName: "data", hotpluggable: true },
+        }) && d.spec.domain.devices.disks.push({ name: "data" }),
+      "detaches none while it runs",
+    ],
+    [
+      "spec.volumes[1].dataVolume.hotpluggable",
+      (d: Doc) =>
+        d.spec.volumes.push({ name: "data", dataVolume: { name: "data", hotpluggable: true } }) &&
+        d.spec.domain.devices.disks.push({ name: "data" }),
+      "detaches none while it runs",
     ],
     ["spec.affinity", (d: Doc) => (d.spec.affinity = {}), "nothing to place"],
     ["spec.tolerations", (d: Doc) => (d.spec.tolerations = []), "nothing to place"],

@@ -34,7 +34,15 @@ function kubevirtShaped(): Doc {
         resources: { requests: { memory: "1024M", cpu: "1", "kubevirt.io/interface": 4 } },
         devices: {
           disks: [
-            { name: "containerdisk", bootOrder: 1, serial: "ROOT", cache: "none" },
+            {
+              name: "containerdisk",
+              bootOrder: 1,
+              serial: "ROOT",
+              cache: "none",
+              errorPolicy: "stop",
+              io: "native",
+              blockSize: { custom: { logical: 512, physical: 4096 } },
+            },
             { name: "cloudinitdisk", cdrom: { bus: "sata", tray: "closed" } },
           ],
           rng: {},
@@ -57,6 +65,11 @@ function kubevirtShaped(): Doc {
 /** KubeVirt's vmi-masquerade example: a masquerade interface with ports. */
 function withPorts(): Doc {
   const doc = baseVmi();
+  Object.assign(doc.spec.domain.devices.interfaces[1], {
+    acpiIndex: 3,
+    bootOrder: 2,
+    state: "down",
+  });
   doc.spec.domain.devices.interfaces[0].ports = [
     { name: "http", port: 80, protocol: "TCP" },
     { port: 8080 },

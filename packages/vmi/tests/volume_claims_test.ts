@@ -29,10 +29,6 @@ describe("volume claims", () => {
       "spec.volumes[1].persistentVolumeClaim.claimName",
       { persistentVolumeClaim: { claimName: "Not_A_Label" } },
     ],
-    [
-      "spec.volumes[1].persistentVolumeClaim.hotpluggable",
-      { persistentVolumeClaim: { claimName: "a", hotpluggable: true } },
-    ],
     ["spec.volumes[1].dataVolume.name", { dataVolume: { name: "a/b" } }],
   ])("refuses %s", (field, source) => {
     expectOneError(
