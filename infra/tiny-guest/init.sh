@@ -12,6 +12,7 @@
 #   headroom-guest: serving port=<port>                                      (headroom.serve=...)
 #   headroom-guest: disks <name>=<bytes>[:<serial>],...    (once, at boot: disks and CD-ROMs)
 #   headroom-guest: read-only <name>,...|none       (once, at boot: the disks it cannot write)
+#   headroom-guest: block-sizes <name>=<logical>/<physical>,...   (once, at boot: in bytes)
 #   headroom-guest: smbios serial=<serial>          (once, at boot, when the machine has one)
 #   headroom-guest: chassis vendor=<v> version=<v> serial=<s> asset=<a>   (once, at boot: SMBIOS)
 #   headroom-guest: firmware boot=bios|efi secure-boot=on|off loader=disk|kernel uuid=<uuid>
@@ -23,6 +24,8 @@
 #                   clock sources it can use, its TPM's version, its CPU model)
 #   headroom-guest: nic-models <pci>=<model>,...    (once, at boot: every network device,
 #                   virtio, e1000, e1000e, rtl8139 or <vendor>:<device>)
+#   headroom-guest: nic-acpi-index <pci>=<index>,...|none   (once, at boot: the NICs the
+#                   firmware gave an ACPI index)
 #   headroom-guest: cloud-init source=nocloud|configdrive dev=<name> instance-id=<id>
 #                   hostname=<name> user-data-sha256=<hex> network-data-sha256=<hex>|none
 #                                        (once per seed disk: ISO 9660 with cloud-init's files)
@@ -116,6 +119,12 @@ for dev in /sys/block/vd* /sys/block/sd* /sys/block/sr*; do
   [ -r "$dev/ro" ] && [ "$(cat "$dev/ro")" = 1 ] && read_only="${read_only:+$read_only,}${dev##*/}"
 done
 echo "headroom-guest: read-only ${read_only:-none}"
+block_sizes=""
+for dev in /sys/block/vd* /sys/block/sd* /sys/block/sr*; do
+  [ -r "$dev/queue/logical_block_size" ] || continue
+  block_sizes="${block_sizes:+$block_sizes,}${dev##*/}=$(cat "$dev/queue/logical_block_size")/$(cat "$dev/queue/physical_block_size")"
+done
+echo "headroom-guest: block-sizes $block_sizes"
 
 # The stamp: 64 bytes at the start of the disk whose serial is asked for.
 if [ -n "$stamp" ]; then
@@ -171,7 +180,7 @@ for dev in /sys/block/vd*; do
 done
 echo "headroom-guest: block-queues $block_queues"
 
-nic_models=""
+nic_models="" nic_acpi=""
 for dev in /sys/bus/pci/devices/*; do
   [ -e "$dev/class" ] || continue
   read -r class <"$dev/class"
@@ -186,8 +195,10 @@ for dev in /sys/bus/pci/devices/*; do
     *) model=${vendor#0x}:${device#0x} ;;
   esac
   nic_models="${nic_models:+$nic_models,}${dev##*/}=$model"
+  [ -r "$dev/acpi_index" ] && nic_acpi="${nic_acpi:+$nic_acpi,}${dev##*/}=$(cat "$dev/acpi_index")"
 done
 echo "headroom-guest: nic-models $nic_models"
+echo "headroom-guest: nic-acpi-index ${nic_acpi:-none}"
 
 json_field() { # FILE KEY: the value of "KEY":"value" in FILE
   sed -n "s/.*\"$2\": *\"\([^\"]*\)\".*/\1/p" "$1" | head -n 1

@@ -1,11 +1,13 @@
 // Disk, firmware and interface fields KubeVirt users write, honored and seen
-// from the guest: the SMBIOS serial (firmware.serial) and chassis; a disk's serial (the
-// guest reads it), cache, boot order and readonly (the guest cannot write
-// it); an empty SATA CD-ROM drive; IO threads (ioThreadsPolicy, dedicatedIOThread: QEMU runs them); defined NICs of the emulated models
-// e1000 and rtl8139 (the guest sees their PCI ids), one on a multus network
-// named NAMESPACE/NAME. The interface request
-// still holds with them: NICs hot-plug up to the VMI's capacity (on q35, one
-// more is refused). On q35 and on pc.
+// from the guest: the SMBIOS serial (firmware.serial) and chassis; a disk's
+// serial (the guest reads it), block sizes (the guest sees them), cache,
+// error policy, IO mode, boot order and readonly (the guest cannot write it);
+// an empty SATA CD-ROM drive; IO threads (ioThreadsPolicy, dedicatedIOThread:
+// QEMU runs them); defined NICs of the emulated models e1000 and rtl8139 (the
+// guest sees their PCI ids), one with a boot order and an ACPI index (the
+// guest sees it), one with its link down, on a multus network named
+// NAMESPACE/NAME. The interface request still holds with them: NICs hot-plug
+// up to the VMI's capacity (on q35, one more is refused). On q35 and on pc.
 import { describe, expect, it } from "vitest";
 import { useCliStack } from "./cli_stack.ts";
 import { testNamespace, virsh } from "./host.ts";
@@ -26,6 +28,9 @@ describe.each(["q35", "pc"])("on %s", (machine) => {
       serial: "HR-ROOT-1",
       cache: "writethrough",
       bootOrder: 1,
+      errorPolicy: "report",
+      io: "threads",
+      blockSize: { custom: { logical: 512, physical: 4096 } },
       disk: { bus: "virtio", readonly: true },
       // q35: the disk's own thread; pc: the auto pool's one.
       ...(machine === "q35" ? { dedicatedIOThread: true } : {}),
@@ -44,8 +49,12 @@ describe.each(["q35", "pc"])("on %s", (machine) => {
       asset: 123456,
       sku: "S1",
     };
-    vmi.spec.domain.devices.interfaces[0].model = "e1000";
-    vmi.spec.domain.devices.interfaces[1].model = "rtl8139";
+    Object.assign(vmi.spec.domain.devices.interfaces[0], {
+      model: "e1000",
+      bootOrder: 2,
+      acpiIndex: 7,
+    });
+    Object.assign(vmi.spec.domain.devices.interfaces[1], { model: "rtl8139", state: "down" });
     // KubeVirt's NAMESPACE/NAME form of a multus network; headroom finds it by NAME.
     vmi.spec.networks[1].multus.networkName = `${namespace}/headroom-bridge`;
     const apply = await applyAndWait(cli, stack.stateDir, name, vmi);
@@ -55,11 +64,14 @@ describe.each(["q35", "pc"])("on %s", (machine) => {
     const stdout = await consoleUntil(
       cli,
       name,
-      "headroom-guest: nic-models ",
+      "headroom-guest: nic-acpi-index ",
       "headroom-guest: nics=",
     );
     expect(stdout).toMatch(/^headroom-guest: disks vda=50331648:HR-ROOT-1$/m);
     expect(stdout).toMatch(/^headroom-guest: read-only vda$/m);
+    expect(stdout).toMatch(/^headroom-guest: block-sizes vda=512\/4096$/m);
+    // The e1000 NIC carries the VMI's ACPI index; the others none.
+    expect(stdout).toMatch(/^headroom-guest: nic-acpi-index [0-9a-f:.]+=7$/m);
     expect(stdout).toMatch(/^headroom-guest: smbios serial=VM-0042$/m);
     expect(stdout).toMatch(
       /^headroom-guest: chassis vendor=HR-Labs version=2 serial=CH-7 asset=123456$/m,
@@ -73,6 +85,12 @@ describe.each(["q35", "pc"])("on %s", (machine) => {
     ).toEqual(["e1000", "rtl8139"]);
     const xml = await virsh("dumpxml", `${namespace}_${name}`);
     expect(xml).toContain("cache='writethrough'");
+    expect(xml).toMatch(/<driver [^>]*error_policy='report'[^>]*io='threads'/);
+    expect(xml).toContain("<blockio logical_block_size='512' physical_block_size='4096'/>");
+    expect(xml).toMatch(
+      /<boot order='2'\/>\s*<alias name='ua-net-default'\/>\s*<acpi index='7'\/>/,
+    );
+    expect(xml).toContain("<link state='down'/>");
     // Live, libvirt shows an empty drive with no source and no tray.
     expect(xml).toMatch(
       /<disk type='file' device='cdrom'>\s*<driver name='qemu'\/>\s*<target dev='sda' bus='sata'\/>\s*<readonly\/>/,

@@ -54,6 +54,8 @@ function diskElement(disk: DiskSpec, target: string, queues?: number): XElement 
     // Queues are virtio-blk's; SATA and SCSI disks have none of their own.
     ...(queues !== undefined && disk.bus === "virtio" ? { queues: String(queues) } : {}),
     ...(disk.ioThread !== undefined ? { iothread: String(disk.ioThread) } : {}),
+    ...(disk.errorPolicy ? { error_policy: disk.errorPolicy } : {}),
+    ...(disk.io ? { io: disk.io } : {}),
   };
   // An open tray holds no disc: the guest sees an empty drive.
   const empty = disk.cdrom?.trayOpen === true;
@@ -68,6 +70,14 @@ function diskElement(disk: DiskSpec, target: string, queues?: number): XElement 
   if (disk.bootOrder !== undefined)
     children.push({ tag: "boot", attrs: { order: String(disk.bootOrder) } });
   if (disk.serial !== undefined) children.push({ tag: "serial", text: disk.serial });
+  if (disk.blockSize)
+    children.push({
+      tag: "blockio",
+      attrs: {
+        logical_block_size: String(disk.blockSize.logical),
+        physical_block_size: String(disk.blockSize.physical),
+      },
+    });
   if (disk.readonly) children.push({ tag: "readonly" });
   if (disk.shareable) children.push({ tag: "shareable" });
   children.push({ tag: "alias", attrs: { name: diskAlias(disk.name) } });
@@ -84,6 +94,11 @@ function interfaceElement(nic: NicSpec): XElement {
   children.push({ tag: "model", attrs: { type: nic.model } });
   if (nic.queues !== undefined)
     children.push({ tag: "driver", attrs: { queues: String(nic.queues) } });
+  if (nic.bootOrder !== undefined)
+    children.push({ tag: "boot", attrs: { order: String(nic.bootOrder) } });
+  if (nic.acpiIndex !== undefined)
+    children.push({ tag: "acpi", attrs: { index: String(nic.acpiIndex) } });
+  if (nic.linkDown) children.push({ tag: "link", attrs: { state: "down" } });
   children.push({ tag: "alias", attrs: { name: nicAlias(nic.name) } });
   const type = nic.kind === "bridge" ? "bridge" : "network";
   return { tag: "interface", attrs: { type }, children };
@@ -173,7 +188,7 @@ export function composeDomain(spec: DomainSpec): string {
       os.push({ tag: "initrd", text: spec.kernelBoot.initrdPath });
     if (spec.kernelBoot.cmdline !== undefined)
       os.push({ tag: "cmdline", text: spec.kernelBoot.cmdline });
-  } else if (!spec.disks.some((disk) => disk.bootOrder !== undefined)) {
+  } else if (![...spec.disks, ...spec.interfaces].some((d) => d.bootOrder !== undefined)) {
     // libvirt takes a boot order per device or for the domain, never both.
     os.push({ tag: "boot", attrs: { dev: "hd" } });
   }

@@ -87,6 +87,9 @@ function disksOf(vmi: Vmi, host: HostPlacement, ioThreads: (number | undefined)[
       ...(disk.bootOrder !== undefined ? { bootOrder: disk.bootOrder } : {}),
       ...(disk.serial !== undefined ? { serial: disk.serial } : {}),
       ...(disk.cache !== undefined || disk.shareable ? { cache: disk.cache ?? "none" } : {}),
+      ...(disk.errorPolicy !== undefined ? { errorPolicy: disk.errorPolicy } : {}),
+      ...(disk.io !== undefined ? { io: disk.io } : {}),
+      ...(disk.blockSize ? { blockSize: { ...disk.blockSize.custom } } : {}),
       ...(disk.shareable ? { shareable: true } : {}),
       ...(ioThreads[i] !== undefined ? { ioThread: ioThreads[i] } : {}),
     };
@@ -113,6 +116,9 @@ function interfacesOf(vmi: Vmi, host: HostPlacement, queues: number): NicSpec[] 
     }
     if (iface.macAddress !== undefined) nic.mac = iface.macAddress.toLowerCase();
     if (queues > 1 && model.startsWith("virtio")) nic.queues = queues;
+    if (iface.bootOrder !== undefined) nic.bootOrder = iface.bootOrder;
+    if (iface.acpiIndex !== undefined) nic.acpiIndex = iface.acpiIndex;
+    if (iface.state === "down") nic.linkDown = true;
     return nic;
   });
 }

@@ -9,6 +9,8 @@ export type NicKind = "pod" | "bridge";
 export const POD_NETWORK = "headroom-pod";
 export type NicModel = "virtio" | "virtio-non-transitional" | "e1000" | "e1000e" | "rtl8139";
 export type DiskCache = "none" | "writethrough" | "writeback";
+export type DiskErrorPolicy = "stop" | "ignore" | "report" | "enospace";
+export type DiskIo = "native" | "threads";
 
 /** The model hot-plugged NICs and their placeholders use unless told otherwise. */
 export const DEFAULT_NIC_MODEL: NicModel = "virtio-non-transitional";
@@ -58,6 +60,12 @@ export interface DiskSpec {
   /** Up to 20 of [A-Za-z0-9._-], shown to the guest. */
   serial?: string;
   cache?: DiskCache;
+  /** What the guest sees when a write fails on the host (libvirt's error_policy). */
+  errorPolicy?: DiskErrorPolicy;
+  /** native (Linux AIO, with cache none) or threads. */
+  io?: DiskIo;
+  /** The block sizes the guest sees, in bytes (powers of 2, logical ≤ physical). */
+  blockSize?: { logical: number; physical: number };
   /** The IO thread (1 to the domain's ioThreads) serving this virtio disk. */
   ioThread?: number;
   /** Other domains may use the file at once (a raw host disk, read past the host's cache). */
@@ -78,6 +86,12 @@ export interface NicSpec {
   mac?: string;
   /** Queue pairs of a virtio NIC (networkInterfaceMultiqueue: one per vCPU). */
   queues?: number;
+  /** Its place in the boot order, from 1 (network boot). */
+  bootOrder?: number;
+  /** The index the guest's firmware gives the NIC (1 to 16383). */
+  acpiIndex?: number;
+  /** The guest sees the link down. */
+  linkDown?: boolean;
 }
 
 export interface DomainSpec {
@@ -229,6 +243,8 @@ function positiveInt(path: string, value: unknown, max: number): number {
   return value;
 }
 
+export const ERROR_POLICIES = ["stop", "ignore", "report", "enospace"] as const;
+
 /** A domain's IO threads at most: KubeVirt's auto pool is two per vCPU. */
 export const MAX_IO_THREADS = 128;
 
@@ -269,6 +285,18 @@ export function checkNic(nic: NicSpec, path = "nic"): void {
     if (!nic.model.startsWith("virtio"))
       throw new DomainSpecError(`${path}.queues`, "is only for virtio NICs");
   }
+  if (nic.bootOrder !== undefined) positiveInt(`${path}.bootOrder`, nic.bootOrder, 64);
+  if (nic.acpiIndex !== undefined) positiveInt(`${path}.acpiIndex`, nic.acpiIndex, 16383);
+  if (nic.linkDown !== undefined && typeof nic.linkDown !== "boolean")
+    throw new DomainSpecError(`${path}.linkDown`, "must be true or false");
+}
+
+/** A block size the guest sees: a power of 2 from 512 bytes to 2 MiB. */
+function blockSize(path: string, value: unknown): number {
+  const size = positiveInt(path, value, 2 * 1024 * 1024);
+  if (size < 512 || (size & (size - 1)) !== 0)
+    throw new DomainSpecError(path, "must be a power of 2 from 512 to 2097152");
+  return size;
 }
 
 /**
@@ -347,6 +375,16 @@ export function checkDomainSpec(spec: DomainSpec): void {
       throw new DomainSpecError(`${path}.serial`, "must be 1 to 20 of A-Z a-z 0-9 . _ -");
     if (disk.cache !== undefined)
       oneOf(`${path}.cache`, disk.cache, ["none", "writethrough", "writeback"] as const);
+    if (disk.errorPolicy !== undefined)
+      oneOf(`${path}.errorPolicy`, disk.errorPolicy, ERROR_POLICIES);
+    if (disk.io !== undefined) oneOf(`${path}.io`, disk.io, ["native", "threads"] as const);
+    if (disk.io === "native" && disk.cache !== "none")
+      throw new DomainSpecError(`${path}.io`, "native needs cache none");
+    if (disk.blockSize !== undefined) {
+      const logical = blockSize(`${path}.blockSize.logical`, disk.blockSize.logical);
+      if (logical > blockSize(`${path}.blockSize.physical`, disk.blockSize.physical))
+        throw new DomainSpecError(`${path}.blockSize.logical`, "must be no more than physical");
+    }
     if (disk.cdrom !== undefined) {
       if (disk.bus === "virtio")
         throw new DomainSpecError(`${path}.bus`, "is sata or scsi for a CD-ROM drive");

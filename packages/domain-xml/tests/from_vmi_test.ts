@@ -276,6 +276,31 @@ describe("domainSpecFromVmi", () => {
     for (const drive of drives) expect(drive).toContain("<readonly/>");
   });
 
+  it("gives disks their error policy, IO mode and block sizes, and NICs their boot order, ACPI index and link state", () => {
+    const doc = withDomain({
+      devices: {
+        disks: [
+          {
+            name: "containerdisk",
+            errorPolicy: "stop",
+            io: "native",
+            blockSize: { custom: { logical: 4096, physical: 4096 } },
+          },
+        ],
+        interfaces: [
+          { masquerade: {}, name: "default", bootOrder: 1, acpiIndex: 2 },
+          { bridge: {}, name: "secondary", state: "down" },
+        ],
+      },
+    });
+    const xml = composeDomain(domainSpecFromVmi(valid(doc), host));
+    expect(virtXmlValidate(xml)).toMatch(/validates/);
+    expect(xml).toMatch(/<driver [^>]*cache="none"[^>]*error_policy="stop" io="native"\/>/);
+    expect(xml).toContain('<blockio logical_block_size="4096" physical_block_size="4096"/>');
+    expect(xml).toMatch(/<boot order="1"\/>\s*<acpi index="2"\/>/);
+    expect(xml).toContain('<link state="down"/>');
+  });
+
   it("makes a disk read-only when the VMI says so, and only then", () => {
     const readonly = (disk: object) =>
       domainSpecFromVmi(
