@@ -22,6 +22,7 @@
 #   headroom-guest: platform epoch=<seconds> clocksources=<a,b,...> tpm=<major>|none cpu=<model name>
 #                   (once, at boot: the time the guest took from its RTC, the
 #                   clock sources it can use, its TPM's version, its CPU model)
+#   headroom-guest: cpu-flags <flag>,...            (once, at boot: the first vCPU's, as /proc/cpuinfo)
 #   headroom-guest: nic-models <pci>=<model>,...    (once, at boot: every network device,
 #                   virtio, e1000, e1000e, rtl8139 or <vendor>:<device>)
 #   headroom-guest: nic-acpi-index <pci>=<index>,...|none   (once, at boot: the NICs the
@@ -163,6 +164,7 @@ tpm=none
 [ -r /sys/class/tpm/tpm0/tpm_version_major ] && tpm=$(cat /sys/class/tpm/tpm0/tpm_version_major)
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 echo "headroom-guest: platform epoch=$(date +%s) clocksources=${clocksources%,} tpm=$tpm cpu=$cpu"
+echo "headroom-guest: cpu-flags $(sed -n 's/^flags[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr -s ' ' ',')"
 
 pci_ids=""
 for dev in /sys/bus/pci/devices/*; do

@@ -1,5 +1,5 @@
 // The guest's platform as KubeVirt users set it, seen from inside the guest:
-// its CPU model (cpu.model), its clock (clock.utc.offsetSeconds moves the
+// its CPU model and features (cpu.model, cpu.features: the flags it lists), its clock (clock.utc.offsetSeconds moves the
 // RTC; clock.timezone keeps the zone's local time in it; timer.hpet.present
 // takes the HPET away or keeps it), its TPM (devices.tpm, swtpm), its
 // devices (a watchdog, a video adapter, no memory balloon: PCI ids the guest
@@ -32,6 +32,8 @@ interface Case {
   hpet: boolean;
   tpm: string;
   cpu: RegExp;
+  /** CPU flags the guest must have, and must not. */
+  flags: { has: string[]; lacks: string[] };
   /** PCI ids the guest must list, and must not. */
   pci: { has: string[]; lacks: string[] };
   /** vda's queues, and each NIC's (hot-plugged ones too). */
@@ -48,7 +50,12 @@ const cases: Case[] = [
     name: "platform-q35",
     machine: "q35",
     domain: {
-      cpu: { model: "Nehalem", cores: 2 },
+      // Nehalem has popcnt and lacks aes (Westmere added it).
+      cpu: {
+        model: "Nehalem",
+        cores: 2,
+        features: [{ name: "aes" }, { name: "popcnt", policy: "disable" }],
+      },
       clock: { utc: { offsetSeconds: DAY }, timer: { hpet: { present: false } } },
       devices: {
         tpm: {},
@@ -63,6 +70,7 @@ const cases: Case[] = [
     hpet: false,
     tpm: "2",
     cpu: /Nehalem/,
+    flags: { has: ["aes", "sse4_2"], lacks: ["popcnt"] },
     pci: { has: [WATCHDOG, VIRTIO_GPU], lacks: [...BALLOONS, STD_VGA] },
     queues: 2,
   },
@@ -78,6 +86,7 @@ const cases: Case[] = [
     tpm: "none",
     // QEMU's default model.
     cpu: /^QEMU Virtual CPU/,
+    flags: { has: ["sse2"], lacks: ["aes"] },
     // libvirt's balloon is there unless the VMI says autoattachMemBalloon: false.
     pci: { has: [STD_VGA], lacks: [WATCHDOG, VIRTIO_GPU] },
     queues: 1,
@@ -87,7 +96,7 @@ const cases: Case[] = [
 describe.concurrent("the guest's platform", () => {
   it.each(cases)(
     "$name: the CPU, clock and TPM asked for are what the guest sees, and NICs still hot-plug",
-    async ({ name, machine, domain, ahead, hpet, tpm, cpu, pci, queues }) => {
+    async ({ name, machine, domain, ahead, hpet, tpm, cpu, flags, pci, queues }) => {
       const vmi = await stack.seedManifest(name, { machine });
       const { devices, ...rest } = domain as { devices?: Record<string, unknown> };
       Object.assign(vmi.spec.domain, rest);
@@ -116,6 +125,9 @@ describe.concurrent("the guest's platform", () => {
       expect((clocksources ?? "").split(",").includes("hpet")).toBe(hpet);
       expect(tpmSeen).toBe(tpm);
       expect(cpuSeen).toMatch(cpu);
+      const cpuFlags = (/^headroom-guest: cpu-flags (\S*)$/m.exec(booted)?.[1] ?? "").split(",");
+      for (const flag of flags.has) expect(cpuFlags).toContain(flag);
+      for (const flag of flags.lacks) expect(cpuFlags).not.toContain(flag);
       const ids = (/^headroom-guest: pci (\S*)$/m.exec(booted)?.[1] ?? "").split(",");
       for (const id of pci.has) expect(ids).toContain(id);
       for (const id of pci.lacks) expect(ids).not.toContain(id);

@@ -1,5 +1,6 @@
 /** DomainSpec → libvirt domain XML, built element by element (no string pasting). */
 import {
+  type CpuFeatureSpec,
   checkDomainSpec,
   checkNic,
   type DiskBus,
@@ -118,16 +119,25 @@ function sysinfoElements(spec: DomainSpec): XElement[] {
   return children.length === 0 ? [] : [{ tag: "sysinfo", attrs: { type: "smbios" }, children }];
 }
 
-/** host-model and host-passthrough are libvirt's modes; any other name is a model QEMU must have. */
-function cpuElements(model: string | undefined): XElement[] {
-  if (model === undefined) return [];
-  if (model === "host-model" || model === "host-passthrough")
-    return [{ tag: "cpu", attrs: { mode: model } }];
+/**
+ * host-model and host-passthrough are libvirt's modes; any other name is a
+ * model QEMU must have. Features need a model: host-model, KubeVirt's default,
+ * when the VMI names none.
+ */
+function cpuElements(model: string | undefined, features: readonly CpuFeatureSpec[]): XElement[] {
+  if (model === undefined && features.length === 0) return [];
+  const chosen = model ?? "host-model";
+  const featureElements: XElement[] = features.map((feature) => ({
+    tag: "feature",
+    attrs: { policy: feature.policy, name: feature.name },
+  }));
+  if (chosen === "host-model" || chosen === "host-passthrough")
+    return [{ tag: "cpu", attrs: { mode: chosen }, children: featureElements }];
   return [
     {
       tag: "cpu",
       attrs: { mode: "custom", match: "exact" },
-      children: [{ tag: "model", attrs: { fallback: "forbid" }, text: model }],
+      children: [{ tag: "model", attrs: { fallback: "forbid" }, text: chosen }, ...featureElements],
     },
   ];
 }
@@ -256,7 +266,7 @@ export function composeDomain(spec: DomainSpec): string {
       { tag: "memory", attrs: { unit: "KiB" }, text: String(spec.memoryKiB) },
       { tag: "vcpu", attrs: { placement: "static" }, text: String(spec.vcpus) },
       ...(spec.ioThreads === undefined ? [] : [{ tag: "iothreads", text: String(spec.ioThreads) }]),
-      ...cpuElements(spec.cpuModel),
+      ...cpuElements(spec.cpuModel, spec.cpuFeatures ?? []),
       ...sysinfo,
       { tag: "os", attrs: spec.efi ? { firmware: "efi" } : {}, children: os },
       // ACPI is what lets pc (i440fx) hot-plug at all; q35 needs it too.

@@ -7,6 +7,8 @@ import type { Element } from "@xmldom/xmldom";
 import { DISK_ALIAS_PREFIX, NIC_ALIAS_PREFIX } from "./compose.ts";
 import {
   CHASSIS_ENTRIES,
+  CPU_FEATURE,
+  CPU_FEATURE_POLICIES,
   CPU_MODEL,
   DISK_SERIAL,
   ERROR_POLICIES,
@@ -155,7 +157,11 @@ function rulesFor(allowed: ComposedAllowance): Rule {
         },
         children: {
           model: { attrs: { fallback: oneOf("forbid") }, text: matches(CPU_MODEL) },
+          feature: {
+            attrs: { policy: oneOf(...CPU_FEATURE_POLICIES), name: matches(CPU_FEATURE) },
+          },
         },
+        repeats: ["feature"],
       },
       os: {
         attrs: { firmware: oneOf("efi") },
@@ -441,7 +447,8 @@ function firmwareProblems(domain: Element, guest: GuestAllowance): string[] {
   const wantedLoader = guest.bootloader ?? "bios";
   if (bootloader !== wantedLoader)
     problems.push(`domain/os: ${bootloader} where the VMI has ${wantedLoader}`);
-  const features = Array.from(domain.getElementsByTagName("feature")).map(
+  // The firmware's features only: the CPU has features of its own.
+  const features = Array.from(os?.getElementsByTagName("feature") ?? []).map(
     (feature) => `${feature.getAttribute("name")}=${feature.getAttribute("enabled")}`,
   );
   const nvram = os?.getElementsByTagName("nvram").length ?? 0;

@@ -195,6 +195,7 @@ export function domainSpecFromVmi(vmi: Vmi, host: HostPlacement): DomainSpec {
     ...(domain.chassis ? { chassis: domain.chassis } : {}),
     ...firmwareOf(vmi, guest.resources, host),
     ...(domain.cpu?.model !== undefined ? { cpuModel: domain.cpu.model } : {}),
+    ...(domain.cpu?.features ? { cpuFeatures: domain.cpu.features } : {}),
     ...(domain.clock ? { clock: clockOf(domain.clock) } : {}),
     ...(domain.devices.tpm ? { tpm: true } : {}),
     ...(domain.devices.autoattachMemBalloon === false ? { memBalloon: false } : {}),

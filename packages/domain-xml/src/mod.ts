@@ -40,6 +40,7 @@ export {
 } from "./placeholders.ts";
 export {
   type ClockSpec,
+  type CpuFeatureSpec,
   checkDomainSpec,
   checkNic,
   DEFAULT_NIC_MODEL,

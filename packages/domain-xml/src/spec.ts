@@ -118,6 +118,8 @@ export interface DomainSpec {
   smm?: boolean;
   /** host-model, host-passthrough, or a CPU model by name; QEMU's default when absent. */
   cpuModel?: string;
+  /** Features added to or taken from the model (host-model when cpuModel is absent). */
+  cpuFeatures?: CpuFeatureSpec[];
   /** UTC with no timers changed when absent. */
   clock?: ClockSpec;
   /** A TPM 2.0 emulated by swtpm. */
@@ -181,6 +183,13 @@ const BRIDGE = /^[A-Za-z0-9_.-]+$/;
 
 /** What composeDomain writes and the plan check allows, from one place. */
 export const CPU_MODEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const CPU_FEATURE = /^[a-z0-9][a-z0-9_.-]{0,31}$/;
+export const CPU_FEATURE_POLICIES = ["require", "force", "optional", "disable", "forbid"] as const;
+
+export interface CpuFeatureSpec {
+  name: string;
+  policy: (typeof CPU_FEATURE_POLICIES)[number];
+}
 export const TIME_ZONE = /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+){0,2}$/;
 export const SMBIOS_SERIAL = /^[A-Za-z0-9._-]{1,64}$/;
 /** libvirt's `<sysinfo><chassis>` entries, KubeVirt's chassis fields. */
@@ -344,6 +353,11 @@ export function checkDomainSpec(spec: DomainSpec): void {
     oneOf("watchdog", spec.watchdog, ["poweroff", "reset", "shutdown"] as const);
   if (spec.cpuModel !== undefined && !CPU_MODEL.test(spec.cpuModel))
     throw new DomainSpecError("cpuModel", "must be 1 to 64 of A-Z a-z 0-9 . _ -");
+  (spec.cpuFeatures ?? []).forEach((feature, i) => {
+    if (!CPU_FEATURE.test(feature.name))
+      throw new DomainSpecError(`cpuFeatures[${i}].name`, "must be 1 to 32 of a-z 0-9 _ . -");
+    oneOf(`cpuFeatures[${i}].policy`, feature.policy, CPU_FEATURE_POLICIES);
+  });
   if (spec.clock?.timezone !== undefined && !TIME_ZONE.test(spec.clock.timezone))
     throw new DomainSpecError("clock.timezone", "must be an IANA time zone name");
   if (

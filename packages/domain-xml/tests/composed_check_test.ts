@@ -419,9 +419,24 @@ describe("composedDomainProblems on devices", () => {
     ...spec,
     memBalloon: false,
     diskQueues: 2,
-    interfaces: spec.interfaces.map((nic) => ({ ...nic, queues: 2 })),
+    interfaces: spec.interfaces.map((nic, i) => ({
+      ...nic,
+      queues: 2,
+      ...(i === 0 ? { bootOrder: 2, acpiIndex: 5, linkDown: true } : {}),
+    })),
     ioThreads: 1,
-    disks: spec.disks.map((disk) => (disk.bus === "virtio" ? { ...disk, ioThread: 1 } : disk)),
+    disks: spec.disks.map((disk) =>
+      disk.bus === "virtio"
+        ? {
+            ...disk,
+            ioThread: 1,
+            errorPolicy: "report" as const,
+            io: "threads" as const,
+            blockSize: { logical: 512, physical: 4096 },
+          }
+        : disk,
+    ),
+    cpuFeatures: [{ name: "aes", policy: "require" }],
     video: "virtio",
     watchdog: "poweroff",
     tpm: true,
@@ -438,6 +453,10 @@ describe("composedDomainProblems on devices", () => {
     expect(xml).toContain('<driver queues="2"/>');
     expect(xml).toContain("<iothreads>1</iothreads>");
     expect(xml).toContain('iothread="1"');
+    expect(xml).toContain('<feature policy="require" name="aes"/>');
+    expect(xml).toContain('<acpi index="5"/>');
+    expect(xml).toContain('<link state="down"/>');
+    expect(xml).toContain('<blockio logical_block_size="512" physical_block_size="4096"/>');
     expect(composedDomainProblems(xml, allowance)).toEqual([]);
   });
 
@@ -456,6 +475,11 @@ describe("composedDomainProblems on devices", () => {
       "a TPM passed through from the host",
       xml.replace('type="emulator"', 'type="passthrough"'),
       /backend@type: "passthrough" is not allowed/,
+    ],
+    [
+      "a CPU feature named by something other than its name",
+      xml.replace('name="aes"', 'name="aes&quot;/&gt;"'),
+      /cpu\/feature@name/,
     ],
     [
       "a clock reset by the guest",

@@ -301,6 +301,24 @@ describe("domainSpecFromVmi", () => {
     expect(xml).toContain('<link state="down"/>');
   });
 
+  it("gives the CPU its features: on the model named, or on host-model when none is", () => {
+    const cpuOf = (cpu: object) =>
+      composeDomain(domainSpecFromVmi(valid(withDomain({ cpu })), host));
+    const named = cpuOf({
+      model: "Nehalem",
+      features: [{ name: "aes" }, { name: "popcnt", policy: "disable" }],
+    });
+    expect(virtXmlValidate(named)).toMatch(/validates/);
+    expect(named).toMatch(
+      /<cpu mode="custom" match="exact">\s*<model fallback="forbid">Nehalem<\/model>\s*<feature policy="require" name="aes"\/>\s*<feature policy="disable" name="popcnt"\/>\s*<\/cpu>/,
+    );
+    const unnamed = cpuOf({ features: [{ name: "x2apic", policy: "forbid" }] });
+    expect(unnamed).toMatch(
+      /<cpu mode="host-model">\s*<feature policy="forbid" name="x2apic"\/>\s*<\/cpu>/,
+    );
+    expect(cpuOf({ cores: 2 })).not.toContain("<cpu");
+  });
+
   it("makes a disk read-only when the VMI says so, and only then", () => {
     const readonly = (disk: object) =>
       domainSpecFromVmi(

@@ -8,6 +8,7 @@ import type {
   Clock,
   CloudInit,
   Cpu,
+  CpuFeaturePolicy,
   DiskBus,
   DiskCache,
   DiskErrorPolicy,
@@ -40,7 +41,10 @@ export interface VmiInput {
 }
 
 export interface DomainInput {
-  cpu?: Cpu;
+  cpu?: Omit<Cpu, "features"> & {
+    features?: { name: string; policy?: CpuFeaturePolicy }[];
+    maxSockets?: number;
+  };
   chassis?: Partial<Record<ChassisField, string | number>>;
   ioThreadsPolicy?: IoThreadsPolicy;
   memory?: { guest?: QuantityValue };

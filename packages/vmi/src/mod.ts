@@ -30,6 +30,8 @@ export type {
   CdromBus,
   CloudInit,
   Cpu,
+  CpuFeature,
+  CpuFeaturePolicy,
   Devices,
   Disk,
   DiskBus,

@@ -9,6 +9,7 @@ import { DEFAULT_GUEST_MEMORY, DEFAULT_TERMINATION_GRACE_SECONDS } from "./rules
 import type {
   Bootloader,
   Clock,
+  Cpu,
   DomainSpec,
   Features,
   MachineType,
@@ -68,6 +69,19 @@ export function normalize(input: VmiInput): Vmi {
   };
 }
 
+/** maxSockets is warned about, not kept; a feature's policy is KubeVirt's require when absent. */
+function normalizeCpu({ maxSockets: _, features, ...cpu }: NonNullable<DomainInput["cpu"]>): Cpu {
+  return {
+    ...cpu,
+    ...(features && {
+      features: features.map((feature) => ({
+        name: feature.name,
+        policy: feature.policy ?? "require",
+      })),
+    }),
+  };
+}
+
 function normalizeDomain(domain: DomainInput): DomainSpec {
   const { cpu, firmware, devices, resources } = domain;
   // As KubeVirt: the guest gets memory.guest, else the request, else the limit.
@@ -78,7 +92,7 @@ function normalizeDomain(domain: DomainInput): DomainSpec {
     DEFAULT_GUEST_MEMORY;
   const kernelBoot = firmware?.kernelBoot;
   return {
-    ...(cpu && { cpu: { ...cpu } }),
+    ...(cpu && { cpu: normalizeCpu(cpu) }),
     memory: { guest },
     // The rules accept only these two names.
     // An empty type is KubeVirt's default too.

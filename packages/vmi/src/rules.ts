@@ -167,14 +167,14 @@ function isTimeZone(zone: string): boolean {
 function checkCpu(vmi: VmiInput): FieldError[] {
   const cpu = vmi.spec.domain.cpu;
   if (!cpu) return [];
+  const errors = uniqueNames("spec.domain.cpu.features", cpu.features ?? []);
   const vcpus = (cpu.cores ?? 1) * (cpu.sockets ?? 1) * (cpu.threads ?? 1);
-  if (vcpus <= MAX_VCPUS) return [];
-  return [
-    {
+  if (vcpus > MAX_VCPUS)
+    errors.push({
       field: "spec.domain.cpu",
       message: `spec.domain.cpu gives ${vcpus} vCPUs (cores × sockets × threads); at most ${MAX_VCPUS} are allowed`,
-    },
-  ];
+    });
+  return errors;
 }
 
 function checkMemory(vmi: VmiInput): FieldError[] {

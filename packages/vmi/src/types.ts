@@ -104,6 +104,15 @@ export interface Cpu {
   cores?: number;
   sockets?: number;
   threads?: number;
+  /** Stored with KubeVirt's default policy, require. */
+  features?: CpuFeature[];
+}
+
+export type CpuFeaturePolicy = "require" | "force" | "optional" | "disable" | "forbid";
+
+export interface CpuFeature {
+  name: string;
+  policy: CpuFeaturePolicy;
 }
 
 export interface KernelBoot {

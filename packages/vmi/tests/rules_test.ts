@@ -654,3 +654,32 @@ describe("a default multus network", () => {
     );
   });
 });
+
+describe("cpu.features", () => {
+  it("stores each feature with KubeVirt's default policy, require", () => {
+    const result = validateVmi(
+      vmiWith(
+        (doc) =>
+          (doc.spec.domain.cpu = {
+            model: "Nehalem",
+            features: [{ name: "aes" }, { name: "popcnt", policy: "disable" }],
+          }),
+      ),
+    );
+    expect(result.vmi?.spec.domain.cpu?.features).toEqual([
+      { name: "aes", policy: "require" },
+      { name: "popcnt", policy: "disable" },
+    ]);
+  });
+
+  it("refuses a feature named twice, and a name QEMU could not have", () => {
+    const twice = vmiWith(
+      (doc) => (doc.spec.domain.cpu = { features: [{ name: "aes" }, { name: "aes" }] }),
+    );
+    expect(expectOneError(validateVmi(twice), "spec.domain.cpu.features[1].name").message).toBe(
+      'spec.domain.cpu.features[1].name "aes" is already used by spec.domain.cpu.features[0]',
+    );
+    const odd = vmiWith((doc) => (doc.spec.domain.cpu = { features: [{ name: "<x/>" }] }));
+    expectOneError(validateVmi(odd), "spec.domain.cpu.features[0].name");
+  });
+});

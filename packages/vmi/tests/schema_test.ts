@@ -95,7 +95,6 @@ describe("fields KubeVirt has that headroom refuses", () => {
       "spec.domain.devices.autoattachVSOCK",
       (doc: Doc) => (doc.spec.domain.devices.autoattachVSOCK = true),
     ],
-    ["spec.domain.cpu.features", (doc: Doc) => (doc.spec.domain.cpu.features = [])],
     [
       "spec.domain.cpu.dedicatedCpuPlacement",
       (doc: Doc) => (doc.spec.domain.cpu.dedicatedCpuPlacement = true),
