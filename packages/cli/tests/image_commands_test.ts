@@ -14,7 +14,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { useCliStack } from "./cli_stack.ts";
 import { testNamespace, virsh } from "./host.ts";
-import { headroom, repoRoot, start } from "./run.ts";
+import { consoleUntil, headroom, repoRoot, start } from "./run.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -151,6 +151,55 @@ describe("images through NATS, from a CLI with only its login", () => {
     expect(apply.stderr).toContain(
       `image ${UPLOADED} was deleted from headroom's image store; add it with: headroom image add ${UPLOADED} PATH`,
     );
+  });
+
+  it("boots a containerDisk's path: the disk file it names in the image, not the first under /disk/", async () => {
+    const ref = "test/two-disks:1";
+    const tree = join(cliStack.cliState, "two-disks");
+    await cp(guestTree, tree, { recursive: true });
+    await mkdir(join(tree, "custom"));
+    await execFileAsync("qemu-img", [
+      "create",
+      "-q",
+      "-f",
+      "qcow2",
+      join(tree, "custom", "data.qcow2"),
+      "40M",
+    ]);
+    const add = await hc(["image", "add", ref, tree]);
+    expect(add.code, add.stderr).toBe(0);
+    const manifest = async (vmiName: string, path: string) => {
+      const vmi = await stack.seedManifest(vmiName);
+      vmi.spec.volumes[0].containerDisk.image = ref;
+      vmi.spec.domain.firmware.kernelBoot.container.image = ref;
+      vmi.spec.volumes.push({ name: "data", containerDisk: { image: ref, path } });
+      const file = join(cliStack.cliState, `${vmiName}.yaml`);
+      await writeFile(file, stringify(vmi));
+      return file;
+    };
+    const apply = await hc([
+      "apply",
+      "-f",
+      await manifest("by-path", "/custom/data.qcow2"),
+      "--wait",
+    ]);
+    expect(apply.stderr).toBe("");
+    expect(apply.code).toBe(0);
+    // The image's /disk/ file (48 MiB) as vda, the named one (40 MiB) as vdb.
+    const booted = await consoleUntil(cli, "by-path", "headroom-guest: disks ");
+    expect(booted).toMatch(/^headroom-guest: disks vda=50331648,vdb=41943040$/m);
+    const missing = await hc([
+      "apply",
+      "-f",
+      await manifest("no-file", "/custom/none.qcow2"),
+      "--wait",
+    ]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("/custom/none.qcow2");
+    for (const vmi of ["by-path", "no-file"]) {
+      const deleted = await hc(["delete", "vmi", vmi, "--wait"]);
+      expect(deleted.code, deleted.stderr).toBe(0);
+    }
   });
 
   it("refuses a source with a symbolic link, or none, before sending anything (exit 2)", async () => {

@@ -154,6 +154,7 @@ const samples: Record<string, Record<string, unknown>> = {
     volumeName: "containerdisk",
     path: "/var/lib/headroom/vms/default/vm1/containerdisk.qcow2",
     image: "quay.io/kubevirt/cirros-container-disk-demo:v1.4.0",
+    imageDiskPath: "/disk/cirros.qcow2",
   },
   NetworkAttachment: {
     name: "headroom-bridge",

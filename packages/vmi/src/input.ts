@@ -136,7 +136,7 @@ export interface NetworkInput {
 
 export interface VolumeInput {
   name: string;
-  containerDisk?: { image: string; imagePullPolicy?: ImagePullPolicy };
+  containerDisk?: { image: string; imagePullPolicy?: ImagePullPolicy; path?: string };
   emptyDisk?: { capacity: QuantityValue };
   cloudInitNoCloud?: CloudInit;
   cloudInitConfigDrive?: CloudInit;

@@ -44,7 +44,15 @@ export function normalize(input: VmiInput): Vmi {
       })),
       volumes: (spec.volumes ?? []).map((volume) => ({
         name: volume.name,
-        ...(volume.containerDisk && { containerDisk: { ...volume.containerDisk } }),
+        ...(volume.containerDisk && {
+          containerDisk: {
+            image: volume.containerDisk.image,
+            ...(volume.containerDisk.imagePullPolicy && {
+              imagePullPolicy: volume.containerDisk.imagePullPolicy,
+            }),
+            ...(volume.containerDisk.path !== undefined && { path: volume.containerDisk.path }),
+          },
+        }),
         ...(volume.emptyDisk && { emptyDisk: { capacity: volume.emptyDisk.capacity } }),
         ...(volume.persistentVolumeClaim && {
           persistentVolumeClaim: { ...volume.persistentVolumeClaim },

@@ -455,6 +455,12 @@ function checkDisksAndVolumes(vmi: VmiInput): FieldError[] {
     }
     if (volume.emptyDisk)
       errors.push(...checkDiskSize(`${at}.emptyDisk.capacity`, volume.emptyDisk.capacity));
+    const inImage = volume.containerDisk?.path;
+    if (inImage?.split("/").some((part) => part === "." || part === ".."))
+      errors.push({
+        field: `${at}.containerDisk.path`,
+        message: `${at}.containerDisk.path must not have '.' or '..' parts (got ${show(inImage)})`,
+      });
     const hostDisk = volume.hostDisk;
     if (hostDisk) {
       const field = `${at}.hostDisk.capacity`;

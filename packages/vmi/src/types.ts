@@ -213,7 +213,8 @@ export function networkAttachment(networkName: string): string {
 export interface Volume {
   name: string;
   /** Exactly one source is set. */
-  containerDisk?: { image: string; imagePullPolicy?: ImagePullPolicy };
+  /** `path`: the disk's file in the image; the first file under /disk/ when absent. */
+  containerDisk?: { image: string; imagePullPolicy?: ImagePullPolicy; path?: string };
   emptyDisk?: { capacity: QuantityValue };
   /** A seed disk cloud-init reads: NoCloud (label cidata) or ConfigDrive (label config-2). */
   cloudInitNoCloud?: CloudInit;

@@ -683,3 +683,20 @@ describe("cpu.features", () => {
     expectOneError(validateVmi(odd), "spec.domain.cpu.features[0].name");
   });
 });
+
+describe("containerDisk.path", () => {
+  it("is kept as written", () => {
+    const result = validateVmi(
+      vmiWith((doc) => (doc.spec.volumes[0].containerDisk.path = "/custom/root.qcow2")),
+    );
+    expect(result.vmi?.spec.volumes[0]?.containerDisk).toEqual({
+      image: "headroom/tiny-guest",
+      path: "/custom/root.qcow2",
+    });
+  });
+
+  it.each([["disk.qcow2"], ["/disk/../etc/shadow"], ["/disk/./x"], ["/"]])("refuses %j", (path) => {
+    const doc = vmiWith((doc) => (doc.spec.volumes[0].containerDisk.path = path));
+    expectOneError(validateVmi(doc), "spec.volumes[0].containerDisk.path");
+  });
+});

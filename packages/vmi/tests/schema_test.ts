@@ -152,10 +152,6 @@ describe("fields KubeVirt has that headroom refuses", () => {
       "spec.volumes[0].cloudInitNoCloud.secretRef",
       (doc: Doc) => (doc.spec.volumes[0].cloudInitNoCloud = { secretRef: { name: "s" } }),
     ],
-    [
-      "spec.volumes[0].containerDisk.path",
-      (doc: Doc) => (doc.spec.volumes[0].containerDisk.path = "/disk"),
-    ],
   ])("%s is refused by name, saying why", (field, change) => {
     const error = expectOneError(validateVmi(vmiWith(change)), field);
     expect(error.message).toMatch(

@@ -253,7 +253,10 @@ async function placeVolume(
       validateImageRef(image),
     );
     if ("problem" in checked) return checked;
-    return { value: { volumeName: volume.name, path, image } };
+    const diskPath = volume.containerDisk.path;
+    return {
+      value: { volumeName: volume.name, path, image, ...(diskPath && { imageDiskPath: diskPath }) },
+    };
   }
   if (volume.emptyDisk) {
     const size = toBytes(volume.emptyDisk.capacity);

@@ -180,13 +180,21 @@ function diskFileProblems(
     // The host resolves the image's disk in its own store; the plan only names it.
     if (!plan.images.includes(file.image))
       problems.push(`${field}.image ${shown(file.image)} is not one of the plan's images`);
+    // The store keeps it inside the image; this keeps it a plain absolute path.
+    const inImage = file.imageDiskPath;
+    if (inImage && (inImage.length > 4096 || !IMAGE_FILE_PATH.test(inImage)))
+      problems.push(`${field}.imageDiskPath ${shown(inImage)} is not an absolute path in an image`);
   } else {
+    if (file.imageDiskPath)
+      problems.push(`${field}.imageDiskPath is given for a disk that is not an image's`);
     const size = Number(file.blankSizeBytes ?? 0);
     if (!Number.isSafeInteger(size) || size <= 0 || size > MAX_BLANK_BYTES)
       problems.push(`${field}.blankSizeBytes ${shown(size)} is not between 1 byte and 1 TiB`);
   }
   return problems;
 }
+
+const IMAGE_FILE_PATH = /^(\/(?!\.\.?(\/|$))[^/\u0000-\u001f\u007f]+)+$/;
 
 /** A seed says what the VMI's own would: its names, a known kind, data within bounds. */
 function seedProblems(field: string, seed: ICloudInitSeed, plan: DomainPlan): string[] {

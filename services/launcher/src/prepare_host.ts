@@ -32,7 +32,10 @@ async function diskFileOf(file: IDiskFile, images: ImageStore): Promise<DiskFile
   const path = file.path ?? "";
   const ref = file.image;
   if (!ref) return { path, blankSizeBytes: Number(file.blankSizeBytes) };
-  const backingPath = await pinnedBase(path, () => images.diskOf(ref));
+  const inImage = file.imageDiskPath;
+  const backingPath = await pinnedBase(path, () =>
+    inImage ? images.resolveFile(ref, inImage) : images.diskOf(ref),
+  );
   return { path, backingPath, backingFormat: await detectDiskFormat(backingPath) };
 }
 

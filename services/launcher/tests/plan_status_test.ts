@@ -392,6 +392,20 @@ describe("a plan that is not what headroom composes for its VMI", () => {
       /diskFiles\[0\]\.image "lab\/other" is not one of the plan's images/,
     ],
     [
+      "a disk file in an image named by a relative path",
+      (name) => ({
+        diskFiles: [
+          {
+            volumeName: "root",
+            path: hostState({ HEADROOM_STATE_DIR: stateDir }).volumeFile(NS, name, "root"),
+            image: "lab/guest",
+            imageDiskPath: "/disk/../../../etc/shadow",
+          },
+        ],
+      }),
+      /diskFiles\[0\]\.imageDiskPath "\/disk\/\.\.\/\.\.\/\.\.\/etc\/shadow" is not an absolute path in an image/,
+    ],
+    [
       "a kernel from an image the plan does not name",
       (name, uid) => ({
         domainXml: twoNics(name, uid).replace(
