@@ -1,7 +1,8 @@
 // Volumes: `headroom volume create`, `get volumes`, `delete volume`, and VMIs
-// whose persistentVolumeClaim or dataVolume names one, under the shipped NATS
-// permissions with real guests. A volume outlives its VMI: the next guest
-// reads the stamp the first one wrote on it. One VMI uses a volume at a time;
+// whose persistentVolumeClaim, dataVolume or ephemeral names one, under the
+// shipped NATS permissions with real guests. A volume outlives its VMI: the
+// next guest reads the stamp the first one wrote on it; an ephemeral guest's
+// stamp goes with its VMI. One VMI uses a volume at a time;
 // a volume in use is not deleted; a VMI naming a volume that does not exist
 // waits, saying how to make it, and runs once it is made. A volume made from
 // an image boots as its disk.
@@ -88,6 +89,20 @@ describe("volumes", () => {
     const c = await consoleUntil(cli, "vol-c", "headroom-guest: stamp ");
     expect(c).toContain("headroom-guest: stamp dev=vdb found=from-a wrote=from-c");
     expect((await run("delete", "vmi", "vol-c", "--wait")).code).toBe(0);
+
+    // Ephemeral: the guest reads the volume and writes to an overlay of its
+    // VMI's, which goes with the VMI; the next VMI finds the volume as it was.
+    const ephemeral = { ephemeral: { persistentVolumeClaim: { claimName: data } } };
+    const fourth = await withVolume("vol-d", ephemeral, "from-d");
+    expect((await applyAndWait(cli, stack.stateDir, "vol-d", fourth)).code).toBe(0);
+    const d = await consoleUntil(cli, "vol-d", "headroom-guest: stamp ");
+    expect(d).toContain("headroom-guest: stamp dev=vdb found=from-c wrote=from-d");
+    expect((await run("delete", "vmi", "vol-d", "--wait")).code).toBe(0);
+    const fifth = await withVolume("vol-e", { dataVolume: { name: data } }, "from-e");
+    expect((await applyAndWait(cli, stack.stateDir, "vol-e", fifth)).code).toBe(0);
+    const e = await consoleUntil(cli, "vol-e", "headroom-guest: stamp ");
+    expect(e).toContain("headroom-guest: stamp dev=vdb found=from-c wrote=from-e");
+    expect((await run("delete", "vmi", "vol-e", "--wait")).code).toBe(0);
 
     const gone = await run("delete", "volume", data);
     expect(gone.stdout).toBe(`volume/${data} deleted\n`);

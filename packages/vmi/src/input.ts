@@ -142,6 +142,7 @@ export interface VolumeInput {
   cloudInitConfigDrive?: CloudInit;
   /** `shared` is accepted with a warning and not stored. */
   hostDisk?: HostDisk & { shared?: boolean };
-  persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
+  persistentVolumeClaim?: { claimName: string; readOnly?: boolean; hotpluggable?: boolean };
+  ephemeral?: { persistentVolumeClaim: { claimName: string; readOnly?: boolean } };
   dataVolume?: { name: string };
 }

@@ -18,6 +18,14 @@ import type {
   Vmi,
 } from "./types.ts";
 
+/** hotpluggable is warned about, not kept. */
+function claimOf(claim: { claimName: string; readOnly?: boolean }) {
+  return {
+    claimName: claim.claimName,
+    ...(claim.readOnly !== undefined && { readOnly: claim.readOnly }),
+  };
+}
+
 export function normalize(input: VmiInput): Vmi {
   const { metadata } = input;
   const spec = withKubevirtDefaults(input.spec);
@@ -55,7 +63,10 @@ export function normalize(input: VmiInput): Vmi {
         }),
         ...(volume.emptyDisk && { emptyDisk: { capacity: volume.emptyDisk.capacity } }),
         ...(volume.persistentVolumeClaim && {
-          persistentVolumeClaim: { ...volume.persistentVolumeClaim },
+          persistentVolumeClaim: claimOf(volume.persistentVolumeClaim),
+        }),
+        ...(volume.ephemeral && {
+          ephemeral: { persistentVolumeClaim: claimOf(volume.ephemeral.persistentVolumeClaim) },
         }),
         ...(volume.dataVolume && { dataVolume: { name: volume.dataVolume.name } }),
         ...(volume.hostDisk && {

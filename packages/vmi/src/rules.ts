@@ -445,7 +445,7 @@ function checkDisksAndVolumes(vmi: VmiInput): FieldError[] {
     if (sources.length === 0) {
       errors.push({
         field: at,
-        message: `${at} needs a source: containerDisk, emptyDisk, hostDisk, persistentVolumeClaim, dataVolume, cloudInitNoCloud or cloudInitConfigDrive`,
+        message: `${at} needs a source: containerDisk, emptyDisk, hostDisk, persistentVolumeClaim, dataVolume, ephemeral, cloudInitNoCloud or cloudInitConfigDrive`,
       });
     } else if (sources.length > 1) {
       errors.push({
@@ -676,6 +676,7 @@ const VOLUME_SOURCES = [
   "hostDisk",
   "persistentVolumeClaim",
   "dataVolume",
+  "ephemeral",
   "cloudInitNoCloud",
   "cloudInitConfigDrive",
 ] as const;

@@ -224,16 +224,25 @@ export interface Volume {
   persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
   /** A headroom volume by name, as persistentVolumeClaim. */
   dataVolume?: { name: string };
+  /** A headroom volume under an overlay of the VMI's own, gone with the VMI. */
+  ephemeral?: { persistentVolumeClaim: { claimName: string; readOnly?: boolean } };
 }
 
-/** The headroom volume a VMI volume names (persistentVolumeClaim or dataVolume), if any. */
-export function volumeClaimOf(volume: Volume): { name: string; readOnly: boolean } | undefined {
-  if (volume.persistentVolumeClaim)
+/**
+ * The headroom volume a VMI volume names (persistentVolumeClaim, dataVolume,
+ * or ephemeral: under an overlay), if any.
+ */
+export function volumeClaimOf(
+  volume: Volume,
+): { name: string; readOnly: boolean; ephemeral: boolean } | undefined {
+  const claim = volume.persistentVolumeClaim ?? volume.ephemeral?.persistentVolumeClaim;
+  if (claim)
     return {
-      name: volume.persistentVolumeClaim.claimName,
-      readOnly: volume.persistentVolumeClaim.readOnly === true,
+      name: claim.claimName,
+      readOnly: claim.readOnly === true,
+      ephemeral: volume.ephemeral !== undefined,
     };
-  if (volume.dataVolume) return { name: volume.dataVolume.name, readOnly: false };
+  if (volume.dataVolume) return { name: volume.dataVolume.name, readOnly: false, ephemeral: false };
   return undefined;
 }
 

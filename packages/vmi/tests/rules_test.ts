@@ -376,7 +376,7 @@ describe("disks and volumes", () => {
   it("needs one volume source", () => {
     const none = vmiWith((doc) => delete doc.spec.volumes[0].containerDisk);
     expect(expectOneError(validateVmi(none), "spec.volumes[0]").message).toBe(
-      "spec.volumes[0] needs a source: containerDisk, emptyDisk, hostDisk, persistentVolumeClaim, dataVolume, cloudInitNoCloud or cloudInitConfigDrive",
+      "spec.volumes[0] needs a source: containerDisk, emptyDisk, hostDisk, persistentVolumeClaim, dataVolume, ephemeral, cloudInitNoCloud or cloudInitConfigDrive",
     );
     const both = vmiWith((doc) => (doc.spec.volumes[0].emptyDisk = { capacity: "1Gi" }));
     expect(expectOneError(validateVmi(both), "spec.volumes[0]").message).toBe(

@@ -1,4 +1,4 @@
-// persistentVolumeClaim and dataVolume name headroom volumes: stored as
+// persistentVolumeClaim, dataVolume and ephemeral name headroom volumes: stored as
 // written, each a volume source of its own.
 import { describe, expect, it } from "vitest";
 import { validateVmi, volumeClaimOf } from "../src/mod.ts";
@@ -20,8 +20,16 @@ describe("volume claims", () => {
       name: "data",
       persistentVolumeClaim: { claimName: "pvc-1", readOnly: true },
     });
-    expect(volumeClaimOf(data as never)).toEqual({ name: "pvc-1", readOnly: true });
-    expect(volumeClaimOf(logs as never)).toEqual({ name: "dv-1", readOnly: false });
+    expect(volumeClaimOf(data as never)).toEqual({
+      name: "pvc-1",
+      readOnly: true,
+      ephemeral: false,
+    });
+    expect(volumeClaimOf(logs as never)).toEqual({
+      name: "dv-1",
+      readOnly: false,
+      ephemeral: false,
+    });
   });
 
   it.each([
@@ -48,5 +56,40 @@ describe("volume claims", () => {
       ),
     );
     expectOneError(result, "spec.volumes[1]");
+  });
+});
+
+describe("ephemeral volumes", () => {
+  it("name a headroom volume, kept as written; hotpluggable, warned about, is not kept", () => {
+    const result = validateVmi(
+      vmiWith((doc) => {
+        doc.spec.volumes.push(
+          { name: "scratch", ephemeral: { persistentVolumeClaim: { claimName: "golden" } } },
+          { name: "data", persistentVolumeClaim: { claimName: "data", hotpluggable: true } },
+        );
+      }),
+    );
+    expect(result.errors).toEqual([]);
+    expect(result.vmi?.spec.volumes[1]).toEqual({
+      name: "scratch",
+      ephemeral: { persistentVolumeClaim: { claimName: "golden" } },
+    });
+    expect(result.vmi?.spec.volumes[2]).toEqual({
+      name: "data",
+      persistentVolumeClaim: { claimName: "data" },
+    });
+    const [, scratch] = result.vmi?.spec.volumes ?? [];
+    expect(scratch && volumeClaimOf(scratch)).toEqual({
+      name: "golden",
+      readOnly: false,
+      ephemeral: true,
+    });
+  });
+
+  it("refuses an ephemeral volume of anything but a claim", () => {
+    const doc = vmiWith((doc) =>
+      doc.spec.volumes.push({ name: "scratch", ephemeral: { containerDisk: { image: "a" } } }),
+    );
+    expect(validateVmi(doc).valid).toBe(false);
   });
 });

@@ -265,8 +265,9 @@ async function placeVolume(
   }
   const claim = volumeClaimOf(volume);
   if (claim) {
-    const value = { volumeName: volume.name, path: host.volumeDisk(claim.name), volume: claim };
-    return { value };
+    // An ephemeral volume's guest writes to an overlay in the VMI's directory.
+    const diskPath = claim.ephemeral ? path : host.volumeDisk(claim.name);
+    return { value: { volumeName: volume.name, path: diskPath, volume: claim } };
   }
   if (volume.hostDisk) {
     const { path: hostPath, type, capacity } = volume.hostDisk;

@@ -229,7 +229,12 @@ async function launchOnHost(
   log: Logger,
 ): Promise<LaunchResult> {
   await prepareHost(
-    { conn: ctx.libvirt(), images: ctx.imageStore, podSubnet: ctx.podSubnet },
+    {
+      conn: ctx.libvirt(),
+      images: ctx.imageStore,
+      podSubnet: ctx.podSubnet,
+      volumeDisk: ctx.state.volumeDisk,
+    },
     plan,
     log,
   );

@@ -161,7 +161,7 @@ function diskFileProblems(
 ): string[] {
   let expected: string;
   try {
-    if (file.volume) expected = state.volumeDisk(file.volume.name ?? "");
+    if (file.volume && !file.volume.ephemeral) expected = state.volumeDisk(file.volume.name ?? "");
     else {
       const fileOf = file.cloudInit ? state.seedFile : state.volumeFile;
       expected = fileOf(plan.namespace, plan.name, file.volumeName ?? "");

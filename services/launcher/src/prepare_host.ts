@@ -86,19 +86,25 @@ export interface HostPlace {
   conn: Connection;
   images: ImageStore;
   podSubnet: PodSubnet;
+  /** The disk of headroom volume `name`. */
+  volumeDisk: (name: string) => string;
 }
 
 // Each file, bridge and network is its own: they are made at once.
 export async function prepareHost(
-  { conn, images, podSubnet }: HostPlace,
+  { conn, images, podSubnet, volumeDisk }: HostPlace,
   plan: DomainPlan,
   log: Logger,
 ): Promise<void> {
   const disks = plan.diskFiles.map(async (file) => {
     try {
       if (file.cloudInit) await ensureSeedDisk(seedDiskOf(file, file.cloudInit));
-      // A volume's disk exists already (the plan claimed it).
-      else if (file.volume) return;
+      // A volume's disk exists already (the plan claimed it); an ephemeral
+      // one is read through an overlay, as an image's disk.
+      else if (file.volume?.ephemeral) {
+        const backingPath = volumeDisk(file.volume.name ?? "");
+        await ensureDiskFile({ path: file.path ?? "", backingPath, backingFormat: "qcow2" });
+      } else if (file.volume) return;
       else if (file.hostDisk) {
         if (file.hostDisk.create && (await ensureHostDisk(file)) === "created")
           log.info(
