@@ -194,6 +194,7 @@ function diskFileProblems(
   return problems;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
 const IMAGE_FILE_PATH = /^(\/(?!\.\.?(\/|$))[^/\u0000-\u001f\u007f]+)+$/;
 
 /** A seed says what the VMI's own would: its names, a known kind, data within bounds. */
