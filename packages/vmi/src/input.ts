@@ -65,6 +65,8 @@ export interface DomainInput {
     tpm?: { enabled?: boolean; persistent?: boolean };
     autoattachGraphicsDevice?: boolean;
     autoattachMemBalloon?: boolean;
+    autoattachVSOCK?: boolean;
+    useVirtioTransitional?: boolean;
     blockMultiQueue?: boolean;
     networkInterfaceMultiqueue?: boolean;
     video?: { type: "vga" | "bochs" | "virtio" | "cirrus" };

@@ -55,6 +55,7 @@ export function checkRules(vmi: VmiInput): FieldError[] {
     ...checkBootOrders(vmi),
     ...checkDiskDrivers(vmi),
     ...checkInterfaceDevices(vmi),
+    ...checkDeviceSwitches(vmi),
     ...checkShareable(vmi),
     ...checkCloudInit(vmi),
   ];
@@ -571,6 +572,29 @@ function checkInterfaceDevices(vmi: VmiInput): FieldError[] {
     else indexes.set(iface.acpiIndex, index);
   });
   return errors;
+}
+
+/** Devices headroom does not give, asked for by a switch that is off by default. */
+function checkDeviceSwitches(vmi: VmiInput): FieldError[] {
+  const devices = vmi.spec.domain.devices;
+  const refused: [string, boolean | undefined, string][] = [
+    [
+      "autoattachVSOCK",
+      devices?.autoattachVSOCK,
+      "headroom gives guests no VSOCK device: nothing on its hosts would reach the guest through it (KubeVirt's virtctl vsock)",
+    ],
+    [
+      "useVirtioTransitional",
+      devices?.useVirtioTransitional,
+      "it is for guests with no virtio 1.0 drivers (older than Linux 4.0); the room headroom keeps for hot-plugged NICs is PCIe ports, where such a guest could not drive them",
+    ],
+  ];
+  return refused
+    .filter(([, value]) => value === true)
+    .map(([name, , why]) => {
+      const field = `spec.domain.devices.${name}`;
+      return { field, message: `${field} true is refused: ${why}` };
+    });
 }
 
 /** A disk entry is a disk or a CD-ROM drive, and a CD-ROM drive is read-only. */

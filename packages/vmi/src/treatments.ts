@@ -156,6 +156,8 @@ const REFUSED: Record<string, string> = {
   "spec.domain.ioThreads":
     "it sizes KubeVirt's supplementalPool IO threads, which libvirt 9.0 cannot map to a disk's queues: use ioThreadsPolicy shared or auto",
   "spec.networks[].pod.vmNetworkCIDR": POD_SUBNET,
+  "spec.startStrategy":
+    "headroom has no command to unpause a guest, so one started paused would never run",
   "spec.networks[].pod.vmIPv6NetworkCIDR":
     "the pod network gives guests IPv4 addresses only (its subnet is HEADROOM_POD_SUBNET)",
   "spec.volumes[].configMap": `it is a Kubernetes ConfigMap; ${NO_KUBERNETES}`,

@@ -92,10 +92,6 @@ describe("fields KubeVirt has that headroom refuses", () => {
   it.each([
     ["metadata.resourceVersion", (doc: Doc) => (doc.metadata.resourceVersion = "7")],
     [
-      "spec.domain.devices.autoattachVSOCK",
-      (doc: Doc) => (doc.spec.domain.devices.autoattachVSOCK = true),
-    ],
-    [
       "spec.domain.cpu.dedicatedCpuPlacement",
       (doc: Doc) => (doc.spec.domain.cpu.dedicatedCpuPlacement = true),
     ],
@@ -113,10 +109,6 @@ describe("fields KubeVirt has that headroom refuses", () => {
     ],
     ["spec.domain.devices.gpus", (doc: Doc) => (doc.spec.domain.devices.gpus = [])],
     ["spec.domain.devices.hostDevices", (doc: Doc) => (doc.spec.domain.devices.hostDevices = [])],
-    [
-      "spec.domain.devices.useVirtioTransitional",
-      (doc: Doc) => (doc.spec.domain.devices.useVirtioTransitional = true),
-    ],
     [
       "spec.domain.devices.disks[0].disk.pciAddress",
       (doc: Doc) => (doc.spec.domain.devices.disks[0].disk.pciAddress = "0000:81:01.10"),
@@ -171,8 +163,8 @@ describe("fields KubeVirt has that headroom refuses", () => {
       "KubeVirt removed the slirp binding; use masquerade",
     ],
     [
-      "spec.domain.devices.autoattachVSOCK",
-      "headroom does not apply it yet (docs/kubevirt-compatibility.md lists what it applies)",
+      "spec.startStrategy",
+      "headroom has no command to unpause a guest, so one started paused would never run",
     ],
   ])("%s: %s", (field, why) => {
     const change = (doc: Doc) => {
@@ -181,7 +173,7 @@ describe("fields KubeVirt has that headroom refuses", () => {
       if (field.endsWith("imagePullSecret"))
         doc.spec.domain.firmware.kernelBoot.container.imagePullSecret = "s";
       if (field.endsWith("slirp")) doc.spec.domain.devices.interfaces[0].slirp = {};
-      if (field.endsWith("autoattachVSOCK")) doc.spec.domain.devices.autoattachVSOCK = true;
+      if (field === "spec.startStrategy") doc.spec.startStrategy = "Paused";
     };
     expect(expectOneError(validateVmi(vmiWith(change)), field).message).toBe(
       `${field} is refused: ${why}`,
@@ -266,7 +258,7 @@ describe("unknown fields", () => {
     });
     const error = expectOneError(validateVmi(doc), "spec.domain.devices.nics");
     expect(error.message).toBe(
-      "spec.domain.devices.nics is not a known field (headroom knows: disks, interfaces, rng, autoattachGraphicsDevice, autoattachInputDevice, autoattachMemBalloon, autoattachPodInterface, autoattachSerialConsole, blockMultiQueue, disableHotplug, inputs, logSerialConsole, networkInterfaceMultiqueue, sound, tpm, video, watchdog)",
+      "spec.domain.devices.nics is not a known field (headroom knows: disks, interfaces, rng, autoattachGraphicsDevice, autoattachInputDevice, autoattachMemBalloon, autoattachPodInterface, autoattachSerialConsole, autoattachVSOCK, blockMultiQueue, disableHotplug, inputs, logSerialConsole, networkInterfaceMultiqueue, sound, tpm, useVirtioTransitional, video, watchdog)",
     );
   });
 

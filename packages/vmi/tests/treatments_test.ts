@@ -287,3 +287,26 @@ describe("treatmentKey", () => {
     expect(treatmentKey(["spec", "domain", "devices", "gpus"])).toBe("spec.domain.devices.gpus");
   });
 });
+
+describe("switches for devices headroom does not give", () => {
+  it.each([
+    ["autoattachVSOCK", "no VSOCK device"],
+    ["useVirtioTransitional", "virtio 1.0 drivers"],
+  ])("%s: false is taken quietly, true refused saying why", (name, why) => {
+    const off = validateVmi(vmiWith((d) => (d.spec.domain.devices[name] = false)));
+    expect(off.errors).toEqual([]);
+    expect(off.warnings).toEqual([]);
+    const field = `spec.domain.devices.${name}`;
+    const on = vmiWith((d) => (d.spec.domain.devices[name] = true));
+    const error = expectOneError(validateVmi(on), field);
+    expect(error.message).toMatch(new RegExp(`^${field.replace(/\./g, "\\.")} true is refused: `));
+    expect(error.message).toContain(why);
+  });
+
+  it("refuses spec.startStrategy saying why", () => {
+    const doc = vmiWith((d) => (d.spec.startStrategy = "Paused"));
+    expect(expectOneError(validateVmi(doc), "spec.startStrategy").message).toContain(
+      "no command to unpause",
+    );
+  });
+});
