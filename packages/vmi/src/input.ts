@@ -47,6 +47,7 @@ export interface DomainInput {
   };
   chassis?: Partial<Record<ChassisField, string | number>>;
   ioThreadsPolicy?: IoThreadsPolicy;
+  rebootPolicy?: "Reboot" | "Terminate";
   memory?: { guest?: QuantityValue };
   machine?: { type?: string };
   firmware?: {

@@ -589,12 +589,19 @@ function checkDeviceSwitches(vmi: VmiInput): FieldError[] {
       "it is for guests with no virtio 1.0 drivers (older than Linux 4.0); the room headroom keeps for hot-plugged NICs is PCIe ports, where such a guest could not drive them",
     ],
   ];
-  return refused
+  const errors = refused
     .filter(([, value]) => value === true)
     .map(([name, , why]) => {
       const field = `spec.domain.devices.${name}`;
       return { field, message: `${field} true is refused: ${why}` };
     });
+  if (vmi.spec.domain.rebootPolicy === "Terminate")
+    errors.push({
+      field: "spec.domain.rebootPolicy",
+      message:
+        "spec.domain.rebootPolicy Terminate is refused: headroom keeps a rebooting guest running; delete the VMI to end it",
+    });
+  return errors;
 }
 
 /** A disk entry is a disk or a CD-ROM drive, and a CD-ROM drive is read-only. */

@@ -96,6 +96,14 @@ const IGNORED: Record<string, string> = {
     "the pod network's DHCP server (libvirt's dnsmasq) gives every guest the same options, and a multus network's DHCP is the network's own",
   "spec.volumes[].persistentVolumeClaim.hotpluggable": NO_VOLUME_HOTPLUG,
   "spec.volumes[].dataVolume.hotpluggable": NO_VOLUME_HOTPLUG,
+  "spec.serviceAccountName":
+    "there is no Kubernetes service account, nor a virt-launcher pod to run as one",
+  "spec.domain.memory.reservedOverhead":
+    "headroom reserves no memory for QEMU's own overhead, so there is none to add to",
+  "spec.domain.devices.panicDevices":
+    "headroom gives guests no panic device yet: a crashed guest's domain stops, and headroom logs shows its console",
+  "spec.domain.devices.disks[].changedBlockTracking":
+    "headroom takes no backups, so there are no changed blocks to track",
   "spec.domain.resources.overcommitGuestOverhead":
     "headroom reserves no memory for QEMU's own overhead, so there is none to overcommit",
 };
@@ -147,6 +155,15 @@ const REFUSED: Record<string, string> = {
   "spec.domain.devices.interfaces[].binding":
     "it names a KubeVirt network binding plugin; use masquerade or bridge",
   "spec.domain.devices.interfaces[].slirp": "KubeVirt removed the slirp binding; use masquerade",
+  "spec.domain.devices.interfaces[].passtBinding":
+    "libvirt runs passt from version 9.2; headroom's hosts have Debian 12's libvirt 9.0: use masquerade",
+  "spec.domain.devices.interfaces[].portRanges":
+    "headroom forwards single ports: list each in ports",
+  "spec.networks[].resourceClaim": `it claims a network device through Kubernetes; ${NO_PASSTHROUGH}`,
+  "spec.volumes[].containerPath":
+    "it shares a path of KubeVirt's virt-launcher container through virtiofs; headroom runs no such container",
+  "spec.utilityVolumes":
+    "they are Kubernetes claims for KubeVirt's memory dumps and backups, which headroom takes none of",
   "spec.domain.devices.interfaces[].passt":
     "libvirt runs passt from version 9.2; headroom's hosts have Debian 12's libvirt 9.0: use masquerade",
   "spec.domain.devices.disks[].disk.pciAddress": FIXED_ADDRESS,
@@ -266,9 +283,15 @@ function* fieldsOf(doc: Record<string, unknown>): Generator<[string, unknown]> {
   yield ["spec.domain.devices.inputs", devices.inputs];
   yield ["spec.domain.devices.sound", devices.sound];
   yield ["spec.domain.cpu.maxSockets", asRecord(domain.cpu).maxSockets];
+  yield ["spec.domain.memory.reservedOverhead", asRecord(domain.memory).reservedOverhead];
+  yield ["spec.domain.devices.panicDevices", devices.panicDevices];
   yield ["spec.domain.memory.maxGuest", asRecord(domain.memory).maxGuest];
   for (const [i, disk] of listOf(devices.disks).entries()) {
     yield [`spec.domain.devices.disks[${i}].tag`, disk.tag];
+    yield [
+      `spec.domain.devices.disks[${i}].changedBlockTracking`,
+      disk.changedBlockTracking === true ? true : undefined,
+    ];
     yield [
       `spec.domain.devices.disks[${i}].blockSize.matchVolume`,
       asRecord(disk.blockSize).matchVolume,

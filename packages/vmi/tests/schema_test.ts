@@ -258,7 +258,7 @@ describe("unknown fields", () => {
     });
     const error = expectOneError(validateVmi(doc), "spec.domain.devices.nics");
     expect(error.message).toBe(
-      "spec.domain.devices.nics is not a known field (headroom knows: disks, interfaces, rng, autoattachGraphicsDevice, autoattachInputDevice, autoattachMemBalloon, autoattachPodInterface, autoattachSerialConsole, autoattachVSOCK, blockMultiQueue, disableHotplug, inputs, logSerialConsole, networkInterfaceMultiqueue, sound, tpm, useVirtioTransitional, video, watchdog)",
+      "spec.domain.devices.nics is not a known field (headroom knows: disks, interfaces, rng, autoattachGraphicsDevice, autoattachInputDevice, autoattachMemBalloon, autoattachPodInterface, autoattachSerialConsole, autoattachVSOCK, blockMultiQueue, disableHotplug, inputs, logSerialConsole, networkInterfaceMultiqueue, panicDevices, sound, tpm, useVirtioTransitional, video, watchdog)",
     );
   });
 

@@ -45,6 +45,31 @@ describe("refused, saying why", () => {
       "HEADROOM_POD_SUBNET",
     ],
     [
+      "spec.domain.devices.interfaces[0].portRanges",
+      (d: Doc) => (d.spec.domain.devices.interfaces[0].portRanges = [{ start: 80, end: 90 }]),
+      "list each in ports",
+    ],
+    [
+      "spec.domain.devices.interfaces[0].passtBinding",
+      (d: Doc) => (d.spec.domain.devices.interfaces[0].passtBinding = {}),
+      "libvirt 9.0",
+    ],
+    [
+      "spec.networks[1].resourceClaim",
+      (d: Doc) => (d.spec.networks[1].resourceClaim = { claimName: "c", requestName: "r" }),
+      "pass no hardware through",
+    ],
+    [
+      "spec.volumes[0].containerPath",
+      (d: Doc) => (d.spec.volumes[0].containerPath = { path: "/data" }),
+      "virtiofs",
+    ],
+    [
+      "spec.utilityVolumes",
+      (d: Doc) => (d.spec.utilityVolumes = [{ name: "dump", claimName: "c" }]),
+      "memory dumps and backups",
+    ],
+    [
       "spec.domain.ioThreads",
       (d: Doc) => (d.spec.domain.ioThreads = { supplementalPoolThreadCount: 4 }),
       "use ioThreadsPolicy shared or auto",
@@ -178,6 +203,26 @@ describe("accepted with a warning that says why", () => {
       "kvmclock",
     ],
     [
+      "spec.serviceAccountName",
+      (d: Doc) => (d.spec.serviceAccountName = "default"),
+      "no Kubernetes service account",
+    ],
+    [
+      "spec.domain.memory.reservedOverhead",
+      (d: Doc) => (d.spec.domain.memory.reservedOverhead = { addedOverhead: "100Mi" }),
+      "no memory for QEMU's own overhead",
+    ],
+    [
+      "spec.domain.devices.panicDevices",
+      (d: Doc) => (d.spec.domain.devices.panicDevices = [{ model: "isa" }]),
+      "no panic device",
+    ],
+    [
+      "spec.domain.devices.disks[0].changedBlockTracking",
+      (d: Doc) => (d.spec.domain.devices.disks[0].changedBlockTracking = true),
+      "no backups",
+    ],
+    [
       "spec.domain.cpu.maxSockets",
       (d: Doc) => (d.spec.domain.cpu = { sockets: 1, maxSockets: 4 }),
       "does not hot-plug vCPUs",
@@ -301,6 +346,16 @@ describe("switches for devices headroom does not give", () => {
     const error = expectOneError(validateVmi(on), field);
     expect(error.message).toMatch(new RegExp(`^${field.replace(/\./g, "\\.")} true is refused: `));
     expect(error.message).toContain(why);
+  });
+
+  it("takes rebootPolicy Reboot quietly, as headroom's guests always reboot, and refuses Terminate", () => {
+    const reboot = validateVmi(vmiWith((d) => (d.spec.domain.rebootPolicy = "Reboot")));
+    expect(reboot.errors).toEqual([]);
+    expect(reboot.warnings).toEqual([]);
+    const doc = vmiWith((d) => (d.spec.domain.rebootPolicy = "Terminate"));
+    expect(expectOneError(validateVmi(doc), "spec.domain.rebootPolicy").message).toContain(
+      "delete the VMI to end it",
+    );
   });
 
   it("refuses spec.startStrategy saying why", () => {
