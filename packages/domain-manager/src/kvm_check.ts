@@ -4,12 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { composeDomain, type VirtType } from "@headroom/domain-xml";
 import {
+  detectDiskFormat,
   type ImageStore,
-  TINY_GUEST_CMDLINE,
   TINY_GUEST_REF,
   waitForGuestReport,
 } from "@headroom/images";
 import type { Connection, Domain } from "@headroom/libvirt";
+import { ensureDiskFile } from "./host.ts";
 import {
   type CacheKey,
   firstLine,
@@ -42,17 +43,21 @@ export interface VirtTypeOptions {
 const PROBE_PREFIX = "headroom-kvm-probe-";
 const PROBE_NAME = /^headroom-kvm-probe-[0-9a-f]{8}$/;
 const PROBE_TITLE = "headroom KVM check";
+/** The way the check boots the tiny guest, kept with its result. */
+const CHECK = "disk-boot";
 
+/** The tiny guest's bootable disk: SeaBIOS and its bootloader run in real mode, as most guests' do. */
 interface TinyGuest {
-  kernelPath: string;
-  initrdPath: string;
+  diskPath: string;
 }
 
 /**
  * Picks KVM when it really runs guests, TCG otherwise. `/dev/kvm` can exist
  * and QEMU can even start under it while the guest never gets anywhere (seen
- * on nested hosts), so when the tiny guest is in the image store the check is
- * to boot it under KVM and wait for its first report. That takes up to
+ * on nested hosts: a guest booted by the host's kernel runs, one booted from
+ * its disk by SeaBIOS stops with a KVM emulation failure), so when the tiny
+ * guest is in the image store the check is to boot it from its disk under
+ * KVM and wait for its first report. That takes up to
  * `bootTimeoutMs`, so its result is kept in `cachePath` for the rest of the
  * host's boot. `HEADROOM_VIRT_TYPE` (kvm or qemu) overrides the check.
  */
@@ -108,10 +113,7 @@ function forcedVirtType(env: NodeJS.ProcessEnv): VirtType | undefined {
 
 async function tinyGuestOf(store: ImageStore): Promise<TinyGuest | undefined> {
   try {
-    return {
-      kernelPath: await store.resolveFile(TINY_GUEST_REF, "/boot/vmlinuz"),
-      initrdPath: await store.resolveFile(TINY_GUEST_REF, "/boot/initrd.img"),
-    };
+    return { diskPath: await store.diskOf(TINY_GUEST_REF) };
   } catch {
     return undefined;
   }
@@ -124,7 +126,7 @@ async function cacheOf(
 ): Promise<{ path: string; key: CacheKey } | undefined> {
   if (options.cachePath === undefined) return undefined;
   try {
-    const key = { bootId: await readBootId(options.bootIdPath), uri: conn.uri };
+    const key = { bootId: await readBootId(options.bootIdPath), uri: conn.uri, check: CHECK };
     return { path: options.cachePath, key };
   } catch (error) {
     log("no boot id, so the KVM check result is not kept", { why: firstLine(error) });
@@ -153,7 +155,11 @@ async function bootTest(
     // QEMU runs as another user and writes the console log in here.
     await chmod(work, 0o755);
     const consolePath = join(work, "console.log");
-    domain = await conn.createXml(probeXml(guest, consolePath), { autodestroy: true });
+    // The guest may write its disk: it gets an overlay, gone with the work dir.
+    const overlay = join(work, "disk.qcow2");
+    const backingFormat = await detectDiskFormat(guest.diskPath);
+    await ensureDiskFile({ path: overlay, backingPath: guest.diskPath, backingFormat });
+    domain = await conn.createXml(probeXml(overlay, consolePath), { autodestroy: true });
     log("tiny guest started under KVM; waiting for its report", { domain: domain.name, timeoutMs });
     await waitForGuestReport(consolePath, () => true, { timeoutMs });
     return { virtType: "kvm", reason: "the tiny guest booted under KVM" };
@@ -168,7 +174,7 @@ async function bootTest(
   }
 }
 
-function probeXml(guest: TinyGuest, consolePath: string): string {
+function probeXml(disk: string, consolePath: string): string {
   return composeDomain({
     name: `${PROBE_PREFIX}${randomUUID().slice(0, 8)}`,
     uuid: randomUUID(),
@@ -178,8 +184,7 @@ function probeXml(guest: TinyGuest, consolePath: string): string {
     machine: "q35",
     vcpus: 1,
     memoryKiB: 128 * 1024,
-    kernelBoot: { ...guest, cmdline: TINY_GUEST_CMDLINE },
-    disks: [],
+    disks: [{ name: "root", bus: "virtio", sourceFile: disk, format: "qcow2" }],
     interfaces: [],
     serialConsoleLogPath: consolePath,
     rng: false,

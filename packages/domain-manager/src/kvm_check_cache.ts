@@ -7,10 +7,12 @@ import type { VirtType } from "@headroom/domain-xml";
 
 export const BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id";
 
-/** What a result is valid for: this boot of this host, through this URI. */
+/** What a result is valid for: this boot of this host, through this URI, by this check. */
 export interface CacheKey {
   bootId: string;
   uri: string;
+  /** How the guest was booted; a result of another way says nothing of this one. */
+  check: string;
 }
 
 export interface CachedCheck extends CacheKey {
@@ -47,6 +49,7 @@ export async function readCachedCheck(path: string, key: CacheKey): Promise<Cach
   if (entry === undefined) return { miss: "the kept result is malformed" };
   if (entry.bootId !== key.bootId) return { miss: "the kept result is from another boot" };
   if (entry.uri !== key.uri) return { miss: `the kept result is for ${entry.uri}` };
+  if (entry.check !== key.check) return { miss: "the kept result is from an older check" };
   return { hit: entry };
 }
 
@@ -65,11 +68,19 @@ export async function writeCachedCheck(path: string, entry: CachedCheck): Promis
 
 function parseEntry(value: unknown): CachedCheck | undefined {
   if (typeof value !== "object" || value === null) return undefined;
-  const { bootId, uri, virtType, reason, checkedAt } = value as Record<string, unknown>;
+  const { bootId, uri, check, virtType, reason, checkedAt } = value as Record<string, unknown>;
   if (virtType !== "kvm" && virtType !== "qemu") return undefined;
   if (typeof bootId !== "string" || typeof uri !== "string") return undefined;
   if (typeof reason !== "string" || typeof checkedAt !== "string") return undefined;
-  return { bootId, uri, virtType, reason, checkedAt };
+  // Results of the first check, which booted the kernel directly, have none.
+  return {
+    bootId,
+    uri,
+    check: typeof check === "string" ? check : "",
+    virtType,
+    reason,
+    checkedAt,
+  };
 }
 
 export function firstLine(error: unknown): string {

@@ -189,6 +189,24 @@ describe("chooseVirtType", () => {
     }
   });
 
+  it("checks again when the kept result is from the older check, which booted the kernel directly", async (ctx) => {
+    if (!kvmUsable) ctx.skip("KVM is not usable here, so no guest is ever booted");
+    const host = await freshHost();
+    const older = {
+      bootId: "boot-a",
+      uri: "qemu:///system",
+      virtType: "kvm",
+      reason: "the tiny guest booted under KVM",
+      checkedAt: new Date().toISOString(),
+    };
+    await writeFile(host.cachePath, JSON.stringify(older));
+    const options = { env: {}, bootTimeoutMs: BOOT_TIMEOUT_MS, ...host };
+    const checked = await probesDuring(() => chooseVirtType(conn, store, options));
+    expect(checked.choice.source).toBe("probed");
+    expect(checked.probes).toHaveLength(1);
+    expect(await host.kept()).toMatchObject({ bootId: "boot-a", check: "disk-boot" });
+  });
+
   it("skips the check and the kept result when HEADROOM_VIRT_TYPE says which", async () => {
     const host = await freshHost();
     const options = { env: { HEADROOM_VIRT_TYPE: "qemu" }, ...host };
