@@ -110,3 +110,20 @@ describe.each(["q35", "pc"])("on %s", (machine) => {
     await plugToCapacity(cli, name, machine, 3);
   }, 400_000);
 });
+
+it("takes a default multus network in the pod network's place: the guest's one NIC is on the bridge", async () => {
+  const name = "multus-default";
+  const vmi = await stack.seedManifest(name);
+  vmi.spec.domain.devices.interfaces = [{ name: "secondary", bridge: {} }];
+  vmi.spec.networks = [
+    { name: "secondary", multus: { networkName: "headroom-bridge", default: true } },
+  ];
+  const apply = await applyAndWait(cli, stack.stateDir, name, vmi);
+  expect(apply.stderr).toBe("");
+  expect(apply.code).toBe(0);
+  const stdout = await consoleUntil(cli, name, "headroom-guest: nics=");
+  expect(stdout).toMatch(/^headroom-guest: nics=1 /m);
+  const xml = await virsh("dumpxml", `${namespace}_${name}`);
+  expect(xml.match(/<interface type='bridge'>/g)).toHaveLength(1);
+  expect(xml).not.toContain("<interface type='network'>");
+}, 200_000);

@@ -25,12 +25,17 @@ function kubevirtShaped(): Doc {
     metadata: { name: "vmi-fedora", labels: { special: "vmi-fedora" } },
     spec: {
       hostname: "fedora",
+      serviceAccountName: "default",
       nodeSelector: { "kubernetes.io/hostname": "node01" },
       tolerations: [{ key: "a", operator: "Exists" }],
       terminationGracePeriodSeconds: 0,
       domain: {
         machine: { type: "" },
         firmware: { serial: "VM-0042" },
+        cpu: {
+          model: "Nehalem",
+          features: [{ name: "aes" }, { name: "x2apic", policy: "disable" }],
+        },
         resources: { requests: { memory: "1024M", cpu: "1", "kubevirt.io/interface": 4 } },
         devices: {
           disks: [
@@ -51,7 +56,14 @@ function kubevirtShaped(): Doc {
         },
       },
       volumes: [
-        { name: "containerdisk", containerDisk: { image: "registry:5000/kubevirt/fedora:devel" } },
+        {
+          name: "containerdisk",
+          containerDisk: {
+            image: "registry:5000/kubevirt/fedora:devel",
+            path: "/disk/fedora.qcow2",
+          },
+        },
+        { name: "scratch", ephemeral: { persistentVolumeClaim: { claimName: "golden" } } },
         {
           name: "cloudinitdisk",
           cloudInitNoCloud: { userData: "#cloud-config\npassword: fedora\n", networkData: "x" },
@@ -360,6 +372,7 @@ describe("validateVmi on generated bad input", () => {
     expect(result.warnings.map((warning) => warning.field)).toEqual([
       "status",
       "apiVersion",
+      "spec.serviceAccountName",
       "spec.nodeSelector",
       "spec.tolerations",
       "spec.domain.resources.requests.cpu",
