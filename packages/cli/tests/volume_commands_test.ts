@@ -132,7 +132,7 @@ describe("volumes", () => {
     expect((await run("delete", "volume", later)).code).toBe(0);
   }, 300_000);
 
-  it("boots a volume made from an image, as its disk", async () => {
+  it("boots a volume made from an image, as its disk, and as an ephemeral one", async () => {
     const created = await run("volume", "create", root, "--from", "headroom/tiny-guest");
     expect(created.stdout).toContain(`volume/${root} created (48MiB, from headroom/tiny-guest`);
     const vmi = await stack.seedManifest("vol-boot");
@@ -143,6 +143,19 @@ describe("volumes", () => {
     const booted = await consoleUntil(cli, "vol-boot", "headroom-guest: firmware ");
     expect(booted).toContain("headroom-guest: firmware boot=bios secure-boot=off loader=disk");
     expect((await run("delete", "vmi", "vol-boot", "--wait")).code).toBe(0);
+
+    // Ephemeral on it: the overlay reads the volume, which reads the image's disk.
+    const ephemeral = await stack.seedManifest("vol-eph-boot");
+    ephemeral.spec.domain.firmware = {};
+    ephemeral.spec.volumes[0] = {
+      name: "containerdisk",
+      ephemeral: { persistentVolumeClaim: { claimName: root } },
+    };
+    const applied = await applyAndWait(cli, stack.stateDir, "vol-eph-boot", ephemeral);
+    expect(applied.code, applied.stderr).toBe(0);
+    const again = await consoleUntil(cli, "vol-eph-boot", "headroom-guest: firmware ");
+    expect(again).toContain("headroom-guest: firmware boot=bios secure-boot=off loader=disk");
+    expect((await run("delete", "vmi", "vol-eph-boot", "--wait")).code).toBe(0);
     expect((await run("delete", "volume", root)).code).toBe(0);
   }, 300_000);
 

@@ -19,7 +19,13 @@ import { exists, makeDomainFilesDir } from "./files.ts";
 
 /** A disk file a domain needs on this host before it can start. */
 export type DiskFile =
-  | { path: string; backingPath: string; backingFormat: string }
+  | {
+      path: string;
+      backingPath: string;
+      backingFormat: string;
+      /** The one file the backing may read in turn (a volume made from an image reads its base). */
+      backingBase?: string;
+    }
   | { path: string; blankSizeBytes: number };
 
 /**
@@ -29,9 +35,18 @@ export type DiskFile =
 async function overlayOn(disk: {
   backingPath: string;
   backingFormat: string;
+  backingBase?: string;
 }): Promise<Qcow2Options> {
   const image = await inspectDisk(disk.backingPath);
-  requireSelfContained(disk.backingPath, image);
+  if (disk.backingBase !== undefined && image.backingFile !== undefined) {
+    if (image.backingFile !== disk.backingBase)
+      throw new DiskFormatError(
+        disk.backingPath,
+        `reads ${JSON.stringify(image.backingFile)}, not its base ${disk.backingBase}`,
+      );
+    requireSelfContained(disk.backingBase, await inspectDisk(disk.backingBase));
+    requireSelfContained(disk.backingPath, { ...image, backingFile: undefined });
+  } else requireSelfContained(disk.backingPath, image);
   if (image.format !== disk.backingFormat) {
     throw new DiskFormatError(
       disk.backingPath,

@@ -92,9 +92,9 @@ export async function chooseVirtType(
     log("KVM check result not kept for this boot; checking", { why: cached.miss });
   }
 
-  const result = await bootTest(conn, guest, bootTimeoutMs, log);
-  // A check cut short by a lost connection says nothing about KVM.
-  if (cache !== undefined && (await stillAlive(conn))) {
+  const { keep, ...result } = await bootTest(conn, guest, bootTimeoutMs, log);
+  // A check cut short by a lost connection, or that never booted, says nothing about KVM.
+  if (cache !== undefined && keep && (await stillAlive(conn))) {
     const entry = { ...cache.key, ...result, checkedAt: new Date().toISOString() };
     await writeCachedCheck(cache.path, entry).catch((error: unknown) =>
       log("could not keep the KVM check result", { path: cache.path, why: firstLine(error) }),
@@ -148,23 +148,30 @@ async function bootTest(
   guest: TinyGuest,
   timeoutMs: number,
   log: LaunchLog,
-): Promise<{ virtType: VirtType; reason: string }> {
+): Promise<{ virtType: VirtType; reason: string; keep: boolean }> {
   const work = await mkdtemp(join(tmpdir(), PROBE_PREFIX));
   let domain: Domain | undefined;
+  const consolePath = join(work, "console.log");
+  // The guest may write its disk: it gets an overlay, gone with the work dir.
+  const overlay = join(work, "disk.qcow2");
   try {
     // QEMU runs as another user and writes the console log in here.
     await chmod(work, 0o755);
-    const consolePath = join(work, "console.log");
-    // The guest may write its disk: it gets an overlay, gone with the work dir.
-    const overlay = join(work, "disk.qcow2");
     const backingFormat = await detectDiskFormat(guest.diskPath);
     await ensureDiskFile({ path: overlay, backingPath: guest.diskPath, backingFormat });
+  } catch (error) {
+    await rm(work, { recursive: true, force: true });
+    const reason = `the KVM check could not prepare its disk (${firstLine(error)})`;
+    return { virtType: "qemu", reason, keep: false };
+  }
+  try {
     domain = await conn.createXml(probeXml(overlay, consolePath), { autodestroy: true });
     log("tiny guest started under KVM; waiting for its report", { domain: domain.name, timeoutMs });
     await waitForGuestReport(consolePath, () => true, { timeoutMs });
-    return { virtType: "kvm", reason: "the tiny guest booted under KVM" };
+    return { virtType: "kvm", reason: "the tiny guest booted under KVM", keep: true };
   } catch (error) {
-    return { virtType: "qemu", reason: `KVM does not run guests here (${firstLine(error)})` };
+    const reason = `KVM does not run guests here (${firstLine(error)})`;
+    return { virtType: "qemu", reason, keep: true };
   } finally {
     if (domain !== undefined) {
       await domain.destroy().catch(() => {});

@@ -75,6 +75,16 @@ const matches =
   (value) =>
     pattern.test(value);
 const anyText: Check = () => true;
+/** A whole number from 1 to `max`, written plainly. */
+const upTo =
+  (max: number): Check =>
+  (value) =>
+    /^[1-9][0-9]{0,5}$/.test(value) && Number(value) <= max;
+/** A power of 2 from 512 to 2 MiB, as checkDomainSpec takes a block size. */
+const blockSize: Check = (value) => {
+  const n = Number(value);
+  return /^[0-9]{3,7}$/.test(value) && n >= 512 && n <= 2097152 && (n & (n - 1)) === 0;
+};
 const count = matches(/^[0-9]{1,12}$/);
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const ALIAS_TAIL = "[A-Za-z0-9_-]+$";
@@ -98,8 +108,8 @@ function rulesFor(allowed: ComposedAllowance): Rule {
           io: oneOf("native", "threads"),
         },
       },
-      blockio: { attrs: { logical_block_size: count, physical_block_size: count } },
-      boot: { attrs: { order: matches(/^[1-9][0-9]?$/) } },
+      blockio: { attrs: { logical_block_size: blockSize, physical_block_size: blockSize } },
+      boot: { attrs: { order: upTo(64) } },
       serial: { text: matches(DISK_SERIAL) },
       source: {
         attrs: {
@@ -111,7 +121,7 @@ function rulesFor(allowed: ComposedAllowance): Rule {
         attrs: {
           dev: matches(/^(vd|sd)[a-z]{1,3}$/),
           bus: oneOf("virtio", "sata", "scsi"),
-          tray: oneOf("open", "closed"),
+          tray: oneOf("open"),
         },
       },
       readonly: {},
@@ -133,8 +143,8 @@ function rulesFor(allowed: ComposedAllowance): Rule {
       },
       model: { attrs: { type: oneOf(...NIC_MODELS) } },
       driver: { attrs: { queues: matches(/^[1-9][0-9]?$/) } },
-      boot: { attrs: { order: matches(/^[1-9][0-9]?$/) } },
-      acpi: { attrs: { index: matches(/^[1-9][0-9]{0,4}$/) } },
+      boot: { attrs: { order: upTo(64) } },
+      acpi: { attrs: { index: upTo(16383) } },
       link: { attrs: { state: oneOf("down") } },
       alias: { attrs: { name: matches(new RegExp(`^${NIC_ALIAS_PREFIX}${ALIAS_TAIL}`)) } },
     },
@@ -404,12 +414,33 @@ function rawDiskProblems(
     const readonly = disk.getElementsByTagName("readonly").length > 0;
     const seed = seeds.includes(file);
     const rawAllowed = seed || hostDisks.includes(file);
-    if (rawAllowed !== (format === "raw") || (seed && !readonly))
+    // An empty CD-ROM drive (tray open) reads no file at all.
+    const empty = disk.getAttribute("device") === "cdrom" && file === "";
+    if (!empty && (rawAllowed !== (format === "raw") || (seed && !readonly)))
       problems.push(
         `domain/devices/disk: ${shown(file)} as ${format}${readonly ? ", read-only" : ""}; only a cloud-init seed (read-only) and a host disk are raw, and they are never anything else`,
       );
-    const bus = disk.getElementsByTagName("target")[0]?.getAttribute("bus") ?? "";
-    if (disk.getAttribute("device") === "cdrom" && (!readonly || bus === "virtio"))
+    const target = disk.getElementsByTagName("target")[0];
+    const bus = target?.getAttribute("bus") ?? "";
+    const cdrom = disk.getAttribute("device") === "cdrom";
+    const hasSource = disk.getElementsByTagName("source").length > 0;
+    if (target?.hasAttribute("tray") && (!cdrom || hasSource))
+      problems.push(
+        `domain/devices/disk: an open tray on ${shown(file)}; only an empty CD-ROM drive has one`,
+      );
+    const driver = disk.getElementsByTagName("driver")[0];
+    if (driver?.getAttribute("io") === "native" && driver.getAttribute("cache") !== "none")
+      problems.push(
+        `domain/devices/disk: ${shown(file)} with native IO through the host's cache; native IO needs cache none`,
+      );
+    const blockio = disk.getElementsByTagName("blockio")[0];
+    if (
+      blockio &&
+      Number(blockio.getAttribute("logical_block_size")) >
+        Number(blockio.getAttribute("physical_block_size"))
+    )
+      problems.push(`domain/devices/disk: ${shown(file)} has a logical block larger than physical`);
+    if (cdrom && (!readonly || bus === "virtio"))
       problems.push(
         `domain/devices/disk: CD-ROM ${shown(file)} on ${shown(bus)}${readonly ? "" : ", writable"}; a CD-ROM drive is read-only, on sata or scsi`,
       );

@@ -446,6 +446,28 @@ describe("composedDomainProblems on devices", () => {
   const xml = composeDomain(withDevices);
   const allowance = allowanceFor(withDevices);
 
+  it("passes an empty CD-ROM drive of a seed, which reads no file", () => {
+    const seedFile = "/var/lib/headroom/vms/default/vm/cloudinitdisk.iso";
+    const withDrive: DomainSpec = {
+      ...spec,
+      disks: [
+        ...spec.disks,
+        {
+          name: "cloudinitdisk",
+          bus: "sata",
+          sourceFile: seedFile,
+          format: "raw",
+          readonly: true,
+          cdrom: { trayOpen: true },
+        },
+      ],
+    };
+    const driveXml = composeDomain(withDrive);
+    expect(driveXml).toContain('tray="open"');
+    const seeded = { ...allowanceFor(withDrive), seedFiles: [seedFile] };
+    expect(composedDomainProblems(driveXml, seeded)).toEqual([]);
+  });
+
   it("passes the devices composeDomain writes", () => {
     expect(xml).toContain('<watchdog model="i6300esb" action="poweroff"/>');
     expect(xml).toContain('<memballoon model="none"/>');
@@ -475,6 +497,31 @@ describe("composedDomainProblems on devices", () => {
       "a TPM passed through from the host",
       xml.replace('type="emulator"', 'type="passthrough"'),
       /backend@type: "passthrough" is not allowed/,
+    ],
+    [
+      "a logical block larger than the physical one",
+      xml.replace('logical_block_size="512"', 'logical_block_size="8192"'),
+      /logical block larger than physical/,
+    ],
+    [
+      "a block size that is not a power of 2",
+      xml.replace('physical_block_size="4096"', 'physical_block_size="3000"'),
+      /blockio@physical_block_size: "3000" is not allowed/,
+    ],
+    [
+      "native IO through the host's cache",
+      xml.replace('io="threads"', 'io="native"'),
+      /native IO needs cache none/,
+    ],
+    [
+      "an open tray on a disk with a file",
+      xml.replace('bus="virtio"/>', 'bus="virtio" tray="open"/>'),
+      /an open tray on ".*"; only an empty CD-ROM drive has one/,
+    ],
+    [
+      "an ACPI index past libvirt's",
+      xml.replace('<acpi index="5"/>', '<acpi index="16384"/>'),
+      /acpi@index: "16384" is not allowed/,
     ],
     [
       "a CPU feature named by something other than its name",

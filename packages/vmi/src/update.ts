@@ -24,6 +24,7 @@ export function checkImmutable(stored: Vmi, next: Vmi): FieldError[] {
   diff(stored.metadata.namespace, next.metadata.namespace, "metadata.namespace", errors);
   diff(stored.metadata.name, next.metadata.name, "metadata.name", errors);
   errors.push(...checkInterfaceRequest(stored, next));
+  errors.push(...checkAddedBootOrders(stored, next));
   errors.push(
     ...checkKeptEntries(
       "spec.domain.devices.interfaces",
@@ -55,6 +56,21 @@ function checkInterfaceRequest(stored: Vmi, next: Vmi): FieldError[] {
 function requestOf(vmi: Vmi): number | null {
   const raw = vmi.spec.domain.resources?.requests?.[INTERFACE_RESOURCE];
   return raw === undefined ? null : interfaceRequestValue(raw);
+}
+
+/** libvirt fixes the boot order when a domain starts: a hot-plugged NIC cannot join it. */
+function checkAddedBootOrders(stored: Vmi, next: Vmi): FieldError[] {
+  const before = new Set(stored.spec.domain.devices.interfaces.map((iface) => iface.name));
+  const errors: FieldError[] = [];
+  next.spec.domain.devices.interfaces.forEach((iface, index) => {
+    if (before.has(iface.name) || iface.bootOrder === undefined) return;
+    const field = `spec.domain.devices.interfaces[${index}].bootOrder`;
+    errors.push({
+      field,
+      message: `${field}: the boot order is fixed when the VMI starts, so an interface added later cannot have one`,
+    });
+  });
+  return errors;
 }
 
 /** Entries may come and go, but one that stays (by name) stays as it was. */

@@ -562,7 +562,9 @@ describe("disk driver fields", () => {
       cache: "none",
       blockSize: { custom: { logical: 512, physical: 4096 } },
     });
-    expect(withDisk({ io: "threads" }).vmi?.spec.domain.devices.disks[0]?.cache).toBeUndefined();
+    const threads = withDisk({ io: "threads" });
+    expectValid(threads);
+    expect(threads.vmi?.spec.domain.devices.disks[0]?.cache).toBeUndefined();
   });
 
   it.each([

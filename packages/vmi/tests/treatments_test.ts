@@ -70,6 +70,11 @@ describe("refused, saying why", () => {
       "memory dumps and backups",
     ],
     [
+      "spec.networks[0].pod.vmIPv6NetworkCIDR",
+      (d: Doc) => (d.spec.networks[0].pod.vmIPv6NetworkCIDR = "fd10:0:2::/120"),
+      "IPv4 addresses only",
+    ],
+    [
       "spec.domain.ioThreads",
       (d: Doc) => (d.spec.domain.ioThreads = { supplementalPoolThreadCount: 4 }),
       "use ioThreadsPolicy shared or auto",

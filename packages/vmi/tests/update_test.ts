@@ -268,3 +268,21 @@ describe("validateUpdate: everything else is immutable", () => {
     ]);
   });
 });
+
+describe("boot order of an added interface", () => {
+  it("is refused: the boot order is fixed when the VMI starts", () => {
+    const next = vmiWith((doc) => {
+      doc.spec.domain.devices.interfaces.push({ name: "third", bridge: {}, bootOrder: 3 });
+      doc.spec.networks.push({ name: "third", multus: { networkName: "headroom-bridge" } });
+    });
+    const field = "spec.domain.devices.interfaces[2].bootOrder";
+    expect(expectOneError(validateUpdate(stored(), next), field).message).toBe(
+      `${field}: the boot order is fixed when the VMI starts, so an interface added later cannot have one`,
+    );
+    const without = vmiWith((doc) => {
+      doc.spec.domain.devices.interfaces.push({ name: "third", bridge: {} });
+      doc.spec.networks.push({ name: "third", multus: { networkName: "headroom-bridge" } });
+    });
+    expectValid(validateUpdate(stored(), without));
+  });
+});

@@ -159,9 +159,16 @@ function diskFileProblems(
   plan: DomainPlan,
   state: HostState,
 ): string[] {
+  // Every volume's name is checked, an ephemeral one's too.
+  let volumeDisk: string | undefined;
+  try {
+    volumeDisk = file.volume ? state.volumeDisk(file.volume.name ?? "") : undefined;
+  } catch {
+    return [`${field}.volume.name ${shown(file.volume?.name)} is not a DNS-1123 label`];
+  }
   let expected: string;
   try {
-    if (file.volume && !file.volume.ephemeral) expected = state.volumeDisk(file.volume.name ?? "");
+    if (volumeDisk !== undefined && !file.volume?.ephemeral) expected = volumeDisk;
     else {
       const fileOf = file.cloudInit ? state.seedFile : state.volumeFile;
       expected = fileOf(plan.namespace, plan.name, file.volumeName ?? "");
@@ -170,6 +177,8 @@ function diskFileProblems(
     return [`${field}.volumeName ${shown(file.volumeName)} is not a DNS-1123 label`];
   }
   const problems: string[] = [];
+  if (file.imageDiskPath && !file.image)
+    problems.push(`${field}.imageDiskPath is given for a disk that is not an image's`);
   if (file.path !== expected)
     problems.push(`${field}.path ${shown(file.path)} is not the volume's file (${expected})`);
   if (file.volume) {
@@ -185,8 +194,6 @@ function diskFileProblems(
     if (inImage && (inImage.length > 4096 || !IMAGE_FILE_PATH.test(inImage)))
       problems.push(`${field}.imageDiskPath ${shown(inImage)} is not an absolute path in an image`);
   } else {
-    if (file.imageDiskPath)
-      problems.push(`${field}.imageDiskPath is given for a disk that is not an image's`);
     const size = Number(file.blankSizeBytes ?? 0);
     if (!Number.isSafeInteger(size) || size <= 0 || size > MAX_BLANK_BYTES)
       problems.push(`${field}.blankSizeBytes ${shown(size)} is not between 1 byte and 1 TiB`);

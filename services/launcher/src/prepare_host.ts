@@ -3,7 +3,7 @@
 // log's directory, host bridges, the pod network.
 import { randomBytes } from "node:crypto";
 import { link, mkdir, rename } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import type { Logger } from "@headroom/bus";
 import {
   type DiskFile,
@@ -103,7 +103,14 @@ export async function prepareHost(
       // one is read through an overlay, as an image's disk.
       else if (file.volume?.ephemeral) {
         const backingPath = volumeDisk(file.volume.name ?? "");
-        await ensureDiskFile({ path: file.path ?? "", backingPath, backingFormat: "qcow2" });
+        // A volume made from an image reads the image's disk, kept beside it.
+        const backingBase = join(dirname(backingPath), "base");
+        await ensureDiskFile({
+          path: file.path ?? "",
+          backingPath,
+          backingFormat: "qcow2",
+          backingBase,
+        });
       } else if (file.volume) return;
       else if (file.hostDisk) {
         if (file.hostDisk.create && (await ensureHostDisk(file)) === "created")
