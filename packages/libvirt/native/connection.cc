@@ -104,6 +104,7 @@ Napi::Function ConnectionWrap::DefineClass(Napi::Env env) {
           InstanceMethod<&ConnectionWrap::GetLibVersion>("getLibVersion"),
           InstanceMethod<&ConnectionWrap::GetVersion>("getVersion"),
           InstanceMethod<&ConnectionWrap::GetHostname>("getHostname"),
+          InstanceMethod<&ConnectionWrap::GetNodeInfo>("getNodeInfo"),
           InstanceMethod<&ConnectionWrap::DefineXml>("defineXml"),
           InstanceMethod<&ConnectionWrap::CreateXml>("createXml"),
           InstanceMethod<&ConnectionWrap::CreateNetworkXml>("createNetworkXml"),
@@ -251,6 +252,38 @@ Napi::Value ConnectionWrap::GetVersion(const Napi::CallbackInfo& info) {
         return static_cast<double>(version);
       },
       NumberValue);
+}
+
+// The host's CPUs and memory (virNodeGetInfo) and its free memory now.
+struct NodeInfo {
+  virNodeInfo info{};
+  unsigned long long free_bytes = 0;
+};
+
+Napi::Value ConnectionWrap::GetNodeInfo(const Napi::CallbackInfo& info) {
+  return Task<NodeInfo>::Start(
+      info.Env(),
+      [state = state_](Failure& failure) {
+        NodeInfo result;
+        ConnectionRef conn = state->Borrow(failure);
+        if (!conn) return result;
+        if (virNodeGetInfo(conn.get(), &result.info) < 0) {
+          failure.CaptureLastError();
+          return result;
+        }
+        // 0 is libvirt's error value here; a host with no free byte is not one.
+        result.free_bytes = virNodeGetFreeMemory(conn.get());
+        if (result.free_bytes == 0) failure.CaptureLastError();
+        return result;
+      },
+      [](Napi::Env env, NodeInfo& result) -> Napi::Value {
+        Napi::Object object = Napi::Object::New(env);
+        object.Set("model", Napi::String::New(env, result.info.model));
+        object.Set("cpus", static_cast<double>(result.info.cpus));
+        object.Set("memoryKiB", static_cast<double>(result.info.memory));
+        object.Set("freeMemoryBytes", static_cast<double>(result.free_bytes));
+        return object;
+      });
 }
 
 // Starts a transient network and returns its name; the handle is not kept,

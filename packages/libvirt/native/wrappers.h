@@ -39,6 +39,7 @@ class ConnectionWrap : public Napi::ObjectWrap<ConnectionWrap> {
   Napi::Value GetLibVersion(const Napi::CallbackInfo& info);
   Napi::Value GetVersion(const Napi::CallbackInfo& info);
   Napi::Value GetHostname(const Napi::CallbackInfo& info);
+  Napi::Value GetNodeInfo(const Napi::CallbackInfo& info);
   Napi::Value DefineXml(const Napi::CallbackInfo& info);
   Napi::Value CreateXml(const Napi::CallbackInfo& info);
   Napi::Value CreateNetworkXml(const Napi::CallbackInfo& info);

@@ -9,7 +9,7 @@ import {
   decodeDomainEvent,
 } from "./events.ts";
 import { type KvmSupport, probeKvm } from "./kvm.ts";
-import { type NativeConnection, type NativeEvent, nativeBinding } from "./native.ts";
+import { type NativeConnection, type NativeEvent, type NodeInfo, nativeBinding } from "./native.ts";
 
 export interface OpenOptions {
   /**
@@ -209,6 +209,11 @@ export class Connection {
 
   async getHostname(): Promise<string> {
     return settle(this.#handle().getHostname());
+  }
+
+  /** The host's CPUs, memory and free memory, as libvirt sees them. */
+  async getNodeInfo(): Promise<NodeInfo> {
+    return settle(this.#handle().getNodeInfo());
   }
 
   /** Defines (or redefines) a persistent domain (virDomainDefineXMLFlags). */

@@ -49,4 +49,4 @@ export type {
   RebootEvent,
 } from "./events.ts";
 export type { KvmSupport } from "./kvm.ts";
-export type { LeasedAddress } from "./native.ts";
+export type { LeasedAddress, NodeInfo } from "./native.ts";

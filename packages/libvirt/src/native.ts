@@ -53,6 +53,16 @@ export interface LeasedAddress {
   ipv6: boolean;
 }
 
+/** The host libvirt runs on: virNodeGetInfo and virNodeGetFreeMemory. */
+export interface NodeInfo {
+  /** The CPU architecture, e.g. "x86_64". */
+  model: string;
+  /** Active CPUs. */
+  cpus: number;
+  memoryKiB: number;
+  freeMemoryBytes: number;
+}
+
 export interface NativeConnection {
   close(): Promise<void>;
   isAlive(): Promise<boolean>;
@@ -67,6 +77,7 @@ export interface NativeConnection {
   getLibVersion(): Promise<number>;
   getVersion(): Promise<number>;
   getHostname(): Promise<string>;
+  getNodeInfo(): Promise<NodeInfo>;
   defineXml(xml: string, flags: number): Promise<NativeDomain>;
   createXml(xml: string, flags: number): Promise<NativeDomain>;
   createNetworkXml(xml: string): Promise<string>;

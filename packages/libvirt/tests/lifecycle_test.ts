@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
+import { availableParallelism, totalmem } from "node:os";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Connection, ErrorCode, isLibvirtError, type LifecycleEvent } from "../src/mod.ts";
@@ -126,6 +127,15 @@ describe("domain lifecycle", () => {
     expect(await connection.getLibVersion()).toBeGreaterThanOrEqual(9_000_000);
     expect(await connection.getVersion()).toBeGreaterThan(0);
     expect(await connection.getHostname()).not.toBe("");
+    // The host Node runs on: its CPUs, and memory no more than the kernel has
+    // (libvirt counts NUMA cells, which may hold less than /proc/meminfo says).
+    const node = await connection.getNodeInfo();
+    expect(node.model).toBe("x86_64");
+    expect(node.cpus).toBe(availableParallelism());
+    expect(node.memoryKiB).toBeGreaterThan(64 * 1024);
+    expect(node.memoryKiB * 1024).toBeLessThanOrEqual(totalmem());
+    expect(node.freeMemoryBytes).toBeGreaterThan(0);
+    expect(node.freeMemoryBytes).toBeLessThanOrEqual(totalmem());
     expect(await connection.getCapabilities()).toMatch(/<capabilities>[\s\S]*<domain type='qemu'/);
     const tcg = await connection.getDomainCapabilities({ virttype: "qemu", machine: "q35" });
     expect(tcg).toMatch(/<domain>qemu<\/domain>/);
