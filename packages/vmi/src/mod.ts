@@ -1,4 +1,10 @@
 export {
+  matchesLabels,
+  parseLabelSelector,
+  type Requirement,
+  type SelectorResult,
+} from "@headroom/labels";
+export {
   INTERFACE_RESOURCE,
   interfaceCapacity,
   MAX_INTERFACE_REQUEST,
@@ -19,12 +25,6 @@ export {
   MIN_MEMORY_BYTES,
 } from "./rules.ts";
 export { VMI_SCHEMA_URL, vmiSchema } from "./schema.ts";
-export {
-  matchesLabels,
-  parseLabelSelector,
-  type Requirement,
-  type SelectorResult,
-} from "./selector.ts";
 export type {
   Bootloader,
   CdromBus,

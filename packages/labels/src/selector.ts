@@ -2,7 +2,7 @@
 // separated by commas, each `key=value` (or `==`), `key!=value`, `key`,
 // `!key`, `key in (a,b)` or `key notin (a,b)`. A VMI matches when it meets
 // every requirement.
-import { vmiSchema } from "./schema.ts";
+import { LABEL_KEY as KEY, LABEL_VALUE as VALUE } from "./syntax.ts";
 
 export type Requirement =
   | { key: string; op: "in" | "notin"; values: string[] }
@@ -11,10 +11,6 @@ export type Requirement =
 export type SelectorResult =
   | { ok: true; requirements: Requirement[] }
   | { ok: false; message: string };
-
-// Label keys and values as the VMI schema defines them (the flag as ajv uses).
-const KEY = new RegExp(vmiSchema.$defs.labelKey.pattern, "u");
-const VALUE = new RegExp(vmiSchema.$defs.labelValue.pattern, "u");
 
 /** Splits at commas outside parentheses: "a in (x,y),b" → ["a in (x,y)", "b"]. */
 function splitRequirements(text: string): string[] | null {

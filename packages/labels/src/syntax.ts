@@ -1,0 +1,27 @@
+// Label keys and values as Kubernetes spells them, with the patterns of the
+// VMI schema (schemas/vmi.schema.json), so a host's labels and a VMI's obey
+// the same rule.
+import { readFileSync } from "node:fs";
+
+const SCHEMA_URL = new URL("../../../schemas/vmi.schema.json", import.meta.url);
+const defs = JSON.parse(readFileSync(SCHEMA_URL, "utf8")).$defs;
+
+export const LABEL_KEY = new RegExp(defs.labelKey.pattern, "u");
+export const LABEL_VALUE = new RegExp(defs.labelValue.pattern, "u");
+
+/** Parses `key=value` (a flag's text); throws an Error that says what is wrong. */
+export function parseLabel(text: string): [key: string, value: string] {
+  const at = text.indexOf("=");
+  if (at < 0) throw new Error(`label ${JSON.stringify(text)} is not key=value`);
+  const key = text.slice(0, at);
+  const value = text.slice(at + 1);
+  if (!LABEL_KEY.test(key))
+    throw new Error(
+      `label ${JSON.stringify(text)}: ${JSON.stringify(key)} is not a label key (${defs.labelKey.description})`,
+    );
+  if (!LABEL_VALUE.test(value))
+    throw new Error(
+      `label ${JSON.stringify(text)}: ${JSON.stringify(value)} is not a label value (${defs.labelValue.description})`,
+    );
+  return [key, value];
+}
