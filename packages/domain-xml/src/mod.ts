@@ -1,4 +1,6 @@
 /** @headroom/domain-xml: libvirt domain XML for headroom, composed and read with @xmldom/xmldom. */
+
+export { machineTypes } from "./capabilities.ts";
 export {
   composeDomain,
   DISK_ALIAS_PREFIX,
