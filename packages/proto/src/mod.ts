@@ -173,15 +173,19 @@ export type IDeleteImageReply = headroom.v1.DeleteImageReply.$Properties;
 export const HeldImage = headroom.v1.HeldImage;
 export type HeldImage = headroom.v1.HeldImage;
 export type IHeldImage = headroom.v1.HeldImage.$Properties;
-export const HostRecord = headroom.v1.HostRecord;
-export type HostRecord = headroom.v1.HostRecord;
-export type IHostRecord = headroom.v1.HostRecord.$Properties;
 export const PruneImagesRequest = headroom.v1.PruneImagesRequest;
 export type PruneImagesRequest = headroom.v1.PruneImagesRequest;
 export type IPruneImagesRequest = headroom.v1.PruneImagesRequest.$Properties;
 export const PruneImagesReply = headroom.v1.PruneImagesReply;
 export type PruneImagesReply = headroom.v1.PruneImagesReply;
 export type IPruneImagesReply = headroom.v1.PruneImagesReply.$Properties;
+
+// host.proto
+export const HostRecord = headroom.v1.HostRecord;
+export type HostRecord = headroom.v1.HostRecord;
+export type IHostRecord = headroom.v1.HostRecord.$Properties;
+export const HostCondition = headroom.v1.HostCondition;
+export type HostCondition = headroom.v1.HostCondition;
 
 // volume.proto
 export const Volume = headroom.v1.Volume;
