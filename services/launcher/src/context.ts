@@ -29,6 +29,7 @@ import { type HostState, hostState } from "@headroom/host-state";
 import { type ImageStore, openImageStore } from "@headroom/images";
 import type { Connection } from "@headroom/libvirt";
 import { type IVmiStatus, VmiAccepted, VmiStatus } from "@headroom/proto";
+import { DEFAULT_HEARTBEAT_MS, HostRecorder } from "./host_record.ts";
 import { type ImageHolder, imageHolder } from "./images.ts";
 import { PortForwards } from "./port_forwards.ts";
 import type { LibvirtLink } from "./reconnect.ts";
@@ -42,8 +43,12 @@ export interface LauncherOptions {
   log: Logger;
   /** The hypervisor domains run on: "kvm" when it really runs guests, else "qemu". */
   virtType: VirtType;
-  /** Reported as status.node; default the host name. */
+  /** This host's name (status.node, its record in the hosts bucket); default the host name. */
   node?: string;
+  /** This host's labels, beside the defaults (kubernetes.io/hostname, os, arch). */
+  labels?: Record<string, string>;
+  /** How often the host's record is refreshed (default 10 s). */
+  heartbeatMs?: number;
   env?: NodeJS.ProcessEnv;
   now?: () => number;
   /** How long a guest gets to release an unplugged NIC (default 30 s). */
@@ -87,6 +92,8 @@ export interface LauncherContext {
   /** This host's image store, where plans' images are held. */
   imageStore: ImageStore;
   podSubnet: PodSubnet;
+  /** This host's record in the hosts bucket: its facts, readiness and images. */
+  host: HostRecorder;
   /** Fetches what this host lacks from headroom's image store; records what it holds. */
   images: ImageHolder;
   /** Plans hold it shared while they use the image store; an image prune alone. */
@@ -125,6 +132,17 @@ export function launcherContext(
   const state = hostState(options.env);
   const imageStore = openImageStore(state.images);
   const maxImageBytes = options.maxImageBytes ?? IMAGE_STORE_MAX_BYTES;
+  const host = new HostRecorder({
+    node,
+    bucket: buckets.hosts,
+    libvirt,
+    log: options.log,
+    now,
+    virtType: options.virtType,
+    labels: options.labels ?? {},
+    heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+    version: options.version ?? "0.1.0",
+  });
   return {
     log: options.log,
     virtType: options.virtType,
@@ -136,8 +154,9 @@ export function launcherContext(
     state,
     imageStore,
     podSubnet: parsePodSubnet(options.podSubnet ?? DEFAULT_POD_SUBNET),
+    host,
     images: imageHolder(
-      { node, now, buckets },
+      { node, now, host },
       imageStore,
       {
         objects: imageObjects,

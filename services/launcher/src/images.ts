@@ -1,15 +1,8 @@
 // The images a plan boots from, held on this host before its domain is
 // defined: fetched from headroom's image store when this host lacks them or
-// holds an older upload, checked like any image, and recorded in the hosts
-// bucket so `headroom get images` shows which hosts hold what.
-import {
-  encode,
-  errorText,
-  type Logger,
-  type ObjectInfo,
-  type ObjectStore,
-  subjectToken,
-} from "@headroom/bus";
+// holds an older upload, checked like any image, and recorded in the host's
+// record so `headroom get images` shows which hosts hold what.
+import { errorText, type Logger, type ObjectInfo, type ObjectStore } from "@headroom/bus";
 import { fetchImage } from "@headroom/image-objects";
 import {
   type ImageInfo,
@@ -18,7 +11,6 @@ import {
   ImageStoreError,
   validateImageRef,
 } from "@headroom/images";
-import { HostRecord } from "@headroom/proto";
 import {
   defaultPullPolicy,
   InvalidRegistryRefError,
@@ -28,7 +20,7 @@ import {
   readRegistryLogins,
   registryRefOf,
 } from "@headroom/registry";
-import type { LauncherContext } from "./context.ts";
+import type { HostRecorder } from "./host_record.ts";
 
 /**
  * A plan names a handful of images (a VMI has at most 16 volumes, and a
@@ -85,7 +77,7 @@ export interface ImageSources {
 }
 
 export function imageHolder(
-  ctx: Pick<LauncherContext, "node" | "now" | "buckets">,
+  ctx: { node: string; now: () => number; host: Pick<HostRecorder, "setImages"> },
   store: ImageStore,
   { objects, insecureRegistries, secretsDir }: ImageSources,
   maxBytes: number,
@@ -250,8 +242,7 @@ export function imageHolder(
       digest: image.digest ?? "",
       sizeBytes: image.sizeBytes,
     }));
-    const record = { node: ctx.node, images, updatedUnixMs: ctx.now() };
-    await ctx.buckets.hosts.put(subjectToken(ctx.node), encode(HostRecord, record));
+    await ctx.host.setImages(images);
   }
 
   /**

@@ -86,6 +86,7 @@ export async function startLauncher(
   for (const difference of await ensureStreams(js)) options.log.warn(difference);
   const [buckets, imageObjects] = await Promise.all([ensureBuckets(js), ensureImageObjects(js)]);
   const ctx = launcherContext(nc, conn, buckets, imageObjects, options);
+  await ctx.host.start();
   await ctx.images.tidy();
   await ctx.images.publish();
   const unplugRetries = new UnplugRetries(ctx, options.unplugRetryMs);
@@ -206,6 +207,7 @@ export async function startLauncher(
     buckets,
     lost: Promise.race(loops.map((loop) => loop.lost)),
     stop: async () => {
+      await ctx.host.stop("its launcher stopped");
       unplugRetries.stop();
       stopping.abort();
       await micro.stop();

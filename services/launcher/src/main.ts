@@ -14,13 +14,17 @@
 // hostDisk volumes may use; none by default),
 // HEADROOM_PORT_ADDRESS (the host address forwarded guest ports listen on,
 // default 127.0.0.1; 0.0.0.0 opens them to every network the host is on),
-// HEADROOM_NATS_USER/_SEED (its NATS login, "launcher" under headroom up).
+// HEADROOM_NATS_USER/_SEED (its NATS login, "launcher" under headroom up),
+// HEADROOM_NODE_LABELS (key=value,... this host's labels), HEADROOM_HEARTBEAT_MS
+// (how often the host's record is refreshed, default 10000).
+// Flags, which win over the environment: --node NAME, --label key=value (repeatable).
 import { isIP } from "node:net";
 import { connect, createLogger, SERVICE_NAMES } from "@headroom/bus";
 import { chooseVirtType } from "@headroom/domain-manager";
 import { hostState } from "@headroom/host-state";
 import { openImageStore } from "@headroom/images";
 import { parseHostDiskDirs } from "./host_disks.ts";
+import { hostIdentity, LAUNCHER_USAGE } from "./host_flags.ts";
 import { startLauncher } from "./launcher.ts";
 import { ReconnectingConnection } from "./reconnect.ts";
 
@@ -32,6 +36,11 @@ const concurrency = Number(process.env.HEADROOM_LAUNCHER_CONCURRENCY) || undefin
 const maxImageBytes = Number(process.env.HEADROOM_MAX_IMAGE_BYTES) || undefined;
 
 try {
+  const identity = hostIdentity(process.argv.slice(2), process.env);
+  if (identity === "help") {
+    process.stdout.write(LAUNCHER_USAGE);
+    process.exit(0);
+  }
   const hostDiskDirs = parseHostDiskDirs(process.env.HEADROOM_HOST_DISK_DIRS);
   const portAddress = process.env.HEADROOM_PORT_ADDRESS || undefined;
   if (portAddress && isIP(portAddress) === 0)
@@ -72,7 +81,7 @@ try {
     defineOnly: process.env.HEADROOM_LAUNCHER_DEFINE_ONLY === "1",
     hostDiskDirs,
     ...(portAddress ? { portAddress } : {}),
-    ...(process.env.HEADROOM_NODE_NAME ? { node: process.env.HEADROOM_NODE_NAME } : {}),
+    ...identity,
   });
   log.info("launcher ready");
 
