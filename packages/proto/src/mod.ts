@@ -162,6 +162,7 @@ export type ConsoleLogReply = headroom.v1.ConsoleLogReply;
 export type IConsoleLogReply = headroom.v1.ConsoleLogReply.$Properties;
 
 export { exhaustedMessage } from "./capacity.ts";
+export { HEARTBEATS_TO_NOT_READY, type HostReadiness, hostReadiness } from "./host.ts";
 
 // image.proto
 export const DeleteImageRequest = headroom.v1.DeleteImageRequest;

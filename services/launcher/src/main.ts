@@ -35,12 +35,20 @@ const unplugRetryMs = Number(process.env.HEADROOM_UNPLUG_RETRY_MS) || undefined;
 const concurrency = Number(process.env.HEADROOM_LAUNCHER_CONCURRENCY) || undefined;
 const maxImageBytes = Number(process.env.HEADROOM_MAX_IMAGE_BYTES) || undefined;
 
+// A wrong flag or name is the administrator's to fix: said plainly, before anything starts.
+let identity: ReturnType<typeof hostIdentity>;
 try {
-  const identity = hostIdentity(process.argv.slice(2), process.env);
-  if (identity === "help") {
-    process.stdout.write(LAUNCHER_USAGE);
-    process.exit(0);
-  }
+  identity = hostIdentity(process.argv.slice(2), process.env);
+} catch (error) {
+  process.stderr.write(`headroom-launcher: ${(error as Error).message}\n${LAUNCHER_USAGE}`);
+  process.exit(2);
+}
+if (identity === "help") {
+  process.stdout.write(LAUNCHER_USAGE);
+  process.exit(0);
+}
+
+try {
   const hostDiskDirs = parseHostDiskDirs(process.env.HEADROOM_HOST_DISK_DIRS);
   const portAddress = process.env.HEADROOM_PORT_ADDRESS || undefined;
   if (portAddress && isIP(portAddress) === 0)

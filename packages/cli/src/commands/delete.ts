@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { parseDuration } from "../duration.ts";
-import { CliError, EXIT_CODES_HELP } from "../exit-codes.ts";
+import { CliError, EXIT_CODES_HELP, EXIT_INVALID } from "../exit-codes.ts";
 import { globalsOf } from "../globals.ts";
 import { KIND_NAMES, type Kind } from "../resources/kinds.ts";
 import { parseKind } from "./get.ts";
@@ -86,6 +86,11 @@ export function registerDelete(program: Command): void {
           );
           return;
         }
+        case "node":
+          throw new CliError(
+            `node/${name} is its launcher's record of its host: stop that launcher, and the node turns NotReady`,
+            EXIT_INVALID,
+          );
         case "volume": {
           const [{ withClient }, { deleteVolume }] = await Promise.all([
             import("../client.ts"),

@@ -26,7 +26,11 @@ commas join requirements, and a VMI must meet them all.
 Images are listed from headroom's image store with REF, SIZE, AGE and HOSTS
 (the hosts holding that very upload; an image hosts hold that is not in the
 store, placed on a host directly or deleted since, is listed too, marked so);
--o wide adds FILES and DIGEST. Networks are
+-o wide adds FILES and DIGEST. Nodes (hosts) are listed with NAME, STATUS
+(Ready, or NotReady when its launcher says so or has not refreshed its record
+for 3 heartbeats), VMS (running), CPUS, MEMORY (free/total), VIRT (KVM or TCG)
+and AGE (since its launcher started); -o wide adds LIBVIRT, QEMU, LAST-SEEN
+and LABELS; -l selects them by label. Networks are
 listed with NAME, BRIDGE and AGE; -o json|yaml prints {name, bridge, createdAt}.
 
 ${EXIT_CODES_HELP}
@@ -37,30 +41,35 @@ Examples:
   headroom get vmi -l app=web,tier!=db
   headroom get vmi web -o yaml
   headroom get images
+  headroom get nodes -l disktype=ssd
   headroom get networks -o json`;
 
 /** `headroom get vmi|images|networks [NAME] [-o json|yaml|wide] [-A]` */
 export function registerGet(program: Command): void {
   program
     .command("get")
-    .summary("list VMIs, images, networks or volumes, or show one")
-    .description("Show VMIs, images, networks or volumes.")
-    .argument("<resource>", "vmi, images, networks or volumes", parseKind)
+    .summary("list VMIs, images, networks, volumes or nodes, or show one")
+    .description("Show VMIs, images, networks, volumes or nodes.")
+    .argument("<resource>", "vmi, images, networks, volumes or nodes", parseKind)
     .argument("[name]", "just this one")
     .addOption(outputOption(["json", "yaml", "wide"]))
     .option("-A, --all-namespaces", "VMIs of every namespace")
-    .option("-l, --selector <selector>", "only VMIs whose labels match, e.g. app=web,tier!=db")
+    .option(
+      "-l, --selector <selector>",
+      "only VMIs or nodes whose labels match, e.g. app=web,tier!=db",
+    )
     .addHelpText("after", HELP_AFTER)
     .action(async (kind: Kind, name: string | undefined, options: GetOptions, command: Command) => {
       const globals = globalsOf(command);
       const write = (text: string) => process.stdout.write(text);
       const output = options.output;
       const { selector } = options;
-      if (selector !== undefined && (kind !== "vmi" || name !== undefined))
+      const labelled = kind === "vmi" || kind === "node";
+      if (selector !== undefined && (!labelled || name !== undefined))
         throw new CliError(
-          kind === "vmi"
-            ? "-l selects VMIs by label: give a NAME or -l, not both"
-            : `-l selects VMIs by label; ${kind}s have none`,
+          labelled
+            ? `-l selects ${kind}s by label: give a NAME or -l, not both`
+            : `-l selects VMIs and nodes by label; ${kind}s have none`,
           EXIT_USAGE,
         );
       // Each kind loads only what it needs, when it runs (so does every command).
@@ -99,6 +108,21 @@ export function registerGet(program: Command): void {
           ]);
           process.exitCode = await withClient(globals, (client) =>
             getNetworks(client, { ...(name === undefined ? {} : { name }), output, write }),
+          );
+          return;
+        }
+        case "node": {
+          const [{ withClient }, { getNodes }] = await Promise.all([
+            import("../client.ts"),
+            import("../resources/nodes.ts"),
+          ]);
+          process.exitCode = await withClient(globals, (client) =>
+            getNodes(client, {
+              ...(name === undefined ? {} : { name }),
+              ...(selector === undefined ? {} : { selector }),
+              output,
+              write,
+            }),
           );
           return;
         }

@@ -6,7 +6,7 @@ import { ImageStoreError } from "@headroom/images";
 import {
   DeleteImageReply,
   DeleteImageRequest,
-  HostRecord,
+  type HostRecord,
   PruneImagesReply,
   PruneImagesRequest,
 } from "@headroom/proto";
@@ -21,6 +21,7 @@ import {
   type OutputFormat,
 } from "../output.ts";
 import { progressBar } from "../progress-bar.ts";
+import { hostRecords } from "./nodes.ts";
 
 /** The store's errors as CLI errors: a bad reference or source is the user's input (2). */
 function asCliError(error: unknown): unknown {
@@ -198,22 +199,6 @@ function imageViews(
     }
   }
   return [...views.values()].sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
-}
-
-async function hostRecords(client: HeadroomClient): Promise<HostRecord[]> {
-  const { Kvm } = await import("@nats-io/kv");
-  const bucket = await new Kvm(client.nc).open(BUCKETS.hosts);
-  const records: HostRecord[] = [];
-  for await (const key of await bucket.keys()) {
-    const entry = await bucket.get(key);
-    if (entry?.operation !== "PUT") continue;
-    try {
-      records.push(decode(HostRecord, entry.value));
-    } catch {
-      // A record that does not decode says nothing about images.
-    }
-  }
-  return records;
 }
 
 export interface GetImagesOptions {

@@ -1,6 +1,6 @@
 // The kinds of things get and delete work on, and the names users may call them by.
 
-export type Kind = "vmi" | "image" | "network" | "volume";
+export type Kind = "vmi" | "image" | "network" | "volume" | "node";
 
 const ALIASES: Record<string, Kind> = {
   vmi: "vmi",
@@ -16,9 +16,15 @@ const ALIASES: Record<string, Kind> = {
   volumes: "volume",
   vol: "volume",
   pvc: "volume",
+  node: "node",
+  nodes: "node",
+  no: "node",
+  host: "node",
+  hosts: "node",
 };
 
-export const KIND_NAMES = "vmi (vmis), image (images), network (networks), volume (volumes)";
+export const KIND_NAMES =
+  "vmi (vmis), image (images), network (networks), volume (volumes), node (nodes, hosts)";
 
 /** The kind a resource word names (case-insensitive, singular or plural), or undefined. */
 export function kindOf(word: string): Kind | undefined {
