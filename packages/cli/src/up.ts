@@ -43,7 +43,12 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
  * `named`: the user named the NATS URL on the command line, so a server that
  * already answers there may be used.
  */
-export async function runUp(url: string, state: HostState, named: boolean): Promise<number> {
+export async function runUp(
+  url: string,
+  state: HostState,
+  named: boolean,
+  launcherArgs: string[] = [],
+): Promise<number> {
   const root = repoRoot();
   await makeDir(state.logs);
   const logFile = createWriteStream(join(state.logs, "up.log"), { flags: "a" });
@@ -102,7 +107,7 @@ export async function runUp(url: string, state: HostState, named: boolean): Prom
       supervisor.start({
         name: service.dir,
         command: process.execPath,
-        args: [main],
+        args: service.dir === "launcher" ? [main, ...launcherArgs] : [main],
         cwd: root,
         env: {
           ...process.env,

@@ -17,7 +17,7 @@ import {
 import { freePort, startNats } from "@headroom/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { natsSpec } from "../src/up.ts";
-import { type Running, repoRoot, start } from "./run.ts";
+import { headroom, type Running, repoRoot, start } from "./run.ts";
 
 // The launcher picks KVM by booting a probe domain; TCG is forced so that this
 // test defines no domain at all.
@@ -105,7 +105,20 @@ describe("headroom up", () => {
   it("starts nats-server and the services, and SIGINT stops every one of them", async () => {
     const url = `nats://127.0.0.1:${await freePort()}`;
     stateDir = await mkdtemp(join(tmpdir(), "headroom-cli-up-"));
-    up = start(["up", "--nats-url", url, "--state-dir", stateDir], ENV);
+    up = start(
+      [
+        "up",
+        "--nats-url",
+        url,
+        "--state-dir",
+        stateDir,
+        "--node",
+        "up-host",
+        "--label",
+        "role=lab",
+      ],
+      ENV,
+    );
     await up.waitForOutput(BANNER, 90_000);
     expect(up.stdout()).toContain(
       `NATS      ${url} (started here, store ${join(stateDir, "nats")})`,
@@ -131,6 +144,26 @@ describe("headroom up", () => {
     } finally {
       await nc.close();
     }
+
+    // The launcher runs this host under the name and labels up was given.
+    await up.waitForOutput("launcher ready", 90_000);
+    const node = await headroom([
+      "--server",
+      url,
+      "--state-dir",
+      stateDir,
+      "get",
+      "node",
+      "up-host",
+      "-o",
+      "json",
+    ]);
+    expect(node.code, node.stderr).toBe(0);
+    expect(JSON.parse(node.stdout)).toMatchObject({
+      name: "up-host",
+      status: "Ready",
+      labels: { role: "lab", "kubernetes.io/hostname": "up-host" },
+    });
 
     const children = descendantsOf(up.child.pid ?? -1);
     const commands = children.map((child) => child.command);

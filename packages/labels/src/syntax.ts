@@ -25,3 +25,13 @@ export function parseLabel(text: string): [key: string, value: string] {
     );
   return [key, value];
 }
+
+/**
+ * Why `node` cannot name a host, or undefined: a DNS subdomain (lowercase
+ * letters, digits, '-' and '.') of at most 63 characters, so that it is also
+ * the value of its kubernetes.io/hostname label.
+ */
+export function nodeNameProblem(node: string): string | undefined {
+  if (/^(?=.{1,63}$)[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?$/.test(node)) return undefined;
+  return `node name ${JSON.stringify(node)} must be 1 to 63 lowercase letters, digits, '-' or '.', starting and ending with a letter or digit`;
+}

@@ -2,8 +2,8 @@
 // without them, its environment.
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import { parseLabel } from "@headroom/labels";
-import { DEFAULT_HEARTBEAT_MS, nodeNameProblem } from "./host_record.ts";
+import { nodeNameProblem, parseLabel } from "@headroom/labels";
+import { DEFAULT_HEARTBEAT_MS } from "./host_record.ts";
 
 export const LAUNCHER_USAGE = `Usage: headroom-launcher [--node NAME] [--label key=value]...
 

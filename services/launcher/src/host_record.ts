@@ -13,16 +13,6 @@ import { HostCondition, HostRecord, type IHeldImage, type IHostRecord } from "@h
 /** How often the launcher refreshes its host's record by default. */
 export const DEFAULT_HEARTBEAT_MS = 10_000;
 
-/**
- * Why `node` cannot name a host, or undefined: a DNS subdomain (lowercase
- * letters, digits, '-' and '.') of at most 63 characters, so that it is also
- * the value of its kubernetes.io/hostname label.
- */
-export function nodeNameProblem(node: string): string | undefined {
-  if (/^(?=.{1,63}$)[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?$/.test(node)) return undefined;
-  return `node name ${JSON.stringify(node)} must be 1 to 63 lowercase letters, digits, '-' or '.', starting and ending with a letter or digit`;
-}
-
 /** The labels every host carries, as Kubernetes names them for nodes. */
 export function defaultHostLabels(node: string): Record<string, string> {
   return {

@@ -1,7 +1,8 @@
 import { hostname } from "node:os";
+import { nodeNameProblem } from "@headroom/labels";
 import { describe, expect, it } from "vitest";
 import { hostIdentity } from "../src/host_flags.ts";
-import { defaultHostLabels, nodeNameProblem, versionText } from "../src/host_record.ts";
+import { defaultHostLabels, versionText } from "../src/host_record.ts";
 
 describe("a launcher's host identity", () => {
   it("takes --node and every --label, over the environment", () => {

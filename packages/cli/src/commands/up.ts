@@ -1,9 +1,11 @@
 import type { Command } from "commander";
-import { EXIT_CODES_HELP } from "../exit-codes.ts";
+import { CliError, EXIT_CODES_HELP, EXIT_USAGE } from "../exit-codes.ts";
 import { globalsOf, hostStateOf } from "../globals.ts";
 
 interface UpOptions {
   natsUrl?: string;
+  node?: string;
+  label: string[];
 }
 
 const HELP_AFTER = `
@@ -24,6 +26,9 @@ What "npm start" runs. In order:
   3. The services validator, domain-composer and launcher, each restarted if
      it dies; every output line is prefixed with its name, and also appended
      to <state-dir>/logs/up.log.
+The launcher runs this host as the node --node (default: the host name),
+with the labels --label gives it (repeatable) beside kubernetes.io/hostname,
+kubernetes.io/os and kubernetes.io/arch; "headroom get nodes" shows them.
 Then it prints what to do next, and runs until Ctrl-C or SIGTERM, which stop
 the services first and then the nats-server it started.
 
@@ -31,24 +36,52 @@ ${EXIT_CODES_HELP}
 
 Examples:
   headroom up
+  headroom up --node hv-1 --label disktype=ssd
   headroom up --nats-url nats://127.0.0.1:4333 --state-dir /tmp/headroom`;
 
-/** `headroom up [--nats-url URL] [--state-dir DIR]` */
+/** `headroom up [--nats-url URL] [--node NAME] [--label key=value]...` */
 export function registerUp(program: Command): void {
   program
     .command("up")
     .summary("run headroom on this host (what npm start runs)")
     .description("Run NATS, libvirtd and the headroom services on this host until Ctrl-C.")
     .option("--nats-url <url>", "NATS to use or start (default: --server)")
+    .option("--node <name>", "this host's node name (default: the host name)")
+    .option(
+      "--label <key=value>",
+      "a label of this host, for nodeSelector (repeatable)",
+      (label: string, labels: string[]) => [...labels, label],
+      [],
+    )
     .addHelpText("after", HELP_AFTER)
     .action(async (options: UpOptions, command: Command) => {
       const globals = globalsOf(command);
       const { runUp } = await import("../up.ts");
       const named = options.natsUrl !== undefined || globals.serverGiven;
+      await checkHostFlags(options);
+      const launcherArgs = [
+        ...(options.node ? ["--node", options.node] : []),
+        ...options.label.flatMap((label) => ["--label", label]),
+      ];
       process.exitCode = await runUp(
         options.natsUrl ?? globals.server,
         hostStateOf(globals),
         named,
+        launcherArgs,
       );
     });
+}
+
+/** What the launcher would refuse, refused before anything starts. */
+async function checkHostFlags(options: UpOptions): Promise<void> {
+  const { nodeNameProblem, parseLabel } = await import("@headroom/labels");
+  const problem = options.node === undefined ? undefined : nodeNameProblem(options.node);
+  if (problem) throw new CliError(`--node: ${problem}`, EXIT_USAGE);
+  for (const label of options.label) {
+    try {
+      parseLabel(label);
+    } catch (error) {
+      throw new CliError(`--label: ${(error as Error).message}`, EXIT_USAGE);
+    }
+  }
 }
