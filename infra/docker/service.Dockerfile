@@ -9,9 +9,11 @@
 # builder build it.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# --- prune: only the workspaces the service uses (turbo prune). out/json holds
-# their package.json files and a pruned lock file, out/full their sources, so
-# the install below is rebuilt only when a manifest changes, not on every edit.
+# --- prune: only the workspaces the three services use (turbo prune). out/json
+# holds their package.json files and a pruned lock file, out/full their
+# sources, so the install below is rebuilt only when a manifest changes, not on
+# every edit. No stage before the last one reads SERVICE: the three services'
+# images share one install and one build, which Docker's cache then reuses.
 FROM ${NODE_IMAGE} AS prune
 WORKDIR /app
 # Builds behind a TLS-intercepting proxy need its CA (PEM text; empty: none).
@@ -26,11 +28,7 @@ COPY package-lock.json ./
 RUN npm install -g --no-audit --no-fund --loglevel=error \
       "turbo@$(node -p "require('./package-lock.json').packages['node_modules/turbo'].version")"
 COPY . .
-ARG SERVICE
-RUN if [ ! -f "services/$SERVICE/src/main.ts" ]; then \
-      echo "build arg SERVICE=$SERVICE names no service: services/$SERVICE/src/main.ts does not exist (validator, domain-composer or launcher)" >&2; exit 1; \
-    fi \
- && turbo prune "@headroom/$SERVICE" --docker >/dev/null
+RUN turbo prune @headroom/validator @headroom/domain-composer @headroom/launcher --docker >/dev/null
 
 # --- build: dependencies, generated code, the native libvirt binding and the
 # compiled JavaScript; then only production dependencies are kept.
@@ -52,9 +50,9 @@ RUN npm install -g --no-audit --no-fund --loglevel=error "npm@$(node -p "require
 COPY --from=prune /app/out/full/ ./
 COPY tsconfig.base.json tsconfig.build.json ./
 COPY schemas schemas
-ARG SERVICE
-RUN npx turbo run build --filter="@headroom/$SERVICE" --output-logs=errors-only \
- && test -f "services/$SERVICE/dist/main.js"
+RUN npx turbo run build --output-logs=errors-only \
+      --filter=@headroom/validator --filter=@headroom/domain-composer --filter=@headroom/launcher \
+ && for service in validator domain-composer launcher; do test -f "services/$service/dist/main.js"; done
 # What the service runs: each workspace's package.json, dist/ and generated
 # code (gen/, the protobuf messages), the libvirt addon, the schemas and the production dependencies. No sources, no
 # compilers, no devDependencies.
@@ -92,6 +90,10 @@ CMD ["bash", "infra/tiny-guest/build.sh"]
 # --- service: the runtime image of one service (the default target).
 FROM ${NODE_IMAGE} AS service
 ARG SERVICE
+RUN case "$SERVICE" in \
+      validator|domain-composer|launcher) ;; \
+      *) echo "build arg SERVICE=$SERVICE names no service (validator, domain-composer or launcher)" >&2; exit 1 ;; \
+    esac
 # The launcher loads libvirt's client library (libvirt0) into its addon and
 # makes host bridges with ip where libvirt cannot (in a container); it writes
 # disk overlays itself, and cloud-init seed disks with genisoimage. The
