@@ -11,7 +11,12 @@ import {
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { type ObjectStore, Objm } from "@nats-io/obj";
-import { type NatsConnection, nanos } from "@nats-io/transport-node";
+import {
+  type NatsConnection,
+  NoRespondersError,
+  nanos,
+  TimeoutError,
+} from "@nats-io/transport-node";
 import { decode, type MessageType } from "./codec.ts";
 import { BUCKETS, CAPACITY_FILTER, OBJECT_STORES, PIPELINE_FILTERS, STREAMS } from "./subjects.ts";
 
@@ -20,7 +25,22 @@ const DAY_MS = 24 * 60 * MINUTE_MS;
 const KIB = 1024;
 const MIB = 1024 * KIB;
 
-/** The streams headroom needs, as created by ensureStreams. */
+/**
+ * How many servers keep each stream, bucket and the image store:
+ * HEADROOM_NATS_REPLICAS, 1 (one server, the default) to 5; 3 on a
+ * cluster of three (infra/nats/cluster.conf), so one server can be lost.
+ * Throws naming the variable when it is not one of those.
+ */
+export function jetStreamReplicas(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.HEADROOM_NATS_REPLICAS;
+  if (text === undefined || text === "") return 1;
+  const replicas = Number(text);
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5)
+    throw new Error(`HEADROOM_NATS_REPLICAS=${text} must be a whole number from 1 to 5`);
+  return replicas;
+}
+
+/** The streams headroom needs, as created by ensureStreams (on one server). */
 export const STREAM_CONFIGS: Array<Partial<StreamConfig> & { name: string }> = [
   {
     name: STREAMS.pipeline,
@@ -91,11 +111,15 @@ export function toJetStream(nc: NatsConnection | JetStreamClient): JetStreamClie
  * words for a log; a stream of another retention or storage cannot serve and
  * throws.
  */
-export async function ensureStreams(js: NatsConnection | JetStreamClient): Promise<string[]> {
+export async function ensureStreams(
+  js: NatsConnection | JetStreamClient,
+  replicas = jetStreamReplicas(),
+): Promise<string[]> {
   const jsm = await toJetStream(js).jetstreamManager();
   const differences: string[] = [];
   for (const config of STREAM_CONFIGS) {
-    differences.push(...(await whileOthersCreate(() => ensureStream(jsm, config))));
+    const wanted = { ...config, num_replicas: replicas };
+    differences.push(...(await whileOthersCreate(() => ensureStream(jsm, wanted))));
   }
   return differences;
 }
@@ -137,14 +161,20 @@ async function ensureStream(
  * Runs a create-or-open again when it fails: two services creating the same
  * stream at once both see it missing, and nats-server may refuse the second
  * creation for lack of room (the first one's reservation) before it sees the
- * stream exists. A moment later the stream is there and opens. Only the
- * server's JetStream refusals are tried again; any other error is final.
+ * stream exists. A moment later the stream is there and opens. A cluster
+ * that is still electing its JetStream leader answers late or not at all:
+ * that is waited out for up to a minute. Any other error is final.
  */
 async function whileOthersCreate<T>(createOrOpen: () => Promise<T>): Promise<T> {
+  const transientUntil = Date.now() + 60_000;
   for (let attempt = 1; ; attempt++) {
     try {
       return await createOrOpen();
     } catch (error) {
+      if (isTransientNatsError(error) && Date.now() < transientUntil) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        continue;
+      }
       if (attempt >= 5 || !(error instanceof JetStreamApiError)) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
     }
@@ -152,7 +182,10 @@ async function whileOthersCreate<T>(createOrOpen: () => Promise<T>): Promise<T> 
 }
 
 /** Creates (or opens) every headroom KV bucket. */
-export async function ensureBuckets(js: NatsConnection | JetStreamClient): Promise<Buckets> {
+export async function ensureBuckets(
+  js: NatsConnection | JetStreamClient,
+  replicas = jetStreamReplicas(),
+): Promise<Buckets> {
   const kvm = new Kvm(toJetStream(js));
   // An existing bucket is opened as it is (services may create buckets, not change them).
   const open = (name: string) => {
@@ -165,6 +198,7 @@ export async function ensureBuckets(js: NatsConnection | JetStreamClient): Promi
         max_bytes: maxBytes,
         maxValueSize,
         storage: StorageType.File,
+        replicas,
       }),
     );
   };
@@ -183,6 +217,7 @@ export async function ensureBuckets(js: NatsConnection | JetStreamClient): Promi
  */
 export async function ensureImageObjects(
   js: NatsConnection | JetStreamClient,
+  replicas = jetStreamReplicas(),
 ): Promise<ObjectStore> {
   const objm = new Objm(toJetStream(js));
   return whileOthersCreate(() =>
@@ -190,6 +225,7 @@ export async function ensureImageObjects(
       description: "headroom images: one object per image reference, a tar of its tree",
       storage: StorageType.File,
       max_bytes: IMAGE_STORE_MAX_BYTES,
+      replicas,
     }),
   );
 }
@@ -228,25 +264,77 @@ export interface CompareAndSetOptions {
   gaveUp: () => Error;
   /** Told of each lost race (debug logging). */
   onLost?: (attempt: number) => void;
+  /**
+   * How long a write may keep failing for a passing reason (a NATS server
+   * of a cluster lost, its streams electing a new leader) before the error
+   * is thrown (default 20 s).
+   */
+  transientForMs?: number;
+}
+
+/** Pauses between tries after a passing failure: 0.25 s doubling to 2 s. */
+const TRANSIENT_PAUSES_MS = [250, 500, 1000, 2000];
+
+/**
+ * Whether a NATS or JetStream failure passes by itself: no answer in time, no
+ * responder, or JetStream saying it is busy or has no leader (503, as while a
+ * cluster elects one). Looks through `cause` chains.
+ */
+export function isTransientNatsError(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if (e instanceof TimeoutError || e instanceof NoRespondersError) return true;
+    if (e instanceof JetStreamApiError && (e.status === 503 || e.status === 504)) return true;
+  }
+  return false;
+}
+
+/**
+ * Runs `work` (reads, or writes that are safe to repeat) again while NATS
+ * fails for a passing reason (isTransientNatsError), for up to `forMs`
+ * (default 20 s), pausing 0.25 s doubling to 2 s; then, or for any other
+ * error, throws.
+ */
+export async function retryTransient<T>(work: () => Promise<T>, forMs = 20_000): Promise<T> {
+  const until = Date.now() + forMs;
+  for (let tries = 0; ; tries++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!isTransientNatsError(error) || Date.now() >= until) throw error;
+      const pause = TRANSIENT_PAUSES_MS[Math.min(tries, TRANSIENT_PAUSES_MS.length - 1)];
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
 }
 
 /**
  * Runs `attempt` (read, decide, write with compare-and-set) again whenever
  * its write lost a race to another writer, after a short random pause so
- * racing writers spread out. Any other error is thrown as it is.
+ * racing writers spread out; and when NATS failed for a passing reason
+ * (isTransientNatsError), after a longer one, for up to `transientForMs`.
+ * Each attempt reads afresh, so one whose write landed but whose answer was
+ * lost finds it done. Any other error is thrown as it is.
  */
 export async function retryCompareAndSet<T>(
   attempt: (number: number) => Promise<T>,
   options: CompareAndSetOptions,
 ): Promise<T> {
   const attempts = options.attempts ?? 10;
-  for (let number = 1; number <= attempts; number++) {
+  const transientUntil = Date.now() + (options.transientForMs ?? 20_000);
+  let transient = 0;
+  for (let number = 1; number <= attempts; ) {
     try {
       return await attempt(number);
     } catch (error) {
+      if (isTransientNatsError(error) && Date.now() < transientUntil) {
+        const pause = TRANSIENT_PAUSES_MS[Math.min(transient++, TRANSIENT_PAUSES_MS.length - 1)];
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        continue;
+      }
       if (!isWrongLastSequence(error)) throw error;
       options.onLost?.(number);
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * number));
+      number++;
     }
   }
   throw options.gaveUp();

@@ -44,9 +44,12 @@ export {
   ensureStreams,
   IMAGE_STORE_MAX_BYTES,
   isApiError,
+  isTransientNatsError,
   isWrongLastSequence,
+  jetStreamReplicas,
   readEntry,
   retryCompareAndSet,
+  retryTransient,
   STREAM_CONFIGS,
   toJetStream,
 } from "./jetstream.ts";
