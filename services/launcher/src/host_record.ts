@@ -4,7 +4,14 @@
 // when its images change, and as NotReady when it stops. Readers age it: a
 // record not refreshed within HEARTBEATS_TO_NOT_READY heartbeats is NotReady.
 import { arch } from "node:os";
-import { encode, errorText, type KV, type Logger, subjectToken } from "@headroom/bus";
+import {
+  encode,
+  errorText,
+  type KV,
+  type Logger,
+  retryTransient,
+  subjectToken,
+} from "@headroom/bus";
 import { machineTypes } from "@headroom/domain-xml";
 import { vmiOfDomainName } from "@headroom/host-state";
 import type { Connection } from "@headroom/libvirt";
@@ -144,8 +151,11 @@ export class HostRecorder {
 
   #write(): Promise<void> {
     const record = { ...this.#record, updatedUnixMs: this.#options.now() };
+    // A cluster electing the bucket's leader answers late for a moment.
     const written = this.#writing.then(() =>
-      this.#options.bucket.put(subjectToken(this.#options.node), encode(HostRecord, record)),
+      retryTransient(() =>
+        this.#options.bucket.put(subjectToken(this.#options.node), encode(HostRecord, record)),
+      ),
     );
     this.#writing = written.catch(() => {});
     return written.then(() => {});

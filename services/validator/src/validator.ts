@@ -18,6 +18,7 @@ import {
   type MicroService,
   type NatsConnection,
   retryCompareAndSet,
+  retryTransient,
   SERVICE_NAMES,
   startMicroService,
   storeKey,
@@ -240,14 +241,15 @@ export async function startValidator(
         subject: API_SUBJECTS.get,
         request: GetRequest,
         reply: GetReply,
-        handler: (request, context) => get(request, context.log),
+        // Reads are repeated while a cluster server is being replaced.
+        handler: (request, context) => retryTransient(() => get(request, context.log)),
       }),
       endpoint({
         name: "list",
         subject: API_SUBJECTS.list,
         request: ListRequest,
         reply: ListReply,
-        handler: (request, context) => list(request, context.log),
+        handler: (request, context) => retryTransient(() => list(request, context.log)),
       }),
       endpoint({
         name: "addinterface",
