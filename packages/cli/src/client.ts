@@ -50,23 +50,28 @@ export class HeadroomClient {
   /**
    * A request on an API subject. An error reply, no service answering or no
    * answer in time become a CliError (exit 1 or 3) saying so in plain words.
+   * A read (`read: true`) that timed out is asked twice more: on a NATS
+   * cluster that just lost a server, the service waits out an election.
    */
   async call<RequestInit, Reply>(
     subject: string,
     requestType: MessageType<RequestInit, unknown>,
     value: RequestInit,
     replyType: MessageType<never, Reply>,
-    options: { timeoutMs?: number } = {},
+    options: { timeoutMs?: number; read?: boolean } = {},
   ): Promise<Reply> {
     const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
-    try {
-      return await request(this.nc, subject, requestType, value, replyType, { timeoutMs });
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      throw new CliError(
-        this.#describe(error, subject, timeoutMs),
-        exitCodeForApiError(error.code),
-      );
+    for (let tries = options.read ? 3 : 1; ; tries--) {
+      try {
+        return await request(this.nc, subject, requestType, value, replyType, { timeoutMs });
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        if (error.code === "TIMEOUT" && tries > 1) continue;
+        throw new CliError(
+          this.#describe(error, subject, timeoutMs),
+          exitCodeForApiError(error.code),
+        );
+      }
     }
   }
 

@@ -45,7 +45,9 @@ export async function getVmi(
   namespace: string,
   name: string,
 ): Promise<IVmiRecord | null> {
-  const reply = await client.call(API_SUBJECTS.get, GetRequest, { namespace, name }, GetReply);
+  const reply = await client.call(API_SUBJECTS.get, GetRequest, { namespace, name }, GetReply, {
+    read: true,
+  });
   return reply.found && reply.vmi ? reply.vmi : null;
 }
 
@@ -63,6 +65,7 @@ export async function listVmis(
       ListRequest,
       { namespace, continueToken, labelSelector },
       ListReply,
+      { read: true },
     );
     records.push(...page.vmis);
     continueToken = page.continueToken;
