@@ -45,10 +45,12 @@ import {
 } from "@headroom/proto";
 import {
   ensureLibvirtd,
+  type NatsCluster,
   type NatsServer,
   repoRoot,
   type ServiceProcess,
   startNats,
+  startNatsCluster,
   startService,
 } from "@headroom/testing";
 import { parseDocument } from "@headroom/vmi";
@@ -90,12 +92,20 @@ export interface StackOptions {
   seedNetwork?: boolean;
   /** Runs once the state dir (and tiny guest) exist, before any service starts. */
   prepare?: (stateDir: string) => Promise<void>;
+  /**
+   * NATS servers (default 1). More make a cluster with infra/nats/cluster.conf (needs
+   * logins), every stream and bucket on min(3, n) of them, and every process given every URL.
+   */
+  natsServers?: number;
 }
 
 export interface Stack {
   namespace: string;
+  /** The (first) NATS server. */
   nats: NatsServer;
-  /** nats://127.0.0.1:<port> */
+  /** Every NATS server of the stack: one, or the cluster's. */
+  natsServers: NatsServer[];
+  /** nats://127.0.0.1:<port>, comma-separated for a cluster (as --server takes them). */
   natsUrl: string;
   /** The stack's own connection, logged in as the client user when logins are on. */
   nc: NatsConnection;
@@ -183,6 +193,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let stateDir = "";
   let credentials: NatsCredentials | undefined;
   let nats: NatsServer | undefined;
+  let cluster: NatsCluster | undefined;
   let nc: NatsConnection | undefined;
   let conn: Connection | undefined;
 
@@ -204,6 +215,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await conn?.close().catch(() => {});
     await nc?.close().catch(() => {});
     await nats?.stop().catch(() => {});
+    await cluster?.stop().catch(() => {});
     // Only the launcher makes bridges (for the VMIs' bridged interfaces).
     if (withLibvirt) await deleteBridge(bridge);
     if (stateDir) await rm(stateDir, { recursive: true, force: true });
@@ -225,7 +237,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       });
     }
     await options.prepare?.(stateDir);
-    if (logins) {
+    const natsServers = options.natsServers ?? 1;
+    if (natsServers > 1) {
+      if (!logins) throw new Error("a NATS cluster stack runs with logins");
+      credentials = await ensureCredentials(hostState(env).secrets);
+      cluster = await startNatsCluster(natsServers, serverEnv(credentials));
+      env.HEADROOM_NATS_REPLICAS = String(Math.min(3, natsServers));
+    } else if (logins) {
       // NATS as `headroom up` runs it: infra/nats/headroom.conf, each service its own user,
       // the stack's connection the client user, as the CLI is.
       credentials = await ensureCredentials(hostState(env).secrets);
@@ -236,7 +254,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     } else {
       nats = await startNats();
     }
-    env.HEADROOM_NATS_URL = nats.url;
+    const natsUrl = cluster?.urls ?? (nats as NatsServer).url;
+    env.HEADROOM_NATS_URL = natsUrl;
     const openCredentials = credentials;
     const launch = (name: ServiceName) => {
       const login = openCredentials ? userEnv(openCredentials, SERVICE_USERS[name]) : {};
@@ -246,12 +265,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     };
     await Promise.all(wanted.map((name) => launch(name).waitForLog(/ready/, READY_TIMEOUT_MS)));
     const clientEnv: Record<string, string> = {
-      HEADROOM_NATS_URL: nats.url,
+      HEADROOM_NATS_URL: natsUrl,
       ...(credentials ? userEnv(credentials, "client") : {}),
     };
     nc = await connect({
       name: `stack-${namespace}`,
-      servers: nats.url,
+      servers: natsUrl.split(","),
       ...(credentials ? { user: "client", seed: credentials.client } : {}),
     });
     if (withLibvirt) conn = await Connection.open("qemu:///system");
@@ -266,7 +285,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       if (created.error) throw new Error(`network not created: ${created.error}`);
     }
     const openNc = nc;
-    const openNats = nats;
+    const allNats = cluster?.servers ?? [nats as NatsServer];
+    const openNats = allNats[0] as NatsServer;
     const libvirt = () => {
       if (!conn) throw new Error("no libvirt connection (the stack runs no launcher)");
       return conn;
@@ -286,7 +306,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const stack: Stack = {
       namespace,
       nats: openNats,
-      natsUrl: openNats.url,
+      natsServers: allNats,
+      natsUrl,
       nc: openNc,
       clientEnv,
       credentials,
@@ -369,10 +390,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         return events;
       },
       violations: (pattern = / Violation /) =>
-        openNats
-          .logs()
-          .split("\n")
-          .filter((line) => pattern.test(line)),
+        allNats.flatMap((server) => server.logs().split("\n")).filter((line) => pattern.test(line)),
       stop,
     };
     return stack;

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -35,6 +36,8 @@ export interface NatsServer {
   stop(): Promise<void>;
   /** Stops the server and starts it again on the same port with the same store. */
   restart(): Promise<void>;
+  /** SIGKILLs the server, as a crash would, keeping its store (restart() starts it again). */
+  kill(): Promise<void>;
 }
 
 const READY_TIMEOUT_MS = 20_000;
@@ -99,6 +102,14 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
       await stopServer();
       await launch();
     },
+    async kill() {
+      const proc = child;
+      child = undefined;
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+      const gone = new Promise((resolve) => proc.once("exit", resolve));
+      proc.kill("SIGKILL");
+      await gone;
+    },
   };
 }
 
@@ -130,6 +141,57 @@ function greets(port: number): Promise<boolean> {
     socket.once("data", (chunk: Buffer) => finish(chunk.toString().startsWith("INFO ")));
     socket.connect(port, "127.0.0.1");
   });
+}
+
+export interface NatsCluster {
+  servers: NatsServer[];
+  /** Every server's URL, comma-separated, as HEADROOM_NATS_URL and --server take them. */
+  urls: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `size` nats-servers routed into one cluster with the shipped
+ * infra/nats/cluster.conf (headroom.conf's users, permissions and JetStream),
+ * on loopback, and waits until each accepts connections. `env` carries the
+ * users' public keys.
+ */
+export async function startNatsCluster(
+  size: number,
+  env: Record<string, string>,
+): Promise<NatsCluster> {
+  const clusterPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  // nats-server reads a variable's value as configuration: a value that starts
+  // with a digit is taken for a number, so the password starts with a letter.
+  const password = `r${randomBytes(16).toString("hex")}`;
+  const routes = Object.fromEntries(
+    [1, 2, 3].map((n) => [
+      `HEADROOM_NATS_ROUTE_${n}`,
+      // cluster.conf names three routes; a smaller cluster repeats its first.
+      `nats-route://route:${password}@127.0.0.1:${clusterPorts[n - 1] ?? clusterPorts[0]}`,
+    ]),
+  );
+  const servers = await Promise.all(
+    clusterPorts.map((clusterPort, i) =>
+      startNats({
+        configFile: "infra/nats/cluster.conf",
+        env: {
+          ...env,
+          ...routes,
+          HEADROOM_NATS_SERVER_NAME: `n${i + 1}`,
+          HEADROOM_NATS_CLUSTER_LISTEN: `127.0.0.1:${clusterPort}`,
+          HEADROOM_NATS_ROUTE_PASSWORD: password,
+        },
+      }),
+    ),
+  );
+  return {
+    servers,
+    urls: servers.map((server) => server.url).join(","),
+    stop: async () => {
+      await Promise.all(servers.map((server) => server.stop()));
+    },
+  };
 }
 
 /** A loopback TCP port that was free a moment ago. */
