@@ -1,7 +1,7 @@
 // Images in headroom's image store (a JetStream object store), and which
 // hosts hold them: uploaded from here, fetched by a host's launcher when a
 // VMI there needs one, deleted through the validator (it knows the VMIs).
-import { API_SUBJECTS, BUCKETS, decode, OBJECT_STORES } from "@headroom/bus/client";
+import { API_SUBJECTS, OBJECT_STORES } from "@headroom/bus/client";
 import { ImageStoreError } from "@headroom/images";
 import {
   DeleteImageReply,
