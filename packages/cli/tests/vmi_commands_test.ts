@@ -421,7 +421,7 @@ describe("headroom get vmi", () => {
     expect(both.stderr).toContain("give a NAME or -l, not both");
     const images = await headroom([...server, "get", "images", "-l", "app=web"]);
     expect(images.code).toBe(2);
-    expect(images.stderr).toContain("-l selects VMIs by label; images have none");
+    expect(images.stderr).toContain("-l selects VMIs and nodes by label; images have none");
   });
 
   it("prints one VMI as Kubernetes would with -o json", async () => {
