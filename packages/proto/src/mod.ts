@@ -187,6 +187,9 @@ export type HostRecord = headroom.v1.HostRecord;
 export type IHostRecord = headroom.v1.HostRecord.$Properties;
 export const HostCondition = headroom.v1.HostCondition;
 export type HostCondition = headroom.v1.HostCondition;
+export const Placement = headroom.v1.Placement;
+export type Placement = headroom.v1.Placement;
+export type IPlacement = headroom.v1.Placement.$Properties;
 
 // volume.proto
 export const Volume = headroom.v1.Volume;
