@@ -55,6 +55,7 @@ export {
 } from "./jetstream.ts";
 export { KeyedQueue } from "./keyed_queue.ts";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
+export { type BucketMirror, mirrorBucket } from "./mirror.ts";
 export {
   addPerson,
   PEOPLE_FILE,
@@ -79,10 +80,15 @@ export {
   deletedMsgId,
   deletedSubject,
   generationMsgId,
+  HOST_WORK_FILTER,
+  type HostWorkKind,
+  hostWorkDurable,
+  hostWorkFilter,
+  hostWorkKind,
+  hostWorkSubject,
   MAX_REQUEST_BYTES,
   PIPELINE_FILTERS,
   planMsgId,
-  planSubject,
   QUEUE_GROUP,
   refusedSubject,
 } from "./subjects.ts";
