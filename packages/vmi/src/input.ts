@@ -19,6 +19,7 @@ import type {
   InterfaceModel,
   IoThreadsPolicy,
   KernelBoot,
+  NodeAffinity,
   QuantityValue,
 } from "./types.ts";
 
@@ -35,6 +36,8 @@ export interface VmiInput {
     domain: DomainInput;
     terminationGracePeriodSeconds?: number;
     hostname?: string;
+    nodeSelector?: Record<string, string>;
+    affinity?: { nodeAffinity?: NodeAffinity; podAffinity?: unknown; podAntiAffinity?: unknown };
     networks?: NetworkInput[];
     volumes?: VolumeInput[];
   };

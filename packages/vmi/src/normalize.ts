@@ -84,6 +84,11 @@ export function normalize(input: VmiInput): Vmi {
       terminationGracePeriodSeconds:
         spec.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS,
       ...(spec.hostname !== undefined && { hostname: spec.hostname }),
+      ...(spec.nodeSelector && { nodeSelector: { ...spec.nodeSelector } }),
+      // pod (anti-)affinity is warned about, not kept.
+      ...(spec.affinity?.nodeAffinity && {
+        affinity: { nodeAffinity: spec.affinity.nodeAffinity },
+      }),
     },
   };
 }

@@ -30,14 +30,16 @@ const IGNORED: Record<string, string> = {
   // SMBIOS); the annotation is kept, but nothing runs them here.
   "metadata.annotations[hooks.kubevirt.io/hookSidecars]":
     "headroom runs no sidecar hooks, so nothing changes the domain the way they would (the annotation is kept)",
-  "spec.nodeSelector": "headroom runs each VMI on its one host, so there is nothing to place",
-  "spec.affinity": "headroom runs each VMI on its one host, so there is nothing to place",
-  "spec.tolerations": "headroom runs each VMI on its one host, so there is nothing to place",
+  "spec.affinity.podAffinity":
+    "headroom places a VMI by its hosts' labels and room, not by the VMIs already on them",
+  "spec.affinity.podAntiAffinity":
+    "headroom places a VMI by its hosts' labels and room, not by the VMIs already on them",
+  "spec.tolerations": "headroom's hosts carry no taints, so there is nothing to tolerate",
   "spec.topologySpreadConstraints":
-    "headroom runs each VMI on its one host, so there is nothing to spread",
+    "headroom spreads VMIs over its hosts by VMIs placed and memory free, not by topology",
   "spec.schedulerName": "headroom places VMIs itself; there is no Kubernetes scheduler",
   "spec.priorityClassName": "headroom never evicts a VMI to make room for another",
-  "spec.evictionStrategy": "headroom has one host: there is nowhere to migrate a VMI to",
+  "spec.evictionStrategy": "headroom does not migrate VMIs between hosts",
   "spec.livenessProbe":
     "headroom does not probe guests; a VMI is Running once its domain runs (delete and apply again to restart it)",
   "spec.readinessProbe": "headroom does not probe guests; a VMI is Running once its domain runs",
@@ -248,6 +250,9 @@ function* fieldsOf(doc: Record<string, unknown>): Generator<[string, unknown]> {
   yield ["apiVersion", doc.apiVersion === "kubevirt.io/v1alpha3" ? doc.apiVersion : undefined];
   const spec = asRecord(doc.spec);
   for (const field of Object.keys(spec)) yield [`spec.${field}`, spec[field]];
+  const affinity = asRecord(spec.affinity);
+  yield ["spec.affinity.podAffinity", affinity.podAffinity];
+  yield ["spec.affinity.podAntiAffinity", affinity.podAntiAffinity];
   const domain = asRecord(spec.domain);
   const resources = asRecord(domain.resources);
   for (const group of ["requests", "limits"]) {

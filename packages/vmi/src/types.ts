@@ -47,6 +47,31 @@ export interface VmiSpec {
   terminationGracePeriodSeconds: number;
   /** The guest's hostname (cloud-init's local-hostname); the VMI's name when absent. */
   hostname?: string;
+  /** Labels a host must carry to run the VMI. */
+  nodeSelector?: Record<string, string>;
+  /** Only nodeAffinity is honored (podAffinity and podAntiAffinity are warned about). */
+  affinity?: { nodeAffinity?: NodeAffinity };
+}
+
+/** Which hosts may run a VMI (required), and which it would rather run on (preferred). */
+export interface NodeAffinity {
+  requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms: NodeSelectorTerm[] };
+  preferredDuringSchedulingIgnoredDuringExecution?: Array<{
+    weight: number;
+    preference: NodeSelectorTerm;
+  }>;
+}
+
+/** A host matches when it meets every expression (its labels) and every field (metadata.name). */
+export interface NodeSelectorTerm {
+  matchExpressions?: NodeSelectorRequirement[];
+  matchFields?: NodeSelectorRequirement[];
+}
+
+export interface NodeSelectorRequirement {
+  key: string;
+  operator: "In" | "NotIn" | "Exists" | "DoesNotExist" | "Gt" | "Lt";
+  values?: string[];
 }
 
 export interface DomainSpec {

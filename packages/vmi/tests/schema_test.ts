@@ -184,7 +184,7 @@ describe("fields KubeVirt has that headroom refuses", () => {
 describe("fields KubeVirt has that have no effect on headroom", () => {
   it.each([
     ["status", (doc: Doc) => (doc.status = {})],
-    ["spec.nodeSelector", (doc: Doc) => (doc.spec.nodeSelector = {})],
+    ["spec.tolerations", (doc: Doc) => (doc.spec.tolerations = [])],
     [
       "spec.domain.resources.requests.cpu",
       (doc: Doc) => (doc.spec.domain.resources.requests.cpu = "1"),
@@ -207,12 +207,55 @@ describe("fields KubeVirt has that have no effect on headroom", () => {
   it("keeps what it ignores out of the stored VMI", () => {
     const result = validateVmi(
       vmiWith((doc) => {
-        doc.spec.nodeSelector = { disk: "ssd" };
+        doc.spec.affinity = { podAntiAffinity: { disk: "ssd" } };
         doc.status = { phase: "Running" };
       }),
     );
     expect(JSON.stringify(result.vmi)).not.toContain("ssd");
     expect(JSON.stringify(result.vmi)).not.toContain("phase");
+  });
+});
+
+describe("placement fields", () => {
+  it("keeps nodeSelector and nodeAffinity, which placement honors, without a warning", () => {
+    const nodeAffinity = {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }],
+      },
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        { weight: 10, preference: { matchFields: [{ key: "metadata.name", operator: "Exists" }] } },
+      ],
+    };
+    const result = validateVmi(
+      vmiWith((doc) => {
+        doc.spec.nodeSelector = { disk: "ssd" };
+        doc.spec.affinity = { nodeAffinity };
+      }),
+    );
+    expect(result.errors).toEqual([]);
+    expect(result.warnings).toEqual([]);
+    expect(result.vmi?.spec.nodeSelector).toEqual({ disk: "ssd" });
+    expect(result.vmi?.spec.affinity).toEqual({ nodeAffinity });
+  });
+
+  it.each([
+    [(doc: Doc) => (doc.spec.nodeSelector = { "bad key!": "x" }), "spec.nodeSelector[bad key!]"],
+    [(doc: Doc) => (doc.spec.nodeSelector = { disk: 3 }), "spec.nodeSelector.disk"],
+    [
+      (doc: Doc) =>
+        (doc.spec.affinity = {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "Near" }] }],
+            },
+          },
+        }),
+      "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator",
+    ],
+  ])("refuses a malformed one naming the field (%#)", (change, field) => {
+    const result = validateVmi(vmiWith(change));
+    expect(result.valid).toBe(false);
+    expect(result.errors.map((error) => error.field)).toContain(field);
   });
 });
 

@@ -274,8 +274,12 @@ describe("accepted with a warning that says why", () => {
         d.spec.domain.devices.disks.push({ name: "data" }),
       "detaches none while it runs",
     ],
-    ["spec.affinity", (d: Doc) => (d.spec.affinity = {}), "nothing to place"],
-    ["spec.tolerations", (d: Doc) => (d.spec.tolerations = []), "nothing to place"],
+    [
+      "spec.affinity.podAntiAffinity",
+      (d: Doc) => (d.spec.affinity = { podAntiAffinity: {} }),
+      "not by the VMIs already on them",
+    ],
+    ["spec.tolerations", (d: Doc) => (d.spec.tolerations = []), "no taints"],
     [
       "metadata.annotations[hooks.kubevirt.io/hookSidecars]",
       (d: Doc) =>
@@ -318,14 +322,14 @@ describe("accepted with a warning that says why", () => {
     expect(validateVmi(vmiWith(() => {})).warnings).toEqual([]);
     const result = validateVmi(
       vmiWith((d) => {
-        d.spec.nodeSelector = { a: "b" };
+        d.spec.tolerations = [];
         d.spec.dnsPolicy = "None";
         d.status = {};
       }),
     );
     expect(result.warnings.map((warning) => warning.field).sort()).toEqual([
       "spec.dnsPolicy",
-      "spec.nodeSelector",
+      "spec.tolerations",
       "status",
     ]);
   });

@@ -373,7 +373,6 @@ describe("validateVmi on generated bad input", () => {
       "status",
       "apiVersion",
       "spec.serviceAccountName",
-      "spec.nodeSelector",
       "spec.tolerations",
       "spec.domain.resources.requests.cpu",
       "spec.domain.devices.inputs",
