@@ -5,7 +5,7 @@
  *
  * - `accepted`: the validator's VmiAccepted (headroom.pipeline.accepted.<ns>.<name>)
  * - `scheduled`: the launcher's status write on taking a plan (KV headroom-status, phase Scheduled)
- * - `plan`: the composer's DomainPlan (headroom.pipeline.plan.<ns>.<name>)
+ * - `plan`: the composer's DomainPlan, handed to the VMI's host (headroom.host.<node>.plan.<ns>.<name>)
  * - `reserved`, `released`, …: the launcher's capacity events (headroom.capacity.<ns>.<name>)
  * - `running`, `failed`: the launcher's status write (KV headroom-status)
  * - `deleted`: the validator's VmiDeleted; `statusDeleted`: the status key removed
@@ -118,11 +118,12 @@ export async function watchPipeline(nc: NatsConnection, namespace: string): Prom
     if (kind === "accepted")
       return { stage: "accepted", at, uid: decode(VmiAccepted, msg.data).uid };
     if (kind === "deleted") return { stage: "deleted", at, uid: "" };
-    if (kind === "plan") {
-      const plan = decode(DomainPlan, msg.data);
-      return { stage: "plan", at, uid: plan.uid, plan };
-    }
     return undefined;
+  };
+  const onHostWork = (msg: Msg, at: number): Sighting | undefined => {
+    if (msg.subject.split(".")[3] !== "plan") return undefined;
+    const plan = decode(DomainPlan, msg.data);
+    return { stage: "plan", at, uid: plan.uid, plan };
   };
   const onStatus = (msg: Msg, at: number): Sighting | undefined => {
     const operation = msg.headers?.get("KV-Operation");
@@ -148,6 +149,7 @@ export async function watchPipeline(nc: NatsConnection, namespace: string): Prom
   const subscriptions = (
     [
       [`headroom.pipeline.*.${ns}.*`, onPipeline],
+      [`headroom.host.*.*.${ns}.*`, onHostWork],
       [`$KV.${BUCKETS.status}.${ns}.*`, onStatus],
       [`headroom.capacity.${ns}.*`, onCapacity],
     ] as const

@@ -32,6 +32,8 @@ export {
   CAPACITY_FILTER,
   capacitySubject,
   fromSubjectToken,
+  HOST_API,
+  hostApiSubject,
   OBJECT_STORES,
   parseStoreKey,
   SERVICE_NAMES,

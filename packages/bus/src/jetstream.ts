@@ -18,7 +18,14 @@ import {
   TimeoutError,
 } from "@nats-io/transport-node";
 import { decode, type MessageType } from "./codec.ts";
-import { BUCKETS, CAPACITY_FILTER, OBJECT_STORES, PIPELINE_FILTERS, STREAMS } from "./subjects.ts";
+import {
+  BUCKETS,
+  CAPACITY_FILTER,
+  HOST_WORK_FILTER,
+  OBJECT_STORES,
+  PIPELINE_FILTERS,
+  STREAMS,
+} from "./subjects.ts";
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 24 * 60 * MINUTE_MS;
@@ -59,6 +66,19 @@ export const STREAM_CONFIGS: Array<Partial<StreamConfig> & { name: string }> = [
     num_replicas: 1,
   },
   {
+    name: STREAMS.hostWork,
+    description: "headroom work for one host: plans, releases, refused hot-plugs",
+    subjects: [HOST_WORK_FILTER],
+    // As the pipeline: kept until the host's launcher acked it, however long it is down.
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: nanos(2 * MINUTE_MS),
+    discard: DiscardPolicy.New,
+    max_bytes: 256 * MIB,
+    max_msg_size: 2 * MIB,
+    num_replicas: 1,
+  },
+  {
     name: STREAMS.capacity,
     description: "headroom capacity events, replayable",
     subjects: [CAPACITY_FILTER],
@@ -80,8 +100,8 @@ export const STREAM_CONFIGS: Array<Partial<StreamConfig> & { name: string }> = [
  * Each bucket's revisions kept per key and its bounds: a full bucket refuses
  * writes to itself alone, never fills JetStream's whole store. A VMI record
  * holds a manifest of up to MAX_REQUEST_BYTES (1 MiB). nats-server reserves
- * every stream's max_bytes: with the streams they add up to 984 MiB, and
- * with the image store's IMAGE_STORE_MAX_BYTES to 5080 MiB, inside the 6 GB
+ * every stream's max_bytes: with the streams they add up to 1256 MiB, and
+ * with the image store's IMAGE_STORE_MAX_BYTES to 5352 MiB, inside the 6 GB
  * file store of infra/nats/headroom.conf.
  */
 export const BUCKET_LIMITS: Record<
@@ -92,6 +112,7 @@ export const BUCKET_LIMITS: Record<
   [BUCKETS.status]: { history: 1, maxBytes: 64 * MIB, maxValueSize: 256 * KIB },
   [BUCKETS.networks]: { history: 5, maxBytes: 8 * MIB, maxValueSize: 4 * KIB },
   [BUCKETS.hosts]: { history: 1, maxBytes: 16 * MIB, maxValueSize: 256 * KIB },
+  [BUCKETS.placements]: { history: 1, maxBytes: 16 * MIB, maxValueSize: 4 * KIB },
 };
 
 /** All images in the image store together, and so the largest one (4 GiB). */
@@ -202,13 +223,14 @@ export async function ensureBuckets(
       }),
     );
   };
-  const [vmis, status, networks, hosts] = await Promise.all([
+  const [vmis, status, networks, hosts, placements] = await Promise.all([
     open(BUCKETS.vmis),
     open(BUCKETS.status),
     open(BUCKETS.networks),
     open(BUCKETS.hosts),
+    open(BUCKETS.placements),
   ]);
-  return { vmis, status, networks, hosts };
+  return { vmis, status, networks, hosts, placements };
 }
 
 /**

@@ -10,8 +10,11 @@ export const API_SUBJECTS = {
   list: "headroom.api.v1.vmi.list",
   addInterface: "headroom.api.v1.vmi.addinterface",
   removeInterface: "headroom.api.v1.vmi.removeinterface",
+  /**
+   * describe and logs, answered by any launcher: right with one host only.
+   * Clients ask the VMI's own host (hostApiSubject) once it is placed.
+   */
   describe: "headroom.api.v1.vmi.describe",
-  /** A VMI's serial console log, read in chunks (long poll), served by the launcher. */
   consoleLog: "headroom.api.v1.vmi.logs",
   /** Network attachments (multus networkName → host bridge), served by the composer. */
   createNetwork: "headroom.api.v1.network.create",
@@ -26,6 +29,21 @@ export const API_SUBJECTS = {
   deleteVolume: "headroom.api.v1.volume.delete",
   listVolumes: "headroom.api.v1.volume.list",
 } as const;
+
+/**
+ * API a VMI's own host answers: headroom.api.v1.node.<node>.vmi.<endpoint>,
+ * describe (the running domain) and logs (its serial console, read in chunks,
+ * long poll). Clients read the VMI's node (get vmi) first; only the launcher
+ * of that host subscribes.
+ */
+export const HOST_API = {
+  describe: "vmi.describe",
+  consoleLog: "vmi.logs",
+} as const;
+
+export function hostApiSubject(node: string, endpoint: (typeof HOST_API)[keyof typeof HOST_API]) {
+  return `headroom.api.v1.node.${subjectToken(node)}.${endpoint}`;
+}
 
 /** NATS micro service names ($SRV.PING/INFO/STATS.<name>). */
 export const SERVICE_NAMES = {
@@ -43,6 +61,12 @@ export const STREAMS = {
   pipeline: "HEADROOM_PIPELINE",
   /** Capacity events, kept for replay. */
   capacity: "HEADROOM_CAPACITY",
+  /**
+   * Work addressed to one host (headroom.host.<node>.>): plans, releases and
+   * refusals the composer routed to the host a VMI is placed on (work queue).
+   * A stream of its own, so launchers may consume it and nothing else.
+   */
+  hostWork: "HEADROOM_HOST_WORK",
 } as const;
 
 /** Subject filters of the pipeline stages (one durable consumer each). */
@@ -50,19 +74,48 @@ export const PIPELINE_FILTERS = {
   all: "headroom.pipeline.>",
   accepted: "headroom.pipeline.accepted.>",
   deleted: "headroom.pipeline.deleted.>",
-  plan: "headroom.pipeline.plan.>",
   /** addinterface requests the validator refused for lack of room (InterfaceRefused). */
   refused: "headroom.pipeline.refused.>",
 } as const;
+
+/** Every subject of HEADROOM_HOST_WORK. */
+export const HOST_WORK_FILTER = "headroom.host.>";
+
+/** What the composer hands a host: a plan to carry out, a VMI to release, a refusal to record. */
+export type HostWorkKind = "plan" | "release" | "refused";
+
+/** headroom.host.<node>.<kind>.<ns>.<name>: read by that host's launcher alone. */
+export function hostWorkSubject(
+  node: string,
+  kind: HostWorkKind,
+  namespace: string,
+  name: string,
+): string {
+  return `headroom.host.${subjectToken(node)}.${kind}.${storeKey(namespace, name)}`;
+}
+
+/** The kind of a host work subject (its fourth token). */
+export function hostWorkKind(subject: string): string {
+  return subject.split(".")[3] ?? "";
+}
+
+/** The filter of one host's work. */
+export function hostWorkFilter(node: string): string {
+  return `headroom.host.${subjectToken(node)}.>`;
+}
+
+/** The durable consumer of one host's work, shared by nothing else. */
+export function hostWorkDurable(node: string): string {
+  return `headroom-host-${subjectToken(node)}`;
+}
 
 export const CAPACITY_FILTER = "headroom.capacity.>";
 
 /** Durable consumer names, one per (service, stage); replicas share the durable. */
 export const DURABLES = {
   composerAccepted: "headroom-composer-accepted",
-  launcherPlan: "headroom-launcher-plan",
-  launcherDeleted: "headroom-launcher-deleted",
-  launcherRefused: "headroom-launcher-refused",
+  composerDeleted: "headroom-composer-deleted",
+  composerRefused: "headroom-composer-refused",
 } as const;
 
 /** KV buckets; keys are storeKey(namespace, name). */
@@ -75,6 +128,8 @@ export const BUCKETS = {
   networks: "headroom-networks",
   /** What each host holds (HostRecord), key subjectToken(node); written by that host's launcher. */
   hosts: "headroom-hosts",
+  /** Where each VMI runs (Placement), written by the composer. */
+  placements: "headroom-placements",
 } as const;
 
 /**
@@ -95,10 +150,6 @@ export function acceptedSubject(namespace: string, name: string): string {
 
 export function deletedSubject(namespace: string, name: string): string {
   return `headroom.pipeline.deleted.${storeKey(namespace, name)}`;
-}
-
-export function planSubject(namespace: string, name: string): string {
-  return `headroom.pipeline.plan.${storeKey(namespace, name)}`;
 }
 
 export function refusedSubject(namespace: string, name: string): string {

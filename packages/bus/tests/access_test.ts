@@ -21,12 +21,14 @@ import {
   ensureCredentials,
   ensureStreams,
   generateCredentials,
+  hostWorkDurable,
+  hostWorkFilter,
+  hostWorkSubject,
   type NatsConnection,
   type NatsCredentials,
   type NatsUser,
   NotAuthorizedError,
   PIPELINE_FILTERS,
-  planSubject,
   publicKeyOf,
   readClientCredentials,
   readCredentials,
@@ -232,7 +234,9 @@ describe("a client", () => {
         VmiAccepted.encode({ uid: "forged", namespace: "access", name: "forged" }).finish(),
       ),
     );
-    await expectRejected(jetstream(as("client")).publish(planSubject("access", "forged"), "x"));
+    await expectRejected(
+      jetstream(as("client")).publish(hostWorkSubject("node-a", "plan", "access", "forged"), "x"),
+    );
     await expectPublishRefused("client", "headroom.pipeline.deleted.access.forged");
     expect(await messagesIn(STREAMS.pipeline)).toBe(before);
   });
@@ -268,15 +272,15 @@ describe("a client", () => {
       jsm.streams.add({ name: "STEAL", subjects: ["headroom.api.v1.vmi.apply"] }),
     );
     await expectRejected(
-      jsm.consumers.add(STREAMS.pipeline, {
-        durable_name: DURABLES.launcherPlan,
-        filter_subject: PIPELINE_FILTERS.plan,
+      jsm.consumers.add(STREAMS.hostWork, {
+        durable_name: hostWorkDurable("node-a"),
+        filter_subject: hostWorkFilter("node-a"),
       }),
     );
-    await expectRejected(jsm.consumers.info(STREAMS.pipeline, DURABLES.launcherPlan));
+    await expectRejected(jsm.consumers.info(STREAMS.pipeline, DURABLES.composerAccepted));
     await expectPublishRefused(
       "client",
-      `$JS.ACK.${STREAMS.pipeline}.${DURABLES.launcherPlan}.1.1.1.1.0`,
+      `$JS.ACK.${STREAMS.hostWork}.${hostWorkDurable("node-a")}.1.1.1.1.0`,
     );
   });
 
@@ -309,17 +313,20 @@ describe("each service", () => {
     expect(refused.stream).toBe(STREAMS.pipeline);
     const buckets = await ensureBuckets(as("validator"));
     await buckets.vmis.put(storeKey("access", "ok"), new Uint8Array([1]));
-    await expectRejected(js.publish(planSubject("access", "ok"), "plan"));
+    await expectRejected(js.publish(hostWorkSubject("node-a", "plan", "access", "ok"), "plan"));
     await expectRejected(js.publish(capacitySubject("access", "ok"), "event"));
     await expectRejected(buckets.status.put(storeKey("access", "ok"), new Uint8Array([1])));
     await expectRejected(buckets.networks.put("bridge", new Uint8Array([1])));
+    await expectRejected(buckets.placements.put(storeKey("access", "ok"), new Uint8Array([1])));
   });
 
-  it("the composer writes plans and networks, not statuses, VMIs, accepted hand-offs or events", async () => {
+  it("the composer writes placements, hosts' work and networks, not statuses, VMIs, accepted hand-offs or events", async () => {
     const js = jetstream(as("composer"));
-    await js.publish(planSubject("access", "ok"), "plan");
+    const ack = await js.publish(hostWorkSubject("node-a", "plan", "access", "ok"), "plan");
+    expect(ack.stream).toBe(STREAMS.hostWork);
     const buckets = await ensureBuckets(as("composer"));
     await buckets.networks.put("bridge", new Uint8Array([1]));
+    await buckets.placements.put(storeKey("access", "ok"), new Uint8Array([1]));
     await expectRejected(buckets.status.put(storeKey("access", "ok"), new Uint8Array([1])));
     await expectRejected(js.publish(acceptedSubject("access", "ok"), "accepted"));
     await expectRejected(js.publish(capacitySubject("access", "ok"), "event"));
@@ -362,20 +369,43 @@ describe("each service", () => {
     expect(keys).toContain(storeKey("access", "lists"));
   });
 
-  it("the launcher takes refused hot-plugs from the pipeline", async () => {
-    const jsm = await jetstream(as("launcher")).jetstreamManager();
+  it("the composer takes refused hot-plugs from the pipeline, to route them to the VMI's host", async () => {
+    const jsm = await jetstream(as("composer")).jetstreamManager();
     await jsm.consumers.add(STREAMS.pipeline, {
-      durable_name: DURABLES.launcherRefused,
+      durable_name: DURABLES.composerRefused,
       filter_subject: PIPELINE_FILTERS.refused,
       ack_policy: AckPolicy.Explicit,
     });
-    const consumer = await jetstream(as("launcher")).consumers.get(
+    const consumer = await jetstream(as("composer")).consumers.get(
       STREAMS.pipeline,
-      DURABLES.launcherRefused,
+      DURABLES.composerRefused,
     );
     const msg = await consumer.next({ expires: 5000 });
     expect(msg?.string()).toBe("refused");
     msg?.ack();
+  });
+
+  it("the launcher takes its host's work, and nothing from the pipeline", async () => {
+    const jsm = await jetstream(as("launcher")).jetstreamManager();
+    await jsm.consumers.add(STREAMS.hostWork, {
+      durable_name: hostWorkDurable("node-a"),
+      filter_subject: hostWorkFilter("node-a"),
+      ack_policy: AckPolicy.Explicit,
+    });
+    const consumer = await jetstream(as("launcher")).consumers.get(
+      STREAMS.hostWork,
+      hostWorkDurable("node-a"),
+    );
+    const msg = await consumer.next({ expires: 5000 });
+    expect(msg?.string()).toBe("plan");
+    msg?.ack();
+    await expectRejected(
+      jsm.consumers.add(STREAMS.pipeline, {
+        durable_name: DURABLES.composerAccepted,
+        filter_subject: PIPELINE_FILTERS.accepted,
+      }),
+    );
+    await expectRejected(jsm.consumers.info(STREAMS.pipeline, DURABLES.composerAccepted));
   });
 
   it("the launcher writes statuses and events, not VMIs, networks or pipeline hand-offs", async () => {
@@ -384,18 +414,19 @@ describe("each service", () => {
     const buckets = await ensureBuckets(as("launcher"));
     await buckets.status.put(storeKey("access", "ok"), new Uint8Array([1]));
     await expectRejected(js.publish(acceptedSubject("access", "ok"), "accepted"));
-    await expectRejected(js.publish(planSubject("access", "ok"), "plan"));
+    await expectRejected(js.publish(hostWorkSubject("node-a", "plan", "access", "ok"), "plan"));
     await expectRejected(js.publish(refusedSubject("access", "ok"), "refused"));
     await expectRejected(buckets.vmis.put(storeKey("access", "ok"), new Uint8Array([1])));
     await expectRejected(buckets.networks.put("bridge", new Uint8Array([1])));
+    await expectRejected(buckets.placements.put(storeKey("access", "ok"), new Uint8Array([1])));
   });
 
   it("consumes only its own stage", async () => {
     const jsm = await jetstream(as("composer")).jetstreamManager();
     await expectRejected(
-      jsm.consumers.add(STREAMS.pipeline, {
-        durable_name: DURABLES.launcherPlan,
-        filter_subject: PIPELINE_FILTERS.plan,
+      jsm.consumers.add(STREAMS.hostWork, {
+        durable_name: hostWorkDurable("node-b"),
+        filter_subject: hostWorkFilter("node-b"),
       }),
     );
     await expectRejected(jsm.streams.delete(STREAMS.capacity));

@@ -1,9 +1,10 @@
 // `headroom logs`: a VMI's console log, read from the launcher of its host in
 // chunks (headroom.api.v1.vmi.logs), each request answered once.
-import { API_SUBJECTS } from "@headroom/bus/client";
+import { API_SUBJECTS, HOST_API, hostApiSubject } from "@headroom/bus/client";
 import { ConsoleLogReply, ConsoleLogRequest, type IConsoleLogRequest } from "@headroom/proto";
 import type { HeadroomClient } from "./client.ts";
 import { ConsoleText } from "./output.ts";
+import { getVmi } from "./resources/vmis.ts";
 
 /** How long a following request asks the launcher to wait for new output. */
 export const FOLLOW_WAIT_MS = 5_000;
@@ -41,11 +42,15 @@ export async function printConsoleLog(
     fileId: "",
     waitMs: 0,
   };
+  // The VMI's own host answers once it is placed; before, any launcher.
+  const record = await getVmi(client, namespace, name).catch(() => null);
+  const node = record?.status?.node || record?.node || "";
+  const subject = node ? hostApiSubject(node, HOST_API.consoleLog) : API_SUBJECTS.consoleLog;
   /** Without --follow: the size of the log when it was first read. */
   let end: number | undefined;
   while (!signal.aborted) {
     const reply = await untilAborted(
-      client.call(API_SUBJECTS.consoleLog, ConsoleLogRequest, next, ConsoleLogReply, {
+      client.call(subject, ConsoleLogRequest, next, ConsoleLogReply, {
         timeoutMs: (next.waitMs ?? 0) + REPLY_MARGIN_MS,
       }),
       signal,

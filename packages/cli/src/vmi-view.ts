@@ -82,8 +82,8 @@ export function statusView(record: IVmiRecord): VmiStatusView {
     const effective = planned?.effective ?? 0;
     return {
       phase: "Pending",
-      reason: "",
-      node: "",
+      reason: record.pendingReason ?? "",
+      node: record.node ?? "",
       capacity: {
         requested: planned?.requested ?? null,
         interfaces,
@@ -99,7 +99,7 @@ export function statusView(record: IVmiRecord): VmiStatusView {
   return {
     phase: phaseName(status.phase),
     reason: status.reason ?? "",
-    node: status.node ?? "",
+    node: status.node || record.node || "",
     capacity: {
       requested: live?.requested ?? planned?.requested ?? null,
       interfaces: live?.interfaces ?? planned?.interfaces ?? 0,
@@ -159,10 +159,10 @@ export function vmiObject(record: IVmiRecord): Record<string, unknown> {
   };
 }
 
-export const VMI_COLUMNS = ["NAME", "PHASE", "CAPACITY", "FREE", "AGE"];
-export const VMI_WIDE_COLUMNS = ["REQUESTED", "IN-USE", "CONTROLLERS", "NODE", "REASON"];
+export const VMI_COLUMNS = ["NAME", "PHASE", "CAPACITY", "FREE", "NODE", "AGE"];
+export const VMI_WIDE_COLUMNS = ["REQUESTED", "IN-USE", "CONTROLLERS", "REASON"];
 
-/** One table row: NAME PHASE CAPACITY FREE AGE, and with `wide` the columns after. */
+/** One table row: NAME PHASE CAPACITY FREE NODE AGE, and with `wide` the columns after. */
 export function vmiRow(record: IVmiRecord, nowMs: number, wide = false): string[] {
   const { phase, reason, node, capacity } = statusView(record);
   const row = [
@@ -170,6 +170,7 @@ export function vmiRow(record: IVmiRecord, nowMs: number, wide = false): string[
     phase,
     String(capacity.effective),
     String(capacity.free),
+    node || "<none>",
     formatAge(nowMs - (record.createdUnixMs ?? 0)),
   ];
   if (!wide) return row;
@@ -178,7 +179,6 @@ export function vmiRow(record: IVmiRecord, nowMs: number, wide = false): string[
     capacity.requested === null ? "<none>" : String(capacity.requested),
     String(capacity.inUse),
     String(capacity.controllersAdded),
-    node || "<none>",
     reason || "<none>",
   ];
 }

@@ -404,6 +404,8 @@ describe("headroom describe vmi without a launcher", () => {
     expect(missing.stderr).toBe("headroom: vmi/nobody not found\n");
     const network = await headroom([...server, "describe", "network", "x"]);
     expect(network.code).toBe(2);
-    expect(network.stderr).toContain("describe shows VMIs and nodes; for networks use: headroom get networks x");
+    expect(network.stderr).toContain(
+      "describe shows VMIs and nodes; for networks use: headroom get networks x",
+    );
   });
 });

@@ -48,10 +48,12 @@ describe("a 3-server NATS cluster", () => {
       for (const name of [
         STREAMS.pipeline,
         STREAMS.capacity,
+        STREAMS.hostWork,
         "KV_headroom-vmis",
         "KV_headroom-status",
         "KV_headroom-networks",
         "KV_headroom-hosts",
+        "KV_headroom-placements",
         "OBJ_headroom-images",
       ]) {
         const info = await jsm.streams.info(name);

@@ -328,10 +328,10 @@ describe("headroom get vmi", () => {
     const run = await headroom([...server, "get", "vmi", "-n", "listing"]);
     expect(run.code).toBe(0);
     const lines = run.stdout.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^NAME +PHASE +CAPACITY +FREE +AGE$/);
-    expect(lines.slice(1).map((line) => line.split(/ +/).slice(0, 4))).toEqual([
-      ["alpha", "Pending", "5", "3"],
-      ["beta", "Running", "5", "3"],
+    expect(lines[0]).toMatch(/^NAME +PHASE +CAPACITY +FREE +NODE +AGE$/);
+    expect(lines.slice(1).map((line) => line.split(/ +/).slice(0, 5))).toEqual([
+      ["alpha", "Pending", "5", "3", "<none>"],
+      ["beta", "Running", "5", "3", "node-test"],
     ]);
     expect(lines[1]).toMatch(/ \d+s$/);
   });
@@ -345,22 +345,22 @@ describe("headroom get vmi", () => {
       "PHASE",
       "CAPACITY",
       "FREE",
+      "NODE",
       "AGE",
       "REQUESTED",
       "IN-USE",
       "CONTROLLERS",
-      "NODE",
       "REASON",
     ]);
-    expect(beta?.split(/ +/).filter((_, i) => i !== 4)).toEqual([
+    expect(beta?.split(/ +/).filter((_, i) => i !== 5)).toEqual([
       "beta",
       "Running",
       "5",
       "3",
+      "node-test",
       "5",
       "2",
       "4",
-      "node-test",
       "<none>",
     ]);
   });

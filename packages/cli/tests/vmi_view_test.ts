@@ -136,23 +136,30 @@ describe("currentStatus", () => {
 });
 
 describe("vmiRow", () => {
-  it("is NAME PHASE CAPACITY FREE AGE", () => {
-    expect(vmiRow(record(), CREATED + 75_000)).toEqual(["web", "Pending", "5", "3", "75s"]);
+  it("is NAME PHASE CAPACITY FREE NODE AGE", () => {
+    expect(vmiRow(record(), CREATED + 75_000)).toEqual([
+      "web",
+      "Pending",
+      "5",
+      "3",
+      "<none>",
+      "75s",
+    ]);
     expect(vmiRow(record({ status: running }), CREATED + 3_600_000)).toEqual([
       "web",
       "Running",
       "5",
       "2",
+      "node-1",
       "60m",
     ]);
   });
 
-  it("adds REQUESTED IN-USE CONTROLLERS NODE REASON when wide", () => {
-    expect(vmiRow(record({ status: running }), CREATED, true).slice(5)).toEqual([
+  it("adds REQUESTED IN-USE CONTROLLERS REASON when wide", () => {
+    expect(vmiRow(record({ status: running }), CREATED, true).slice(6)).toEqual([
       "5",
       "3",
       "4",
-      "node-1",
       "<none>",
     ]);
     expect(vmiRow(record({ capacity: { interfaces: 1, effective: 1 } }), CREATED, true)).toEqual([
@@ -160,13 +167,23 @@ describe("vmiRow", () => {
       "Pending",
       "1",
       "0",
+      "<none>",
       "0s",
       "<none>",
       "0",
       "0",
       "<none>",
-      "<none>",
     ]);
+  });
+
+  it("shows a Pending VMI's host once placed, and why none is while none can run it", () => {
+    const waiting = record({ pendingReason: "0/2 hosts can run it: 2 lack memory" });
+    expect(statusView(waiting)).toMatchObject({
+      phase: "Pending",
+      reason: "0/2 hosts can run it: 2 lack memory",
+      node: "",
+    });
+    expect(statusView(record({ node: "node-2" })).node).toBe("node-2");
   });
 });
 

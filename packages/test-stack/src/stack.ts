@@ -128,8 +128,11 @@ export interface Stack {
   processes(name: ServiceName): ServiceProcess[];
   /** SIGKILLs the service's latest process and waits until it is gone. */
   kill(name: ServiceName): Promise<void>;
-  /** Starts another process of a service (a restart, or a replica) and waits until it is ready. */
-  start(name: ServiceName): Promise<ServiceProcess>;
+  /**
+   * Starts another process of a service (a restart, a replica, or a launcher
+   * of another host with HEADROOM_NODE_NAME in `env`) and waits until it is ready.
+   */
+  start(name: ServiceName, env?: Record<string, string>): Promise<ServiceProcess>;
   /** The seed example (examples/vmi-seed.yaml) in this namespace, with a name, machine and request. */
   seedManifest(name: string, changes?: { machine?: string; request?: number }): Promise<Manifest>;
   apply(vmi: unknown, timeoutMs?: number): Promise<ApplyReply>;
@@ -257,9 +260,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const natsUrl = cluster?.urls ?? (nats as NatsServer).url;
     env.HEADROOM_NATS_URL = natsUrl;
     const openCredentials = credentials;
-    const launch = (name: ServiceName) => {
+    const launch = (name: ServiceName, extraEnv: Record<string, string> = {}) => {
       const login = openCredentials ? userEnv(openCredentials, SERVICE_USERS[name]) : {};
-      const child = startService(`services/${name}/src/main.ts`, { ...env, ...login });
+      const child = startService(`services/${name}/src/main.ts`, {
+        ...env,
+        ...extraEnv,
+        ...login,
+      });
       started.set(name, [...(started.get(name) ?? []), child]);
       return child;
     };
@@ -330,8 +337,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       async kill(name) {
         await stack.service(name).kill();
       },
-      async start(name) {
-        const child = launch(name);
+      async start(name, extraEnv) {
+        const child = launch(name, extraEnv);
         await child.waitForLog(/ready/, READY_TIMEOUT_MS);
         return child;
       },

@@ -12,11 +12,14 @@ import {
   DecodeError,
   DURABLES,
   decode,
+  deletedMsgId,
   encode,
   endpoint,
   ensureBuckets,
   ensureStreams,
   errorText,
+  type HostWorkKind,
+  hostWorkSubject,
   type JsMsg,
   type KV,
   type Logger,
@@ -24,7 +27,6 @@ import {
   type NatsConnection,
   PIPELINE_FILTERS,
   planMsgId,
-  planSubject,
   readEntry,
   retryCompareAndSet,
   SERVICE_NAMES,
@@ -44,12 +46,14 @@ import {
   type ICreateNetworkReply,
   type IDeleteNetworkReply,
   type IListNetworksReply,
+  InterfaceRefused,
   ListNetworksReply,
   ListNetworksRequest,
   NetworkAttachment,
   VmiAccepted,
+  VmiDeleted,
 } from "@headroom/proto";
-import type { Vmi } from "@headroom/vmi";
+import { guestResources, type Vmi } from "@headroom/vmi";
 import {
   type AcceptedVmi,
   type ComposedPlan,
@@ -63,6 +67,8 @@ import {
   networksUsedBy,
   notFoundMessage,
 } from "./network_rules.ts";
+import { type Demand, demandOf } from "./placement.ts";
+import { openPlacements } from "./placements.ts";
 
 export interface ComposerOptions {
   log: Logger;
@@ -113,10 +119,18 @@ export async function startComposer(
     volumeDisk: state.volumeDisk,
   };
 
-  /** Publishes a plan; true when the stream already had it (composed again). */
-  const publishPlan = async (plan: ComposedPlan | FailedPlan) => {
-    const ack = await js.publish(planSubject(plan.namespace, plan.name), encode(DomainPlan, plan), {
-      msgID: planMsgId(plan.uid, plan.generation),
+  const placements = await openPlacements(buckets, log, now);
+
+  /** Hands a host its work; true when the stream already had it (handed on again). */
+  const handTo = async (
+    node: string,
+    kind: HostWorkKind,
+    vmi: { namespace: string; name: string },
+    data: Uint8Array,
+    msgID: string,
+  ) => {
+    const ack = await js.publish(hostWorkSubject(node, kind, vmi.namespace, vmi.name), data, {
+      msgID,
     });
     return ack.duplicate;
   };
@@ -150,24 +164,88 @@ export async function startComposer(
       );
       return;
     }
-    if (!result.ok) {
-      const duplicate = await publishPlan(failedPlan(input, result.domainName, result.reason));
-      vlog.warn({ reason: result.reason, duplicate }, "vmi cannot be composed; failure handed on");
+    // A VMI that cannot be composed is placed too, needing nothing: its
+    // host's launcher is the one that writes its Failed status.
+    const plan = result.ok ? result.plan : failedPlan(input, result.domainName, result.reason);
+    const choice = await placements.place(key, uid, result.ok ? demandFrom(input) : NO_DEMAND);
+    if ("pending" in choice) {
+      vlog.info({ reason: choice.pending }, "vmi pending: no host can run it");
       return;
     }
-    const { plan } = result;
-    const duplicate = await publishPlan(plan);
+    const duplicate = await handTo(
+      choice.node,
+      "plan",
+      plan,
+      encode(DomainPlan, plan),
+      planMsgId(uid, generation),
+    );
+    if (!result.ok) {
+      vlog.warn(
+        { reason: result.reason, node: choice.node, duplicate },
+        "vmi cannot be composed; failure handed on",
+      );
+      return;
+    }
     vlog.info(
       {
-        domain: plan.domainName,
-        placeholders: plan.placeholderCount,
-        disks: plan.diskFiles.length,
-        bridges: plan.bridges,
+        node: choice.node,
+        domain: result.plan.domainName,
+        placeholders: result.plan.placeholderCount,
+        disks: result.plan.diskFiles.length,
+        bridges: result.plan.bridges,
         duplicate,
       },
       duplicate ? "plan composed again; already published" : "plan published",
     );
+    // Deleted while it was placed: the deletion may have found no placement to release.
+    if ((await readStoredVmi(vmis, key))?.uid !== uid) await placements.release(key, uid);
   };
+
+  /** A deleted VMI's host releases it; a Pending one just stops waiting. */
+  const handleDeleted = async (deleted: VmiDeleted) => {
+    const { namespace, name, uid } = deleted;
+    const vlog = log.child({ vmi: `${namespace}/${name}`, uid });
+    const node = await placements.nodeOf(storeKey(namespace, name), uid);
+    if (node) {
+      const duplicate = await handTo(
+        node,
+        "release",
+        deleted,
+        encode(VmiDeleted, deleted),
+        deletedMsgId(uid),
+      );
+      vlog.info({ node, duplicate }, "deletion handed to its host");
+    } else vlog.info("deleted before it was placed: no host to tell");
+    await placements.release(storeKey(namespace, name), uid);
+  };
+
+  /** A refused hot-plug is recorded by the launcher of the VMI's host. */
+  const handleRefused = async (refused: InterfaceRefused) => {
+    const { namespace, name, uid } = refused;
+    const node = await placements.nodeOf(storeKey(namespace, name), uid);
+    const rlog = log.child({ vmi: `${namespace}/${name}`, uid, interface: refused.interfaceName });
+    if (!node) {
+      rlog.info("refused hot-plug of a VMI not placed (Pending or gone): nothing to record");
+      return;
+    }
+    await handTo(node, "refused", refused, encode(InterfaceRefused, refused), refused.refusalId);
+    rlog.info({ node }, "refused hot-plug handed to its host");
+  };
+
+  /** Pending VMIs are placed again when a host joins, changes or frees room. */
+  const placePending = async () => {
+    for (const { key, uid } of placements.pending()) {
+      const stored = await readStoredVmi(vmis, key).catch(() => null);
+      if (stored?.uid !== uid) continue;
+      await handleAccepted(stored, 0).catch((error: unknown) =>
+        log.warn(
+          { vmi: key, err: error },
+          "placing a pending VMI failed; tried again on the next change",
+        ),
+      );
+    }
+  };
+  placements.onRoomChange(() => void placePending());
 
   /** A message that kept failing (NATS trouble): the VMI fails rather than waiting silently. */
   const giveUp = async (msg: JsMsg, error: unknown) => {
@@ -175,7 +253,16 @@ export async function startComposer(
     const { namespace, name, uid, generation } = decode(VmiAccepted, msg.data);
     const vmi = { namespace, name, uid, generation: Number(generation) };
     const reason = `the domain could not be composed: ${errorText(error)}`;
-    await publishPlan(failedPlan(vmi, "", reason));
+    const choice = await placements.place(storeKey(namespace, name), uid, NO_DEMAND);
+    if ("pending" in choice) return;
+    const plan = failedPlan(vmi, "", reason);
+    await handTo(
+      choice.node,
+      "plan",
+      plan,
+      encode(DomainPlan, plan),
+      planMsgId(uid, vmi.generation),
+    );
   };
 
   const createNetwork = async (
@@ -283,37 +370,59 @@ export async function startComposer(
     ],
   });
 
-  let loop: ConsumerLoop;
+  let loops: ConsumerLoop[];
   try {
-    loop = await consume(
-      js,
-      STREAMS.pipeline,
-      DURABLES.composerAccepted,
-      PIPELINE_FILTERS.accepted,
-      async (msg) => {
-        const accepted = decode(VmiAccepted, msg.data);
-        await handleAccepted(accepted, msg.info.deliveryCount);
-      },
-      {
-        log,
-        maxDeliver: options.maxDeliver ?? 20,
-        ...(options.retryDelayMs ? { retryDelayMs: options.retryDelayMs } : {}),
-        onGiveUp: giveUp,
-      },
-    );
+    const retries = {
+      log,
+      maxDeliver: options.maxDeliver ?? 20,
+      ...(options.retryDelayMs ? { retryDelayMs: options.retryDelayMs } : {}),
+    };
+    loops = await Promise.all([
+      consume(
+        js,
+        STREAMS.pipeline,
+        DURABLES.composerAccepted,
+        PIPELINE_FILTERS.accepted,
+        (msg) => handleAccepted(decode(VmiAccepted, msg.data), msg.info.deliveryCount),
+        { ...retries, onGiveUp: giveUp },
+      ),
+      consume(
+        js,
+        STREAMS.pipeline,
+        DURABLES.composerDeleted,
+        PIPELINE_FILTERS.deleted,
+        (msg) => handleDeleted(decode(VmiDeleted, msg.data)),
+        retries,
+      ),
+      consume(
+        js,
+        STREAMS.pipeline,
+        DURABLES.composerRefused,
+        PIPELINE_FILTERS.refused,
+        (msg) => handleRefused(decode(InterfaceRefused, msg.data)),
+        retries,
+      ),
+    ]);
   } catch (error) {
     await micro.stop();
+    placements.stop();
     throw error;
   }
-  log.info({ filter: PIPELINE_FILTERS.accepted }, "composer consuming accepted VMIs");
+  log.info(
+    { filters: [PIPELINE_FILTERS.accepted, PIPELINE_FILTERS.deleted, PIPELINE_FILTERS.refused] },
+    "composer placing accepted VMIs and routing deletions and refusals to their hosts",
+  );
+  // VMIs left Pending by an earlier composer may fit now.
+  void placePending();
 
   return {
     micro,
     buckets,
-    lost: loop.lost,
+    lost: Promise.race([placements.lost, ...loops.map((loop) => loop.lost)]),
     async stop() {
       await micro.stop();
-      await loop.stop();
+      await Promise.all(loops.map((loop) => loop.stop()));
+      placements.stop();
     },
   };
 }
@@ -330,6 +439,22 @@ function failedPlan(
 ): FailedPlan {
   const { namespace, name, uid, generation } = vmi;
   return { namespace, name, uid, generation, domainName, composeFailure: reason };
+}
+
+/** What a VMI whose composition failed asks of a host: nothing, only its launcher. */
+const NO_DEMAND: Demand = {
+  memoryBytes: 0,
+  machineType: "",
+  nodeSelector: {},
+  nodeAffinity: undefined,
+};
+
+/** What a composed VMI asks of its host (composition already checked the manifest). */
+function demandFrom(accepted: AcceptedVmi): Demand {
+  const vmi = JSON.parse(accepted.manifestJson) as Vmi;
+  const guest = guestResources(vmi);
+  if (!guest.ok) return demandOf(vmi, 0, "");
+  return demandOf(vmi, guest.resources.memoryKiB * 1024, guest.resources.machineType);
 }
 
 /** The stored VMI record, or null once deleted. */

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { acceptedSubject, encode, planSubject, storeKey, toJetStream } from "@headroom/bus";
+import { acceptedSubject, encode, storeKey, toJetStream } from "@headroom/bus";
 import { stripPlaceholders } from "@headroom/domain-xml";
 import { Phase, VmiStatus } from "@headroom/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +16,7 @@ import {
   createNetwork,
   type Harness,
   lastPlan,
+  planSubject,
   publishAccepted,
   startHarness,
   statusOf,

@@ -17,7 +17,6 @@ import {
   ensureBuckets,
   generationMsgId,
   type NatsConnection,
-  planSubject,
   STREAMS,
   storeKey,
   toJetStream,
@@ -27,6 +26,7 @@ import { type NatsServer, startNats } from "@headroom/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Composer, startComposer } from "../src/mod.ts";
 import { seedVmi } from "./fixtures.ts";
+import { planSubject, registerHost } from "./harness.ts";
 
 let stateDir = "";
 let nats: NatsServer;
@@ -43,6 +43,7 @@ beforeAll(async () => {
     maxDeliver: 2,
     retryDelayMs: () => 50,
   });
+  await registerHost(await ensureBuckets(nc));
 });
 
 afterAll(async () => {
@@ -77,7 +78,7 @@ it("hands a VMI that kept failing on passing trouble on as a plan that carries t
 
   const lastPlan = () =>
     jsm.streams
-      .getMessage(STREAMS.pipeline, { last_by_subj: planSubject("give-up", "hopeless") })
+      .getMessage(STREAMS.hostWork, { last_by_subj: planSubject("give-up", "hopeless") })
       .catch(() => null);
   const deadline = Date.now() + 20_000;
   let stored = await lastPlan();

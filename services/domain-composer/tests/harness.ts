@@ -9,15 +9,22 @@ import {
   encode,
   ensureBuckets,
   generationMsgId,
+  hostWorkSubject,
   type NatsConnection,
-  planSubject,
   request,
   STREAMS,
   storeKey,
   toJetStream,
 } from "@headroom/bus";
 import type { HostState } from "@headroom/host-state";
-import { DomainPlan, type IVmiAccepted, VmiAccepted, VmiStatus } from "@headroom/proto";
+import {
+  DomainPlan,
+  HostCondition,
+  HostRecord,
+  type IVmiAccepted,
+  VmiAccepted,
+  VmiStatus,
+} from "@headroom/proto";
 import { startStack } from "@headroom/test-stack";
 import type { NatsServer, ServiceProcess } from "@headroom/testing";
 import { interfaceCapacity, type Vmi } from "@headroom/vmi";
@@ -38,7 +45,31 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(replicas: number): Promise<Harness> {
+/** The one host the tests' VMIs are placed on: a record only, no launcher reads its work. */
+export const TEST_NODE = "node-test";
+
+/** Where the composer hands the plans of a VMI placed on TEST_NODE. */
+export function planSubject(namespace: string, name: string): string {
+  return hostWorkSubject(TEST_NODE, "plan", namespace, name);
+}
+
+/** A Ready host record that stays fresh for the length of a test run. */
+export async function registerHost(buckets: Buckets, node = TEST_NODE, labels = {}) {
+  const record = HostRecord.create({
+    node,
+    labels,
+    condition: HostCondition.HOST_CONDITION_READY,
+    updatedUnixMs: Date.now(),
+    heartbeatMs: 3_600_000,
+    memoryBytes: 64 * 1024 ** 3,
+  });
+  await buckets.hosts.put(node, encode(HostRecord, record));
+}
+
+export async function startHarness(
+  replicas: number,
+  options: { host?: boolean } = {},
+): Promise<Harness> {
   // The test plays the validator (it writes VMIs and publishes them accepted) and reads the
   // composer's plans, which no one user of infra/nats/headroom.conf may do both: no logins.
   const stack = await startStack({
@@ -50,6 +81,7 @@ export async function startHarness(replicas: number): Promise<Harness> {
   });
   const jsm = await toJetStream(stack.nc).jetstreamManager();
   const buckets = await ensureBuckets(stack.nc);
+  if (options.host !== false) await registerHost(buckets);
   return {
     nats: stack.nats,
     nc: stack.nc,
@@ -110,7 +142,8 @@ export async function publishAccepted(h: Harness, accepted: IVmiAccepted, msgID:
 }
 
 export async function countOn(h: Harness, subject: string): Promise<number> {
-  const info = await h.jsm.streams.info(STREAMS.pipeline, { subjects_filter: subject });
+  const stream = subject.startsWith("headroom.host.") ? STREAMS.hostWork : STREAMS.pipeline;
+  const info = await h.jsm.streams.info(stream, { subjects_filter: subject });
   return info.state.subjects?.[subject] ?? 0;
 }
 
@@ -138,7 +171,7 @@ export function consumed(h: Harness, namespace: string, name: string) {
 export async function lastPlan(h: Harness, namespace: string, name: string) {
   const subject = planSubject(namespace, name);
   if ((await countOn(h, subject)) === 0) return null;
-  const stored = await h.jsm.streams.getMessage(STREAMS.pipeline, { last_by_subj: subject });
+  const stored = await h.jsm.streams.getMessage(STREAMS.hostWork, { last_by_subj: subject });
   if (!stored) return null;
   return { plan: decode(DomainPlan, stored.data), msgId: stored.header?.get("Nats-Msg-Id") ?? "" };
 }

@@ -1,4 +1,4 @@
-import { BUCKETS, ensureBuckets, planSubject } from "@headroom/bus";
+import { BUCKETS, ensureBuckets } from "@headroom/bus";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { SEED_NETWORK, seedVmi } from "./fixtures.ts";
 import {
@@ -8,6 +8,7 @@ import {
   createNetwork,
   type Harness,
   lastPlan,
+  planSubject,
   startHarness,
   statusOf,
   waitFor,

@@ -8,17 +8,21 @@ import {
   API_SUBJECTS,
   type Buckets,
   CAPACITY_FILTER,
-  type ConsumerLoop,
   consume,
-  DURABLES,
   decode,
   endpoint,
   ensureBuckets,
   ensureImageObjects,
   ensureStreams,
+  HOST_API,
+  type HostWorkKind,
+  hostApiSubject,
+  hostWorkDurable,
+  hostWorkFilter,
+  hostWorkKind,
   type MessageHandler,
   type NatsConnection,
-  PIPELINE_FILTERS,
+  PermanentError,
   SERVICE_NAMES,
   STREAMS,
   startMicroService,
@@ -113,6 +117,13 @@ export async function startLauncher(
     endpoints: [
       endpoint({
         name: "describe",
+        subject: hostApiSubject(ctx.node, HOST_API.describe),
+        request: DescribeRequest,
+        reply: DescribeReply,
+        handler: (req) => describeVmi(ctx, req),
+      }),
+      endpoint({
+        name: "describe-any",
         subject: API_SUBJECTS.describe,
         request: DescribeRequest,
         reply: DescribeReply,
@@ -152,6 +163,13 @@ export async function startLauncher(
       }),
       endpoint({
         name: "logs",
+        subject: hostApiSubject(ctx.node, HOST_API.consoleLog),
+        request: ConsoleLogRequest,
+        reply: ConsoleLogReply,
+        handler: (req) => serveConsoleLog(ctx, req, stopping.signal),
+      }),
+      endpoint({
+        name: "logs-any",
         subject: API_SUBJECTS.consoleLog,
         request: ConsoleLogRequest,
         reply: ConsoleLogReply,
@@ -161,7 +179,7 @@ export async function startLauncher(
   });
 
   const concurrency = options.concurrency ?? defaultConcurrency();
-  const loops = await consumeWork(ctx, concurrency, {
+  const handlers: Record<HostWorkKind, MessageHandler> = {
     plan: async (msg) => {
       const plan = decode(DomainPlan, msg.data);
       const key = storeKey(plan.namespace, plan.name);
@@ -174,7 +192,7 @@ export async function startLauncher(
         unplugRetries.schedule(key);
       }
     },
-    deleted: async (msg) => {
+    release: async (msg) => {
       const deleted = decode(VmiDeleted, msg.data);
       await ctx.queue.run(storeKey(deleted.namespace, deleted.name), () =>
         releaseVmi(ctx, deleted),
@@ -186,12 +204,35 @@ export async function startLauncher(
         recordRefusal(ctx, refused),
       );
     },
-  });
-  ctx.log.info(
-    { virtType: ctx.virtType, node: ctx.node, concurrency, capacityEvents: CAPACITY_FILTER },
-    "launcher consuming plans, deletions and refusals",
+  };
+  const loop = await consume(
+    ctx.js,
+    STREAMS.hostWork,
+    hostWorkDurable(ctx.node),
+    hostWorkFilter(ctx.node),
+    async (msg) => {
+      const kind = hostWorkKind(msg.subject);
+      const handler = handlers[kind as HostWorkKind];
+      if (!handler) throw new PermanentError(`${msg.subject} is no work a launcher knows`);
+      await handler(msg);
+    },
+    // A launch under TCG takes seconds, an unplug up to the detach timeout;
+    // the handler's keepalive holds the message meanwhile. Launch failures
+    // end as a Failed status; what is thrown is transient (NATS, libvirtd
+    // restarting) and worth retrying for minutes.
+    { log: ctx.log, ackWaitMs: REDELIVER_AFTER_MS, maxDeliver: 20, concurrency },
   );
-  const domainNames = await ctx.libvirt().listDomainNames();
+  ctx.log.info(
+    {
+      virtType: ctx.virtType,
+      node: ctx.node,
+      concurrency,
+      work: hostWorkFilter(ctx.node),
+      capacityEvents: CAPACITY_FILTER,
+    },
+    "launcher carrying out this host's plans, releases and refusals",
+  );
+  const domainNames = await domainsOfThisHost(ctx, await ctx.libvirt().listDomainNames());
   // Unplugs a previous launcher left unacknowledged: look at every VMI domain
   // once (nothing happens where no NIC waits for its guest).
   for (const domainName of domainNames) {
@@ -205,54 +246,32 @@ export async function startLauncher(
 
   return {
     buckets,
-    lost: Promise.race(loops.map((loop) => loop.lost)),
+    lost: loop.lost,
     stop: async () => {
       await ctx.host.stop("its launcher stopped");
       unplugRetries.stop();
       stopping.abort();
       await micro.stop();
-      await Promise.all(loops.map((loop) => loop.stop()));
+      await loop.stop();
       await ctx.ports.closeAll();
     },
   };
 }
 
 /**
- * The launcher's three pipeline stages. A launch under TCG takes seconds, an
- * unplug up to the detach timeout; the handler's keepalive holds the message
- * meanwhile. Launch failures end as a Failed status; what is thrown is
- * transient (NATS, libvirtd restarting) and worth retrying for minutes.
+ * The VMI domains whose status says this host runs them. Hosts that share a
+ * libvirtd (several on one machine) each touch only their own.
  */
-async function consumeWork(
+async function domainsOfThisHost(
   ctx: LauncherContext,
-  concurrency: number,
-  handlers: { plan: MessageHandler; deleted: MessageHandler; refused: MessageHandler },
-): Promise<ConsumerLoop[]> {
-  const options = { log: ctx.log, ackWaitMs: REDELIVER_AFTER_MS, maxDeliver: 20, concurrency };
-  return Promise.all([
-    consume(
-      ctx.js,
-      STREAMS.pipeline,
-      DURABLES.launcherPlan,
-      PIPELINE_FILTERS.plan,
-      handlers.plan,
-      options,
-    ),
-    consume(
-      ctx.js,
-      STREAMS.pipeline,
-      DURABLES.launcherDeleted,
-      PIPELINE_FILTERS.deleted,
-      handlers.deleted,
-      options,
-    ),
-    consume(
-      ctx.js,
-      STREAMS.pipeline,
-      DURABLES.launcherRefused,
-      PIPELINE_FILTERS.refused,
-      handlers.refused,
-      options,
-    ),
-  ]);
+  domainNames: readonly string[],
+): Promise<string[]> {
+  const own: string[] = [];
+  for (const domainName of domainNames) {
+    const vmi = vmiOfDomainName(domainName);
+    if (!vmi) continue;
+    const status = await ctx.readStatus(storeKey(vmi.namespace, vmi.name)).catch(() => null);
+    if (status?.node === ctx.node) own.push(domainName);
+  }
+  return own;
 }

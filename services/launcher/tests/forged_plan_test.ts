@@ -4,14 +4,14 @@
 // host, logs why, and fails the VMI; applying the VMI again, with the real
 // composer running, launches it.
 import { existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   API_SUBJECTS,
   connect,
   encode,
+  hostWorkSubject,
   planMsgId,
-  planSubject,
   request,
   toJetStream,
 } from "@headroom/bus";
@@ -53,7 +53,8 @@ describe("a plan forged with the composer's login", () => {
         diskFiles: [{ volumeName: "root", path: HOSTILE_FILE, blankSizeBytes: 1 << 20 }],
       });
       await toJetStream(composer).publish(
-        planSubject(stack.namespace, name),
+        // The stack's launcher runs under this machine's name.
+        hostWorkSubject(hostname(), "plan", stack.namespace, name),
         encode(DomainPlan, forged),
         { msgID: planMsgId(uid, 1) },
       );

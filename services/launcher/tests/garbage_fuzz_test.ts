@@ -9,15 +9,18 @@ import { join } from "node:path";
 import {
   API_SUBJECTS,
   connect,
-  DURABLES,
   decode,
   encode,
   ensureBuckets,
+  type HostWorkKind,
+  hostWorkDurable,
+  hostWorkSubject,
   MAX_REQUEST_BYTES,
   type NatsConnection,
   request,
   SERVICE_NAMES,
   STREAMS,
+  subjectToken,
   toJetStream,
 } from "@headroom/bus";
 import {
@@ -45,6 +48,12 @@ type ConsumerInfo = Awaited<ReturnType<JetStreamManager["consumers"]["info"]>>;
 
 const SEED = Number(process.env.HEADROOM_FUZZ_SEED ?? 20261128);
 const MAIN = "services/launcher/src/main.ts";
+const NODE = "fuzz-node";
+
+/** Work for this test's launcher. */
+function work(kind: HostWorkKind, namespace: string, name: string): string {
+  return hostWorkSubject(NODE, kind, namespace, name);
+}
 let nats: NatsServer;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
@@ -62,6 +71,7 @@ beforeAll(async () => {
     HEADROOM_STATE_DIR: stateDir,
     // No KVM probe: garbage needs no guest.
     HEADROOM_VIRT_TYPE: "qemu",
+    HEADROOM_NODE_NAME: NODE,
   });
   await launcher.waitForLog("launcher ready", 60_000);
   jsm = await toJetStream(nc).jetstreamManager();
@@ -89,7 +99,7 @@ const GARBAGE = [
 ];
 
 function consumerInfo(durable: string): Promise<ConsumerInfo> {
-  return jsm.consumers.info(STREAMS.pipeline, durable);
+  return jsm.consumers.info(STREAMS.hostWork, durable);
 }
 
 async function settled(durable: string, timeoutMs = 30_000): Promise<ConsumerInfo> {
@@ -145,7 +155,15 @@ describe("the launcher under garbage", () => {
     ];
     const eventsBefore = (await jsm.streams.info(STREAMS.capacity)).state.last_seq;
     for (const [i, body] of plans.entries())
-      await js.publish("headroom.pipeline.plan.x.y", body, { msgID: `plan-garbage-${i}` });
+      await js.publish(work("plan", "x", "y"), body, { msgID: `plan-garbage-${i}` });
+    // Work of a kind no launcher knows.
+    await js.publish(
+      `headroom.host.${subjectToken(NODE)}.bogus.x.y`,
+      plans[0] ?? new Uint8Array(),
+      {
+        msgID: "bogus-kind",
+      },
+    );
     // A refusal naming what no VMI can have: the exhausted event would carry it.
     const refusals: Uint8Array[] = [
       ...GARBAGE,
@@ -158,16 +176,12 @@ describe("the launcher under garbage", () => {
       }),
     ];
     for (const [i, body] of refusals.entries())
-      await js.publish("headroom.pipeline.refused.x.y", body, { msgID: `refused-garbage-${i}` });
+      await js.publish(work("refused", "x", "y"), body, { msgID: `refused-garbage-${i}` });
     // Deletions last: the real deletion below must come right after them in the stream.
     for (const [i, body] of deletions.entries())
-      await js.publish("headroom.pipeline.deleted.x.y", body, { msgID: `deleted-garbage-${i}` });
+      await js.publish(work("release", "x", "y"), body, { msgID: `deleted-garbage-${i}` });
 
-    for (const durable of [
-      DURABLES.launcherPlan,
-      DURABLES.launcherDeleted,
-      DURABLES.launcherRefused,
-    ]) {
+    for (const durable of [hostWorkDurable(NODE)]) {
       const before = await settled(durable);
       await new Promise((resolve) => setTimeout(resolve, 1500));
       const after = await consumerInfo(durable);
@@ -193,9 +207,9 @@ describe("the launcher under garbage", () => {
     expect(await ping()).toBeGreaterThan(0);
 
     // A real deletion of a VMI this host never ran is handled and acknowledged.
-    const before = await consumerInfo(DURABLES.launcherDeleted);
+    const before = await consumerInfo(hostWorkDurable(NODE));
     await js.publish(
-      "headroom.pipeline.deleted.fuzz.gone",
+      work("release", "fuzz", "gone"),
       encode(VmiDeleted, {
         namespace: "fuzz",
         name: "gone",
@@ -204,7 +218,7 @@ describe("the launcher under garbage", () => {
       }),
       { msgID: "real-deletion" },
     );
-    const after = await settled(DURABLES.launcherDeleted);
+    const after = await settled(hostWorkDurable(NODE));
     expect(after.delivered.stream_seq).toBe(before.delivered.stream_seq + 1);
     expect(after.num_redelivered).toBe(before.num_redelivered);
     expect(launcher.logs()).not.toMatch(/"vmi":"fuzz\/gone"[^\n]*"level":50/);
@@ -261,7 +275,7 @@ describe("the launcher under garbage", () => {
 
   // Last: it ends the launcher.
   it("exits with 1 when its plan consumer is deleted under it, instead of idling", async () => {
-    await jsm.consumers.delete(STREAMS.pipeline, DURABLES.launcherPlan);
+    await jsm.consumers.delete(STREAMS.hostWork, hostWorkDurable(NODE));
     const code = await Promise.race([
       launcher.exited,
       new Promise<string>((resolve) =>

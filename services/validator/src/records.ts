@@ -15,6 +15,7 @@ import {
   type IApplyReply,
   type IVmiRecord,
   type Outcome,
+  Placement,
   VmiAccepted,
   VmiStatus,
 } from "@headroom/proto";
@@ -34,6 +35,20 @@ export async function readStatus(status: KV, key: string, log: Logger): Promise<
     return (await readEntry(status, key, VmiStatus))?.value ?? null;
   } catch (error) {
     log.warn({ key, err: error }, "unreadable status ignored");
+    return null;
+  }
+}
+
+/** Where the composer placed the VMI (or why it could not), null when it has not yet. */
+export async function readPlacement(
+  placements: KV,
+  key: string,
+  log: Logger,
+): Promise<Placement | null> {
+  try {
+    return (await readEntry(placements, key, Placement))?.value ?? null;
+  } catch (error) {
+    log.warn({ key, err: error }, "unreadable placement ignored");
     return null;
   }
 }
@@ -72,8 +87,13 @@ export function acceptedReply(
   return { accepted: { namespace, name, uid, generation, outcome, capacity, dryRun } };
 }
 
-export function toRecord(stored: StoredVmi, status: VmiStatus | null): IVmiRecord {
+export function toRecord(
+  stored: StoredVmi,
+  status: VmiStatus | null,
+  placement: Placement | null = null,
+): IVmiRecord {
   const { record } = stored;
+  const placed = placement?.uid === record.uid ? placement : null;
   return {
     namespace: record.namespace,
     name: record.name,
@@ -84,6 +104,8 @@ export function toRecord(stored: StoredVmi, status: VmiStatus | null): IVmiRecor
     status,
     createdUnixMs: record.createdUnixMs,
     updatedUnixMs: record.acceptedUnixMs,
+    node: placed?.node ?? "",
+    pendingReason: placed?.pendingReason ?? "",
   };
 }
 

@@ -49,7 +49,7 @@ import { deleteImage } from "./images.ts";
 import { addInterface, removeInterface } from "./interfaces.ts";
 import { collectPage, keysAfter, labelFilter, pageLimit } from "./list_page.ts";
 import { watchNamespaceCounts } from "./namespace_counts.ts";
-import { identify, readStatus, readStored, toRecord } from "./records.ts";
+import { identify, readPlacement, readStatus, readStored, toRecord } from "./records.ts";
 import { type StoreDeps, storeOnce } from "./store.ts";
 
 export const DEFAULT_MAX_VMIS_PER_NAMESPACE = 1_000;
@@ -109,7 +109,7 @@ export async function startValidator(
   const js = toJetStream(nc);
   for (const difference of await ensureStreams(js)) options.log.warn(difference);
   const [buckets, imageObjects] = await Promise.all([ensureBuckets(js), ensureImageObjects(js)]);
-  const { vmis, status } = buckets;
+  const { vmis, status, placements } = buckets;
   const quota = options.maxVmisPerNamespace ?? DEFAULT_MAX_VMIS_PER_NAMESPACE;
   const counts = await watchNamespaceCounts(vmis, options.log);
   const createWithinQuota = async (
@@ -193,7 +193,11 @@ export async function startValidator(
     const key = storeKey(namespace, name);
     const stored = await readStored(vmis, key);
     if (!stored) return { found: false };
-    return { found: true, vmi: toRecord(stored, await readStatus(status, key, log)) };
+    const [current, placement] = await Promise.all([
+      readStatus(status, key, log),
+      readPlacement(placements, key, log),
+    ]);
+    return { found: true, vmi: toRecord(stored, current, placement) };
   };
 
   const list = async (request: ListRequest, log: Logger) => {
@@ -204,7 +208,11 @@ export async function startValidator(
     const read = async (key: string) => {
       const stored = await readStored(vmis, key);
       if (!stored || !selected(stored.vmi.metadata.labels)) return null;
-      return toRecord(stored, await readStatus(status, key, log));
+      const [current, placement] = await Promise.all([
+        readStatus(status, key, log),
+        readPlacement(placements, key, log),
+      ]);
+      return toRecord(stored, current, placement);
     };
     const page = await collectPage(
       keysAfter(all, request.continueToken),

@@ -1,6 +1,6 @@
 // `describe vmi NAME`: the stored VMI (validator), the live view of its domain
 // (launcher) and its last capacity events (event stream), together.
-import { API_SUBJECTS } from "@headroom/bus/client";
+import { API_SUBJECTS, HOST_API, hostApiSubject } from "@headroom/bus/client";
 import { DescribeReply, DescribeRequest } from "@headroom/proto";
 import type { HeadroomClient } from "../client.ts";
 import { DESCRIBE_EVENTS } from "../constants.ts";
@@ -25,7 +25,7 @@ export async function describeVmi(
   const { namespace, name } = options;
   const record = await getVmi(client, namespace, name);
   if (!record) throw new CliError(`vmi/${name} not found`, EXIT_INVALID);
-  const source = await liveView(client, namespace, name);
+  const source = await liveView(client, record.status?.node || record.node || "", namespace, name);
   const events = await lastEventsOf(
     client,
     { namespace, name, uid: record.uid ?? "" },
@@ -44,12 +44,13 @@ export async function describeVmi(
  */
 async function liveView(
   client: HeadroomClient,
+  node: string,
   namespace: string,
   name: string,
 ): Promise<CapacitySource> {
   try {
     const reply = await client.call(
-      API_SUBJECTS.describe,
+      node ? hostApiSubject(node, HOST_API.describe) : API_SUBJECTS.describe,
       DescribeRequest,
       { namespace, name },
       DescribeReply,

@@ -1,0 +1,157 @@
+// The placements bucket and the hosts it places on: this file reads and
+// writes them, placement.ts decides. Each VMI's placement is written by
+// compare-and-set against the revision read, so composer replicas that race
+// on one VMI agree on its host; hosts and other placements come from watches
+// and may lag by a moment (two replicas placing different VMIs at once can
+// both count a host as it was).
+import {
+  type BucketMirror,
+  type Buckets,
+  decode,
+  encode,
+  type Logger,
+  mirrorBucket,
+  retryCompareAndSet,
+} from "@headroom/bus";
+import { HostRecord, Placement } from "@headroom/proto";
+import { type Choice, chooseHost, type Demand, type Load } from "./placement.ts";
+
+export interface Placements {
+  /**
+   * The host of the VMI `uid` under `key`: the one it was placed on, else the
+   * one chosen now. A VMI no host can hold is recorded Pending with the reason.
+   */
+  place(key: string, uid: string, demand: Demand): Promise<Choice>;
+  /** The host the VMI `uid` is placed on, or null (not placed, Pending, or another VMI's). */
+  nodeOf(key: string, uid: string): Promise<string | null>;
+  /** Forgets the placement of the VMI `uid`; the host it was on, or null. */
+  release(key: string, uid: string): Promise<string | null>;
+  /** The keys of VMIs waiting for a host, with their uids. */
+  pending(): Array<{ key: string; uid: string }>;
+  /** Called (debounced) when room may have appeared: a host changed or a VMI left one. */
+  onRoomChange(listener: () => void): void;
+  lost: Promise<Error>;
+  stop(): void;
+}
+
+const ROOM_CHANGE_DEBOUNCE_MS = 200;
+
+export async function openPlacements(
+  buckets: Buckets,
+  log: Logger,
+  now: () => number,
+): Promise<Placements> {
+  const [hosts, placed] = await Promise.all([
+    mirrorBucket(buckets.hosts, HostRecord, log),
+    mirrorBucket(buckets.placements, Placement, log),
+  ]);
+  const bucket = buckets.placements;
+
+  const read = async (key: string) => {
+    const entry = await bucket.get(key);
+    if (entry?.operation !== "PUT") return { revision: entry?.revision ?? 0, value: null };
+    try {
+      return { revision: entry.revision, value: decode(Placement, entry.value) };
+    } catch {
+      log.warn({ key }, "unreadable placement replaced");
+      return { revision: entry.revision, value: null };
+    }
+  };
+
+  const write = async (key: string, revision: number, placement: Placement) => {
+    const data = encode(Placement, placement);
+    if (revision > 0) await bucket.update(key, data, revision);
+    else await bucket.create(key, data);
+  };
+
+  const listeners: Array<() => void> = [];
+  let timer: NodeJS.Timeout | undefined;
+  const roomChanged = () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      for (const listener of listeners) listener();
+    }, ROOM_CHANGE_DEBOUNCE_MS);
+  };
+  hosts.onChange(roomChanged);
+  placed.onChange((_key, value) => {
+    if (value === null) roomChanged();
+  });
+
+  return {
+    async place(key, uid, demand) {
+      return retryCompareAndSet(
+        async (): Promise<Choice> => {
+          const { revision, value } = await read(key);
+          if (value?.uid === uid && value.node !== "") return { node: value.node };
+          const choice = chooseHost(
+            demand,
+            hosts.entries.values(),
+            loadsBesides(placed, key),
+            now(),
+          );
+          const node = "node" in choice ? choice.node : "";
+          const reason = "pending" in choice ? choice.pending : "";
+          // A Pending VMI whose reason is unchanged is not written again.
+          if (value?.uid === uid && node === "" && value.pendingReason === reason) return choice;
+          const placement = Placement.create({
+            uid,
+            node,
+            pendingReason: reason,
+            memoryBytes: demand.memoryBytes,
+            updatedUnixMs: now(),
+          });
+          await write(key, revision, placement);
+          placed.remember(key, placement);
+          return choice;
+        },
+        { gaveUp: () => new Error(`the placement of ${key} kept changing while it was written`) },
+      );
+    },
+
+    async nodeOf(key, uid) {
+      const { value } = await read(key);
+      return value?.uid === uid && value.node !== "" ? value.node : null;
+    },
+
+    async release(key, uid) {
+      return retryCompareAndSet(
+        async () => {
+          const { revision, value } = await read(key);
+          if (value?.uid !== uid) return null;
+          await bucket.delete(key, { previousSeq: revision });
+          placed.remember(key, null);
+          return value.node || null;
+        },
+        { gaveUp: () => new Error(`the placement of ${key} kept changing while it was released`) },
+      );
+    },
+
+    pending() {
+      return [...placed.entries]
+        .filter(([, value]) => value.node === "")
+        .map(([key, value]) => ({ key, uid: value.uid }));
+    },
+
+    onRoomChange: (listener) => listeners.push(listener),
+    lost: Promise.race([hosts.lost, placed.lost]),
+    stop() {
+      clearTimeout(timer);
+      hosts.stop();
+      placed.stop();
+    },
+  };
+}
+
+/** VMIs and memory placed on each host, leaving out the VMI being placed. */
+function loadsBesides(placed: BucketMirror<Placement>, key: string): Map<string, Load> {
+  const loads = new Map<string, Load>();
+  for (const [other, placement] of placed.entries) {
+    if (other === key || placement.node === "") continue;
+    const load = loads.get(placement.node) ?? { vmis: 0, memoryBytes: 0 };
+    load.vmis += 1;
+    load.memoryBytes += Number(placement.memoryBytes);
+    loads.set(placement.node, load);
+  }
+  return loads;
+}
