@@ -162,7 +162,15 @@ export type ConsoleLogReply = headroom.v1.ConsoleLogReply;
 export type IConsoleLogReply = headroom.v1.ConsoleLogReply.$Properties;
 
 export { exhaustedMessage } from "./capacity.ts";
-export { HEARTBEATS_TO_NOT_READY, type HostReadiness, hostReadiness } from "./host.ts";
+export {
+  DEFAULT_LOST_AFTER_MS,
+  HEARTBEATS_TO_NOT_READY,
+  type HostLoss,
+  type HostReadiness,
+  hostLoss,
+  hostReadiness,
+  statusOnHost,
+} from "./host.ts";
 
 // image.proto
 export const DeleteImageRequest = headroom.v1.DeleteImageRequest;

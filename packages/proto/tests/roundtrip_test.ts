@@ -221,6 +221,13 @@ const samples: Record<string, Record<string, unknown>> = {
     images: [{ ref: "headroom/tiny-guest", digest: "", sizeBytes: 1 }],
     updatedUnixMs: 1_700_000_000_000,
   },
+  Placement: {
+    uid: "00000000-0000-4000-8000-000000000001",
+    node: "",
+    pendingReason: "0/3 hosts can run it: 3 lack memory",
+    memoryBytes: 67_108_864,
+    updatedUnixMs: 1_700_000_000_000,
+  },
   CloudInitSeed: {
     kind: proto.CloudInitSeed.Kind.KIND_NOCLOUD,
     instanceId: "vm1.default",
