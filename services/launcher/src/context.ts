@@ -28,7 +28,7 @@ import {
 import { type HostState, hostState } from "@headroom/host-state";
 import { type ImageStore, openImageStore } from "@headroom/images";
 import type { Connection } from "@headroom/libvirt";
-import { type IVmiStatus, VmiAccepted, VmiStatus } from "@headroom/proto";
+import { DEFAULT_LOST_AFTER_MS, type IVmiStatus, VmiAccepted, VmiStatus } from "@headroom/proto";
 import { DEFAULT_HEARTBEAT_MS, HostRecorder } from "./host_record.ts";
 import { type ImageHolder, imageHolder } from "./images.ts";
 import { PortForwards } from "./port_forwards.ts";
@@ -49,6 +49,8 @@ export interface LauncherOptions {
   labels?: Record<string, string>;
   /** How often the host's record is refreshed (default 10 s). */
   heartbeatMs?: number;
+  /** How long the host may stay NotReady before its VMIs are Failed, NodeLost (default 5 min). */
+  lostAfterMs?: number;
   env?: NodeJS.ProcessEnv;
   now?: () => number;
   /** How long a guest gets to release an unplugged NIC (default 30 s). */
@@ -141,6 +143,7 @@ export function launcherContext(
     virtType: options.virtType,
     labels: options.labels ?? {},
     heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+    lostAfterMs: options.lostAfterMs ?? DEFAULT_LOST_AFTER_MS,
     version: options.version ?? "0.1.0",
   });
   return {

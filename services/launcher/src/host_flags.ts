@@ -3,6 +3,7 @@
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { nodeNameProblem, parseLabel } from "@headroom/labels";
+import { DEFAULT_LOST_AFTER_MS } from "@headroom/proto";
 import { DEFAULT_HEARTBEAT_MS } from "./host_record.ts";
 
 export const LAUNCHER_USAGE = `Usage: headroom-launcher [--node NAME] [--label key=value]...
@@ -22,6 +23,7 @@ export interface HostIdentity {
   node: string;
   labels: Record<string, string>;
   heartbeatMs: number;
+  lostAfterMs: number;
 }
 
 /** Throws an Error naming the flag or variable that is wrong. */
@@ -55,5 +57,10 @@ export function hostIdentity(args: string[], env: NodeJS.ProcessEnv): HostIdenti
     throw new Error(
       `HEADROOM_HEARTBEAT_MS=${env.HEADROOM_HEARTBEAT_MS} must be a whole number of milliseconds from 100 to 600000`,
     );
-  return { node, labels, heartbeatMs };
+  const lostAfterMs = Number(env.HEADROOM_NODE_LOST_AFTER_MS || DEFAULT_LOST_AFTER_MS);
+  if (!Number.isInteger(lostAfterMs) || lostAfterMs < 1000 || lostAfterMs > 86_400_000)
+    throw new Error(
+      `HEADROOM_NODE_LOST_AFTER_MS=${env.HEADROOM_NODE_LOST_AFTER_MS} must be a whole number of milliseconds from 1000 to 86400000`,
+    );
+  return { node, labels, heartbeatMs, lostAfterMs };
 }

@@ -39,6 +39,8 @@ export interface HostRecorderOptions {
   /** Labels beyond the defaults (which they may override). */
   labels: Record<string, string>;
   heartbeatMs: number;
+  /** How long this host may stay NotReady before its VMIs count as lost (NodeLost). */
+  lostAfterMs: number;
   version: string;
 }
 
@@ -60,6 +62,7 @@ export class HostRecorder {
       node: options.node,
       labels: { ...defaultHostLabels(options.node), ...options.labels },
       heartbeatMs: options.heartbeatMs,
+      lostAfterMs: options.lostAfterMs,
       startedUnixMs: options.now(),
       virtType: options.virtType,
       launcherVersion: options.version,

@@ -44,6 +44,7 @@ import {
   InterfaceRefused,
   ListVolumesReply,
   ListVolumesRequest,
+  Phase,
   PruneImagesReply,
   PruneImagesRequest,
   VmiDeleted,
@@ -243,6 +244,8 @@ export async function startLauncher(
   void resumeWaiting();
   // Guests still running from before: their ports lead to them again.
   void reopenForwards(ctx, domainNames);
+  // Guests that stopped while no launcher watched (a host lost and back) say so.
+  void reportStopped(ctx, domainNames);
 
   return {
     buckets,
@@ -256,6 +259,34 @@ export async function startLauncher(
       await ctx.ports.closeAll();
     },
   };
+}
+
+/**
+ * A domain its status calls Running that is not running (its QEMU ended while
+ * the launcher was away) is Failed, saying so; the rest are as reported.
+ */
+async function reportStopped(ctx: LauncherContext, domainNames: readonly string[]) {
+  for (const domainName of domainNames) {
+    const vmi = vmiOfDomainName(domainName);
+    if (!vmi) continue;
+    const key = storeKey(vmi.namespace, vmi.name);
+    await ctx.queue
+      .run(key, async () => {
+        const status = await ctx.readStatus(key);
+        if (status?.phase !== Phase.PHASE_RUNNING) return;
+        const domain = await ctx.libvirt().findDomain(domainName);
+        if (domain && (await domain.isActive())) return;
+        const reason = "its domain stopped while this host's launcher was away";
+        await ctx.putStatus(key, {
+          ...status,
+          phase: Phase.PHASE_FAILED,
+          reason,
+          updatedUnixMs: ctx.now(),
+        });
+        ctx.log.warn({ vmi: `${vmi.namespace}/${vmi.name}`, domain: domainName }, reason);
+      })
+      .catch((error: unknown) => ctx.log.warn({ vmi: key, err: error }, "state not checked"));
+  }
 }
 
 /**

@@ -9,7 +9,12 @@ describe("a launcher's host identity", () => {
     const env = { HEADROOM_NODE_NAME: "from-env", HEADROOM_NODE_LABELS: "zone=a" };
     expect(
       hostIdentity(["--node", "hv-1", "--label", "disktype=ssd", "--label", "gpu="], env),
-    ).toEqual({ node: "hv-1", labels: { disktype: "ssd", gpu: "" }, heartbeatMs: 10_000 });
+    ).toEqual({
+      node: "hv-1",
+      labels: { disktype: "ssd", gpu: "" },
+      heartbeatMs: 10_000,
+      lostAfterMs: 300_000,
+    });
   });
 
   it("falls back to the environment, then to the host name", () => {
@@ -18,8 +23,14 @@ describe("a launcher's host identity", () => {
         HEADROOM_NODE_NAME: "hv-2",
         HEADROOM_NODE_LABELS: "zone=a, rack=r1",
         HEADROOM_HEARTBEAT_MS: "500",
+        HEADROOM_NODE_LOST_AFTER_MS: "4000",
       }),
-    ).toEqual({ node: "hv-2", labels: { zone: "a", rack: "r1" }, heartbeatMs: 500 });
+    ).toEqual({
+      node: "hv-2",
+      labels: { zone: "a", rack: "r1" },
+      heartbeatMs: 500,
+      lostAfterMs: 4000,
+    });
     expect(hostIdentity([], {})).toMatchObject({ node: hostname(), labels: {} });
   });
 
@@ -31,6 +42,9 @@ describe("a launcher's host identity", () => {
     expect(() => hostIdentity(["--label", "zone"], {})).toThrow('label "zone" is not key=value');
     expect(() => hostIdentity([], { HEADROOM_HEARTBEAT_MS: "5" })).toThrow(
       /HEADROOM_HEARTBEAT_MS=5 must be/,
+    );
+    expect(() => hostIdentity([], { HEADROOM_NODE_LOST_AFTER_MS: "soon" })).toThrow(
+      /HEADROOM_NODE_LOST_AFTER_MS=soon must be/,
     );
     expect(() => hostIdentity(["--nod", "x"], {})).toThrow(/--nod/);
     expect(hostIdentity(["--help"], {})).toBe("help");
