@@ -10,10 +10,13 @@ import {
   type Logger,
   readEntry,
   storeKey,
+  subjectToken,
 } from "@headroom/bus";
 import {
+  HostRecord,
   type IApplyReply,
   type IVmiRecord,
+  type IVmiStatus,
   type Outcome,
   Placement,
   VmiAccepted,
@@ -35,6 +38,16 @@ export async function readStatus(status: KV, key: string, log: Logger): Promise<
     return (await readEntry(status, key, VmiStatus))?.value ?? null;
   } catch (error) {
     log.warn({ key, err: error }, "unreadable status ignored");
+    return null;
+  }
+}
+
+/** A host's record (null when it has none, or it is unreadable). */
+export async function readHost(hosts: KV, node: string, log: Logger): Promise<HostRecord | null> {
+  try {
+    return (await readEntry(hosts, subjectToken(node), HostRecord))?.value ?? null;
+  } catch (error) {
+    log.warn({ node, err: error }, "unreadable host record ignored");
     return null;
   }
 }
@@ -89,7 +102,7 @@ export function acceptedReply(
 
 export function toRecord(
   stored: StoredVmi,
-  status: VmiStatus | null,
+  status: IVmiStatus | null,
   placement: Placement | null = null,
 ): IVmiRecord {
   const { record } = stored;

@@ -40,16 +40,18 @@ import {
   ListReply,
   ListRequest,
   RemoveInterfaceRequest,
+  statusOnHost,
   VmiDeleted,
   VmiRecord,
 } from "@headroom/proto";
 import { DEFAULT_TERMINATION_GRACE_SECONDS } from "@headroom/vmi";
+import type { StoredVmi } from "./apply.ts";
 import { checkManifest } from "./apply.ts";
 import { deleteImage } from "./images.ts";
 import { addInterface, removeInterface } from "./interfaces.ts";
 import { collectPage, keysAfter, labelFilter, pageLimit } from "./list_page.ts";
 import { watchNamespaceCounts } from "./namespace_counts.ts";
-import { identify, readPlacement, readStatus, readStored, toRecord } from "./records.ts";
+import { identify, readHost, readPlacement, readStatus, readStored, toRecord } from "./records.ts";
 import { type StoreDeps, storeOnce } from "./store.ts";
 
 export const DEFAULT_MAX_VMIS_PER_NAMESPACE = 1_000;
@@ -109,7 +111,7 @@ export async function startValidator(
   const js = toJetStream(nc);
   for (const difference of await ensureStreams(js)) options.log.warn(difference);
   const [buckets, imageObjects] = await Promise.all([ensureBuckets(js), ensureImageObjects(js)]);
-  const { vmis, status, placements } = buckets;
+  const { vmis, status, placements, hosts } = buckets;
   const quota = options.maxVmisPerNamespace ?? DEFAULT_MAX_VMIS_PER_NAMESPACE;
   const counts = await watchNamespaceCounts(vmis, options.log);
   const createWithinQuota = async (
@@ -188,16 +190,23 @@ export async function startValidator(
     );
   };
 
+  /** The VMI as users see it: its status as its host's state makes it (Unknown, NodeLost). */
+  const now = options.now ?? Date.now;
+  const view = async (stored: StoredVmi, key: string, log: Logger) => {
+    const [current, placement] = await Promise.all([
+      readStatus(status, key, log),
+      readPlacement(placements, key, log),
+    ]);
+    const host = current?.node ? await readHost(hosts, current.node, log) : null;
+    return toRecord(stored, current && statusOnHost(current, host, now()), placement);
+  };
+
   const get = async (request: GetRequest, log: Logger) => {
     const { namespace, name } = identify(request);
     const key = storeKey(namespace, name);
     const stored = await readStored(vmis, key);
     if (!stored) return { found: false };
-    const [current, placement] = await Promise.all([
-      readStatus(status, key, log),
-      readPlacement(placements, key, log),
-    ]);
-    return { found: true, vmi: toRecord(stored, current, placement) };
+    return { found: true, vmi: await view(stored, key, log) };
   };
 
   const list = async (request: ListRequest, log: Logger) => {
@@ -208,11 +217,7 @@ export async function startValidator(
     const read = async (key: string) => {
       const stored = await readStored(vmis, key);
       if (!stored || !selected(stored.vmi.metadata.labels)) return null;
-      const [current, placement] = await Promise.all([
-        readStatus(status, key, log),
-        readPlacement(placements, key, log),
-      ]);
-      return toRecord(stored, current, placement);
+      return view(stored, key, log);
     };
     const page = await collectPage(
       keysAfter(all, request.continueToken),
