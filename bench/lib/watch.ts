@@ -38,6 +38,7 @@ export type Stage =
   | "reserved"
   | "attached"
   | "detached"
+  | "nodeLost"
   | "exhausted"
   | "released";
 
@@ -67,6 +68,7 @@ const CAPACITY_STAGES: Partial<Record<CapacityEventType, Stage>> = {
   [CapacityEventType.CAPACITY_EVENT_TYPE_DETACHED]: "detached",
   [CapacityEventType.CAPACITY_EVENT_TYPE_EXHAUSTED]: "exhausted",
   [CapacityEventType.CAPACITY_EVENT_TYPE_RELEASED]: "released",
+  [CapacityEventType.CAPACITY_EVENT_TYPE_NODE_LOST]: "nodeLost",
 };
 
 export interface PipelineWatch {

@@ -320,16 +320,17 @@ describe("each service", () => {
     await expectRejected(buckets.placements.put(storeKey("access", "ok"), new Uint8Array([1])));
   });
 
-  it("the composer writes placements, hosts' work and networks, not statuses, VMIs, accepted hand-offs or events", async () => {
+  it("the composer writes placements, hosts' work and networks, and NodeLost events, not statuses, VMIs or accepted hand-offs", async () => {
     const js = jetstream(as("composer"));
     const ack = await js.publish(hostWorkSubject("node-a", "plan", "access", "ok"), "plan");
     expect(ack.stream).toBe(STREAMS.hostWork);
     const buckets = await ensureBuckets(as("composer"));
     await buckets.networks.put("bridge", new Uint8Array([1]));
     await buckets.placements.put(storeKey("access", "ok"), new Uint8Array([1]));
+    // Its one event: a VMI's host was lost.
+    await js.publish(capacitySubject("access", "ok"), "event");
     await expectRejected(buckets.status.put(storeKey("access", "ok"), new Uint8Array([1])));
     await expectRejected(js.publish(acceptedSubject("access", "ok"), "accepted"));
-    await expectRejected(js.publish(capacitySubject("access", "ok"), "event"));
     await expectRejected(buckets.vmis.put(storeKey("access", "ok"), new Uint8Array([1])));
     await expectRejected(js.publish(refusedSubject("access", "ok"), "refused"));
   });

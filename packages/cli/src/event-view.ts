@@ -12,6 +12,7 @@ const TYPE_NAMES: Record<number, string> = {
   [CapacityEventType.CAPACITY_EVENT_TYPE_DETACHED]: "detached",
   [CapacityEventType.CAPACITY_EVENT_TYPE_EXHAUSTED]: "exhausted",
   [CapacityEventType.CAPACITY_EVENT_TYPE_RELEASED]: "released",
+  [CapacityEventType.CAPACITY_EVENT_TYPE_NODE_LOST]: "node-lost",
 };
 
 /** "reserved", "attached", "detached", "exhausted", "released". */

@@ -10,6 +10,7 @@ export const PHASE_NAMES: Record<number, string> = {
   [Phase.PHASE_RUNNING]: "Running",
   [Phase.PHASE_FAILED]: "Failed",
   [Phase.PHASE_DELETING]: "Deleting",
+  [Phase.PHASE_UNKNOWN]: "Unknown",
 };
 
 const INTERFACE_STATE_NAMES: Record<number, string> = {

@@ -91,7 +91,7 @@ describe("headroom validate: valid files (exit 0)", () => {
     );
     expect(run.code).toBe(0);
     expect(run.stderr).toBe(
-      "Warning: spec.tolerations has no effect: headroom runs each VMI on its one host, so there is nothing to place\n",
+      "Warning: spec.tolerations has no effect: headroom's hosts carry no taints, so there is nothing to tolerate\n",
     );
     expect(run.stdout).toContain("valid.");
   });

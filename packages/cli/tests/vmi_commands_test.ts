@@ -115,7 +115,7 @@ describe("headroom apply", () => {
     const doc = vmi("as-written", (doc) => {
       doc.apiVersion = "kubevirt.io/v1alpha3";
       doc.spec.terminationGracePeriodSeconds = 0;
-      doc.spec.nodeSelector = { "kubernetes.io/hostname": "node01" };
+      doc.spec.tolerations = [{ key: "a", operator: "Exists" }];
       doc.spec.domain.machine = { type: "" };
     });
     const run = await headroom([...server, "apply", "-f", "-"], {}, doc);
@@ -123,10 +123,10 @@ describe("headroom apply", () => {
     expect(run.stdout).toBe("vmi/as-written created (capacity 5)\n");
     expect(run.stderr.split("\n").filter(Boolean)).toEqual([
       "Warning: apiVersion: kubevirt.io/v1alpha3 is deprecated in KubeVirt; the VMI is read and stored as kubevirt.io/v1",
-      "Warning: spec.nodeSelector has no effect: headroom runs each VMI on its one host, so there is nothing to place",
+      "Warning: spec.tolerations has no effect: headroom's hosts carry no taints, so there is nothing to tolerate",
     ]);
     const kept = await stored("default", "as-written");
-    expect(kept.manifestJson).not.toContain("nodeSelector");
+    expect(kept.manifestJson).not.toContain("tolerations");
     const spec = JSON.parse(kept.manifestJson ?? "{}").spec;
     expect(spec.domain.machine).toEqual({ type: "q35" });
     expect(spec.terminationGracePeriodSeconds).toBe(0);

@@ -8,6 +8,7 @@ import {
   ApiError,
   type Buckets,
   type ConsumerLoop,
+  capacitySubject,
   consume,
   DecodeError,
   DURABLES,
@@ -26,6 +27,7 @@ import {
   type MicroService,
   type NatsConnection,
   PIPELINE_FILTERS,
+  parseStoreKey,
   planMsgId,
   readEntry,
   retryCompareAndSet,
@@ -38,6 +40,8 @@ import {
 import { hostState } from "@headroom/host-state";
 import { imageFilePath } from "@headroom/images";
 import {
+  CapacityEvent,
+  CapacityEventType,
   CreateNetworkReply,
   CreateNetworkRequest,
   DeleteNetworkReply,
@@ -247,6 +251,39 @@ export async function startComposer(
   };
   placements.onRoomChange(() => void placePending());
 
+  // A VMI whose host is lost is Failed, NodeLost (readers derive it from the
+  // host's record); its capacity event says so, once per loss.
+  const told = new Set<string>();
+  const tellLost = async () => {
+    for (const { key, placement, loss } of placements.onLostHosts(now())) {
+      const msgID = `${placement.uid}:node-lost:${loss.sinceUnixMs}`;
+      if (told.has(msgID)) continue;
+      const { namespace, name } = parseStoreKey(key);
+      const event = CapacityEvent.create({
+        type: CapacityEventType.CAPACITY_EVENT_TYPE_NODE_LOST,
+        namespace,
+        name,
+        uid: placement.uid,
+        node: placement.node,
+        message: loss.reason,
+        timestampUnixMs: now(),
+      });
+      await js.publish(capacitySubject(namespace, name), encode(CapacityEvent, event), { msgID });
+      told.add(msgID);
+      log.warn(
+        { vmi: `${namespace}/${name}`, uid: placement.uid, node: placement.node },
+        loss.reason,
+      );
+    }
+  };
+  const lostTimer = setInterval(
+    () =>
+      void tellLost().catch((error: unknown) =>
+        log.warn({ err: error }, "telling of lost hosts failed; tried again in a moment"),
+      ),
+    LOST_HOSTS_CHECK_MS,
+  );
+
   /** A message that kept failing (NATS trouble): the VMI fails rather than waiting silently. */
   const giveUp = async (msg: JsMsg, error: unknown) => {
     if (error instanceof DecodeError) return;
@@ -404,6 +441,7 @@ export async function startComposer(
       ),
     ]);
   } catch (error) {
+    clearInterval(lostTimer);
     await micro.stop();
     placements.stop();
     throw error;
@@ -420,6 +458,7 @@ export async function startComposer(
     buckets,
     lost: Promise.race([placements.lost, ...loops.map((loop) => loop.lost)]),
     async stop() {
+      clearInterval(lostTimer);
       await micro.stop();
       await Promise.all(loops.map((loop) => loop.stop()));
       placements.stop();
@@ -440,6 +479,9 @@ function failedPlan(
   const { namespace, name, uid, generation } = vmi;
   return { namespace, name, uid, generation, domainName, composeFailure: reason };
 }
+
+/** How often the composer looks for VMIs on lost hosts. */
+const LOST_HOSTS_CHECK_MS = 1000;
 
 /** What a VMI whose composition failed asks of a host: nothing, only its launcher. */
 const NO_DEMAND: Demand = {

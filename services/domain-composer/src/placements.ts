@@ -12,8 +12,9 @@ import {
   type Logger,
   mirrorBucket,
   retryCompareAndSet,
+  subjectToken,
 } from "@headroom/bus";
-import { HostRecord, Placement } from "@headroom/proto";
+import { type HostLoss, HostRecord, hostLoss, Placement } from "@headroom/proto";
 import { type Choice, chooseHost, type Demand, type Load } from "./placement.ts";
 
 export interface Placements {
@@ -28,6 +29,8 @@ export interface Placements {
   release(key: string, uid: string): Promise<string | null>;
   /** The keys of VMIs waiting for a host, with their uids. */
   pending(): Array<{ key: string; uid: string }>;
+  /** The VMIs placed on hosts that are lost (see hostLoss), with the loss. */
+  onLostHosts(nowMs: number): Array<{ key: string; placement: Placement; loss: HostLoss }>;
   /** Called (debounced) when room may have appeared: a host changed or a VMI left one. */
   onRoomChange(listener: () => void): void;
   lost: Promise<Error>;
@@ -131,6 +134,17 @@ export async function openPlacements(
       return [...placed.entries]
         .filter(([, value]) => value.node === "")
         .map(([key, value]) => ({ key, uid: value.uid }));
+    },
+
+    onLostHosts(nowMs) {
+      const lost: Array<{ key: string; placement: Placement; loss: HostLoss }> = [];
+      for (const [key, placement] of placed.entries) {
+        const host = placement.node ? hosts.entries.get(subjectToken(placement.node)) : undefined;
+        if (!host) continue;
+        const loss = hostLoss(host, nowMs);
+        if (loss.state === "lost") lost.push({ key, placement, loss });
+      }
+      return lost;
     },
 
     onRoomChange: (listener) => listeners.push(listener),
