@@ -97,12 +97,18 @@ export async function openPlacements(
           const reason = "pending" in choice ? choice.pending : "";
           // A Pending VMI whose reason is unchanged is not written again.
           if (value?.uid === uid && node === "" && value.pendingReason === reason) return choice;
+          // An earlier VMI of this name still placed: its deletion is on its way.
+          const earlier =
+            value && value.uid !== uid && value.node !== ""
+              ? { previousUid: value.uid, previousNode: value.node }
+              : { previousUid: value?.previousUid ?? "", previousNode: value?.previousNode ?? "" };
           const placement = Placement.create({
             uid,
             node,
             pendingReason: reason,
             memoryBytes: demand.memoryBytes,
             updatedUnixMs: now(),
+            ...earlier,
           });
           await write(key, revision, placement);
           placed.remember(key, placement);
@@ -114,13 +120,20 @@ export async function openPlacements(
 
     async nodeOf(key, uid) {
       const { value } = await read(key);
-      return value?.uid === uid && value.node !== "" ? value.node : null;
+      if (value?.uid === uid) return value.node || null;
+      return value?.previousUid === uid ? value.previousNode || null : null;
     },
 
     async release(key, uid) {
       return retryCompareAndSet(
         async () => {
           const { revision, value } = await read(key);
+          if (value?.previousUid === uid) {
+            const forgotten = Placement.create({ ...value, previousUid: "", previousNode: "" });
+            await write(key, revision, forgotten);
+            placed.remember(key, forgotten);
+            return value.previousNode || null;
+          }
           if (value?.uid !== uid) return null;
           await bucket.delete(key, { previousSeq: revision });
           placed.remember(key, null);

@@ -4,9 +4,19 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { acceptedSubject, encode, storeKey, toJetStream } from "@headroom/bus";
+import {
+  acceptedSubject,
+  decode,
+  deletedMsgId,
+  deletedSubject,
+  encode,
+  hostWorkSubject,
+  STREAMS,
+  storeKey,
+  toJetStream,
+} from "@headroom/bus";
 import { stripPlaceholders } from "@headroom/domain-xml";
-import { Phase, VmiStatus } from "@headroom/proto";
+import { Phase, Placement, VmiDeleted, VmiStatus } from "@headroom/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Doc, SEED_NETWORK, seedVmi } from "./fixtures.ts";
 import {
@@ -20,6 +30,7 @@ import {
   publishAccepted,
   startHarness,
   statusOf,
+  TEST_NODE,
   waitFor,
 } from "./harness.ts";
 
@@ -198,6 +209,35 @@ describe("an accepted VMI", () => {
     expect(await statusOf(h, NS, "running")).toMatchObject({
       phase: Phase.PHASE_RUNNING,
       observedGeneration: 1,
+    });
+  });
+
+  it("hands a deletion to its VMI's host, also when a new VMI of its name was placed first", async () => {
+    const oldUid = newUid();
+    await accept(h, seedNamed("again-named"), { uid: oldUid });
+    await planFor("again-named");
+    // The new VMI's accepted message overtakes the old one's deletion.
+    const newer = newUid();
+    await accept(h, seedNamed("again-named"), { uid: newer });
+    await waitFor("the new VMI's plan", async () => {
+      const last = await lastPlan(h, NS, "again-named");
+      return last?.plan.uid === newer;
+    });
+    await toJetStream(h.nc).publish(
+      deletedSubject(NS, "again-named"),
+      encode(VmiDeleted, { namespace: NS, name: "again-named", uid: oldUid, generation: 1 }),
+      { msgID: deletedMsgId(oldUid) },
+    );
+    const subject = hostWorkSubject(TEST_NODE, "release", NS, "again-named");
+    await waitFor("the old VMI's release", async () => (await countOn(h, subject)) === 1);
+    const release = await h.jsm.streams.getMessage(STREAMS.hostWork, { last_by_subj: subject });
+    expect(decode(VmiDeleted, release?.data ?? new Uint8Array()).uid).toBe(oldUid);
+    // The new VMI keeps its place.
+    const placement = await h.buckets.placements.get(storeKey(NS, "again-named"));
+    expect(decode(Placement, placement?.value ?? new Uint8Array())).toMatchObject({
+      uid: newer,
+      node: TEST_NODE,
+      previousUid: "",
     });
   });
 
