@@ -1,9 +1,10 @@
 // What `headroom up` does: NATS, libvirtd and the services, supervised until
 // Ctrl-C. commands/up.ts registers the command and loads this when it runs.
 import { execFile, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createWriteStream, existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { createConnection } from "node:net";
+import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import {
@@ -24,7 +25,13 @@ import { type ProcessSpec, Supervisor } from "@headroom/supervisor";
 import { CliError, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE } from "./exit-codes.ts";
 import { DEFAULT_STATE_DIR } from "./globals.ts";
 import { readableLogLine } from "./log-line.ts";
-import { SERVER_CONF, serverConfPath, writeNatsConfig } from "./nats-config.ts";
+import {
+  CLUSTER_SIZE,
+  clusterServerDir,
+  SERVER_CONF,
+  serverConfPath,
+  writeNatsConfig,
+} from "./nats-config.ts";
 import { repoRoot } from "./repo-root.ts";
 
 /** The services `up` runs, in start order (stopped in reverse), with their micro service names. */
@@ -47,8 +54,11 @@ export async function runUp(
   url: string,
   state: HostState,
   named: boolean,
-  launcherArgs: string[] = [],
+  launchers: string[][] = [[]],
 ): Promise<number> {
+  const processes = processesOf(launchers);
+  // Several hosts get a NATS cluster, as several machines would.
+  const natsServers = launchers.length > 1 ? CLUSTER_SIZE : 1;
   const root = repoRoot();
   await makeDir(state.logs);
   const logFile = createWriteStream(join(state.logs, "up.log"), { flags: "a" });
@@ -73,7 +83,7 @@ export async function runUp(
   );
   // Should this process die without stopping them, take the children along.
   const killChildren = () => {
-    for (const name of ["nats", ...SERVICES.map((service) => service.dir)]) {
+    for (const name of [...natsNames(natsServers), ...processes.map((process_) => process_.name)]) {
       const pid = supervisor.pid(name);
       if (pid) process.kill(pid, "SIGKILL");
     }
@@ -82,7 +92,7 @@ export async function runUp(
 
   try {
     const nats = await ensureNats(
-      { url, named },
+      { url, named, servers: natsServers },
       state,
       root,
       supervisor,
@@ -94,8 +104,8 @@ export async function runUp(
     await ensureLibvirt(root, say);
     if (stop.signal.aborted) return EXIT_OK;
 
-    const started: (typeof SERVICES)[number][] = [];
-    for (const service of SERVICES) {
+    const started: UpProcess[] = [];
+    for (const service of processes) {
       // The compiled service, as npm run build writes it: plain node starts it at once.
       const main = join(root, "services", service.dir, "dist", "main.js");
       if (!existsSync(main)) {
@@ -105,14 +115,17 @@ export async function runUp(
         continue;
       }
       supervisor.start({
-        name: service.dir,
+        name: service.name,
         command: process.execPath,
-        args: service.dir === "launcher" ? [main, ...launcherArgs] : [main],
+        args: [main, ...service.args],
         cwd: root,
         env: {
           ...process.env,
           HEADROOM_NATS_URL: nats.url,
           HEADROOM_STATE_DIR: state.root,
+          ...(nats.started && natsServers > 1
+            ? { HEADROOM_NATS_REPLICAS: String(CLUSTER_SIZE) }
+            : {}),
           ...(credentials ? userEnv(credentials, SERVICE_USERS[service.dir]) : {}),
         },
       });
@@ -122,7 +135,7 @@ export async function runUp(
     const missing = await waitForServices(nats.url, credentials, started, stop.signal);
     if (stop.signal.aborted) return EXIT_OK;
     for (const service of missing) {
-      say(`[up] warning: the ${service.dir} is not answering yet; see its lines above`);
+      say(`[up] warning: the ${service.name} is not answering yet; see its lines above`);
     }
     process.stdout.write(
       banner(nats.url, startedNats, credentials !== undefined, state, started, missing),
@@ -139,6 +152,27 @@ export async function runUp(
   }
 }
 
+/** A process `up` supervises beside nats-server: a service, or one host's launcher. */
+interface UpProcess {
+  /** Its name in the supervisor and on its output lines. */
+  name: string;
+  dir: (typeof SERVICES)[number]["dir"];
+  micro: string;
+  args: string[];
+}
+
+/** The services, with one launcher per host (named launcher-NODE when there are several). */
+function processesOf(launchers: string[][]): UpProcess[] {
+  return SERVICES.flatMap((service): UpProcess[] => {
+    if (service.dir !== "launcher") return [{ ...service, name: service.dir, args: [] }];
+    return launchers.map((args) => {
+      const node = args[args.indexOf("--node") + 1];
+      const name = launchers.length > 1 && node ? `launcher-${node}` : "launcher";
+      return { ...service, name, args };
+    });
+  });
+}
+
 /**
  * Uses the NATS server at `url`, or starts one there. Returns whether it was
  * started here, and the credentials of headroom's users (none for a server
@@ -147,7 +181,7 @@ export async function runUp(
  * listen on the default port and pose as headroom's server.
  */
 async function ensureNats(
-  { url, named }: { url: string; named: boolean },
+  { url, named, servers }: { url: string; named: boolean; servers: number },
   state: HostState,
   root: string,
   supervisor: Supervisor,
@@ -190,6 +224,19 @@ async function ensureNats(
   const credentials = await ensureCredentials(state.secrets).catch((error: Error) => {
     throw new CliError(`cannot keep NATS keys in ${state.secrets}: ${error.message}`);
   });
+  if (servers > 1) {
+    const started = await startCluster(
+      host,
+      port,
+      state,
+      root,
+      supervisor,
+      credentials,
+      output,
+      signal,
+    );
+    return { started: true, credentials, url: started };
+  }
   const spec = natsSpec(root, host, port, state.nats, serverEnv(credentials));
   await writeNatsConfig(state, spec.conf).catch((error: Error) => {
     throw new CliError(`cannot write ${serverConfPath(state)}: ${error.message}`);
@@ -223,11 +270,12 @@ function serverReady(
   readers: Set<(line: string) => void>,
   signal: AbortSignal,
   own: string,
+  name = "nats",
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const fail = (message: string) => () => reject(new CliError(message, EXIT_UNREACHABLE));
     const read = (line: string) => {
-      if (!line.startsWith("[nats] ")) return;
+      if (!line.startsWith(`[${name}] `)) return;
       if (/Server is ready/.test(line)) done(resolve);
       else if (/address already in use|Error listening on port/i.test(line))
         done(
@@ -270,9 +318,11 @@ export function natsSpec(
   storeDir: string,
   publicKeys: Record<string, string>,
   env: NodeJS.ProcessEnv = process.env,
+  cluster?: { name: string; env: Record<string, string> },
 ): ProcessSpec & { conf: string } {
   const tls = Boolean(env.HEADROOM_NATS_TLS_SERVER_CERT && env.HEADROOM_NATS_TLS_SERVER_KEY);
-  const conf = join(root, "infra", "nats", tls ? "tls.conf" : "headroom.conf");
+  const shipped = cluster ? "cluster.conf" : tls ? "tls.conf" : "headroom.conf";
+  const conf = join(root, "infra", "nats", shipped);
   if (!existsSync(conf)) {
     throw new CliError(
       `${conf} is missing: headroom's NATS configuration is part of the repository`,
@@ -283,13 +333,107 @@ export function natsSpec(
   const args = ["-c", join(storeDir, SERVER_CONF), "-a", host, "-p", String(port)];
   const setsid = spawnSync("setsid", ["--version"]).error === undefined;
   return {
-    name: "nats",
+    name: cluster?.name ?? "nats",
     command: setsid ? "setsid" : "nats-server",
     args: setsid ? ["nats-server", ...args] : args,
     cwd: root,
-    env: { ...env, ...publicKeys, HEADROOM_NATS_STORE_DIR: storeDir },
+    env: { ...env, ...publicKeys, ...cluster?.env, HEADROOM_NATS_STORE_DIR: storeDir },
     conf,
   };
+}
+
+/** The supervisor's names of `up`'s nats-servers. */
+function natsNames(servers: number): string[] {
+  return servers > 1 ? Array.from({ length: servers }, (_, i) => `nats-${i + 1}`) : ["nats"];
+}
+
+/**
+ * Starts CLUSTER_SIZE nats-servers on host:port, port+1, …, routed to each
+ * other with infra/nats/cluster.conf (a route password made for this start),
+ * each with its store in <state>/nats/n1, n2, …; resolves with their URLs
+ * once each says it is ready.
+ */
+async function startCluster(
+  host: string,
+  port: number,
+  state: HostState,
+  root: string,
+  supervisor: Supervisor,
+  credentials: NatsCredentials,
+  output: { say: (line: string) => void; readers: Set<(line: string) => void> },
+  signal: AbortSignal,
+): Promise<string> {
+  if (process.env.HEADROOM_NATS_TLS_SERVER_CERT)
+    throw new CliError(
+      "up --hosts runs its NATS cluster on loopback without TLS; unset HEADROOM_NATS_TLS_SERVER_CERT, or run one host",
+      EXIT_USAGE,
+    );
+  const ports = Array.from({ length: CLUSTER_SIZE }, (_, i) => port + i);
+  for (const taken of ports) {
+    if (await listens({ host, port: taken }))
+      throw new CliError(
+        `something already listens at ${host}:${taken}; up --hosts starts ${CLUSTER_SIZE} NATS servers on ports ${port} to ${port + CLUSTER_SIZE - 1}`,
+        EXIT_UNREACHABLE,
+      );
+  }
+  const clusterPorts = await Promise.all(ports.map(() => freeLoopbackPort()));
+  // nats-server reads a variable's value as configuration: starting with a
+  // letter, the password is read as a string.
+  const password = `r${randomBytes(16).toString("hex")}`;
+  const routes = Object.fromEntries(
+    clusterPorts.map((clusterPort, i) => [
+      `HEADROOM_NATS_ROUTE_${i + 1}`,
+      `nats-route://route:${password}@127.0.0.1:${clusterPort}`,
+    ]),
+  );
+  const urls: string[] = [];
+  const ready: Promise<void>[] = [];
+  for (const [i, clientPort] of ports.entries()) {
+    const name = `nats-${i + 1}`;
+    const dir = clusterServerDir(state, i + 1);
+    await makeDir(dir);
+    const spec = natsSpec(root, host, clientPort, dir, serverEnv(credentials), process.env, {
+      name,
+      env: {
+        ...routes,
+        HEADROOM_NATS_SERVER_NAME: `n${i + 1}`,
+        HEADROOM_NATS_CLUSTER_LISTEN: `127.0.0.1:${clusterPorts[i]}`,
+        HEADROOM_NATS_ROUTE_PASSWORD: password,
+      },
+    });
+    await writeNatsConfig(state, spec.conf, dir).catch((error: Error) => {
+      throw new CliError(`cannot write ${serverConfPath(state, dir)}: ${error.message}`);
+    });
+    const own = `nats://${host}:${clientPort}`;
+    urls.push(own);
+    ready.push(serverReady(output.readers, signal, own, name));
+    supervisor.start(spec);
+  }
+  output.say(
+    `[up] starting a cluster of ${CLUSTER_SIZE} nats-servers on ${host}:${port}-${port + CLUSTER_SIZE - 1} ` +
+      `with infra/nats/cluster.conf and the people's logins, stores in ${state.nats}/n1..n${CLUSTER_SIZE}`,
+  );
+  await Promise.all(ready);
+  const url = urls.join(",");
+  if (!signal.aborted && (await natsAnswers(url, credentials)) !== "answers")
+    throw new CliError(
+      `the NATS cluster says it is ready at ${url}, but headroom's client cannot log in there`,
+      EXIT_UNREACHABLE,
+    );
+  return url;
+}
+
+/** A loopback port nothing listened on a moment ago (for the cluster's routes). */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const free = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(free));
+    });
+  });
 }
 
 /** Host and port of the first server in `url`, when it is on this host (loopback). */
@@ -418,17 +562,20 @@ function banner(
   startedNats: boolean,
   withLogins: boolean,
   state: HostState,
-  started: readonly { dir: string }[],
-  missing: readonly { dir: string }[],
+  started: readonly { name: string }[],
+  missing: readonly { name: string }[],
 ): string {
   const services = started
     .map((service) =>
-      missing.includes(service) ? `${service.dir} (not answering yet)` : service.dir,
+      missing.includes(service) ? `${service.name} (not answering yet)` : service.name,
     )
     .join(", ");
-  const nats = startedNats
-    ? `${url} (started here, store ${state.nats})`
-    : `${url} (already running)`;
+  const servers = url.split(",").length;
+  const nats = !startedNats
+    ? `${url} (already running)`
+    : servers > 1
+      ? `${url} (a cluster of ${servers} started here, stores in ${state.nats}/n1..n${servers})`
+      : `${url} (started here, store ${state.nats})`;
   // The commands below reach this headroom only with the same server and state directory.
   const server = url === DEFAULT_NATS_URL ? "" : ` --server ${url}`;
   const stateDir = state.root === DEFAULT_STATE_DIR ? "" : ` --state-dir ${state.root}`;

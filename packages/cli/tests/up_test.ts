@@ -13,6 +13,7 @@ import {
   NotAuthorizedError,
   readClientCredentials,
   SERVICE_NAMES,
+  toJetStream,
 } from "@headroom/bus";
 import { freePort, startNats } from "@headroom/testing";
 import { afterEach, describe, expect, it } from "vitest";
@@ -188,6 +189,63 @@ describe("headroom up", () => {
     expect(children.filter((child) => alive(child.pid))).toEqual([]);
     expect(await answers(url)).toBe(false);
     expect(readFileSync(join(stateDir, "logs", "up.log"), "utf8")).toContain("[up] stopped");
+  });
+
+  it("runs several hosts with --hosts N: N launchers, nodes NAME-1 … NAME-N, all Ready", async () => {
+    const url = `nats://127.0.0.1:${await freePort()}`;
+    stateDir = await mkdtemp(join(tmpdir(), "headroom-cli-up-"));
+    up = start(
+      ["up", "--nats-url", url, "--state-dir", stateDir, "--hosts", "3", "--node", "trio"],
+      ENV,
+    );
+    await up.waitForOutput(BANNER, 90_000);
+    expect(up.stdout()).toMatch(
+      /services {2}validator, domain-composer, launcher-trio-1, launcher-trio-2, launcher-trio-3/,
+    );
+    // Three hosts get three NATS servers, routed into one cluster.
+    const port = Number(new URL(url).port);
+    const urls = [0, 1, 2].map((i) => `nats://127.0.0.1:${port + i}`).join(",");
+    expect(up.stdout()).toContain(`NATS      ${urls} (a cluster of 3 started here`);
+    for (const name of ["nats-1", "nats-2", "nats-3"])
+      expect(up.stdout()).toMatch(new RegExp(`^\\[${name}\\] .*Server is ready`, "m"));
+    const cli = ["--server", urls, "--state-dir", stateDir];
+    const deadline = Date.now() + 60_000;
+    let ready: string[] = [];
+    while (ready.length < 3 && Date.now() < deadline) {
+      const nodes = await headroom([...cli, "get", "nodes"]);
+      ready = nodes.stdout
+        .split("\n")
+        .filter((line) => / Ready /.test(line))
+        .map((line) => line.split(/ +/)[0] ?? "");
+      if (ready.length < 3) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(ready.sort()).toEqual(["trio-1", "trio-2", "trio-3"]);
+    expect(up.stdout()).toMatch(/^\[launcher-trio-2\] .*launcher ready/m);
+    // Every stream and bucket is kept on all three servers.
+    const login = await readClientCredentials(join(stateDir, "secrets"));
+    const nc = await connect({ name: "up-test", servers: urls.split(","), ...login });
+    try {
+      const jsm = await toJetStream(nc).jetstreamManager();
+      for (const stream of ["HEADROOM_PIPELINE", "HEADROOM_HOST_WORK", "KV_headroom-placements"])
+        expect((await jsm.streams.info(stream)).config.num_replicas, stream).toBe(3);
+    } finally {
+      await nc.close();
+    }
+
+    const children = descendantsOf(up.child.pid ?? -1);
+    expect(children.filter((child) => child.command === "nats-server")).toHaveLength(3);
+    up.child.kill("SIGINT");
+    expect((await up.done).code).toBe(0);
+    const deadline2 = Date.now() + 5_000;
+    while (children.some((child) => alive(child.pid)) && Date.now() < deadline2)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(children.filter((child) => alive(child.pid))).toEqual([]);
+  });
+
+  it("refuses --hosts outside 1 to 8 before anything starts", async () => {
+    const run = await headroom(["up", "--hosts", "9"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("write a number of hosts from 1 to 8");
   });
 
   it("uses a NATS server that already answers when --server names it, and leaves it running", async () => {

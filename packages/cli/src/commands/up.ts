@@ -1,4 +1,5 @@
-import type { Command } from "commander";
+import { hostname } from "node:os";
+import { type Command, InvalidArgumentError } from "commander";
 import { CliError, EXIT_CODES_HELP, EXIT_USAGE } from "../exit-codes.ts";
 import { globalsOf, hostStateOf } from "../globals.ts";
 
@@ -6,7 +7,11 @@ interface UpOptions {
   natsUrl?: string;
   node?: string;
   label: string[];
+  hosts: number;
 }
+
+/** Hosts one `up --hosts N` runs at most. */
+const MAX_HOSTS = 8;
 
 const HELP_AFTER = `
 What "npm start" runs. In order:
@@ -29,6 +34,9 @@ What "npm start" runs. In order:
 The launcher runs this host as the node --node (default: the host name),
 with the labels --label gives it (repeatable) beside kubernetes.io/hostname,
 kubernetes.io/os and kubernetes.io/arch; "headroom get nodes" shows them.
+--hosts N runs N launchers instead, nodes NAME-1 … NAME-N, to try placement
+on one machine: they share this machine's libvirtd and state directory, and
+each touches only the domains of the VMIs placed on it.
 Then it prints what to do next, and runs until Ctrl-C or SIGTERM, which stop
 the services first and then the nats-server it started.
 
@@ -37,6 +45,7 @@ ${EXIT_CODES_HELP}
 Examples:
   headroom up
   headroom up --node hv-1 --label disktype=ssd
+  headroom up --hosts 3
   headroom up --nats-url nats://127.0.0.1:4333 --state-dir /tmp/headroom`;
 
 /** `headroom up [--nats-url URL] [--node NAME] [--label key=value]...` */
@@ -53,30 +62,46 @@ export function registerUp(program: Command): void {
       (label: string, labels: string[]) => [...labels, label],
       [],
     )
+    .option("--hosts <n>", `hosts to run on this machine, 1 to ${MAX_HOSTS}`, parseHosts, 1)
     .addHelpText("after", HELP_AFTER)
     .action(async (options: UpOptions, command: Command) => {
       const globals = globalsOf(command);
       const { runUp } = await import("../up.ts");
       const named = options.natsUrl !== undefined || globals.serverGiven;
-      await checkHostFlags(options);
-      const launcherArgs = [
-        ...(options.node ? ["--node", options.node] : []),
-        ...options.label.flatMap((label) => ["--label", label]),
-      ];
+      const nodes = await checkHostFlags(options);
+      const labels = options.label.flatMap((label) => ["--label", label]);
+      const launchers = nodes.map((node) => [...(node ? ["--node", node] : []), ...labels]);
       process.exitCode = await runUp(
         options.natsUrl ?? globals.server,
         hostStateOf(globals),
         named,
-        launcherArgs,
+        launchers,
       );
     });
 }
 
-/** What the launcher would refuse, refused before anything starts. */
-async function checkHostFlags(options: UpOptions): Promise<void> {
+function parseHosts(text: string): number {
+  const hosts = Number(text);
+  if (!/^\d+$/.test(text) || hosts < 1 || hosts > MAX_HOSTS)
+    throw new InvalidArgumentError(`write a number of hosts from 1 to ${MAX_HOSTS}, e.g. 3.`);
+  return hosts;
+}
+
+/**
+ * What the launchers would refuse, refused before anything starts; returns
+ * each launcher's node name ("" for the launcher's own default, the host name).
+ */
+async function checkHostFlags(options: UpOptions): Promise<string[]> {
   const { nodeNameProblem, parseLabel } = await import("@headroom/labels");
-  const problem = options.node === undefined ? undefined : nodeNameProblem(options.node);
-  if (problem) throw new CliError(`--node: ${problem}`, EXIT_USAGE);
+  const base = options.node ?? (options.hosts > 1 ? hostname() : "");
+  const nodes =
+    options.hosts > 1
+      ? Array.from({ length: options.hosts }, (_, i) => `${base}-${i + 1}`)
+      : [base];
+  for (const node of nodes) {
+    const problem = node === "" ? undefined : nodeNameProblem(node);
+    if (problem) throw new CliError(`--node: ${problem}`, EXIT_USAGE);
+  }
   for (const label of options.label) {
     try {
       parseLabel(label);
@@ -84,4 +109,5 @@ async function checkHostFlags(options: UpOptions): Promise<void> {
       throw new CliError(`--label: ${(error as Error).message}`, EXIT_USAGE);
     }
   }
+  return nodes;
 }

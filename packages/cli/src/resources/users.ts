@@ -5,15 +5,15 @@ import { resolve } from "node:path";
 import { addPerson, connect, personEnv, readPeople, removePerson } from "@headroom/bus";
 import type { HostState } from "@headroom/host-state";
 import { CliError, EXIT_INVALID, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE } from "../exit-codes.ts";
-import { reloadNats, writeNatsConfig } from "../nats-config.ts";
+import { reloadNats, rewriteNatsConfigs } from "../nats-config.ts";
 import { formatAge, formatJson, formatTable } from "../output.ts";
 
 type Say = (text: string) => void;
 
 /** Gives the running server the people as they are now; what happened, in words. */
 async function applyPeople(state: HostState): Promise<"reloaded" | "not running"> {
-  const written = await writeNatsConfig(state);
-  if (!written || !(await reloadNats(state))) return "not running";
+  const written = await rewriteNatsConfigs(state);
+  if (written === 0 || !(await reloadNats(state))) return "not running";
   return "reloaded";
 }
 
