@@ -33,6 +33,7 @@ const BENCHES = [
   "slot-cost",
   // Its guests keep both cores busy for a while: after the timing-sensitive ones.
   "creates",
+  "cluster",
   "libvirt-memory",
 ] as const;
 type Bench = (typeof BENCHES)[number];
