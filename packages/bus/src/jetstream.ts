@@ -47,36 +47,35 @@ export function jetStreamReplicas(env: NodeJS.ProcessEnv = process.env): number 
   return replicas;
 }
 
+/**
+ * A work queue of hand-offs: a message stays until the one consumer of its
+ * stage acked it, however long that service is down; when full, new work is
+ * refused rather than old work silently dropped. A plan carries domain XML
+ * made from a manifest of up to 1 MiB.
+ */
+const WORK_QUEUE: Partial<StreamConfig> = {
+  retention: RetentionPolicy.Workqueue,
+  storage: StorageType.File,
+  duplicate_window: nanos(2 * MINUTE_MS),
+  discard: DiscardPolicy.New,
+  max_bytes: 256 * MIB,
+  max_msg_size: 2 * MIB,
+  num_replicas: 1,
+};
+
 /** The streams headroom needs, as created by ensureStreams (on one server). */
 export const STREAM_CONFIGS: Array<Partial<StreamConfig> & { name: string }> = [
   {
     name: STREAMS.pipeline,
-    description: "headroom hand-offs: accepted VMIs, deletions, domain plans",
+    description: "headroom hand-offs: accepted VMIs, deletions, refused hot-plugs",
     subjects: [PIPELINE_FILTERS.all],
-    // A message stays until the one consumer of its stage acked it, however
-    // long that service is down.
-    retention: RetentionPolicy.Workqueue,
-    storage: StorageType.File,
-    duplicate_window: nanos(2 * MINUTE_MS),
-    // Refuse new work rather than silently drop old work when full.
-    discard: DiscardPolicy.New,
-    max_bytes: 256 * MIB,
-    // A plan carries domain XML made from a manifest of up to 1 MiB.
-    max_msg_size: 2 * MIB,
-    num_replicas: 1,
+    ...WORK_QUEUE,
   },
   {
     name: STREAMS.hostWork,
     description: "headroom work for one host: plans, releases, refused hot-plugs",
     subjects: [HOST_WORK_FILTER],
-    // As the pipeline: kept until the host's launcher acked it, however long it is down.
-    retention: RetentionPolicy.Workqueue,
-    storage: StorageType.File,
-    duplicate_window: nanos(2 * MINUTE_MS),
-    discard: DiscardPolicy.New,
-    max_bytes: 256 * MIB,
-    max_msg_size: 2 * MIB,
-    num_replicas: 1,
+    ...WORK_QUEUE,
   },
   {
     name: STREAMS.capacity,

@@ -590,7 +590,7 @@ Next, from ${repoRoot()}:
   npx headroom${server}${stateDir} network create headroom-bridge --bridge hr-br0
   npx headroom${server}${stateDir} apply -f examples/vmi-seed.yaml --wait
   npx headroom${server}${stateDir} get vmi
-  npx headroom${stateDir} logs vmi-iface-request-example -f
+  npx headroom${server}${stateDir} logs vmi-iface-request-example -f
   npx headroom --help
 
 Ctrl-C stops headroom.
