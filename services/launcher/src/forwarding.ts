@@ -1,11 +1,11 @@
 // When the launcher opens and closes a VMI's forwarded ports: as its domain
 // runs (each plan), when it is released, and again for the domains still
 // running when a launcher starts.
-import { storeKey } from "@headroom/bus";
 import { domainOwner } from "@headroom/domain-manager";
-import { domainUuidOf, vmiOfDomainName } from "@headroom/host-state";
+import { domainUuidOf } from "@headroom/host-state";
 import type { VmiAccepted } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
+import { forEachVmiDomain } from "./host_domains.ts";
 
 /** The running domain of `stored` forwards the ports its record lists, no others. */
 export async function syncForwards(
@@ -31,25 +31,18 @@ export async function syncForwards(
  * After a launcher restart: the ports of every VMI domain of `domainNames`
  * still running here, on their recorded host ports.
  */
-export async function reopenForwards(
-  ctx: LauncherContext,
-  domainNames: readonly string[],
-): Promise<void> {
-  for (const domainName of domainNames) {
-    const vmi = vmiOfDomainName(domainName);
-    if (!vmi) continue;
-    const key = storeKey(vmi.namespace, vmi.name);
-    await ctx.queue
-      .run(key, async () => {
-        const stored = await ctx.readStored(key);
-        if (!stored?.guest?.ports?.length) return;
-        const domain = await ctx.libvirt().findDomain(domainName);
-        if (!domain || !(await domain.isActive())) return;
-        if ((await domainOwner(domain)) !== domainUuidOf(stored.uid)) return;
-        await syncForwards(ctx, domainName, stored);
-      })
-      .catch((error: unknown) =>
-        ctx.log.warn({ vmi: key, err: error }, "forwarded ports not reopened"),
-      );
-  }
+export function reopenForwards(ctx: LauncherContext, domainNames: readonly string[]) {
+  return forEachVmiDomain(
+    ctx,
+    domainNames,
+    "forwarded ports not reopened",
+    async (key, domainName) => {
+      const stored = await ctx.readStored(key);
+      if (!stored?.guest?.ports?.length) return;
+      const domain = await ctx.libvirt().findDomain(domainName);
+      if (!domain || !(await domain.isActive())) return;
+      if ((await domainOwner(domain)) !== domainUuidOf(stored.uid)) return;
+      await syncForwards(ctx, domainName, stored);
+    },
+  );
 }

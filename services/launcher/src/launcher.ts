@@ -44,15 +44,15 @@ import {
   InterfaceRefused,
   ListVolumesReply,
   ListVolumesRequest,
-  Phase,
   PruneImagesReply,
   PruneImagesRequest,
   VmiDeleted,
 } from "@headroom/proto";
 import { serveConsoleLog } from "./console_log.ts";
-import { type LauncherContext, type LauncherOptions, launcherContext } from "./context.ts";
+import { type LauncherOptions, launcherContext } from "./context.ts";
 import { describeVmi } from "./describe.ts";
 import { reopenForwards } from "./forwarding.ts";
+import { domainsOfThisHost, reportStopped } from "./host_domains.ts";
 import { pruneImages } from "./image_prune.ts";
 import { executePlan } from "./plan.ts";
 import type { LibvirtLink } from "./reconnect.ts";
@@ -259,50 +259,4 @@ export async function startLauncher(
       await ctx.ports.closeAll();
     },
   };
-}
-
-/**
- * A domain its status calls Running that is not running (its QEMU ended while
- * the launcher was away) is Failed, saying so; the rest are as reported.
- */
-async function reportStopped(ctx: LauncherContext, domainNames: readonly string[]) {
-  for (const domainName of domainNames) {
-    const vmi = vmiOfDomainName(domainName);
-    if (!vmi) continue;
-    const key = storeKey(vmi.namespace, vmi.name);
-    await ctx.queue
-      .run(key, async () => {
-        const status = await ctx.readStatus(key);
-        if (status?.phase !== Phase.PHASE_RUNNING) return;
-        const domain = await ctx.libvirt().findDomain(domainName);
-        if (domain && (await domain.isActive())) return;
-        const reason = "its domain stopped while this host's launcher was away";
-        await ctx.putStatus(key, {
-          ...status,
-          phase: Phase.PHASE_FAILED,
-          reason,
-          updatedUnixMs: ctx.now(),
-        });
-        ctx.log.warn({ vmi: `${vmi.namespace}/${vmi.name}`, domain: domainName }, reason);
-      })
-      .catch((error: unknown) => ctx.log.warn({ vmi: key, err: error }, "state not checked"));
-  }
-}
-
-/**
- * The VMI domains whose status says this host runs them. Hosts that share a
- * libvirtd (several on one machine) each touch only their own.
- */
-async function domainsOfThisHost(
-  ctx: LauncherContext,
-  domainNames: readonly string[],
-): Promise<string[]> {
-  const own: string[] = [];
-  for (const domainName of domainNames) {
-    const vmi = vmiOfDomainName(domainName);
-    if (!vmi) continue;
-    const status = await ctx.readStatus(storeKey(vmi.namespace, vmi.name)).catch(() => null);
-    if (status?.node === ctx.node) own.push(domainName);
-  }
-  return own;
 }
