@@ -139,6 +139,10 @@ export async function startComposer(
     return ack.duplicate;
   };
 
+  /** Hands a host the plan of one generation (the composed one, or one that says why not). */
+  const handPlan = (node: string, plan: ComposedPlan | FailedPlan) =>
+    handTo(node, "plan", plan, encode(DomainPlan, plan), planMsgId(plan.uid, plan.generation));
+
   const handleAccepted = async (accepted: VmiAccepted, attempt: number) => {
     const { namespace, name, uid } = accepted;
     const generation = Number(accepted.generation);
@@ -176,13 +180,7 @@ export async function startComposer(
       vlog.info({ reason: choice.pending }, "vmi pending: no host can run it");
       return;
     }
-    const duplicate = await handTo(
-      choice.node,
-      "plan",
-      plan,
-      encode(DomainPlan, plan),
-      planMsgId(uid, generation),
-    );
+    const duplicate = await handPlan(choice.node, plan);
     if (!result.ok) {
       vlog.warn(
         { reason: result.reason, node: choice.node, duplicate },
@@ -292,14 +290,7 @@ export async function startComposer(
     const reason = `the domain could not be composed: ${errorText(error)}`;
     const choice = await placements.place(storeKey(namespace, name), uid, NO_DEMAND);
     if ("pending" in choice) return;
-    const plan = failedPlan(vmi, "", reason);
-    await handTo(
-      choice.node,
-      "plan",
-      plan,
-      encode(DomainPlan, plan),
-      planMsgId(uid, vmi.generation),
-    );
+    await handPlan(choice.node, failedPlan(vmi, "", reason));
   };
 
   const createNetwork = async (
