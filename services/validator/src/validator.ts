@@ -35,6 +35,7 @@ import {
   DeleteRequest,
   GetReply,
   GetRequest,
+  type HostRecord,
   type IApplyReply,
   InterfaceReply,
   ListReply,
@@ -190,15 +191,24 @@ export async function startValidator(
     );
   };
 
-  /** The VMI as users see it: its status as its host's state makes it (Unknown, NodeLost). */
-  const now = options.now ?? Date.now;
-  const view = async (stored: StoredVmi, key: string, log: Logger) => {
+  /**
+   * The VMI as users see it: its status as its host's state makes it (Unknown,
+   * NodeLost). One request reads each host once, however many VMIs it holds.
+   */
+  const view = async (
+    stored: StoredVmi,
+    key: string,
+    log: Logger,
+    hostsRead = new Map<string, Promise<HostRecord | null>>(),
+  ) => {
     const [current, placement] = await Promise.all([
       readStatus(status, key, log),
       readPlacement(placements, key, log),
     ]);
-    const host = current?.node ? await readHost(hosts, current.node, log) : null;
-    return toRecord(stored, current && statusOnHost(current, host, now()), placement);
+    const node = current?.node ?? "";
+    if (node && !hostsRead.has(node)) hostsRead.set(node, readHost(hosts, node, log));
+    const host = node ? await hostsRead.get(node) : null;
+    return toRecord(stored, current && statusOnHost(current, host ?? null, deps.now()), placement);
   };
 
   const get = async (request: GetRequest, log: Logger) => {
@@ -214,10 +224,11 @@ export async function startValidator(
     const filter = request.namespace ? `${subjectToken(request.namespace)}.*` : ">";
     const all: string[] = [];
     for await (const key of await vmis.keys(filter)) all.push(key);
+    const hostsRead = new Map<string, Promise<HostRecord | null>>();
     const read = async (key: string) => {
       const stored = await readStored(vmis, key);
       if (!stored || !selected(stored.vmi.metadata.labels)) return null;
-      return view(stored, key, log);
+      return view(stored, key, log, hostsRead);
     };
     const page = await collectPage(
       keysAfter(all, request.continueToken),
