@@ -33,7 +33,7 @@ import {
   type HostLookups,
 } from "./compose_plan.ts";
 import { hostRouting } from "./host_routing.ts";
-import { networkEndpoints, readNetwork } from "./network_api.ts";
+import { openNetworkApi, readNetwork } from "./network_api.ts";
 import { type Demand, demandOf } from "./placement.ts";
 import { openPlacements } from "./placements.ts";
 import { readStoredVmi } from "./stored_vmis.ts";
@@ -90,6 +90,7 @@ export async function startComposer(
   const placements = await openPlacements(buckets, log, now);
 
   const routing = hostRouting({ js, placements, log, now });
+  const networkApi = await openNetworkApi(buckets, now, log);
 
   const handleAccepted = async (accepted: VmiAccepted, attempt: number) => {
     const { namespace, name, uid } = accepted;
@@ -182,7 +183,7 @@ export async function startComposer(
     version: options.version ?? "0.1.0",
     description: "composes libvirt domains for accepted VMIs; serves network attachments",
     log,
-    endpoints: networkEndpoints(buckets, now),
+    endpoints: networkApi.endpoints,
   });
 
   let loops: ConsumerLoop[];
@@ -222,6 +223,7 @@ export async function startComposer(
     routing.stop();
     await micro.stop();
     placements.stop();
+    networkApi.stop();
     throw error;
   }
   log.info(
@@ -234,12 +236,13 @@ export async function startComposer(
   return {
     micro,
     buckets,
-    lost: Promise.race([placements.lost, ...loops.map((loop) => loop.lost)]),
+    lost: Promise.race([placements.lost, networkApi.lost, ...loops.map((loop) => loop.lost)]),
     async stop() {
       routing.stop();
       await micro.stop();
       await Promise.all(loops.map((loop) => loop.stop()));
       placements.stop();
+      networkApi.stop();
     },
   };
 }

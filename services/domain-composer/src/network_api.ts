@@ -10,6 +10,8 @@ import {
   errorText,
   type KV,
   type Logger,
+  type MicroServiceOptions,
+  mirrorBucket,
   retryCompareAndSet,
 } from "@headroom/bus";
 import {
@@ -34,9 +36,25 @@ import {
 } from "./network_rules.ts";
 import { readStoredVmi } from "./stored_vmis.ts";
 
-/** The endpoints of the network attachment API, served by the composer's micro service. */
-export function networkEndpoints(buckets: { vmis: KV; networks: KV }, now: () => number) {
+export interface NetworkApi {
+  /** The network-create, -delete and -list endpoints, for the composer's micro service. */
+  endpoints: MicroServiceOptions["endpoints"];
+  /** Resolves if the list stops following the bucket. */
+  lost: Promise<Error>;
+  stop(): void;
+}
+
+/** The network attachment API; resolves once the attachments stored now are known. */
+export async function openNetworkApi(
+  buckets: { vmis: KV; networks: KV },
+  now: () => number,
+  log: Logger,
+): Promise<NetworkApi> {
   const { vmis, networks } = buckets;
+  // Lists come from memory: kv.keys() makes a consumer per request, which a
+  // cluster that just lost a server may take longer than a request's timeout to
+  // make (and every addinterface asks for the list).
+  const listed = await mirrorBucket(networks, NetworkAttachment, log);
 
   const createNetwork = async (
     request: CreateNetworkRequest,
@@ -63,6 +81,7 @@ export function networkEndpoints(buckets: { vmis: KV; networks: KV }, now: () =>
             const data = encode(NetworkAttachment, attachment);
             if (stored) await networks.update(wanted.name, data, stored.revision);
             else await networks.create(wanted.name, data);
+            listed.remember(wanted.name, NetworkAttachment.create(attachment));
             rlog.info(attachment, "network created");
             return { created: attachment };
           }
@@ -93,6 +112,7 @@ export function networkEndpoints(buckets: { vmis: KV; networks: KV }, now: () =>
           return { deleted: false, message, usedBy: users };
         }
         await networks.delete(name, { previousSeq: stored.revision });
+        listed.remember(name, null);
         rlog.info({ network: name, bridge: stored.attachment.bridge }, "network deleted");
         return { deleted: true, message: `network attachment '${name}' deleted` };
       },
@@ -103,17 +123,13 @@ export function networkEndpoints(buckets: { vmis: KV; networks: KV }, now: () =>
     );
   };
 
-  const listNetworks = async (): Promise<IListNetworksReply> => {
-    const found: NetworkAttachment[] = [];
-    for (const name of await keysOf(networks)) {
-      const stored = await readNetwork(networks, name).catch(() => null);
-      if (stored?.live) found.push(stored.attachment);
-    }
+  const listNetworks = (): IListNetworksReply => {
+    const found = [...listed.entries.values()];
     found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return { networks: found };
   };
 
-  return [
+  const endpoints = [
     endpoint({
       name: "network-create",
       subject: API_SUBJECTS.createNetwork,
@@ -133,9 +149,10 @@ export function networkEndpoints(buckets: { vmis: KV; networks: KV }, now: () =>
       subject: API_SUBJECTS.listNetworks,
       request: ListNetworksRequest,
       reply: ListNetworksReply,
-      handler: () => listNetworks(),
+      handler: async () => listNetworks(),
     }),
   ];
+  return { endpoints, lost: listed.lost, stop: () => listed.stop() };
 }
 
 /** A network attachment entry: its revision (for compare-and-set) and, when not deleted, its value. */
