@@ -10,12 +10,6 @@ export const API_SUBJECTS = {
   list: "headroom.api.v1.vmi.list",
   addInterface: "headroom.api.v1.vmi.addinterface",
   removeInterface: "headroom.api.v1.vmi.removeinterface",
-  /**
-   * describe and logs, answered by any launcher: right with one host only.
-   * Clients ask the VMI's own host (hostApiSubject) once it is placed.
-   */
-  describe: "headroom.api.v1.vmi.describe",
-  consoleLog: "headroom.api.v1.vmi.logs",
   /** Network attachments (multus networkName → host bridge), served by the composer. */
   createNetwork: "headroom.api.v1.network.create",
   deleteNetwork: "headroom.api.v1.network.delete",

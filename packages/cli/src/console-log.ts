@@ -1,8 +1,10 @@
 // `headroom logs`: a VMI's console log, read from the launcher of its host in
-// chunks (headroom.api.v1.vmi.logs), each request answered once.
-import { API_SUBJECTS, HOST_API, hostApiSubject } from "@headroom/bus/client";
+// chunks (headroom.api.v1.node.<node>.vmi.logs), each request answered once.
+import { HOST_API, hostApiSubject } from "@headroom/bus/client";
+import { isDnsLabel } from "@headroom/host-state";
 import { ConsoleLogReply, ConsoleLogRequest, type IConsoleLogRequest } from "@headroom/proto";
 import type { HeadroomClient } from "./client.ts";
+import { CliError, EXIT_INVALID } from "./exit-codes.ts";
 import { ConsoleText } from "./output.ts";
 import { getVmi } from "./resources/vmis.ts";
 
@@ -10,6 +12,8 @@ import { getVmi } from "./resources/vmis.ts";
 export const FOLLOW_WAIT_MS = 5_000;
 /** How much longer than its wait a request may take before it counts as unanswered. */
 const REPLY_MARGIN_MS = 10_000;
+/** How often a follow asks whether a Pending VMI has been placed on a host. */
+const PLACED_POLL_MS = 1_000;
 
 export interface ConsoleLogOptions {
   namespace: string;
@@ -42,10 +46,9 @@ export async function printConsoleLog(
     fileId: "",
     waitMs: 0,
   };
-  // The VMI's own host answers once it is placed; before, any launcher.
-  const record = await getVmi(client, namespace, name).catch(() => null);
-  const node = record?.status?.node || record?.node || "";
-  const subject = node ? hostApiSubject(node, HOST_API.consoleLog) : API_SUBJECTS.consoleLog;
+  const node = await hostOf(client, namespace, name, follow, signal);
+  if (!node) return;
+  const subject = hostApiSubject(node, HOST_API.consoleLog);
   /** Without --follow: the size of the log when it was first read. */
   let end: number | undefined;
   while (!signal.aborted) {
@@ -68,6 +71,38 @@ export async function printConsoleLog(
     next.waitMs = nextOffset >= Number(reply.size) ? waitMs : 0;
   }
   options.write(text.end());
+}
+
+/**
+ * The host the VMI is placed on, whose launcher has its console. A follow
+ * waits for a Pending VMI to be placed ("" once the signal aborts); a single
+ * read of one not placed yet is an error.
+ */
+async function hostOf(
+  client: HeadroomClient,
+  namespace: string,
+  name: string,
+  follow: boolean,
+  signal: AbortSignal,
+): Promise<string> {
+  // The validator says "not found" for any name it does not store; say why this one cannot be.
+  if (!isDnsLabel(name))
+    throw new CliError(`name ${JSON.stringify(name)} is not a DNS-1123 label`, EXIT_INVALID);
+  while (!signal.aborted) {
+    const record = await getVmi(client, namespace, name);
+    if (!record) throw new CliError(`vmi ${namespace}/${name} not found`, EXIT_INVALID);
+    const node = record.status?.node || record.node || "";
+    if (node) return node;
+    if (!follow) {
+      const why = record.pendingReason ? ` (${record.pendingReason})` : "";
+      throw new CliError(
+        `vmi/${name} has no console log yet: it is not placed on a host${why}`,
+        EXIT_INVALID,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, PLACED_POLL_MS));
+  }
+  return "";
 }
 
 /** The call's result, or null once the signal aborts (the call is then left to fail unseen). */

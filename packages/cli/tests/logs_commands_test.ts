@@ -1,7 +1,9 @@
 // headroom logs through NATS: a real nats-server under headroom.conf, the
-// validator storing the VMIs and the launcher serving their console logs. No
-// guest runs: the tests write the console file where the launcher finds it,
-// and the CLI has only its NATS login (no state directory of its own).
+// validator storing the VMIs, the composer placing them on the one host, and
+// that host's launcher serving their console logs. No guest runs (the
+// launcher only defines domains): the tests write the console file where the
+// launcher finds it, and the CLI has only its NATS login (no state directory
+// of its own).
 import { appendFile, mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { useStack } from "@headroom/test-stack/vitest";
@@ -12,10 +14,7 @@ import { headroom, start } from "./run.ts";
 const namespace = testNamespace();
 const stack = useStack({
   namespace,
-  services: ["validator", "launcher"],
-  tinyGuest: false,
-  seedNetwork: false,
-  env: { HEADROOM_VIRT_TYPE: "qemu" },
+  env: { HEADROOM_VIRT_TYPE: "qemu", HEADROOM_LAUNCHER_DEFINE_ONLY: "1" },
 });
 /** The server, the client login from the environment, a state directory that does not exist. */
 let env: Record<string, string> = {};
@@ -27,6 +26,14 @@ beforeAll(async () => {
   for (const name of ["web", "fresh"]) {
     const applied = await stack.apply(await stack.seedManifest(name));
     expect(applied.rejected?.errors ?? []).toEqual([]);
+  }
+  // logs asks the VMI's host: wait until both are placed.
+  for (const name of ["web", "fresh"]) {
+    const deadline = Date.now() + 30_000;
+    while (!(await stack.get(name)).vmi?.node) {
+      if (Date.now() > deadline) throw new Error(`${name} was never placed`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
   consoleLog = stack.state.consoleLog(namespace, "web");
   await mkdir(dirname(consoleLog), { recursive: true });
@@ -94,6 +101,30 @@ describe("headroom logs", () => {
     expect(fresh.stderr).toMatch(
       /^headroom: vmi\/fresh has no console log yet on host \S+: it has not started\n$/,
     );
+  });
+
+  it("exits 1 for a VMI no host can run yet, with the reason; -f waits for it", async () => {
+    const vmi = await stack.seedManifest("nowhere");
+    vmi.spec.nodeSelector = { zone: "nowhere" };
+    expect((await stack.apply(vmi)).rejected?.errors ?? []).toEqual([]);
+    const deadline = Date.now() + 30_000;
+    while (!(await stack.get("nowhere")).vmi?.pendingReason) {
+      if (Date.now() > deadline) throw new Error("nowhere was never found unplaceable");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const pending = await hc(["logs", "nowhere"]);
+    expect(pending.code).toBe(1);
+    expect(pending.stderr).toBe(
+      "headroom: vmi/nowhere has no console log yet: it is not placed on a host " +
+        "(0/1 hosts can run it: 1 do not match nodeSelector)\n",
+    );
+    // A follow keeps waiting for the host, and ends on SIGINT with exit 0.
+    const follow = start([...cli, "logs", "nowhere", "-f"], env);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    follow.child.kill("SIGINT");
+    const followed = await follow.done;
+    expect(followed.stderr).toBe("");
+    expect(followed.code).toBe(0);
   });
 
   it("refuses a name that cannot be a VMI's (exit 1) and a bad --tail (exit 2)", async () => {

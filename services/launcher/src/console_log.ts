@@ -1,4 +1,4 @@
-// headroom.api.v1.vmi.logs: a VMI's serial console log, one chunk per request.
+// headroom.api.v1.node.<node>.vmi.logs: a VMI's serial console log, one chunk per request.
 // A client reads the whole log by asking again from next_offset, and follows it
 // by asking with wait_ms: a request with nothing new to read waits (bounded)
 // for the file to grow, like a JetStream pull.

@@ -1,4 +1,4 @@
-// headroom.api.v1.vmi.describe: capacity and interfaces read from the live domain.
+// headroom.api.v1.node.<node>.vmi.describe: capacity and interfaces read from the live domain.
 import { ApiError, errorText, storeKey } from "@headroom/bus";
 import { inspectRunning, isHeadroomDomain, leasedAddresses } from "@headroom/domain-manager";
 import { domainNameOf } from "@headroom/host-state";

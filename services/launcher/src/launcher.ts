@@ -124,13 +124,6 @@ export async function startLauncher(
         handler: (req) => describeVmi(ctx, req),
       }),
       endpoint({
-        name: "describe-any",
-        subject: API_SUBJECTS.describe,
-        request: DescribeRequest,
-        reply: DescribeReply,
-        handler: (req) => describeVmi(ctx, req),
-      }),
-      endpoint({
         name: "image-prune",
         subject: API_SUBJECTS.pruneImages,
         request: PruneImagesRequest,
@@ -165,13 +158,6 @@ export async function startLauncher(
       endpoint({
         name: "logs",
         subject: hostApiSubject(ctx.node, HOST_API.consoleLog),
-        request: ConsoleLogRequest,
-        reply: ConsoleLogReply,
-        handler: (req) => serveConsoleLog(ctx, req, stopping.signal),
-      }),
-      endpoint({
-        name: "logs-any",
-        subject: API_SUBJECTS.consoleLog,
         request: ConsoleLogRequest,
         reply: ConsoleLogReply,
         handler: (req) => serveConsoleLog(ctx, req, stopping.signal),

@@ -1,11 +1,11 @@
-// The console log endpoint (headroom.api.v1.vmi.logs): the read of one chunk on
+// The console log endpoint (headroom.api.v1.node.<node>.vmi.logs): the read of one chunk on
 // its own, then through a real nats-server under headroom.conf, asked as the
 // client user of the launcher that the validator's stored VMIs name. No guest
 // runs: the tests write the console file where the launcher finds it.
 import { appendFile, mkdir, mkdtemp, open, rename, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { API_SUBJECTS, ApiError, request } from "@headroom/bus";
+import { ApiError, HOST_API, hostApiSubject, request } from "@headroom/bus";
 import { ConsoleLogReply, ConsoleLogRequest, type IConsoleLogRequest } from "@headroom/proto";
 import { useStack } from "@headroom/test-stack/vitest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -119,7 +119,7 @@ function read(
 ): Promise<ConsoleLogReply> {
   return request(
     stack.nc,
-    API_SUBJECTS.consoleLog,
+    hostApiSubject(hostname(), HOST_API.consoleLog),
     ConsoleLogRequest,
     { namespace: stack.namespace, name, ...fields },
     ConsoleLogReply,
@@ -142,7 +142,7 @@ async function refusal(promise: Promise<unknown>): Promise<ApiError> {
   return error as ApiError;
 }
 
-describe("headroom.api.v1.vmi.logs, served by the launcher", () => {
+describe("headroom.api.v1.node.<node>.vmi.logs, served by the launcher of that host", () => {
   const name = "web";
   let path = "";
 

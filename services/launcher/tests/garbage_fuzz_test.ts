@@ -7,12 +7,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  API_SUBJECTS,
   connect,
   decode,
   encode,
   ensureBuckets,
+  HOST_API,
   type HostWorkKind,
+  hostApiSubject,
   hostWorkDurable,
   hostWorkSubject,
   MAX_REQUEST_BYTES,
@@ -49,6 +50,8 @@ type ConsumerInfo = Awaited<ReturnType<JetStreamManager["consumers"]["info"]>>;
 const SEED = Number(process.env.HEADROOM_FUZZ_SEED ?? 20261128);
 const MAIN = "services/launcher/src/main.ts";
 const NODE = "fuzz-node";
+const DESCRIBE = hostApiSubject(NODE, HOST_API.describe);
+const CONSOLE_LOG = hostApiSubject(NODE, HOST_API.consoleLog);
 
 /** Work for this test's launcher. */
 function work(kind: HostWorkKind, namespace: string, name: string): string {
@@ -114,7 +117,7 @@ async function settled(durable: string, timeoutMs = 30_000): Promise<ConsumerInf
 
 describe("the launcher under garbage", () => {
   it("answers random bytes and oversized requests on every endpoint with an error reply", async () => {
-    const subjects = [API_SUBJECTS.describe, API_SUBJECTS.consoleLog];
+    const subjects = [DESCRIBE, CONSOLE_LOG];
     let errorReplies = 0;
     for (const subject of subjects) {
       for (const data of [...GARBAGE, randomBytes(MAX_REQUEST_BYTES + 1)]) {
@@ -128,7 +131,7 @@ describe("the launcher under garbage", () => {
     expect(await ping()).toBeGreaterThan(0);
     const described = await request(
       nc,
-      API_SUBJECTS.describe,
+      DESCRIBE,
       DescribeRequest,
       { namespace: "fuzz", name: "nothing" },
       DescribeReply,
@@ -235,7 +238,7 @@ describe("the launcher under garbage", () => {
     let internal = "";
     for (const [namespace, name] of requests) {
       const data = encode(DescribeRequest, { namespace, name });
-      const reply = await nc.request(API_SUBJECTS.describe, data, { timeout: 10_000 });
+      const reply = await nc.request(DESCRIBE, data, { timeout: 10_000 });
       const code = reply.headers?.get("Nats-Service-Error-Code");
       if (code) {
         codes.set(code, (codes.get(code) ?? 0) + 1);
@@ -265,7 +268,7 @@ describe("the launcher under garbage", () => {
     const codes = new Map<string, number>();
     for (const [namespace, name, offset] of requests) {
       const data = encode(ConsoleLogRequest, { namespace, name, offset, tailLines: 10 });
-      const reply = await nc.request(API_SUBJECTS.consoleLog, data, { timeout: 10_000 });
+      const reply = await nc.request(CONSOLE_LOG, data, { timeout: 10_000 });
       const code = reply.headers?.get("Nats-Service-Error-Code") ?? "none";
       codes.set(code, (codes.get(code) ?? 0) + 1);
     }

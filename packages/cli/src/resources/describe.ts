@@ -1,6 +1,6 @@
 // `describe vmi NAME`: the stored VMI (validator), the live view of its domain
 // (launcher) and its last capacity events (event stream), together.
-import { API_SUBJECTS, HOST_API, hostApiSubject } from "@headroom/bus/client";
+import { HOST_API, hostApiSubject } from "@headroom/bus/client";
 import { DescribeReply, DescribeRequest } from "@headroom/proto";
 import type { HeadroomClient } from "../client.ts";
 import { DESCRIBE_EVENTS } from "../constants.ts";
@@ -39,8 +39,9 @@ export async function describeVmi(
 }
 
 /**
- * The launcher's reading of the running domain; when it has none (not
- * running, or no launcher answering), why, so the stored status is shown instead.
+ * The reading of the running domain by the launcher of the VMI's host; when
+ * it has none (not placed, not running, or its launcher not answering), why,
+ * so the stored status is shown instead.
  */
 async function liveView(
   client: HeadroomClient,
@@ -48,9 +49,10 @@ async function liveView(
   namespace: string,
   name: string,
 ): Promise<CapacitySource> {
+  if (!node) return { note: `vmi ${namespace}/${name} is not placed on a host yet` };
   try {
     const reply = await client.call(
-      node ? hostApiSubject(node, HOST_API.describe) : API_SUBJECTS.describe,
+      hostApiSubject(node, HOST_API.describe),
       DescribeRequest,
       { namespace, name },
       DescribeReply,
@@ -60,7 +62,7 @@ async function liveView(
   } catch (error) {
     // No launcher is not the end of describe: the stored status still tells a lot.
     if (error instanceof CliError && error.exitCode === EXIT_UNREACHABLE) {
-      return { note: `no launcher answered (${error.message})` };
+      return { note: `no launcher answered for host ${node} (${error.message})` };
     }
     throw error;
   }
