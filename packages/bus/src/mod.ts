@@ -92,3 +92,4 @@ export {
   QUEUE_GROUP,
   refusedSubject,
 } from "./subjects.ts";
+export { defaultLauncherConcurrency, threadPoolEnv } from "./thread_pool.ts";

@@ -18,6 +18,7 @@ import {
   SERVICE_NAMES,
   SERVICE_USERS,
   serverEnv,
+  threadPoolEnv,
   userEnv,
 } from "@headroom/bus";
 import type { HostState } from "@headroom/host-state";
@@ -127,6 +128,7 @@ export async function runUp(
             ? { HEADROOM_NATS_REPLICAS: String(CLUSTER_SIZE) }
             : {}),
           ...(credentials ? userEnv(credentials, SERVICE_USERS[service.dir]) : {}),
+          ...threadPoolEnv(service.dir),
         },
       });
       started.push(service);

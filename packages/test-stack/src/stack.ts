@@ -24,6 +24,7 @@ import {
   SERVICE_USERS,
   STREAMS,
   serverEnv,
+  threadPoolEnv,
   toJetStream,
   userEnv,
 } from "@headroom/bus";
@@ -270,6 +271,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       const child = startService(`services/${name}/src/main.ts`, {
         ...env,
         ...extraEnv,
+        ...threadPoolEnv(name, { ...process.env, ...env, ...extraEnv }),
         ...login,
       });
       started.set(name, [...(started.get(name) ?? []), child]);

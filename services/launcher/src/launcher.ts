@@ -3,13 +3,13 @@
 // and capacity events. It only carries out what the pipeline hands it and
 // answers describe and console log reads; VMIs and their generations are the
 // validator's.
-import { availableParallelism } from "node:os";
 import {
   API_SUBJECTS,
   type Buckets,
   CAPACITY_FILTER,
   consume,
   decode,
+  defaultLauncherConcurrency,
   endpoint,
   ensureBuckets,
   ensureImageObjects,
@@ -78,10 +78,6 @@ export interface Launcher {
 const REDELIVER_AFTER_MS = 20_000;
 
 /** Plans in flight by default: launches mostly wait on libvirt and the guest, not on this process. */
-function defaultConcurrency(): number {
-  return Math.max(4, 4 * availableParallelism());
-}
-
 export async function startLauncher(
   nc: NatsConnection,
   conn: Connection | LibvirtLink,
@@ -165,7 +161,7 @@ export async function startLauncher(
     ],
   });
 
-  const concurrency = options.concurrency ?? defaultConcurrency();
+  const concurrency = options.concurrency ?? defaultLauncherConcurrency();
   const handlers: Record<HostWorkKind, MessageHandler> = {
     plan: async (msg) => {
       const plan = decode(DomainPlan, msg.data);
