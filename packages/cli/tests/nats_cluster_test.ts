@@ -133,9 +133,10 @@ describe("3 hosts on a 3-server NATS cluster", () => {
     for (const vmi of items) {
       const node = vmi.status?.node;
       expect(HOSTS, vmi.metadata.name).toContain(node);
-      expect(hostsThatLogged(vmi.metadata.name, '"msg":"running; capacity reserved')).toEqual([
-        node,
-      ]);
+      // The launcher logs it just after writing the status the loop above saw.
+      const ran = () => hostsThatLogged(vmi.metadata.name, '"msg":"running; capacity reserved');
+      await until(() => ran().length > 0, vmi.metadata.name);
+      expect(ran()).toEqual([node]);
       perHost.set(node, (perHost.get(node) ?? 0) + 1);
     }
     console.log(
