@@ -4,7 +4,10 @@
 import { availableParallelism } from "node:os";
 import type { SERVICE_USERS } from "./credentials.ts";
 
-/** VMIs a launcher works on at once unless HEADROOM_LAUNCHER_CONCURRENCY says: 4 per CPU, at least 4. */
+/**
+ * VMIs a launcher works on at once unless HEADROOM_LAUNCHER_CONCURRENCY says:
+ * 4 per CPU, at least 4, as launches mostly wait on libvirt and the guest.
+ */
 export function defaultLauncherConcurrency(): number {
   return Math.max(4, 4 * availableParallelism());
 }

@@ -89,8 +89,8 @@ export async function startComposer(
 
   const placements = await openPlacements(buckets, log, now);
 
-  const routing = hostRouting({ js, placements, log, now });
   const networkApi = await openNetworkApi(buckets, now, log);
+  const routing = hostRouting({ js, placements, log, now });
 
   const handleAccepted = async (accepted: VmiAccepted, attempt: number) => {
     const { namespace, name, uid } = accepted;

@@ -77,7 +77,6 @@ export interface Launcher {
  */
 const REDELIVER_AFTER_MS = 20_000;
 
-/** Plans in flight by default: launches mostly wait on libvirt and the guest, not on this process. */
 export async function startLauncher(
   nc: NatsConnection,
   conn: Connection | LibvirtLink,
