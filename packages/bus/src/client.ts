@@ -24,7 +24,7 @@ export {
   type NatsCredentials,
   readClientCredentials,
 } from "./credentials.ts";
-export { ApiError, type ErrorCode } from "./errors.ts";
+export { ApiError, type ErrorCode, TRANSIENT_RETRY_MS } from "./errors.ts";
 export { type RequestOptions, request } from "./request.ts";
 export {
   API_SUBJECTS,

@@ -14,6 +14,13 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
+/**
+ * How long a service keeps trying an operation that fails for a passing
+ * reason, such as a NATS cluster electing new stream leaders after losing a
+ * server (observed: 6 to 11 s). A client waiting on a change must wait longer.
+ */
+export const TRANSIENT_RETRY_MS = 20_000;
+
 /** An error that is sent to (or was received from) a client as an error reply. */
 export class ApiError extends Error {
   override readonly name = "ApiError";

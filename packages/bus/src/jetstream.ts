@@ -18,6 +18,7 @@ import {
   TimeoutError,
 } from "@nats-io/transport-node";
 import { decode, type MessageType } from "./codec.ts";
+import { TRANSIENT_RETRY_MS } from "./errors.ts";
 import {
   BUCKETS,
   CAPACITY_FILTER,
@@ -315,7 +316,10 @@ export function isTransientNatsError(error: unknown): boolean {
  * (default 20 s), pausing 0.25 s doubling to 2 s; then, or for any other
  * error, throws.
  */
-export async function retryTransient<T>(work: () => Promise<T>, forMs = 20_000): Promise<T> {
+export async function retryTransient<T>(
+  work: () => Promise<T>,
+  forMs = TRANSIENT_RETRY_MS,
+): Promise<T> {
   const until = Date.now() + forMs;
   for (let tries = 0; ; tries++) {
     try {
@@ -341,7 +345,7 @@ export async function retryCompareAndSet<T>(
   options: CompareAndSetOptions,
 ): Promise<T> {
   const attempts = options.attempts ?? 10;
-  const transientUntil = Date.now() + (options.transientForMs ?? 20_000);
+  const transientUntil = Date.now() + (options.transientForMs ?? TRANSIENT_RETRY_MS);
   let transient = 0;
   for (let number = 1; number <= attempts; ) {
     try {

@@ -15,6 +15,7 @@ import {
   readClientCredentials,
   request,
   storeKey,
+  TRANSIENT_RETRY_MS,
 } from "@headroom/bus/client";
 import { hostState } from "@headroom/host-state";
 import { VmiStatus } from "@headroom/proto";
@@ -28,8 +29,20 @@ import {
   exitCodeForApiError,
 } from "./exit-codes.ts";
 
-/** How long a request waits for its reply. */
-const REQUEST_TIMEOUT_MS = 10_000;
+/** How long a read waits for its reply (it is asked three times). */
+const READ_TIMEOUT_MS = 10_000;
+/**
+ * How long a change waits for its reply: longer than a service keeps trying
+ * while a NATS cluster elects new leaders, so that a change made during one
+ * is answered rather than timed out, leaving the user unsure it was made.
+ */
+const WRITE_TIMEOUT_MS = TRANSIENT_RETRY_MS + 10_000;
+/**
+ * How long a request no service received is sent again: a service whose NATS
+ * server died is back on another one within this. Nothing was done, so
+ * sending it again is safe, for changes too.
+ */
+const UNANSWERED_RETRY_MS = 3_000;
 /** How long connecting may take before headroom counts as unreachable. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -51,7 +64,8 @@ export class HeadroomClient {
    * A request on an API subject. An error reply, no service answering or no
    * answer in time become a CliError (exit 1 or 3) saying so in plain words.
    * A read (`read: true`) that timed out is asked twice more: on a NATS
-   * cluster that just lost a server, the service waits out an election.
+   * cluster that just lost a server, the service waits out an election. A
+   * request no service received is sent again for a few seconds.
    */
   async call<RequestInit, Reply>(
     subject: string,
@@ -60,13 +74,20 @@ export class HeadroomClient {
     replyType: MessageType<never, Reply>,
     options: { timeoutMs?: number; read?: boolean } = {},
   ): Promise<Reply> {
-    const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
+    const timeoutMs = options.timeoutMs ?? (options.read ? READ_TIMEOUT_MS : WRITE_TIMEOUT_MS);
+    const resendUntil = Date.now() + UNANSWERED_RETRY_MS;
     for (let tries = options.read ? 3 : 1; ; tries--) {
       try {
         return await request(this.nc, subject, requestType, value, replyType, { timeoutMs });
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         if (error.code === "TIMEOUT" && tries > 1) continue;
+        // The client's own UNAVAILABLE (it has a cause): no service got the request.
+        if (error.code === "UNAVAILABLE" && error.cause && Date.now() < resendUntil) {
+          tries++;
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          continue;
+        }
         throw new CliError(
           this.#describe(error, subject, timeoutMs),
           exitCodeForApiError(error.code),

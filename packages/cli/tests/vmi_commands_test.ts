@@ -14,6 +14,7 @@ import {
   storeKey,
 } from "@headroom/bus";
 import {
+  ApplyReply,
   GetReply,
   GetRequest,
   type IVmiStatus,
@@ -201,6 +202,33 @@ describe("headroom apply", () => {
         `headroom at ${bare.url} has no service answering on headroom.api.v1.vmi.apply: is it running? start it with: npm start`,
       );
     } finally {
+      await bare.stop();
+    }
+  });
+
+  it("sends the request again when no service got it, and is answered by one back in time", async () => {
+    // As after a validator's NATS server died: the request reaches nobody
+    // until it is back on another server, about a second later here.
+    const bare = await startNats({ jetstream: true });
+    const back = await connect({ name: "validator-back", servers: bare.url });
+    try {
+      const apply = start(["--server", bare.url, "apply", "-f", "examples/vmi-seed.yaml"]);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const received: string[] = [];
+      back.subscribe(API_SUBJECTS.apply, {
+        callback: (_error, msg) => {
+          received.push(msg.subject);
+          const accepted = { namespace: "default", name: "seed", uid: "u-1", generation: 1 };
+          msg.respond(encode(ApplyReply, { accepted: { ...accepted, outcome: 1 } }));
+        },
+      });
+      const run = await apply.done;
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain("created");
+      expect(received).toHaveLength(1);
+    } finally {
+      await back.close();
       await bare.stop();
     }
   });
