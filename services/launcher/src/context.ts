@@ -15,6 +15,7 @@ import {
   type ObjectStore,
   readEntry,
   retryCompareAndSet,
+  retryTransient,
   toJetStream,
 } from "@headroom/bus";
 import { leasedAddress } from "@headroom/domain-manager";
@@ -201,7 +202,10 @@ export function launcherContext(
         return null;
       }
     },
-    putStatus: (key, status) => buckets.status.put(key, encode(VmiStatus, status)),
+    // A put is safe to repeat; one whose answer an election lost is
+    // repeated here rather than failing the whole plan.
+    putStatus: (key, status) =>
+      retryTransient(() => buckets.status.put(key, encode(VmiStatus, status))),
     advanceStatus: (key, status) => advanceStatus(buckets.status, key, status, options.log),
     // The stored VMI decides whether a plan is current: unreadable, the plan
     // waits (retried) rather than being dropped for good.

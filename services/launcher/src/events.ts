@@ -1,6 +1,6 @@
 // Capacity events and the Running status they go with: how a domain's live
 // view becomes what others read.
-import { capacitySubject, decode, encode, STREAMS } from "@headroom/bus";
+import { capacitySubject, decode, encode, retryTransient, STREAMS } from "@headroom/bus";
 import type { RunningView } from "@headroom/domain-manager";
 import { CapacityEvent, type ICapacity, type IVmiStatus } from "@headroom/proto";
 import type { LauncherContext } from "./context.ts";
@@ -49,10 +49,13 @@ export async function publishEvent(
   msgID: string,
   extra: { interfaceName?: string; message?: string } = {},
 ): Promise<void> {
-  await ctx.js.publish(
-    capacitySubject(vmi.namespace, vmi.name),
-    encode(CapacityEvent, capacityEvent(type, vmi, status, { ...extra, nowMs: ctx.now() })),
-    { msgID },
+  const event = encode(
+    CapacityEvent,
+    capacityEvent(type, vmi, status, { ...extra, nowMs: ctx.now() }),
+  );
+  // The message id makes a repeat a no-op within the duplicate window.
+  await retryTransient(() =>
+    ctx.js.publish(capacitySubject(vmi.namespace, vmi.name), event, { msgID }),
   );
 }
 
