@@ -76,16 +76,22 @@ async function carryOut(
     );
     return NOTHING_LEFT;
   }
-  await recordImagesUsed(ctx.state, namespace, name, plan.images);
   if (!(await volumesClaimed(ctx, plan, log))) return NOTHING_LEFT;
 
   // Taken: Scheduled on this node (never over Running). Written while the
   // domain is launched, and done before any later status is: a failed write
-  // sends the plan round again, as a crash would.
+  // sends the plan round again, as a crash would. The images' record is
+  // written meanwhile too, before the images are let go.
   const scheduling = ctx.advanceStatus(key, scheduledStatus(statusBase(ctx, plan)));
-  const [scheduled, launch] = await Promise.allSettled([scheduling, launchOnHost(ctx, plan, log)]);
+  const recording = recordImagesUsed(ctx.state, namespace, name, plan.images);
+  const [scheduled, recorded, launch] = await Promise.allSettled([
+    scheduling,
+    recording,
+    launchOnHost(ctx, plan, log),
+  ]);
   releaseImages();
   if (scheduled.status === "rejected") throw scheduled.reason;
+  if (recorded.status === "rejected") throw recorded.reason;
   if (launch.status === "rejected") {
     const error = launch.reason;
     // libvirtd went away mid-launch: not the plan's fault; JetStream retries
