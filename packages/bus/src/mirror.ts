@@ -9,10 +9,17 @@ export interface BucketMirror<T> {
   /** The live entries by key (deleted keys are absent); follows the bucket by a moment. */
   readonly entries: ReadonlyMap<string, T>;
   /**
-   * Takes a value this process just wrote, before the watch brings it back,
-   * so the next decision here counts it.
+   * Each key's last entry seen here, deletes included (value null), with its
+   * revision: a compare-and-set write may start from it instead of a read,
+   * and reads afresh only when its write finds the bucket moved on.
    */
-  remember(key: string, value: T | null): void;
+  readonly latest: ReadonlyMap<string, { revision: number; value: T | null }>;
+  /**
+   * Takes a value this process just wrote, before the watch brings it back,
+   * so the next decision here counts it; with the write's revision, `latest`
+   * has it too.
+   */
+  remember(key: string, value: T | null, revision?: number): void;
   /** Called after each change the watch brings (not for the entries there at start). */
   onChange(listener: (key: string, value: T | null) => void): void;
   /** Resolves if the watch stops by itself: the mirror is stale from then on. */
@@ -28,6 +35,7 @@ export async function mirrorBucket<T>(
 ): Promise<BucketMirror<T>> {
   const bucket = (await kv.status()).bucket;
   const entries = new Map<string, T>();
+  const latest = new Map<string, { revision: number; value: T | null }>();
   const listeners: Array<(key: string, value: T | null) => void> = [];
   const watch = await kv.watch({ key: ">" });
   let caughtUp = false;
@@ -54,8 +62,12 @@ export async function mirrorBucket<T>(
             log.warn({ bucket, key: entry.key, err: error }, "unreadable entry ignored");
           }
         }
-        if (value === null) entries.delete(entry.key);
-        else entries.set(entry.key, value);
+        // An entry older than a write remembered here changes nothing.
+        if (entry.revision > (latest.get(entry.key)?.revision ?? 0)) {
+          latest.set(entry.key, { revision: entry.revision, value });
+          if (value === null) entries.delete(entry.key);
+          else entries.set(entry.key, value);
+        }
         if (caughtUp) for (const listener of listeners) listener(entry.key, value);
         if (entry.delta === 0 && !caughtUp) markCaughtUp();
       }
@@ -73,9 +85,12 @@ export async function mirrorBucket<T>(
   await ready;
   return {
     entries,
-    remember: (key, value) => {
+    latest,
+    remember: (key, value, revision) => {
       if (value === null) entries.delete(key);
       else entries.set(key, value);
+      if (revision !== undefined && revision > (latest.get(key)?.revision ?? 0))
+        latest.set(key, { revision, value });
     },
     onChange: (listener) => listeners.push(listener),
     lost: lost.then((error) => (stopping ? new Promise<Error>(() => {}) : error)),

@@ -61,10 +61,18 @@ export async function openPlacements(
     }
   };
 
+  /** The placement as this composer last saw it: right unless another wrote since. */
+  const seen = (key: string) => {
+    const last = placed.latest.get(key);
+    return { revision: last?.revision ?? 0, value: last?.value ?? null };
+  };
+
+  /** Writes by compare-and-set on `revision` (0: none), and remembers it. */
   const write = async (key: string, revision: number, placement: Placement) => {
     const data = encode(Placement, placement);
-    if (revision > 0) await bucket.update(key, data, revision);
-    else await bucket.create(key, data);
+    const written =
+      revision > 0 ? await bucket.update(key, data, revision) : await bucket.create(key, data);
+    placed.remember(key, placement, written);
   };
 
   const listeners: Array<() => void> = [];
@@ -84,8 +92,12 @@ export async function openPlacements(
   return {
     async place(key, uid, demand) {
       return retryCompareAndSet(
-        async (): Promise<Choice> => {
-          const { revision, value } = await read(key);
+        async (attempt): Promise<Choice> => {
+          // A first try starts from what this composer saw, saving a read on
+          // the way to Running; a stale one fails its write and reads. What
+          // says this VMI is placed already is read, not trusted.
+          const last = attempt === 1 ? seen(key) : null;
+          const { revision, value } = last && last.value?.uid !== uid ? last : await read(key);
           if (value?.uid === uid && value.node !== "") return { node: value.node };
           const choice = chooseHost(
             demand,
@@ -111,7 +123,6 @@ export async function openPlacements(
             ...earlier,
           });
           await write(key, revision, placement);
-          placed.remember(key, placement);
           return choice;
         },
         { gaveUp: () => new Error(`the placement of ${key} kept changing while it was written`) },
@@ -131,11 +142,11 @@ export async function openPlacements(
           if (value?.previousUid === uid) {
             const forgotten = Placement.create({ ...value, previousUid: "", previousNode: "" });
             await write(key, revision, forgotten);
-            placed.remember(key, forgotten);
             return value.previousNode || null;
           }
           if (value?.uid !== uid) return null;
           await bucket.delete(key, { previousSeq: revision });
+          // The delete's own revision is not returned: the watch brings it.
           placed.remember(key, null);
           return value.node || null;
         },
