@@ -35,6 +35,13 @@ export interface LaunchRequest {
    * for a host that is filled ahead of time or measured at scale.
    */
   start?: boolean;
+  /**
+   * What the domain needs on the host (disk files, bridges, networks), being
+   * made while it is defined, since a define needs none of it: awaited before
+   * the domain starts, or before a launch with `start: false` returns. Its
+   * error fails the launch like a step's, leaving nothing defined.
+   */
+  hostReady?: Promise<unknown>;
 }
 
 /** What a running domain offers after launch. */
@@ -186,6 +193,7 @@ export async function launchDomain(
     if (owner === undefined) throw new ForeignDomainError(request.domainName);
     const sameVmi = owner === request.ownerUid.toLowerCase();
     if (sameVmi && (await existing.isActive()) && !hasPlaceholders(inactiveXml)) {
+      await request.hostReady;
       log("domain already running as planned", { domain: request.domainName });
       const running = await inspectRunning(existing);
       return { domain: existing, ...running, controllersAdded: 0, alreadyRunning: true };
@@ -220,6 +228,7 @@ export async function launchDomain(
     await step("define final", () => conn.defineXml(finalXml));
     const definedXml = await step("read back final", () => domain.getXmlDesc({ inactive: true }));
     const added = controllersAdded(baseXml, definedXml).total;
+    await request.hostReady;
     if (request.start === false) {
       const freeSlots = freeHotplugSlots(readTopology(definedXml));
       log("domain defined, not started", {

@@ -31,7 +31,7 @@ export interface GuestHost {
   launch(
     spec: DomainSpec,
     requested: number,
-    options?: { start?: boolean },
+    options?: { start?: boolean; hostReady?: Promise<unknown> },
   ): ReturnType<typeof launchDomain>;
 }
 

@@ -12,7 +12,7 @@ import {
 } from "@headroom/domain-xml";
 import { waitForGuestReport } from "@headroom/images";
 import { describe, expect, it } from "vitest";
-import { ForeignDomainError, isHeadroomDomain, removeDomain } from "../src/mod.ts";
+import { ForeignDomainError, isHeadroomDomain, LaunchError, removeDomain } from "../src/mod.ts";
 import { useGuestHost } from "./guest_host.ts";
 
 const host = useGuestHost("hrtest-launch-");
@@ -123,6 +123,35 @@ describe("launchDomain recovery", () => {
       kernelPath: join(dirname(spec.disks[0]?.sourceFile ?? "/"), "no-such-kernel"),
     };
     await expect(launchOf(spec, 4)).rejects.toThrow(/^start: /);
+    expect(await host.conn.findDomain(spec.name)).toBeUndefined();
+  });
+
+  it("defines the domain while the host is made ready, and starts it only once it is", async () => {
+    const spec = await seedLikeSpec("q35");
+    let ready: () => void = () => {};
+    const hostReady = new Promise<void>((resolve) => {
+      ready = resolve;
+    });
+    const launching = launchOf(spec, 4, { hostReady });
+    let domain = await host.conn.findDomain(spec.name);
+    for (let tries = 0; !domain && tries < 200; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      domain = await host.conn.findDomain(spec.name);
+    }
+    expect(domain, "defined while the host is made ready").toBeDefined();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await domain?.isActive()).toBe(false);
+    ready();
+    const launched = await launching;
+    expect(await launched.domain.isActive()).toBe(true);
+    await removeDomain(launched.domain);
+  });
+
+  it("leaves no domain behind when the host cannot be made ready", async () => {
+    const spec = await seedLikeSpec("q35");
+    const hostReady = Promise.reject(new LaunchError("prepare disk x.qcow2", new Error("no room")));
+    hostReady.catch(() => {}); // awaited by the launch, after its defines
+    await expect(launchOf(spec, 4, { hostReady })).rejects.toThrow(/^prepare disk x.qcow2: /);
     expect(await host.conn.findDomain(spec.name)).toBeUndefined();
   });
 

@@ -234,7 +234,7 @@ async function launchOnHost(
   plan: DomainPlan,
   log: Logger,
 ): Promise<LaunchResult> {
-  await prepareHost(
+  const hostReady = prepareHost(
     {
       conn: ctx.libvirt(),
       images: ctx.imageStore,
@@ -244,6 +244,9 @@ async function launchOnHost(
     plan,
     log,
   );
+  // launchDomain awaits it before the start; a launch that fails earlier
+  // has its own error to report.
+  hostReady.catch(() => {});
   return launchDomain(
     ctx.libvirt(),
     {
@@ -253,6 +256,7 @@ async function launchOnHost(
       placeholders: plan.placeholderCount,
       placeholderModel: placeholderModelOf(plan),
       start: !ctx.defineOnly,
+      hostReady,
     },
     (message, fields) => log.info(fields ?? {}, message),
   );
