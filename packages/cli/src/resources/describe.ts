@@ -56,6 +56,7 @@ async function liveView(
       DescribeRequest,
       { namespace, name },
       DescribeReply,
+      { read: true },
     );
     if (reply.found && reply.live) return { live: reply.live };
     return { note: reply.message || `vmi ${namespace}/${name} has no running domain` };

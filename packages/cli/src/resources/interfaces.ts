@@ -137,6 +137,7 @@ async function requireNetwork(client: HeadroomClient, networkName: string): Prom
     ListNetworksRequest,
     {},
     ListNetworksReply,
+    { read: true },
   );
   if (networks.some((network) => network.name === networkAttachment(networkName))) return;
   const known = networks.map((network) => network.name).join(", ");

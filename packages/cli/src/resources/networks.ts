@@ -63,6 +63,7 @@ export async function getNetworks(
     ListNetworksRequest,
     {},
     ListNetworksReply,
+    { read: true },
   );
   let networks = reply.networks;
   if (options.name !== undefined) {

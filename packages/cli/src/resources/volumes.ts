@@ -85,6 +85,7 @@ export async function getVolumes(
     ListVolumesRequest,
     {},
     ListVolumesReply,
+    { read: true },
   );
   let volumes = reply.volumes;
   if (options.name !== undefined) {
