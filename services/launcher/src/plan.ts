@@ -244,22 +244,28 @@ async function launchOnHost(
     plan,
     log,
   );
-  // launchDomain awaits it before the start; a launch that fails earlier
-  // has its own error to report.
-  hostReady.catch(() => {});
-  return launchDomain(
-    ctx.libvirt(),
-    {
-      domainName: plan.domainName,
-      ownerUid: domainUuidOf(plan.uid),
-      baseXml: withVirtType(plan.domainXml, ctx.virtType),
-      placeholders: plan.placeholderCount,
-      placeholderModel: placeholderModelOf(plan),
-      start: !ctx.defineOnly,
-      hostReady,
-    },
-    (message, fields) => log.info(fields ?? {}, message),
-  );
+  // launchDomain awaits it before the start. A launch that fails earlier has
+  // its own error to report, once the preparation is over: until then it may
+  // still be linking image disks, which the caller's image hold protects.
+  const prepared = hostReady.catch(() => {});
+  try {
+    return await launchDomain(
+      ctx.libvirt(),
+      {
+        domainName: plan.domainName,
+        ownerUid: domainUuidOf(plan.uid),
+        baseXml: withVirtType(plan.domainXml, ctx.virtType),
+        placeholders: plan.placeholderCount,
+        placeholderModel: placeholderModelOf(plan),
+        start: !ctx.defineOnly,
+        hostReady,
+      },
+      (message, fields) => log.info(fields ?? {}, message),
+    );
+  } catch (error) {
+    await prepared;
+    throw error;
+  }
 }
 
 // A forged plan can hold any number of problems; a status stays small.
