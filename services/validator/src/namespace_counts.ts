@@ -1,9 +1,10 @@
-// How many VMIs each namespace holds, kept up to date from a watch of the VMI
-// bucket, so an apply checks the namespace quota without counting keys on
-// every create. Creates in one namespace run one at a time here and count at
-// once; across validator replicas the counts follow each other's writes by a
-// moment, so racing replicas can pass a quota by as many creates as race.
-import { KeyedQueue, type KV, type Logger, parseStoreKey } from "@headroom/bus";
+// How many VMIs each namespace holds, kept up to date from the validator's
+// mirror of the VMI bucket, so an apply checks the namespace quota without
+// counting keys on every create. Creates in one namespace run one at a time
+// here and count at once; across validator replicas the counts follow each
+// other's writes by a moment, so racing replicas can pass a quota by as many
+// creates as race.
+import { type BucketMirror, KeyedQueue, parseStoreKey } from "@headroom/bus";
 
 export interface NamespaceCounts {
   /**
@@ -16,50 +17,21 @@ export interface NamespaceCounts {
     quota: number,
     create: () => Promise<void>,
   ): Promise<boolean>;
-  /** Resolves if the watch stops by itself: the counts are stale from then on. */
-  lost: Promise<Error>;
-  stop(): void;
 }
 
-/** Starts the watch; resolves once every VMI stored at that moment is counted. */
-export async function watchNamespaceCounts(vmis: KV, log: Logger): Promise<NamespaceCounts> {
+/** Counts the VMIs `mirror` holds, and follows it. */
+export function namespaceCounts(mirror: BucketMirror<unknown>): NamespaceCounts {
   const names = new Map<string, Set<string>>();
-  const note = (namespace: string, name: string, present: boolean) => {
+  const note = (key: string, present: boolean) => {
+    const { namespace, name } = parseStoreKey(key);
     const held = names.get(namespace) ?? new Set<string>();
     if (present) held.add(name);
     else held.delete(name);
     if (held.size === 0) names.delete(namespace);
     else names.set(namespace, held);
   };
-  const watch = await vmis.watch({ key: ">", headers_only: true });
-  let caughtUp: () => void = () => {};
-  let failed: (error: Error) => void = () => {};
-  const ready = new Promise<void>((resolve, reject) => {
-    caughtUp = resolve;
-    failed = reject;
-  });
-  // An empty bucket has no last entry to say the history is done.
-  if ((await vmis.status()).values === 0) caughtUp();
-  let stopping = false;
-  const lost = (async (): Promise<Error> => {
-    try {
-      for await (const entry of watch) {
-        const { namespace, name } = parseStoreKey(entry.key);
-        note(namespace, name, entry.operation === "PUT");
-        if (entry.delta === 0) caughtUp();
-      }
-      return new Error("the watch of the VMI bucket ended");
-    } catch (error) {
-      return error instanceof Error ? error : new Error(String(error));
-    }
-  })().then((error) => {
-    if (!stopping) {
-      log.error({ err: error }, "namespace counts stopped following the VMI bucket");
-      failed(error);
-    }
-    return error;
-  });
-  await ready;
+  for (const key of mirror.entries.keys()) note(key, true);
+  mirror.onChange((key, value) => note(key, value !== null));
 
   const creates = new KeyedQueue();
   return {
@@ -67,13 +39,14 @@ export async function watchNamespaceCounts(vmis: KV, log: Logger): Promise<Names
       creates.run(namespace, async () => {
         if (quota > 0 && (names.get(namespace)?.size ?? 0) >= quota) return false;
         await create();
-        note(namespace, name, true);
+        held(namespace).add(name);
         return true;
       }),
-    lost: lost.then((error) => (stopping ? new Promise<Error>(() => {}) : error)),
-    stop: () => {
-      stopping = true;
-      watch.stop();
-    },
   };
+
+  function held(namespace: string): Set<string> {
+    const set = names.get(namespace) ?? new Set<string>();
+    names.set(namespace, set);
+    return set;
+  }
 }

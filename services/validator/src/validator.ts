@@ -16,6 +16,7 @@ import {
   type KV,
   type Logger,
   type MicroService,
+  mirrorBucket,
   type NatsConnection,
   retryCompareAndSet,
   retryTransient,
@@ -42,6 +43,7 @@ import {
   ListRequest,
   RemoveInterfaceRequest,
   statusOnHost,
+  VmiAccepted,
   VmiDeleted,
   VmiRecord,
 } from "@headroom/proto";
@@ -51,7 +53,7 @@ import { checkManifest } from "./apply.ts";
 import { deleteImage } from "./images.ts";
 import { addInterface, removeInterface } from "./interfaces.ts";
 import { collectPage, keysAfter, labelFilter, pageLimit } from "./list_page.ts";
-import { watchNamespaceCounts } from "./namespace_counts.ts";
+import { namespaceCounts } from "./namespace_counts.ts";
 import { identify, readHost, readPlacement, readStatus, readStored, toRecord } from "./records.ts";
 import { type StoreDeps, storeOnce } from "./store.ts";
 
@@ -114,7 +116,10 @@ export async function startValidator(
   const [buckets, imageObjects] = await Promise.all([ensureBuckets(js), ensureImageObjects(js)]);
   const { vmis, status, placements, hosts } = buckets;
   const quota = options.maxVmisPerNamespace ?? DEFAULT_MAX_VMIS_PER_NAMESPACE;
-  const counts = await watchNamespaceCounts(vmis, options.log);
+  // The stored VMIs, followed: the namespace quota counts them, and a create
+  // of a name never seen skips reading the store first.
+  const mirror = await mirrorBucket(vmis, VmiAccepted, options.log);
+  const counts = namespaceCounts(mirror);
   const createWithinQuota = async (
     namespace: string,
     name: string,
@@ -141,7 +146,14 @@ export async function startValidator(
     }
     const { key, namespace, name } = checked;
     const reply = await retryCompareAndSet(
-      async () => storeOnce(deps, checked, await readStored(vmis, key), request.dryRun, log),
+      async (attempt) => {
+        // A name this validator has never seen is taken as absent on the first
+        // try: if another replica made it meanwhile, the create fails and the
+        // next try reads.
+        const unseen = attempt === 1 && !mirror.latest.has(key);
+        const stored = unseen ? null : await readStored(vmis, key);
+        return storeOnce(deps, checked, stored, request.dryRun, log);
+      },
       {
         gaveUp: () =>
           new ApiError(
@@ -302,10 +314,10 @@ export async function startValidator(
   return {
     micro,
     buckets,
-    lost: counts.lost,
+    lost: mirror.lost,
     async stop() {
       await micro.stop();
-      counts.stop();
+      mirror.stop();
     },
   };
 }
