@@ -33,7 +33,7 @@ import {
   type HostLookups,
 } from "./compose_plan.ts";
 import { hostRouting } from "./host_routing.ts";
-import { openNetworkApi, readNetwork } from "./network_api.ts";
+import { openNetworkApi } from "./network_api.ts";
 import { type Demand, demandOf } from "./placement.ts";
 import { openPlacements } from "./placements.ts";
 import { readStoredVmi } from "./stored_vmis.ts";
@@ -72,14 +72,12 @@ export async function startComposer(
   const js = toJetStream(nc);
   for (const difference of await ensureStreams(js)) options.log.warn(difference);
   const buckets = await ensureBuckets(js);
-  const { vmis, networks } = buckets;
+  const { vmis } = buckets;
 
+  const networkApi = await openNetworkApi(buckets, now, log);
   const lookups: HostLookups = {
     imageFile: (image, pathInImage) => imageFilePath(state.images, image, pathInImage),
-    async bridgeOf(name) {
-      const stored = await readNetwork(networks, name);
-      return stored?.attachment.bridge || null;
-    },
+    bridgeOf: networkApi.bridgeOf,
     consoleLog: state.consoleLog,
     volumeFile: state.volumeFile,
     seedFile: state.seedFile,
@@ -88,8 +86,6 @@ export async function startComposer(
   };
 
   const placements = await openPlacements(buckets, log, now);
-
-  const networkApi = await openNetworkApi(buckets, now, log);
   const routing = hostRouting({ js, placements, log, now });
 
   const handleAccepted = async (accepted: VmiAccepted, attempt: number) => {

@@ -39,6 +39,12 @@ import { readStoredVmi } from "./stored_vmis.ts";
 export interface NetworkApi {
   /** The network-create, -delete and -list endpoints, for the composer's micro service. */
   endpoints: MicroServiceOptions["endpoints"];
+  /**
+   * The bridge of network attachment `name`, null when there is none: from
+   * the list this composer follows, read when the list does not have it yet
+   * (another composer may have made it a moment ago).
+   */
+  bridgeOf(name: string): Promise<string | null>;
   /** Resolves if the list stops following the bucket. */
   lost: Promise<Error>;
   stop(): void;
@@ -152,7 +158,11 @@ export async function openNetworkApi(
       handler: async () => listNetworks(),
     }),
   ];
-  return { endpoints, lost: listed.lost, stop: () => listed.stop() };
+  const bridgeOf = async (name: string): Promise<string | null> => {
+    const attachment = listed.entries.get(name) ?? (await readNetwork(networks, name))?.attachment;
+    return attachment?.bridge || null;
+  };
+  return { endpoints, bridgeOf, lost: listed.lost, stop: () => listed.stop() };
 }
 
 /** A network attachment entry: its revision (for compare-and-set) and, when not deleted, its value. */
