@@ -27,6 +27,7 @@ const BENCHES = [
   "registry-pull",
   "registry-boot",
   "launch-direct",
+  "handoffs",
   "end-to-end",
   "end-to-end-define-only",
   "scale",
