@@ -22,16 +22,19 @@ export interface NamespaceCounts {
 /** Counts the VMIs `mirror` holds, and follows it. */
 export function namespaceCounts(mirror: BucketMirror<unknown>): NamespaceCounts {
   const names = new Map<string, Set<string>>();
-  const note = (key: string, present: boolean) => {
-    const { namespace, name } = parseStoreKey(key);
+  const note = (namespace: string, name: string, present: boolean) => {
     const held = names.get(namespace) ?? new Set<string>();
     if (present) held.add(name);
     else held.delete(name);
     if (held.size === 0) names.delete(namespace);
     else names.set(namespace, held);
   };
-  for (const key of mirror.entries.keys()) note(key, true);
-  mirror.onChange((key, value) => note(key, value !== null));
+  const noteKey = (key: string, present: boolean) => {
+    const { namespace, name } = parseStoreKey(key);
+    note(namespace, name, present);
+  };
+  for (const key of mirror.entries.keys()) noteKey(key, true);
+  mirror.onChange((key, value) => noteKey(key, value !== null));
 
   const creates = new KeyedQueue();
   return {
@@ -39,14 +42,8 @@ export function namespaceCounts(mirror: BucketMirror<unknown>): NamespaceCounts 
       creates.run(namespace, async () => {
         if (quota > 0 && (names.get(namespace)?.size ?? 0) >= quota) return false;
         await create();
-        held(namespace).add(name);
+        note(namespace, name, true);
         return true;
       }),
   };
-
-  function held(namespace: string): Set<string> {
-    const set = names.get(namespace) ?? new Set<string>();
-    names.set(namespace, set);
-    return set;
-  }
 }
