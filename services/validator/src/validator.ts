@@ -149,8 +149,8 @@ export async function startValidator(
       async (attempt) => {
         // A name this validator has never seen is taken as absent on the first
         // try: if another replica made it meanwhile, the create fails and the
-        // next try reads.
-        const unseen = attempt === 1 && !mirror.latest.has(key);
+        // next try reads. A dry run writes nothing to fail, so it always reads.
+        const unseen = attempt === 1 && !request.dryRun && !mirror.latest.has(key);
         const stored = unseen ? null : await readStored(vmis, key);
         return storeOnce(deps, checked, stored, request.dryRun, log);
       },
